@@ -1,0 +1,67 @@
+import { z } from 'zod';
+import { identifierSchema } from './ids.js';
+
+export const MAX_TEXT_LENGTH = 32_768;
+
+/** Message content: plain text, or structured content with an application-defined type. */
+export const textContentSchema = z.object({ type: z.literal('text'), text: z.string().min(1).max(MAX_TEXT_LENGTH) });
+export const structuredContentSchema = z.object({
+  type: z
+    .string()
+    .min(1)
+    .max(64)
+    .regex(/^[a-z][a-z0-9_.-]*$/, 'lowercase letters, digits and _ . - only')
+    .refine((type) => type !== 'text', 'type "text" needs a "text" field'),
+  data: z.json(),
+});
+export const contentSchema = z.union([textContentSchema, structuredContentSchema]);
+export type Content = z.infer<typeof contentSchema>;
+
+export const actorSchema = z.object({
+  kind: z.enum(['user', 'agent', 'assistant', 'system', 'service']),
+  id: z.string(),
+});
+export type Actor = z.infer<typeof actorSchema>;
+
+/** What caused an event: the sender's idempotency key, the event it answers, the generation it belongs to. */
+export const causationSchema = z.object({
+  clientMsgId: z.string().optional(),
+  replyTo: z.number().int().positive().optional(),
+  generationId: z.string().optional(),
+});
+export type Causation = z.infer<typeof causationSchema>;
+
+/** Durable event types of protocol v1. `noun.verb`. */
+export const DURABLE_EVENT_TYPES = ['conversation.created', 'message.created', 'receipt.read'] as const;
+export type DurableEventType = (typeof DURABLE_EVENT_TYPES)[number];
+
+/**
+ * The event envelope. `seq` is per conversation, starts at 1 and has no gaps:
+ * a client that sees a jump knows it missed something and can fetch exactly that.
+ */
+export const eventSchema = z.object({
+  id: z.string(),
+  tenant: identifierSchema,
+  conversation: identifierSchema,
+  seq: z.number().int().positive(),
+  type: z.string(),
+  ts: z.number().int(),
+  actor: actorSchema,
+  data: z.record(z.string(), z.unknown()),
+  causation: causationSchema.optional(),
+});
+export type ConversationEvent = z.infer<typeof eventSchema>;
+
+/** Ephemeral signal types: published live, never stored, carry no `seq`. */
+export const SIGNAL_TYPES = ['typing', 'presence.joined', 'presence.left'] as const;
+export type SignalType = (typeof SIGNAL_TYPES)[number];
+
+export const signalSchema = z.object({
+  tenant: identifierSchema,
+  conversation: identifierSchema,
+  type: z.enum(SIGNAL_TYPES),
+  ts: z.number().int(),
+  actor: actorSchema,
+  data: z.record(z.string(), z.unknown()),
+});
+export type Signal = z.infer<typeof signalSchema>;

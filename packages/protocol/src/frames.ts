@@ -1,0 +1,127 @@
+import { z } from 'zod';
+import { errorBodySchema } from './errors.js';
+import { contentSchema, eventSchema, signalSchema } from './events.js';
+import { identifierSchema, roleSchema } from './ids.js';
+
+export const PROTOCOL_VERSION = 'v1';
+export const HISTORY_MAX_LIMIT = 200;
+
+/** A request id, chosen by the client and echoed in the reply. */
+export const requestIdSchema = z.union([z.string().min(1).max(64), z.number().int().nonnegative()]);
+export type RequestId = z.infer<typeof requestIdSchema>;
+
+const conversationArgs = z.object({ conversationId: identifierSchema });
+
+/** Arguments of each operation, keyed by the operation name. */
+export const operationArgsSchemas = {
+  connect: z.object({
+    token: z.string().min(1).max(8192),
+    client: z.object({ name: z.string().max(64), version: z.string().max(32) }).optional(),
+  }),
+  'token.refresh': z.object({ token: z.string().min(1).max(8192) }),
+  'conversation.open': z.object({
+    conversationId: identifierSchema.optional(),
+    members: z.array(identifierSchema).max(100).default([]),
+    metadata: z.record(z.string(), z.json()).default({}),
+  }),
+  'conversation.get': conversationArgs,
+  'message.send': conversationArgs.extend({
+    clientMsgId: identifierSchema,
+    content: contentSchema,
+    replyTo: z.number().int().positive().optional(),
+  }),
+  history: conversationArgs.extend({
+    before: z.number().int().positive().optional(),
+    after: z.number().int().nonnegative().optional(),
+    limit: z.number().int().min(1).max(HISTORY_MAX_LIMIT).default(50),
+  }),
+  subscribe: conversationArgs.extend({ since: z.number().int().nonnegative().optional() }),
+  unsubscribe: conversationArgs,
+  typing: conversationArgs.extend({ active: z.boolean() }),
+  read: conversationArgs.extend({ seq: z.number().int().positive() }),
+  presence: conversationArgs,
+  ping: z.object({}),
+} as const;
+
+export type OperationName = keyof typeof operationArgsSchemas;
+export const OPERATION_NAMES = Object.keys(operationArgsSchemas) as OperationName[];
+export type OperationArgs<Op extends OperationName> = z.output<(typeof operationArgsSchemas)[Op]>;
+/** Arguments as a client writes them (defaults may be omitted). */
+export type OperationInput<Op extends OperationName> = z.input<(typeof operationArgsSchemas)[Op]>;
+
+/** The outer shape of every client frame; `args` are validated per operation. */
+export const requestFrameSchema = z.object({
+  id: requestIdSchema,
+  op: z.string().min(1).max(64),
+  args: z.unknown().optional(),
+});
+export type RequestFrame = z.infer<typeof requestFrameSchema>;
+
+export const principalViewSchema = z.object({ tenant: identifierSchema, userId: identifierSchema, roles: z.array(roleSchema) });
+export type PrincipalView = z.infer<typeof principalViewSchema>;
+
+export const conversationViewSchema = z.object({
+  id: identifierSchema,
+  tenant: identifierSchema,
+  members: z.array(identifierSchema),
+  metadata: z.record(z.string(), z.unknown()),
+  createdAt: z.number().int(),
+  createdBy: z.string(),
+  lastSeq: z.number().int().nonnegative(),
+});
+export type ConversationView = z.infer<typeof conversationViewSchema>;
+
+export const ackSchema = z.object({
+  eventId: z.string(),
+  seq: z.number().int().positive(),
+  ts: z.number().int(),
+  duplicate: z.boolean(),
+});
+export type Ack = z.infer<typeof ackSchema>;
+
+/** Results of each operation, keyed by the operation name. */
+export const operationResultSchemas = {
+  connect: z.object({
+    sessionId: z.string(),
+    principal: principalViewSchema,
+    expiresAt: z.number().int(),
+    protocol: z.literal(PROTOCOL_VERSION),
+    serverVersion: z.string(),
+    pingIntervalMs: z.number().int(),
+    limits: z.object({ maxFrameBytes: z.number().int(), ratePerSecond: z.number(), burst: z.number() }),
+  }),
+  'token.refresh': z.object({ expiresAt: z.number().int() }),
+  'conversation.open': z.object({ conversation: conversationViewSchema, created: z.boolean() }),
+  'conversation.get': z.object({ conversation: conversationViewSchema }),
+  'message.send': ackSchema,
+  history: z.object({ events: z.array(eventSchema), hasMore: z.boolean() }),
+  subscribe: z.object({ conversationId: identifierSchema, headSeq: z.number().int().nonnegative() }),
+  unsubscribe: z.object({}),
+  typing: z.object({}),
+  read: z.object({ seq: z.number().int().nonnegative(), changed: z.boolean() }),
+  presence: z.object({ online: z.array(z.object({ userId: z.string(), connections: z.number().int() })) }),
+  ping: z.object({ ts: z.number().int() }),
+} as const satisfies Record<OperationName, z.ZodType>;
+
+export type OperationResult<Op extends OperationName> = z.infer<(typeof operationResultSchemas)[Op]>;
+
+export const replyFrameSchema = z.union([
+  z.object({ id: requestIdSchema, result: z.unknown() }),
+  z.object({ id: requestIdSchema.nullable(), error: errorBodySchema }),
+]);
+export type ReplyFrame = z.infer<typeof replyFrameSchema>;
+
+/** Server pushes: durable events, ephemeral signals, and a notice sent before the server closes the connection. */
+export const pushFrameSchema = z.discriminatedUnion('push', [
+  z.object({ push: z.literal('event'), event: eventSchema }),
+  z.object({ push: z.literal('signal'), signal: signalSchema }),
+  z.object({
+    push: z.literal('disconnect'),
+    code: z.number().int(),
+    reason: z.string(),
+    reconnect: z.boolean(),
+  }),
+]);
+export type PushFrame = z.infer<typeof pushFrameSchema>;
+
+export type ServerFrame = ReplyFrame | PushFrame;

@@ -1,0 +1,5 @@
+export * from './codec.js';
+export * from './errors.js';
+export * from './events.js';
+export * from './frames.js';
+export * from './ids.js';

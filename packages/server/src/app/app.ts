@@ -1,0 +1,118 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { loadOrCreateDevSecret } from '../auth/dev-secret.js';
+import { TokenVerifier } from '../auth/tokens.js';
+import { MemoryBus } from '../bus/memory/bus.js';
+import { MemoryPresence } from '../bus/memory/presence.js';
+import type { Config } from '../config/config.js';
+import { Gateway } from '../gateway/gateway.js';
+import { Hub } from '../gateway/hub.js';
+import { UserConnections } from '../gateway/services.js';
+import { createRequestHandler } from '../http/routes.js';
+import { ConversationLog } from '../log/conversation-log.js';
+import type { Logger } from '../observability/logger.js';
+import { Metrics } from '../observability/metrics.js';
+import { openPostgresStore } from '../store/postgres/open.js';
+import type { PostgresStore } from '../store/postgres/store.js';
+
+export const SERVER_VERSION = '0.1.0';
+// How long an out-of-order event waits for its predecessors before the gap is read from the log.
+const GAP_HOLD_MS = 50;
+
+/** A running Parley node. */
+export interface ParleyNode {
+  readonly port: number;
+  readonly server: Server;
+  /** Graceful stop: drain the gateway, close the HTTP server, the bus and the store. */
+  stop(): Promise<void>;
+}
+
+/** Opens the store the configuration names (PostgreSQL at DATABASE_URL, else embedded PGlite) and migrates it. */
+export async function openStore(config: Config): Promise<PostgresStore> {
+  const store = config.databaseUrl
+    ? await openPostgresStore({ kind: 'postgres', url: config.databaseUrl, poolSize: config.databasePoolSize, ...(config.databaseSchema ? { schema: config.databaseSchema } : {}) })
+    : await openPostgresStore({ kind: 'pglite', dataDir: join(config.dataDir, 'pglite') });
+  await store.migrate();
+  return store;
+}
+
+/** The HS256 secret: configured, or the development one in the data directory. */
+export async function resolveSecret(config: Config, logger?: Logger): Promise<Uint8Array | undefined> {
+  if (config.jwtSecret) return new TextEncoder().encode(config.jwtSecret);
+  if (config.jwksFile || config.jwksUrl) return undefined;
+  logger?.warn({ dataDir: config.dataDir }, 'no PARLEY_JWT_SECRET or JWKS configured: using the development secret in the data directory');
+  return loadOrCreateDevSecret(config.dataDir);
+}
+
+/** Composition root: config -> adapters -> gateway and HTTP, listening. */
+export async function startNode(config: Config, logger: Logger): Promise<ParleyNode> {
+  const metrics = new Metrics();
+  const store = await openStore(config);
+  const bus = new MemoryBus(config.hotLogSize);
+  const secret = await resolveSecret(config, logger);
+  const verifier = await TokenVerifier.create({
+    ...(secret ? { secret } : {}),
+    ...(config.jwksFile ? { jwks: { file: config.jwksFile } } : config.jwksUrl ? { jwks: { url: config.jwksUrl } } : {}),
+    ...(config.jwtIssuer ? { issuer: config.jwtIssuer } : {}),
+    ...(config.jwtAudience ? { audience: config.jwtAudience } : {}),
+    clockToleranceSeconds: config.clockToleranceSeconds,
+  });
+  const log = new ConversationLog(store, bus, {
+    appended: (event, seconds) => {
+      metrics.eventsAppended.inc({ type: event.type });
+      metrics.appendDuration.observe(seconds);
+    },
+    publishFailed: (event, error) => {
+      metrics.publishFailures.inc();
+      logger.warn({ err: error, conversation: event.conversation, seq: event.seq }, 'publish failed after commit');
+    },
+  });
+  const gateway = new Gateway({
+    log,
+    bus,
+    presence: new MemoryPresence(),
+    hub: new Hub(bus),
+    verifier,
+    metrics,
+    logger,
+    users: new UserConnections(),
+    serverVersion: SERVER_VERSION,
+    gapHoldMs: GAP_HOLD_MS,
+    limits: {
+      maxFrameBytes: config.maxFrameBytes,
+      connectTimeoutMs: config.connectTimeoutMs,
+      ratePerSecond: config.ratePerSecond,
+      rateBurst: config.rateBurst,
+      maxPendingRequests: config.maxPendingRequests,
+      maxConnectionsPerUser: config.maxConnectionsPerUser,
+      pingIntervalMs: config.pingIntervalMs,
+    },
+  });
+  const server = createServer(
+    createRequestHandler({ registry: metrics.registry, checkStore: () => store.ping(), isDraining: () => gateway.isDraining }),
+  );
+  gateway.listen(server, {
+    maxFrameBytes: config.maxFrameBytes,
+    allowedOrigins: config.allowedOrigins,
+    maxConnectionsPerIp: config.maxConnectionsPerIp,
+    pingIntervalMs: config.pingIntervalMs,
+    pingTimeoutMs: config.pingTimeoutMs,
+    maxBufferedBytes: config.maxBufferedBytes,
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, config.host, resolve);
+  });
+  const port = (server.address() as AddressInfo).port;
+  return {
+    port,
+    server,
+    stop: async () => {
+      await gateway.shutdown(config.shutdownGraceMs);
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await bus.close();
+      await store.close();
+    },
+  };
+}

@@ -1,0 +1,20 @@
+import { ParleyError } from '../core/errors.js';
+import type { ConversationRecord, Principal } from '../core/types.js';
+
+/** Agents and admins may act in every conversation of their tenant; users only where they are members. */
+export function canAccessConversation(principal: Principal, conversation: ConversationRecord): boolean {
+  if (principal.tenant !== conversation.tenant) return false;
+  if (principal.roles.includes('agent') || principal.roles.includes('admin')) return true;
+  return conversation.members.includes(principal.userId);
+}
+
+/** Throws `not_found` for a missing conversation and `forbidden` when the principal may not access it. */
+export function authorizeConversation(principal: Principal, conversation: ConversationRecord | null, conversationId: string): ConversationRecord {
+  if (!conversation || conversation.tenant !== principal.tenant) {
+    throw new ParleyError('not_found', `conversation ${conversationId} does not exist`);
+  }
+  if (!canAccessConversation(principal, conversation)) {
+    throw new ParleyError('forbidden', `not a member of conversation ${conversationId}`);
+  }
+  return conversation;
+}

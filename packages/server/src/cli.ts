@@ -1,0 +1,115 @@
+import { parseArgs } from 'node:util';
+import { roleSchema, type Role } from '@parley/protocol';
+import { openStore, resolveSecret, SERVER_VERSION, startNode } from './app/app.js';
+import { signDevelopmentToken } from './auth/tokens.js';
+import { ConfigError, configFlags, loadConfig, SETTINGS, type Config } from './config/config.js';
+import { createLogger } from './observability/logger.js';
+
+const USAGE = `parley ${SERVER_VERSION}
+
+Usage:
+  parley start [--port N] [--host H] [--data-dir D] [--database-url URL] [--log-level L]
+  parley migrate [--database-url URL] [--data-dir D]
+  parley token --tenant T --user U [--roles user,agent,admin] [--ttl SECONDS]
+  parley config      list every setting (environment variable, flag, default)
+`;
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'start':
+      return start(rest);
+    case 'migrate':
+      return migrate(rest);
+    case 'token':
+      return token(rest);
+    case 'config':
+      return listSettings();
+    case undefined:
+    case 'help':
+    case '--help':
+      process.stdout.write(USAGE);
+      return 0;
+    default:
+      process.stderr.write(`unknown command ${JSON.stringify(command)}\n\n${USAGE}`);
+      return 2;
+  }
+}
+
+function parseConfig(args: string[], extra: Record<string, { type: 'string' }> = {}): { config: Config; values: Record<string, string | undefined> } {
+  const { values } = parseArgs({ args, options: { ...configFlags(), ...extra }, strict: true, allowPositionals: false });
+  return { config: loadConfig(process.env, values as Record<string, string | undefined>), values: values as Record<string, string | undefined> };
+}
+
+async function start(args: string[]): Promise<number> {
+  const { config } = parseConfig(args);
+  const logger = createLogger(config.logLevel);
+  const node = await startNode(config, logger);
+  logger.info({ port: node.port, host: config.host, store: config.databaseUrl ? 'postgres' : 'pglite', version: SERVER_VERSION }, 'listening');
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    await node.stop();
+    logger.info('stopped');
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+  return -1; // keep running
+}
+
+async function migrate(args: string[]): Promise<number> {
+  const { config } = parseConfig(args);
+  const store = await openStore(config);
+  await store.close();
+  process.stdout.write('migrations applied\n');
+  return 0;
+}
+
+async function token(args: string[]): Promise<number> {
+  const extra = { tenant: { type: 'string' }, user: { type: 'string' }, roles: { type: 'string' }, ttl: { type: 'string' } } as const;
+  const { config, values } = parseConfig(args, extra);
+  if (!values.tenant || !values.user) throw new ConfigError(['--tenant and --user are required']);
+  const roles = (values.roles ?? 'user').split(',').map((role) => roleSchema.safeParse(role.trim()));
+  const invalid = roles.find((role) => !role.success);
+  if (invalid) throw new ConfigError([`--roles: each role must be one of ${roleSchema.options.join(', ')}`]);
+  const ttlSeconds = Number(values.ttl ?? 3600);
+  if (!Number.isInteger(ttlSeconds) || ttlSeconds <= 0) throw new ConfigError(['--ttl must be a positive whole number of seconds']);
+  const secret = await resolveSecret(config);
+  if (!secret) throw new ConfigError(['development tokens are HS256: set PARLEY_JWT_SECRET (a JWKS cannot sign)']);
+  const jwt = await signDevelopmentToken(secret, {
+    tenant: values.tenant,
+    userId: values.user,
+    roles: roles.map((role) => role.data as Role),
+    ttlSeconds,
+    ...(config.jwtIssuer ? { issuer: config.jwtIssuer } : {}),
+    ...(config.jwtAudience ? { audience: config.jwtAudience } : {}),
+  });
+  process.stdout.write(`${jwt}\n`);
+  return 0;
+}
+
+function listSettings(): number {
+  for (const setting of Object.values(SETTINGS)) {
+    const flag = setting.flag ? ` (--${setting.flag})` : '';
+    process.stdout.write(`${setting.env}${flag} = ${setting.default ?? '(unset)'}\n    ${setting.help}\n`);
+  }
+  return 0;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code >= 0) process.exitCode = code;
+  },
+  (error: unknown) => {
+    if (error instanceof ConfigError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      process.stderr.write(`parley: ${(error as Error).message}\n`);
+      process.exitCode = 2;
+      return;
+    }
+    process.stderr.write(`parley: ${(error as Error).stack ?? String(error)}\n`);
+    process.exitCode = 1;
+  },
+);

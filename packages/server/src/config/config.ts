@@ -1,0 +1,80 @@
+import { z } from 'zod';
+
+const integer = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max);
+const list = z.string().transform((text) => text.split(',').map((item) => item.trim()).filter(Boolean));
+const optionalText = z.string().min(1).optional();
+
+/**
+ * Every setting: its environment variable, optional command-line flag, schema and default.
+ * This table is the configuration reference (see `parley config`).
+ */
+export const SETTINGS = {
+  port: { env: 'PORT', flag: 'port', schema: integer(0, 65_535), default: '8080', help: 'TCP port to listen on (0 picks a free one)' },
+  host: { env: 'HOST', flag: 'host', schema: z.string().min(1), default: '0.0.0.0', help: 'interface to listen on' },
+  dataDir: { env: 'PARLEY_DATA_DIR', flag: 'data-dir', schema: z.string().min(1), default: './data', help: 'directory of the embedded database (PGlite) and the development secret' },
+  databaseUrl: { env: 'DATABASE_URL', flag: 'database-url', schema: z.url({ protocol: /^postgres(ql)?$/ }).optional(), default: undefined, help: 'PostgreSQL URL; when unset, PGlite runs embedded under the data directory' },
+  databaseSchema: { env: 'PARLEY_DATABASE_SCHEMA', flag: undefined, schema: z.string().regex(/^[a-z_][a-z0-9_]*$/).optional(), default: undefined, help: 'PostgreSQL schema (search_path) for Parley tables' },
+  databasePoolSize: { env: 'PARLEY_DATABASE_POOL_SIZE', flag: undefined, schema: integer(1, 1000), default: '10', help: 'PostgreSQL connections per process' },
+  logLevel: { env: 'PARLEY_LOG_LEVEL', flag: 'log-level', schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), default: 'info', help: 'log level' },
+  jwtSecret: { env: 'PARLEY_JWT_SECRET', flag: undefined, schema: z.string().min(32, 'must be at least 32 characters').optional(), default: undefined, help: 'HS256 shared secret; when neither it nor a JWKS is set, a development secret is kept in the data directory' },
+  jwksFile: { env: 'PARLEY_JWKS_FILE', flag: undefined, schema: optionalText, default: undefined, help: 'path of a JWKS (JSON) with RS256/ES256 public keys' },
+  jwksUrl: { env: 'PARLEY_JWKS_URL', flag: undefined, schema: z.url().optional(), default: undefined, help: 'URL of a JWKS with RS256/ES256 public keys' },
+  jwtIssuer: { env: 'PARLEY_JWT_ISSUER', flag: undefined, schema: optionalText, default: undefined, help: 'required `iss` claim, when set' },
+  jwtAudience: { env: 'PARLEY_JWT_AUDIENCE', flag: undefined, schema: optionalText, default: undefined, help: 'required `aud` claim, when set' },
+  clockToleranceSeconds: { env: 'PARLEY_JWT_CLOCK_TOLERANCE_S', flag: undefined, schema: integer(0, 300), default: '5', help: 'allowed clock skew for exp/nbf' },
+  connectTimeoutMs: { env: 'PARLEY_CONNECT_TIMEOUT_MS', flag: undefined, schema: integer(100, 600_000), default: '10000', help: 'a connection without a valid `connect` by then is closed (4004)' },
+  allowedOrigins: { env: 'PARLEY_ALLOWED_ORIGINS', flag: undefined, schema: list.optional(), default: undefined, help: 'exact browser origins allowed to open WebSockets, comma-separated; unset allows only same-host origins' },
+  maxFrameBytes: { env: 'PARLEY_MAX_FRAME_BYTES', flag: undefined, schema: integer(1024, 16 * 1024 * 1024), default: String(128 * 1024), help: 'largest accepted client frame; larger ones get `too_large` (beyond 4x the connection is closed with 1009)' },
+  pingIntervalMs: { env: 'PARLEY_PING_INTERVAL_MS', flag: undefined, schema: integer(100, 600_000), default: '25000', help: 'WebSocket ping interval' },
+  pingTimeoutMs: { env: 'PARLEY_PING_TIMEOUT_MS', flag: undefined, schema: integer(100, 600_000), default: '20000', help: 'a connection silent this long after a ping is closed (4002)' },
+  ratePerSecond: { env: 'PARLEY_RATE_PER_SECOND', flag: undefined, schema: z.coerce.number().positive(), default: '20', help: 'frames per second per connection (token bucket refill)' },
+  rateBurst: { env: 'PARLEY_RATE_BURST', flag: undefined, schema: integer(1), default: '60', help: 'token bucket size per connection' },
+  maxConnectionsPerUser: { env: 'PARLEY_MAX_CONNECTIONS_PER_USER', flag: undefined, schema: integer(1), default: '20', help: 'open connections per user per node; more are closed (4005)' },
+  maxConnectionsPerIp: { env: 'PARLEY_MAX_CONNECTIONS_PER_IP', flag: undefined, schema: integer(1), default: '1000', help: 'open connections per client IP per node; more are refused with HTTP 429' },
+  maxBufferedBytes: { env: 'PARLEY_MAX_BUFFERED_BYTES', flag: undefined, schema: integer(1024), default: String(1024 * 1024), help: 'outbound bytes a connection may have queued; beyond it is closed as a slow consumer (4001)' },
+  maxPendingRequests: { env: 'PARLEY_MAX_PENDING_REQUESTS', flag: undefined, schema: integer(1), default: '64', help: 'requests of one connection queued for processing; beyond it they get `busy`' },
+  hotLogSize: { env: 'PARLEY_HOT_LOG_SIZE', flag: undefined, schema: integer(0), default: '1000', help: 'recent events per conversation kept on the bus for fast resume' },
+  shutdownGraceMs: { env: 'PARLEY_SHUTDOWN_GRACE_MS', flag: undefined, schema: integer(0), default: '10000', help: 'how long SIGTERM waits for in-flight requests' },
+} as const;
+
+type Settings = typeof SETTINGS;
+/** The validated configuration: one field per setting. */
+export type Config = { [K in keyof Settings]: z.output<Settings[K]['schema']> };
+export type SettingName = keyof Settings;
+
+/** Configuration failed validation; `problems` name the variable or flag and what is wrong. */
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n  ${problems.join('\n  ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Builds the configuration from flags (which win) and environment variables; throws ConfigError listing every problem. */
+export function loadConfig(env: Record<string, string | undefined>, flags: Record<string, string | undefined> = {}): Config {
+  const problems: string[] = [];
+  const config: Record<string, unknown> = {};
+  for (const [name, setting] of Object.entries(SETTINGS) as Array<[SettingName, Settings[SettingName]]>) {
+    const fromFlag = setting.flag ? flags[setting.flag] : undefined;
+    const raw = fromFlag ?? emptyAsUndefined(env[setting.env]) ?? setting.default;
+    const parsed = (setting.schema as z.ZodType).safeParse(raw);
+    if (parsed.success) config[name] = parsed.data;
+    else problems.push(`${fromFlag !== undefined ? `--${setting.flag}` : setting.env}=${JSON.stringify(raw)}: ${parsed.error.issues[0]?.message}`);
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  const result = config as Config;
+  if (result.jwksFile && result.jwksUrl) throw new ConfigError(['set PARLEY_JWKS_FILE or PARLEY_JWKS_URL, not both']);
+  if (result.pingTimeoutMs < 100) throw new ConfigError(['PARLEY_PING_TIMEOUT_MS must be at least 100']);
+  return result;
+}
+
+function emptyAsUndefined(value: string | undefined): string | undefined {
+  return value === undefined || value === '' ? undefined : value;
+}
+
+/** Flags the CLI accepts, for node:util parseArgs. */
+export function configFlags(): Record<string, { type: 'string' }> {
+  const flags: Record<string, { type: 'string' }> = {};
+  for (const setting of Object.values(SETTINGS)) if (setting.flag) flags[setting.flag] = { type: 'string' };
+  return flags;
+}

@@ -1,0 +1,64 @@
+import type { ConversationEvent, Signal } from '@parley/protocol';
+import type {
+  AppendInput,
+  AppendResult,
+  ConversationKey,
+  ConversationRecord,
+  NewConversation,
+  RangeQuery,
+} from './types.js';
+
+/**
+ * Durable storage of conversations and their events; the commit point of the delivery contract.
+ * `append` is atomic: the event is stored with the next seq (gapless per conversation) or not at all,
+ * and concurrent appends to one conversation are serialized. Nothing is acknowledged before it returns.
+ */
+export interface Store {
+  migrate(): Promise<void>;
+  /** Resolves when the store answers a trivial query. */
+  ping(): Promise<void>;
+  /** Creates the conversation and its `conversation.created` event (seq 1) in one transaction; returns the existing one if the id is taken. */
+  createConversation(input: NewConversation): Promise<{ conversation: ConversationRecord; event: ConversationEvent | null }>;
+  getConversation(key: ConversationKey): Promise<ConversationRecord | null>;
+  /** Appends one event. With `causation.clientMsgId`, a repeat by the same actor returns the original (`duplicate: true`). */
+  append(input: AppendInput): Promise<AppendResult>;
+  /** Events of a seq range, always returned in ascending seq order. */
+  readRange(key: ConversationKey, query: RangeQuery): Promise<ConversationEvent[]>;
+  /** Moves a member's read marker forward (never back) and appends `receipt.read` when it moved, atomically. */
+  markRead(key: ConversationKey, userId: string, seq: number): Promise<{ seq: number; event: ConversationEvent | null }>;
+  close(): Promise<void>;
+}
+
+export type BusMessage = { kind: 'event'; event: ConversationEvent } | { kind: 'signal'; signal: Signal };
+export type BusListener = (message: BusMessage) => void;
+
+/** What the hot log holds after a seq. `complete` is false when it cannot vouch that nothing before its first event is missing (trimmed, expired or lost). */
+export interface HotLogRange {
+  events: ConversationEvent[];
+  complete: boolean;
+}
+
+/**
+ * Moves events between nodes. Publishing is best-effort and may be lost or reordered across publishers:
+ * the Store is the truth, and subscribers heal gaps by seq. Signals are live only.
+ */
+export interface Bus {
+  /** Adds a committed event to its conversation's hot log and delivers it to the conversation's subscribers. */
+  publishEvent(event: ConversationEvent): Promise<void>;
+  /** Delivers an ephemeral signal to the conversation's current subscribers; never stored. */
+  publishSignal(signal: Signal): Promise<void>;
+  /** Subscribes this node to a conversation; resolves once messages published afterwards will be delivered. Returns the unsubscribe function. */
+  subscribe(key: ConversationKey, listener: BusListener): Promise<() => Promise<void>>;
+  /** Events with seq > after, ascending, at most `limit`, from the hot log. */
+  readHotLog(key: ConversationKey, after: number, limit: number): Promise<HotLogRange>;
+  close(): Promise<void>;
+}
+
+/** Who is connected to which conversation. Entries belong to connections; a dead node's entries must expire. */
+export interface Presence {
+  /** Records a connection of `userId` in the conversation; true if it is the user's first there (the user joined). */
+  join(key: ConversationKey, userId: string, connectionId: string): Promise<boolean>;
+  /** Removes that connection; true if it was the user's last there (the user left). */
+  leave(key: ConversationKey, userId: string, connectionId: string): Promise<boolean>;
+  list(key: ConversationKey): Promise<Array<{ userId: string; connections: number }>>;
+}

@@ -1,0 +1,62 @@
+import type { Actor, Causation, ConversationEvent, Role } from '@parley/protocol';
+
+/** Who is acting: a verified JWT subject in one tenant. */
+export interface Principal {
+  readonly tenant: string;
+  readonly userId: string;
+  readonly roles: readonly Role[];
+  /** Token expiry, ms since epoch. */
+  readonly expiresAt: number;
+}
+
+/** Identifies one conversation; conversation ids are unique within a tenant only. */
+export interface ConversationKey {
+  readonly tenant: string;
+  readonly conversationId: string;
+}
+
+export interface ConversationRecord {
+  tenant: string;
+  id: string;
+  createdBy: string;
+  createdAt: number;
+  metadata: Record<string, unknown>;
+  members: string[];
+  lastSeq: number;
+}
+
+/** A durable event before the store gives it `id`, `seq` and `ts`. */
+export interface AppendInput {
+  key: ConversationKey;
+  type: string;
+  actor: Actor;
+  data: Record<string, unknown>;
+  causation?: Causation;
+}
+
+export interface AppendResult {
+  event: ConversationEvent;
+  /** True when the same actor already appended this `clientMsgId`: `event` is the original. */
+  duplicate: boolean;
+}
+
+export interface NewConversation {
+  key: ConversationKey;
+  createdBy: string;
+  members: string[];
+  metadata: Record<string, unknown>;
+}
+
+/** A range of events by seq, ascending. `after`/`before` are exclusive bounds. */
+export interface RangeQuery {
+  after?: number;
+  before?: number;
+  limit: number;
+  /** Which end of the range to take when more than `limit` events match. */
+  from: 'oldest' | 'newest';
+}
+
+/** Stable string form of a conversation key for maps and channel names. */
+export function conversationKeyString(key: ConversationKey): string {
+  return `${key.tenant}/${key.conversationId}`;
+}

@@ -1,0 +1,173 @@
+import { randomUUID } from 'node:crypto';
+import {
+  CLOSE_CODES,
+  PROTOCOL_VERSION,
+  type ConversationView,
+  type OperationArgs,
+  type OperationName,
+  type OperationResult,
+} from '@parley/protocol';
+import { authorizeConversation } from '../auth/authorization.js';
+import { ParleyError } from '../core/errors.js';
+import type { ConversationKey, ConversationRecord, Principal } from '../core/types.js';
+import type { Session } from './session.js';
+
+type Handler<Op extends OperationName> = (session: Session, args: OperationArgs<Op>) => Promise<OperationResult<Op>>;
+
+function keyOf(session: Session, conversationId: string): ConversationKey {
+  return { tenant: session.principal!.tenant, conversationId };
+}
+
+/** Loads a conversation and checks that the session's principal may act in it. */
+async function authorized(session: Session, conversationId: string): Promise<ConversationRecord> {
+  const conversation = await session.services.log.get(keyOf(session, conversationId));
+  return authorizeConversation(session.principal!, conversation, conversationId);
+}
+
+function toView(conversation: ConversationRecord): ConversationView {
+  return { ...conversation };
+}
+
+async function verifyOrClose(session: Session, token: string, closeOnFailure: boolean): Promise<Principal> {
+  try {
+    return await session.services.verifier.verify(token);
+  } catch (error) {
+    if (closeOnFailure && error instanceof ParleyError) {
+      const expired = error.details?.reason === 'expired';
+      // Reply first (the caller's catch sends it), close once the reply is queued.
+      setImmediate(() => session.close(expired ? CLOSE_CODES.tokenExpired : CLOSE_CODES.unauthorized, error.message));
+    }
+    throw error;
+  }
+}
+
+const connect: Handler<'connect'> = async (session, args) => {
+  if (session.principal) throw new ParleyError('conflict', 'already connected; use token.refresh to replace the token');
+  const principal = await verifyOrClose(session, args.token, true);
+  if (!session.authenticate(principal)) {
+    setImmediate(() => session.close(CLOSE_CODES.tooManyConnections, 'too many connections for this user'));
+    throw new ParleyError('busy', 'too many connections for this user', { retryAfterMs: 5000 });
+  }
+  const { limits, serverVersion } = session.services;
+  return {
+    sessionId: session.connection.id,
+    principal: { tenant: principal.tenant, userId: principal.userId, roles: [...principal.roles] },
+    expiresAt: principal.expiresAt,
+    protocol: PROTOCOL_VERSION,
+    serverVersion,
+    pingIntervalMs: limits.pingIntervalMs,
+    limits: { maxFrameBytes: limits.maxFrameBytes, ratePerSecond: limits.ratePerSecond, burst: limits.rateBurst },
+  };
+};
+
+const refreshToken: Handler<'token.refresh'> = async (session, args) => {
+  const principal = await verifyOrClose(session, args.token, false);
+  const current = session.principal!;
+  if (principal.tenant !== current.tenant || principal.userId !== current.userId) {
+    throw new ParleyError('forbidden', 'a refreshed token must be for the same tenant and user');
+  }
+  session.refresh(principal);
+  return { expiresAt: principal.expiresAt };
+};
+
+const openConversation: Handler<'conversation.open'> = async (session, args) => {
+  const principal = session.principal!;
+  const key = keyOf(session, args.conversationId ?? randomUUID());
+  const { conversation, created } = await session.services.log.create({
+    key,
+    createdBy: principal.userId,
+    members: args.members,
+    metadata: args.metadata,
+  });
+  if (!created) authorizeConversation(principal, conversation, key.conversationId);
+  return { conversation: toView(conversation), created };
+};
+
+const getConversation: Handler<'conversation.get'> = async (session, args) => ({
+  conversation: toView(await authorized(session, args.conversationId)),
+});
+
+const sendMessage: Handler<'message.send'> = async (session, args) => {
+  await authorized(session, args.conversationId);
+  const principal = session.principal!;
+  const isAgent = principal.roles.includes('agent') || principal.roles.includes('admin');
+  const causation = args.replyTo === undefined ? { clientMsgId: args.clientMsgId } : { clientMsgId: args.clientMsgId, replyTo: args.replyTo };
+  const { event, duplicate } = await session.services.log.append({
+    key: keyOf(session, args.conversationId),
+    type: 'message.created',
+    actor: { kind: isAgent ? 'agent' : 'user', id: principal.userId },
+    data: { content: args.content },
+    causation,
+  });
+  return { eventId: event.id, seq: event.seq, ts: event.ts, duplicate };
+};
+
+const history: Handler<'history'> = async (session, args) => {
+  await authorized(session, args.conversationId);
+  if (args.before !== undefined && args.after !== undefined && args.before <= args.after + 1) {
+    return { events: [], hasMore: false };
+  }
+  return session.services.log.history(keyOf(session, args.conversationId), args);
+};
+
+const subscribe: Handler<'subscribe'> = async (session, args) => {
+  const conversation = await authorized(session, args.conversationId);
+  if (args.since !== undefined && args.since > conversation.lastSeq) {
+    throw new ParleyError('conflict', `since ${args.since} is ahead of the conversation (last seq ${conversation.lastSeq})`, {
+      details: { headSeq: conversation.lastSeq },
+    });
+  }
+  await session.subscriptions.subscribe(keyOf(session, args.conversationId), args.since ?? conversation.lastSeq);
+  return { conversationId: args.conversationId, headSeq: conversation.lastSeq };
+};
+
+const unsubscribe: Handler<'unsubscribe'> = async (session, args) => {
+  await session.subscriptions.unsubscribe(keyOf(session, args.conversationId));
+  return {};
+};
+
+const typing: Handler<'typing'> = async (session, args) => {
+  await authorized(session, args.conversationId);
+  const principal = session.principal!;
+  await session.services.bus.publishSignal({
+    tenant: principal.tenant,
+    conversation: args.conversationId,
+    type: 'typing',
+    ts: Date.now(),
+    actor: { kind: 'user', id: principal.userId },
+    data: { active: args.active },
+  });
+  return {};
+};
+
+const read: Handler<'read'> = async (session, args) => {
+  const conversation = await authorized(session, args.conversationId);
+  if (!conversation.members.includes(session.principal!.userId)) {
+    throw new ParleyError('forbidden', 'only members have read markers');
+  }
+  if (args.seq > conversation.lastSeq) throw new ParleyError('bad_request', `seq ${args.seq} does not exist yet (last seq ${conversation.lastSeq})`);
+  return session.services.log.markRead(keyOf(session, args.conversationId), session.principal!.userId, args.seq);
+};
+
+const presence: Handler<'presence'> = async (session, args) => {
+  await authorized(session, args.conversationId);
+  return { online: await session.services.presence.list(keyOf(session, args.conversationId)) };
+};
+
+const ping: Handler<'ping'> = async () => ({ ts: Date.now() });
+
+/** The handler of each protocol operation. Every handler authorizes its own target. */
+export const OPERATIONS: { [Op in OperationName]: Handler<Op> } = {
+  connect,
+  'token.refresh': refreshToken,
+  'conversation.open': openConversation,
+  'conversation.get': getConversation,
+  'message.send': sendMessage,
+  history,
+  subscribe,
+  unsubscribe,
+  typing,
+  read,
+  presence,
+  ping,
+};

@@ -1,0 +1,30 @@
+/** A token bucket: `burst` tokens, refilled at `ratePerSecond`. */
+export class TokenBucket {
+  private tokens: number;
+  private updatedAt: number;
+
+  constructor(
+    private readonly ratePerSecond: number,
+    private readonly burst: number,
+    private readonly now: () => number = () => performance.now(),
+  ) {
+    this.tokens = burst;
+    this.updatedAt = now();
+  }
+
+  /** Takes one token; returns 0 when granted, else the milliseconds until one is available. */
+  take(): number {
+    this.refill();
+    if (this.tokens >= 1) {
+      this.tokens -= 1;
+      return 0;
+    }
+    return Math.ceil(((1 - this.tokens) / this.ratePerSecond) * 1000);
+  }
+
+  private refill(): void {
+    const now = this.now();
+    this.tokens = Math.min(this.burst, this.tokens + ((now - this.updatedAt) / 1000) * this.ratePerSecond);
+    this.updatedAt = now;
+  }
+}

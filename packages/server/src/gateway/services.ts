@@ -1,0 +1,54 @@
+import type { Logger } from 'pino';
+import type { TokenVerifier } from '../auth/tokens.js';
+import type { Bus, Presence } from '../core/ports.js';
+import type { ConversationLog } from '../log/conversation-log.js';
+import type { Metrics } from '../observability/metrics.js';
+import type { Hub } from './hub.js';
+
+/** Limits applied to every session. */
+export interface SessionLimits {
+  maxFrameBytes: number;
+  connectTimeoutMs: number;
+  ratePerSecond: number;
+  rateBurst: number;
+  maxPendingRequests: number;
+  maxConnectionsPerUser: number;
+  pingIntervalMs: number;
+}
+
+/** Counts connections per user on this node. */
+export class UserConnections {
+  private readonly counts = new Map<string, number>();
+
+  /** Registers one more connection; false (and nothing registered) when the user is at `limit`. */
+  add(tenant: string, userId: string, limit: number): boolean {
+    const key = `${tenant}/${userId}`;
+    const count = this.counts.get(key) ?? 0;
+    if (count >= limit) return false;
+    this.counts.set(key, count + 1);
+    return true;
+  }
+
+  remove(tenant: string, userId: string): void {
+    const key = `${tenant}/${userId}`;
+    const count = (this.counts.get(key) ?? 1) - 1;
+    if (count <= 0) this.counts.delete(key);
+    else this.counts.set(key, count);
+  }
+}
+
+/** Everything a session needs, wired by the composition root. */
+export interface GatewayServices {
+  log: ConversationLog;
+  bus: Bus;
+  presence: Presence;
+  hub: Hub;
+  verifier: TokenVerifier;
+  metrics: Metrics;
+  logger: Logger;
+  users: UserConnections;
+  limits: SessionLimits;
+  serverVersion: string;
+  /** How long an out-of-order event waits for its predecessors before the gap is read from the log. */
+  gapHoldMs: number;
+}

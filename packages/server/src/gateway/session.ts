@@ -1,0 +1,214 @@
+import { randomUUID } from 'node:crypto';
+import {
+  CLOSE_CODES,
+  operationArgsSchemas,
+  requestFrameSchema,
+  type Codec,
+  type ConversationEvent,
+  type OperationName,
+  type RequestId,
+  type Signal,
+} from '@parley/protocol';
+import type { z } from 'zod';
+import { ParleyError, toParleyError } from '../core/errors.js';
+import type { Principal } from '../core/types.js';
+import type { ClientConnection, ConnectionHandler } from './connection.js';
+import { OPERATIONS } from './operations.js';
+import { TokenBucket } from './rate-limit.js';
+import type { GatewayServices } from './services.js';
+import { ConversationSubscriptions } from './subscriptions.js';
+
+interface QueuedRequest {
+  id: RequestId;
+  op: OperationName;
+  args: unknown;
+}
+
+// Longest delay setTimeout accepts.
+const MAX_TIMER_MS = 2_147_483_647;
+
+/**
+ * The protocol semantics of one connection: authentication, request dispatch (one at a time, so a
+ * client's sends keep their order), rate limits, token expiry and the connection's subscriptions.
+ */
+export class Session implements ConnectionHandler {
+  principal: Principal | null = null;
+  readonly subscriptions: ConversationSubscriptions;
+  private readonly bucket: TokenBucket;
+  private readonly queue: QueuedRequest[] = [];
+  private processing: Promise<void> | null = null;
+  private connectTimer: ReturnType<typeof setTimeout> | null;
+  private expiryTimer: ReturnType<typeof setTimeout> | null = null;
+  private draining = false;
+  private ended = false;
+
+  constructor(
+    readonly connection: ClientConnection,
+    readonly services: GatewayServices,
+    private readonly codec: Codec,
+  ) {
+    const { limits } = services;
+    this.bucket = new TokenBucket(limits.ratePerSecond, limits.rateBurst);
+    this.subscriptions = new ConversationSubscriptions(this);
+    this.connectTimer = setTimeout(() => this.close(CLOSE_CODES.authTimeout, 'no connect in time'), limits.connectTimeoutMs);
+  }
+
+  onFrame(data: string | Uint8Array, binary: boolean): void {
+    if (this.ended) return;
+    this.services.metrics.framesIn.inc({ transport: this.connection.transport });
+    const request = this.parse(data, binary);
+    if (!request) return;
+    const waitMs = this.bucket.take();
+    if (waitMs > 0) return this.fail(request.id, new ParleyError('rate_limited', 'too many frames', { retryAfterMs: waitMs }));
+    if (this.draining) return this.fail(request.id, new ParleyError('unavailable', 'server is restarting', { retryAfterMs: 1000 }));
+    if (this.queue.length >= this.services.limits.maxPendingRequests) {
+      return this.fail(request.id, new ParleyError('busy', 'too many requests in flight', { retryAfterMs: 100 }));
+    }
+    this.queue.push(request);
+    this.processing ??= this.processQueue();
+  }
+
+  onClose(): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.clearTimers();
+    this.queue.length = 0;
+    void this.subscriptions.closeAll();
+    if (this.principal) this.services.users.remove(this.principal.tenant, this.principal.userId);
+  }
+
+  /** Becomes authenticated as `principal`; false when the user has too many connections. */
+  authenticate(principal: Principal): boolean {
+    if (!this.services.users.add(principal.tenant, principal.userId, this.services.limits.maxConnectionsPerUser)) return false;
+    if (this.connectTimer) clearTimeout(this.connectTimer);
+    this.connectTimer = null;
+    this.principal = principal;
+    this.scheduleExpiry(principal.expiresAt);
+    return true;
+  }
+
+  /** Replaces the token of an authenticated session. */
+  refresh(principal: Principal): void {
+    this.principal = principal;
+    this.scheduleExpiry(principal.expiresAt);
+  }
+
+  sendEvent(event: ConversationEvent): void {
+    this.send({ push: 'event', event });
+  }
+
+  sendSignal(signal: Signal): void {
+    this.send({ push: 'signal', signal });
+  }
+
+  /** Tells the client why, then closes. */
+  close(code: number, reason: string): void {
+    if (this.connection.closed) return;
+    this.send({ push: 'disconnect', code, reason, reconnect: code < 4500 });
+    this.services.metrics.disconnects.inc({ reason });
+    this.connection.close(code, reason);
+  }
+
+  /** Stops taking requests and resolves when the ones already queued are done. */
+  async drain(): Promise<void> {
+    this.draining = true;
+    await this.processing;
+  }
+
+  private parse(data: string | Uint8Array, binary: boolean): QueuedRequest | null {
+    const size = typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength;
+    if (size > this.services.limits.maxFrameBytes) {
+      this.fail(peekRequestId(data), new ParleyError('too_large', `frame of ${size} bytes exceeds the limit of ${this.services.limits.maxFrameBytes}`));
+      return null;
+    }
+    if (binary !== this.codec.binary) {
+      this.fail(null, new ParleyError('bad_request', `${binary ? 'binary' : 'text'} frames are not accepted with subprotocol ${this.codec.subprotocol}`));
+      return null;
+    }
+    let decoded: unknown;
+    try {
+      decoded = this.codec.decode(data);
+    } catch {
+      this.fail(null, new ParleyError('bad_request', `frame is not valid ${this.codec.name}`));
+      return null;
+    }
+    const frame = requestFrameSchema.safeParse(decoded);
+    if (!frame.success) {
+      this.fail(recoverId(decoded), new ParleyError('bad_request', `invalid frame: ${describeIssues(frame.error)}`));
+      return null;
+    }
+    if (!Object.hasOwn(operationArgsSchemas, frame.data.op)) {
+      this.fail(frame.data.id, new ParleyError('bad_request', `unknown operation ${JSON.stringify(frame.data.op)}`));
+      return null;
+    }
+    return { id: frame.data.id, op: frame.data.op as OperationName, args: frame.data.args ?? {} };
+  }
+
+  private async processQueue(): Promise<void> {
+    for (let request = this.queue.shift(); request && !this.ended; request = this.queue.shift()) {
+      await this.execute(request);
+    }
+    this.processing = null;
+  }
+
+  private async execute(request: QueuedRequest): Promise<void> {
+    const args = (operationArgsSchemas[request.op] as z.ZodType).safeParse(request.args);
+    if (!args.success) return this.fail(request.id, new ParleyError('bad_request', `invalid arguments for ${request.op}: ${describeIssues(args.error)}`));
+    if (request.op !== 'connect' && !this.principal) {
+      return this.fail(request.id, new ParleyError('unauthorized', 'send connect first'));
+    }
+    try {
+      const result = await OPERATIONS[request.op](this, args.data as never);
+      this.send({ id: request.id, result });
+    } catch (error) {
+      const failure = toParleyError(error);
+      if (failure.code === 'internal') this.services.logger.error({ err: error, op: request.op }, 'operation failed');
+      this.fail(request.id, failure);
+    }
+  }
+
+  private fail(id: RequestId | null, error: ParleyError): void {
+    this.services.metrics.errors.inc({ code: error.code });
+    this.send({ id, error: error.toBody() });
+  }
+
+  private send(frame: Parameters<ClientConnection['send']>[0]): void {
+    if (this.connection.send(frame)) this.services.metrics.framesOut.inc({ transport: this.connection.transport });
+  }
+
+  private scheduleExpiry(expiresAt: number): void {
+    if (this.expiryTimer) clearTimeout(this.expiryTimer);
+    const delay = Math.min(Math.max(0, expiresAt - Date.now()), MAX_TIMER_MS);
+    this.expiryTimer = setTimeout(() => this.close(CLOSE_CODES.tokenExpired, 'token expired'), delay);
+  }
+
+  private clearTimers(): void {
+    if (this.connectTimer) clearTimeout(this.connectTimer);
+    if (this.expiryTimer) clearTimeout(this.expiryTimer);
+  }
+}
+
+/** A new session id; also used as the presence connection id. */
+export function newSessionId(): string {
+  return randomUUID();
+}
+
+function describeIssues(error: z.ZodError): string {
+  return error.issues
+    .slice(0, 3)
+    .map((issue) => `${issue.path.length ? issue.path.join('.') : '(frame)'}: ${issue.message}`)
+    .join('; ');
+}
+
+function recoverId(decoded: unknown): RequestId | null {
+  const id = (decoded as { id?: unknown } | null)?.id;
+  return (typeof id === 'string' && id.length <= 64) || (typeof id === 'number' && Number.isInteger(id) && id >= 0) ? id : null;
+}
+
+/** Best-effort request id of a frame too large to parse: looks only at its first bytes. */
+function peekRequestId(data: string | Uint8Array): RequestId | null {
+  const head = typeof data === 'string' ? data.slice(0, 200) : Buffer.from(data.subarray(0, 200)).toString('latin1');
+  const match = /^\s*\{\s*"id"\s*:\s*(?:"([^"\\]{1,64})"|(\d{1,15}))/.exec(head);
+  if (!match) return null;
+  return match[1] ?? Number(match[2]);
+}

@@ -1,0 +1,105 @@
+import { CLOSE_CODES, type ConversationEvent, type Signal } from '@parley/protocol';
+import type { ConversationKey } from '../core/types.js';
+import { OrderedFeed } from '../log/ordered-feed.js';
+import type { HubSubscriber } from './hub.js';
+import type { Session } from './session.js';
+
+const REPLAY_PAGE_SIZE = 200;
+const MAX_HELD_EVENTS = 10_000;
+
+/** One conversation subscription of a session: ordered, exactly-once events from `since` on, then live. */
+class ConversationSubscription implements HubSubscriber {
+  readonly feed: OrderedFeed;
+
+  constructor(
+    readonly key: ConversationKey,
+    private readonly session: Session,
+    lastSeq: number,
+  ) {
+    const { log, gapHoldMs, logger } = session.services;
+    this.feed = new OrderedFeed({
+      lastSeq,
+      fetchAfter: (after, limit) => log.readAfter(key, after, limit),
+      deliver: (event) => session.sendEvent(event),
+      onError: (error) => {
+        logger.warn({ err: error, conversation: key.conversationId }, 'subscription failed; client must resume');
+        // The client resumes from its last seq on reconnect, which rebuilds the feed from the log.
+        session.close(CLOSE_CODES.serverShutdown, 'subscription interrupted');
+      },
+      holdMs: gapHoldMs,
+      pageSize: REPLAY_PAGE_SIZE,
+      maxHeld: MAX_HELD_EVENTS,
+    });
+  }
+
+  onEvent(event: ConversationEvent): void {
+    this.feed.push(event);
+  }
+
+  onSignal(signal: Signal): void {
+    this.session.sendSignal(signal);
+  }
+}
+
+/** The subscriptions of one session, keyed by conversation id (a session belongs to one tenant). */
+export class ConversationSubscriptions {
+  private readonly byConversation = new Map<string, ConversationSubscription>();
+
+  constructor(private readonly session: Session) {}
+
+  has(conversationId: string): boolean {
+    return this.byConversation.has(conversationId);
+  }
+
+  /**
+   * Starts delivery after `lastSeq`: live events are held from the moment the hub has the subscriber,
+   * the gap is read from the log, and the two meet in the feed without gap or duplicate.
+   */
+  async subscribe(key: ConversationKey, lastSeq: number): Promise<void> {
+    await this.unsubscribe(key);
+    const subscription = new ConversationSubscription(key, this.session, lastSeq);
+    this.byConversation.set(key.conversationId, subscription);
+    try {
+      await this.session.services.hub.attach(key, subscription);
+    } catch (error) {
+      this.byConversation.delete(key.conversationId);
+      subscription.feed.close();
+      throw error;
+    }
+    await this.joinPresence(key);
+    // Catch-up (and with it live delivery) starts after the reply is sent, so the client sees the ack first.
+    // It runs even without a gap to replay: events committed while subscribing are read, not lost.
+    setImmediate(() => void subscription.feed.catchUp());
+  }
+
+  async unsubscribe(key: ConversationKey): Promise<void> {
+    const subscription = this.byConversation.get(key.conversationId);
+    if (!subscription) return;
+    this.byConversation.delete(key.conversationId);
+    subscription.feed.close();
+    await this.session.services.hub.detach(key, subscription);
+    await this.leavePresence(key);
+  }
+
+  async closeAll(): Promise<void> {
+    const subscriptions = [...this.byConversation.values()];
+    await Promise.allSettled(subscriptions.map((subscription) => this.unsubscribe(subscription.key)));
+  }
+
+  private async joinPresence(key: ConversationKey): Promise<void> {
+    const { presence } = this.session.services;
+    const userId = this.session.principal!.userId;
+    if (await presence.join(key, userId, this.session.connection.id)) await this.publishPresence(key, 'presence.joined', userId);
+  }
+
+  private async leavePresence(key: ConversationKey): Promise<void> {
+    const { presence } = this.session.services;
+    const userId = this.session.principal!.userId;
+    if (await presence.leave(key, userId, this.session.connection.id)) await this.publishPresence(key, 'presence.left', userId);
+  }
+
+  private async publishPresence(key: ConversationKey, type: 'presence.joined' | 'presence.left', userId: string): Promise<void> {
+    const signal: Signal = { tenant: key.tenant, conversation: key.conversationId, type, ts: Date.now(), actor: { kind: 'user', id: userId }, data: {} };
+    await this.session.services.bus.publishSignal(signal).catch(() => undefined);
+  }
+}

@@ -1,0 +1,174 @@
+import type { IncomingMessage, Server } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { CLOSE_CODES, JSON_SUBPROTOCOL, jsonCodec, type Codec, type ErrorCode, type ServerFrame } from '@parley/protocol';
+import { WebSocket, WebSocketServer, type RawData } from 'ws';
+import type { ClientConnection, ConnectionHandler } from './connection.js';
+
+export const WEBSOCKET_PATH = '/v1/ws';
+
+export interface WebSocketTransportOptions {
+  maxFrameBytes: number;
+  /** Exact origins allowed; undefined allows only origins on the request's own host. */
+  allowedOrigins: string[] | undefined;
+  maxConnectionsPerIp: number;
+  pingIntervalMs: number;
+  pingTimeoutMs: number;
+  maxBufferedBytes: number;
+  /** Whether new connections are refused (shutdown). */
+  isDraining: () => boolean;
+}
+
+const CODECS: ReadonlyMap<string, Codec> = new Map([[JSON_SUBPROTOCOL, jsonCodec]]);
+
+/** A client connection over `ws`. Sends fail fast once the socket's buffer passes the slow-consumer limit. */
+class WebSocketConnection implements ClientConnection {
+  readonly transport = 'websocket';
+  lastSeenAt = Date.now();
+  private closing = false;
+
+  constructor(
+    readonly id: string,
+    readonly remoteAddress: string,
+    readonly socket: WebSocket,
+    private readonly codec: Codec,
+    private readonly maxBufferedBytes: number,
+  ) {}
+
+  get closed(): boolean {
+    return this.closing || this.socket.readyState !== WebSocket.OPEN;
+  }
+
+  send(frame: ServerFrame): boolean {
+    if (this.closed) return false;
+    this.socket.send(this.codec.encode(frame));
+    if (this.socket.bufferedAmount > this.maxBufferedBytes) {
+      // Nothing more is queued for it; the close frame waits behind what is buffered, and ws destroys the
+      // socket if the client never reads it (its close timeout), so memory stays bounded either way.
+      this.close(CLOSE_CODES.slowConsumer, 'slow consumer');
+      return false;
+    }
+    return true;
+  }
+
+  close(code: number, reason: string): void {
+    if (this.closing) return;
+    this.closing = true;
+    this.socket.close(code, reason);
+  }
+}
+
+/** Accepts WebSocket upgrades at /v1/ws: origin allowlist, per-IP limit, subprotocol, heartbeats. */
+export class WebSocketTransport {
+  private readonly server: WebSocketServer;
+  private readonly connections = new Set<WebSocketConnection>();
+  private readonly perIp = new Map<string, number>();
+  private readonly heartbeat: ReturnType<typeof setInterval>;
+
+  constructor(
+    httpServer: Server,
+    private readonly options: WebSocketTransportOptions,
+    private readonly accept: (connection: ClientConnection, codec: Codec) => ConnectionHandler,
+    private readonly newId: () => string,
+  ) {
+    this.server = new WebSocketServer({
+      noServer: true,
+      // Frames past the limit still get a `too_large` reply; only far larger ones close the connection (1009).
+      maxPayload: options.maxFrameBytes * 4,
+      perMessageDeflate: false,
+      handleProtocols: (protocols) => (protocols.size === 0 ? false : [...protocols].find((name) => CODECS.has(name)) ?? false),
+    });
+    httpServer.on('upgrade', (request, socket, head) => this.upgrade(request, socket, head));
+    this.heartbeat = setInterval(() => this.checkHeartbeats(), options.pingIntervalMs);
+    this.heartbeat.unref();
+  }
+
+  get size(): number {
+    return this.connections.size;
+  }
+
+  /** Drops every remaining connection and stops the heartbeat. */
+  close(): void {
+    clearInterval(this.heartbeat);
+    for (const connection of this.connections) connection.socket.terminate();
+    this.server.close();
+  }
+
+  private upgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const refusal = this.refusal(request);
+    if (refusal) return rejectUpgrade(socket, refusal.status, refusal.message);
+    const address = request.socket.remoteAddress ?? 'unknown';
+    this.server.handleUpgrade(request, socket, head, (ws) => this.open(ws, address));
+  }
+
+  private refusal(request: IncomingMessage): { status: number; message: string } | null {
+    const url = new URL(request.url ?? '/', 'http://localhost');
+    if (url.pathname !== WEBSOCKET_PATH) return { status: 404, message: 'not found' };
+    if (this.options.isDraining()) return { status: 503, message: 'server is shutting down' };
+    if (!this.originAllowed(request)) return { status: 403, message: 'origin not allowed' };
+    const offered = request.headers['sec-websocket-protocol'];
+    if (offered && !offered.split(',').some((name) => CODECS.has(name.trim()))) {
+      return { status: 400, message: `unsupported subprotocol; use ${JSON_SUBPROTOCOL}` };
+    }
+    const address = request.socket.remoteAddress ?? 'unknown';
+    if ((this.perIp.get(address) ?? 0) >= this.options.maxConnectionsPerIp) return { status: 429, message: 'too many connections from this address' };
+    return null;
+  }
+
+  private originAllowed(request: IncomingMessage): boolean {
+    const origin = request.headers.origin;
+    if (origin === undefined) return true; // not a browser: browsers always send Origin on WebSocket upgrades
+    if (this.options.allowedOrigins) return this.options.allowedOrigins.includes(origin);
+    try {
+      return new URL(origin).host === request.headers.host;
+    } catch {
+      return false;
+    }
+  }
+
+  private open(socket: WebSocket, address: string): void {
+    const codec = CODECS.get(socket.protocol) ?? jsonCodec;
+    const connection = new WebSocketConnection(this.newId(), address, socket, codec, this.options.maxBufferedBytes);
+    this.connections.add(connection);
+    this.perIp.set(address, (this.perIp.get(address) ?? 0) + 1);
+    const handler = this.accept(connection, codec);
+    socket.on('message', (data: RawData, binary: boolean) => {
+      connection.lastSeenAt = Date.now();
+      handler.onFrame(binary ? toBytes(data) : data.toString(), binary);
+    });
+    socket.on('pong', () => {
+      connection.lastSeenAt = Date.now();
+    });
+    socket.on('error', () => socket.terminate());
+    socket.on('close', (code) => {
+      this.connections.delete(connection);
+      const remaining = (this.perIp.get(address) ?? 1) - 1;
+      if (remaining <= 0) this.perIp.delete(address);
+      else this.perIp.set(address, remaining);
+      handler.onClose(code);
+    });
+  }
+
+  private checkHeartbeats(): void {
+    const silentSince = Date.now() - this.options.pingIntervalMs - this.options.pingTimeoutMs;
+    for (const connection of this.connections) {
+      if (connection.lastSeenAt < silentSince) {
+        connection.close(CLOSE_CODES.heartbeatTimeout, 'heartbeat timeout');
+        connection.socket.terminate();
+      } else if (connection.socket.readyState === WebSocket.OPEN) {
+        connection.socket.ping();
+      }
+    }
+  }
+}
+
+function toBytes(data: RawData): Uint8Array {
+  if (Array.isArray(data)) return Buffer.concat(data);
+  return data instanceof ArrayBuffer ? new Uint8Array(data) : data;
+}
+
+const STATUS_CODES: Record<number, ErrorCode> = { 400: 'bad_request', 403: 'forbidden', 404: 'not_found', 429: 'rate_limited', 503: 'unavailable' };
+
+function rejectUpgrade(socket: Duplex, status: number, message: string): void {
+  const body = JSON.stringify({ error: { code: STATUS_CODES[status] ?? 'bad_request', message } });
+  socket.end(`HTTP/1.1 ${status} ${message}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+}

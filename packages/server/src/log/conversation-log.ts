@@ -1,0 +1,83 @@
+import type { ConversationEvent } from '@parley/protocol';
+import type { Bus, Store } from '../core/ports.js';
+import type { AppendInput, AppendResult, ConversationKey, ConversationRecord, NewConversation } from '../core/types.js';
+
+/** Observers of the log, so that metrics and logging stay outside it. */
+export interface LogHooks {
+  appended?(event: ConversationEvent, durationSeconds: number): void;
+  /** The event is durable but its publish failed; subscribers heal the gap from the store. */
+  publishFailed?(event: ConversationEvent, error: unknown): void;
+}
+
+export interface HistoryPage {
+  events: ConversationEvent[];
+  hasMore: boolean;
+}
+
+/**
+ * The conversation log: commits events to the store first (the commit point), then publishes them.
+ * Reads prefer the bus's hot log and fall back to the store when it cannot vouch for a range.
+ */
+export class ConversationLog {
+  constructor(
+    private readonly store: Store,
+    private readonly bus: Bus,
+    private readonly hooks: LogHooks = {},
+  ) {}
+
+  async create(input: NewConversation): Promise<{ conversation: ConversationRecord; created: boolean }> {
+    const { conversation, event } = await this.store.createConversation(input);
+    if (event) await this.publish(event);
+    return { conversation, created: event !== null };
+  }
+
+  get(key: ConversationKey): Promise<ConversationRecord | null> {
+    return this.store.getConversation(key);
+  }
+
+  async append(input: AppendInput): Promise<AppendResult> {
+    const started = performance.now();
+    const result = await this.store.append(input);
+    if (!result.duplicate) {
+      this.hooks.appended?.(result.event, (performance.now() - started) / 1000);
+      await this.publish(result.event);
+    }
+    return result;
+  }
+
+  async markRead(key: ConversationKey, userId: string, seq: number): Promise<{ seq: number; changed: boolean }> {
+    const result = await this.store.markRead(key, userId, seq);
+    if (result.event) await this.publish(result.event);
+    return { seq: result.seq, changed: result.event !== null };
+  }
+
+  /** Committed events with seq > after, ascending, at most `limit`. */
+  async readAfter(key: ConversationKey, after: number, limit: number): Promise<ConversationEvent[]> {
+    const hot = await this.bus.readHotLog(key, after, limit).catch(() => null);
+    // Events committed but not yet published are missing from a short hot page; they arrive live,
+    // and the subscriber's OrderedFeed fetches any that never do when it sees the next seq.
+    if (hot?.complete && isContiguousFrom(hot.events, after + 1)) return hot.events;
+    return this.store.readRange(key, { after, limit, from: 'oldest' });
+  }
+
+  /** A page of history: after `after` (oldest first) or before `before` (the newest ones); ascending either way. */
+  async history(key: ConversationKey, query: { before?: number; after?: number; limit: number }): Promise<HistoryPage> {
+    const from = query.after !== undefined ? 'oldest' : 'newest';
+    const events = await this.store.readRange(key, { ...query, limit: query.limit + 1, from });
+    const hasMore = events.length > query.limit;
+    if (!hasMore) return { events, hasMore };
+    return { events: from === 'oldest' ? events.slice(0, query.limit) : events.slice(1), hasMore };
+  }
+
+  private async publish(event: ConversationEvent): Promise<void> {
+    try {
+      await this.bus.publishEvent(event);
+    } catch (error) {
+      this.hooks.publishFailed?.(event, error);
+    }
+  }
+}
+
+function isContiguousFrom(events: ConversationEvent[], firstSeq: number): boolean {
+  return events.every((event, index) => event.seq === firstSeq + index);
+}

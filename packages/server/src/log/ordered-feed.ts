@@ -1,0 +1,109 @@
+import type { ConversationEvent } from '@parley/protocol';
+
+/** How an OrderedFeed reads missed events and hands on ordered ones. */
+export interface OrderedFeedOptions {
+  /** The last seq the subscriber already has; delivery continues at lastSeq + 1. */
+  lastSeq: number;
+  /** Reads committed events with seq > after, ascending (hot log, else store). */
+  fetchAfter: (after: number, limit: number) => Promise<ConversationEvent[]>;
+  deliver: (event: ConversationEvent) => void;
+  /** Called when the feed cannot continue (fetch failed, too many held events); the feed is closed then. */
+  onError: (error: Error) => void;
+  /** How long an event that arrived ahead of its predecessors waits for them before the gap is fetched. */
+  holdMs: number;
+  pageSize: number;
+  /** Most out-of-order events held at once. */
+  maxHeld: number;
+}
+
+/**
+ * Turns a live stream that may repeat, reorder or drop events into exactly-once, in-order delivery by seq.
+ * Gaps are filled from `fetchAfter`; live events that arrive meanwhile are held and merged at the seam.
+ */
+export class OrderedFeed {
+  private lastSeq: number;
+  private readonly held = new Map<number, ConversationEvent>();
+  private healing: Promise<void> | null = null;
+  private holdTimer: ReturnType<typeof setTimeout> | null = null;
+  private closed = false;
+  // Until the first catchUp, live events are only held: the subscriber is told it is subscribed first.
+  private started = false;
+
+  constructor(private readonly options: OrderedFeedOptions) {
+    this.lastSeq = options.lastSeq;
+  }
+
+  /** The seq of the last delivered event. */
+  get position(): number {
+    return this.lastSeq;
+  }
+
+  /** Offers a live event. */
+  push(event: ConversationEvent): void {
+    if (this.closed || event.seq <= this.lastSeq) return;
+    if (event.seq === this.lastSeq + 1 && !this.healing && this.started) {
+      this.deliver(event);
+      this.releaseHeld();
+      return;
+    }
+    if (this.held.size >= this.options.maxHeld) return this.fail(new Error('too many out-of-order events held'));
+    this.held.set(event.seq, event);
+    if (this.started && !this.healing && !this.holdTimer) {
+      this.holdTimer = setTimeout(() => void this.catchUp(), this.options.holdMs);
+    }
+  }
+
+  /** Reads and delivers everything committed after the current position; resolves when caught up. */
+  catchUp(): Promise<void> {
+    this.started = true;
+    if (this.holdTimer) clearTimeout(this.holdTimer);
+    this.holdTimer = null;
+    if (this.closed) return Promise.resolve();
+    this.healing ??= this.heal()
+      .catch((error: unknown) => this.fail(error instanceof Error ? error : new Error(String(error))))
+      .finally(() => {
+        this.healing = null;
+        this.releaseHeld();
+        // Held events still beyond a gap: the store had not caught up yet; try again after the hold.
+        if (this.held.size > 0 && !this.closed) this.holdTimer = setTimeout(() => void this.catchUp(), this.options.holdMs);
+      });
+    return this.healing;
+  }
+
+  close(): void {
+    this.closed = true;
+    if (this.holdTimer) clearTimeout(this.holdTimer);
+    this.held.clear();
+  }
+
+  private async heal(): Promise<void> {
+    for (;;) {
+      const page = await this.options.fetchAfter(this.lastSeq, this.options.pageSize);
+      if (this.closed) return;
+      for (const event of page) if (event.seq === this.lastSeq + 1) this.deliver(event);
+      this.releaseHeld();
+      if (page.length < this.options.pageSize) return;
+    }
+  }
+
+  private releaseHeld(): void {
+    for (const seq of [...this.held.keys()]) if (seq <= this.lastSeq) this.held.delete(seq);
+    let next = this.held.get(this.lastSeq + 1);
+    while (next && !this.closed) {
+      this.held.delete(next.seq);
+      this.deliver(next);
+      next = this.held.get(this.lastSeq + 1);
+    }
+  }
+
+  private deliver(event: ConversationEvent): void {
+    this.lastSeq = event.seq;
+    this.options.deliver(event);
+  }
+
+  private fail(error: Error): void {
+    if (this.closed) return;
+    this.close();
+    this.options.onError(error);
+  }
+}

@@ -1,0 +1,46 @@
+/** Schema migrations, applied in order once each. Never edit a released one: add the next. */
+export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: string }> = [
+  {
+    version: 1,
+    name: 'conversation log',
+    sql: `
+CREATE TABLE parley_conversations (
+  tenant      text   NOT NULL,
+  id          text   NOT NULL,
+  created_by  text   NOT NULL,
+  created_at  bigint NOT NULL,
+  metadata    jsonb  NOT NULL DEFAULT '{}'::jsonb,
+  last_seq    bigint NOT NULL DEFAULT 0,
+  PRIMARY KEY (tenant, id)
+);
+CREATE TABLE parley_members (
+  tenant        text   NOT NULL,
+  conversation  text   NOT NULL,
+  user_id       text   NOT NULL,
+  joined_at     bigint NOT NULL,
+  last_read_seq bigint NOT NULL DEFAULT 0,
+  PRIMARY KEY (tenant, conversation, user_id),
+  FOREIGN KEY (tenant, conversation) REFERENCES parley_conversations (tenant, id) ON DELETE CASCADE
+);
+CREATE INDEX parley_members_by_user ON parley_members (tenant, user_id);
+CREATE TABLE parley_events (
+  tenant        text   NOT NULL,
+  conversation  text   NOT NULL,
+  seq           bigint NOT NULL,
+  id            text   NOT NULL,
+  type          text   NOT NULL,
+  ts            bigint NOT NULL,
+  actor_kind    text   NOT NULL,
+  actor_id      text   NOT NULL,
+  data          jsonb  NOT NULL,
+  causation     jsonb,
+  client_msg_id text,
+  PRIMARY KEY (tenant, conversation, seq),
+  FOREIGN KEY (tenant, conversation) REFERENCES parley_conversations (tenant, id) ON DELETE CASCADE
+);
+-- Idempotent sends: one event per (sender, clientMsgId) in a conversation.
+CREATE UNIQUE INDEX parley_events_client_msg_id
+  ON parley_events (tenant, conversation, actor_id, client_msg_id) WHERE client_msg_id IS NOT NULL;
+`,
+  },
+];

@@ -1,0 +1,63 @@
+import type { PGlite } from '@electric-sql/pglite';
+import type pg from 'pg';
+
+/** What the store needs from a PostgreSQL connection: the same SQL runs on `pg` and on PGlite. */
+export interface SqlExecutor {
+  query<Row = Record<string, unknown>>(text: string, params?: unknown[]): Promise<{ rows: Row[] }>;
+  /** Runs a script of several statements without parameters (migrations). */
+  exec(script: string): Promise<void>;
+}
+
+export interface SqlDatabase extends SqlExecutor {
+  /** Runs `work` in one transaction; commits when it resolves, rolls back when it throws. */
+  transaction<T>(work: (tx: SqlExecutor) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
+
+/** A `pg` pool as a SqlDatabase. */
+export function pgDatabase(pool: pg.Pool): SqlDatabase {
+  const executor = (client: pg.Pool | pg.PoolClient): SqlExecutor => ({
+    query: async <Row>(text: string, params?: unknown[]) => (await client.query(text, params)) as unknown as { rows: Row[] },
+    exec: async (script) => {
+      await client.query(script);
+    },
+  });
+  return {
+    ...executor(pool),
+    transaction: async (work) => {
+      const client = await pool.connect();
+      try {
+        await client.query('BEGIN');
+        const result = await work(executor(client));
+        await client.query('COMMIT');
+        return result;
+      } catch (error) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        throw error;
+      } finally {
+        client.release();
+      }
+    },
+    close: () => pool.end(),
+  };
+}
+
+/** An embedded PGlite instance as a SqlDatabase. PGlite runs one query at a time; transactions queue. */
+export function pgliteDatabase(db: PGlite): SqlDatabase {
+  return {
+    query: async (text, params) => db.query(text, params),
+    exec: async (script) => {
+      await db.exec(script);
+    },
+    transaction: (work) =>
+      db.transaction((tx) =>
+        work({
+          query: (text, params) => tx.query(text, params),
+          exec: async (script) => {
+            await tx.exec(script);
+          },
+        }),
+      ),
+    close: () => db.close(),
+  };
+}

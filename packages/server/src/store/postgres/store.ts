@@ -1,0 +1,277 @@
+import { randomUUID } from 'node:crypto';
+import type { ConversationEvent } from '@parley/protocol';
+import { ParleyError } from '../../core/errors.js';
+import type { Store } from '../../core/ports.js';
+import type {
+  AppendInput,
+  AppendResult,
+  ConversationKey,
+  ConversationRecord,
+  NewConversation,
+  RangeQuery,
+} from '../../core/types.js';
+import { MIGRATIONS } from './migrations.js';
+import type { SqlDatabase, SqlExecutor } from './sql.js';
+
+interface EventRow {
+  tenant: string;
+  conversation: string;
+  seq: string | number;
+  id: string;
+  type: string;
+  ts: string | number;
+  actor_kind: ConversationEvent['actor']['kind'];
+  actor_id: string;
+  data: Record<string, unknown>;
+  causation: ConversationEvent['causation'] | null;
+}
+
+interface ConversationRow {
+  tenant: string;
+  id: string;
+  created_by: string;
+  created_at: string | number;
+  metadata: Record<string, unknown>;
+  last_seq: string | number;
+  members: string[] | null;
+}
+
+const EVENT_COLUMNS = 'tenant, conversation, seq, id, type, ts, actor_kind, actor_id, data, causation';
+// Arbitrary constant: serializes migrations of several nodes starting at once.
+const MIGRATION_LOCK_ID = 740_211_801;
+
+function toEvent(row: EventRow): ConversationEvent {
+  const event: ConversationEvent = {
+    id: row.id,
+    tenant: row.tenant,
+    conversation: row.conversation,
+    seq: Number(row.seq),
+    type: row.type,
+    ts: Number(row.ts),
+    actor: { kind: row.actor_kind, id: row.actor_id },
+    data: row.data,
+  };
+  if (row.causation) event.causation = row.causation;
+  return event;
+}
+
+function toConversation(row: ConversationRow): ConversationRecord {
+  return {
+    tenant: row.tenant,
+    id: row.id,
+    createdBy: row.created_by,
+    createdAt: Number(row.created_at),
+    metadata: row.metadata,
+    members: row.members ?? [],
+    lastSeq: Number(row.last_seq),
+  };
+}
+
+/** The Store over PostgreSQL: `pg` for servers, PGlite embedded; the SQL is the same. */
+export class PostgresStore implements Store {
+  constructor(private readonly db: SqlDatabase) {}
+
+  async migrate(): Promise<void> {
+    await this.db.exec(
+      'CREATE TABLE IF NOT EXISTS parley_schema_migrations (version int PRIMARY KEY, name text NOT NULL, applied_at bigint NOT NULL)',
+    );
+    await this.db.transaction(async (tx) => {
+      await tx.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK_ID]);
+      const { rows } = await tx.query<{ version: number }>('SELECT version FROM parley_schema_migrations');
+      const applied = new Set(rows.map((row) => Number(row.version)));
+      for (const migration of MIGRATIONS) {
+        if (applied.has(migration.version)) continue;
+        await tx.exec(migration.sql);
+        await tx.query('INSERT INTO parley_schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)', [
+          migration.version,
+          migration.name,
+          Date.now(),
+        ]);
+      }
+    });
+  }
+
+  async ping(): Promise<void> {
+    await this.db.query('SELECT 1');
+  }
+
+  async createConversation(input: NewConversation): Promise<{ conversation: ConversationRecord; event: ConversationEvent | null }> {
+    const { tenant, conversationId } = input.key;
+    const now = Date.now();
+    const members = [...new Set([input.createdBy, ...input.members])];
+    return this.db.transaction(async (tx) => {
+      const inserted = await tx.query(
+        `INSERT INTO parley_conversations (tenant, id, created_by, created_at, metadata, last_seq)
+         VALUES ($1, $2, $3, $4, $5, 1) ON CONFLICT DO NOTHING RETURNING id`,
+        [tenant, conversationId, input.createdBy, now, JSON.stringify(input.metadata)],
+      );
+      if (inserted.rows.length === 0) {
+        const existing = await this.getConversationWith(tx, input.key);
+        if (!existing) throw new ParleyError('conflict', 'conversation is being created concurrently; retry');
+        return { conversation: existing, event: null };
+      }
+      await tx.query(
+        `INSERT INTO parley_members (tenant, conversation, user_id, joined_at)
+         SELECT $1, $2, unnest($3::text[]), $4`,
+        [tenant, conversationId, members, now],
+      );
+      const data = { createdBy: input.createdBy, members, metadata: input.metadata };
+      const event = await this.insertEvent(tx, input.key, 1, now, {
+        key: input.key,
+        type: 'conversation.created',
+        actor: { kind: 'user', id: input.createdBy },
+        data,
+      });
+      const conversation: ConversationRecord = {
+        tenant,
+        id: conversationId,
+        createdBy: input.createdBy,
+        createdAt: now,
+        metadata: input.metadata,
+        members,
+        lastSeq: 1,
+      };
+      return { conversation, event };
+    });
+  }
+
+  getConversation(key: ConversationKey): Promise<ConversationRecord | null> {
+    return this.getConversationWith(this.db, key);
+  }
+
+  async append(input: AppendInput): Promise<AppendResult> {
+    const clientMsgId = input.causation?.clientMsgId;
+    // Fast path for re-sends: no lock, no transaction.
+    if (clientMsgId) {
+      const original = await this.findByClientMsgId(this.db, input, clientMsgId);
+      if (original) return { event: original, duplicate: true };
+    }
+    return this.db.transaction(async (tx) => {
+      // The row lock on the conversation orders concurrent writers and makes the seq gapless.
+      const bumped = await tx.query<{ last_seq: string | number }>(
+        'UPDATE parley_conversations SET last_seq = last_seq + 1 WHERE tenant = $1 AND id = $2 RETURNING last_seq',
+        [input.key.tenant, input.key.conversationId],
+      );
+      const row = bumped.rows[0];
+      if (!row) throw new ParleyError('not_found', `conversation ${input.key.conversationId} does not exist`);
+      if (clientMsgId) {
+        // Checked again under the lock: a concurrent re-send may have committed since the fast path.
+        const original = await this.findByClientMsgId(tx, input, clientMsgId);
+        if (original) throw new DuplicateFound(original);
+      }
+      return { event: await this.insertEvent(tx, input.key, Number(row.last_seq), Date.now(), input), duplicate: false };
+    }).catch((error: unknown) => {
+      if (error instanceof DuplicateFound) return { event: error.original, duplicate: true };
+      throw error;
+    });
+  }
+
+  async readRange(key: ConversationKey, query: RangeQuery): Promise<ConversationEvent[]> {
+    const order = query.from === 'oldest' ? 'ASC' : 'DESC';
+    const { rows } = await this.db.query<EventRow>(
+      `SELECT ${EVENT_COLUMNS} FROM parley_events
+       WHERE tenant = $1 AND conversation = $2 AND seq > $3 AND seq < $4
+       ORDER BY seq ${order} LIMIT $5`,
+      [key.tenant, key.conversationId, query.after ?? 0, query.before ?? Number.MAX_SAFE_INTEGER, query.limit],
+    );
+    const events = rows.map(toEvent);
+    return query.from === 'oldest' ? events : events.reverse();
+  }
+
+  async markRead(key: ConversationKey, userId: string, seq: number): Promise<{ seq: number; event: ConversationEvent | null }> {
+    return this.db.transaction(async (tx) => {
+      const moved = await tx.query(
+        `UPDATE parley_members SET last_read_seq = $4
+         WHERE tenant = $1 AND conversation = $2 AND user_id = $3 AND last_read_seq < $4 RETURNING last_read_seq`,
+        [key.tenant, key.conversationId, userId, seq],
+      );
+      if (moved.rows.length === 0) {
+        const current = await tx.query<{ last_read_seq: string | number }>(
+          'SELECT last_read_seq FROM parley_members WHERE tenant = $1 AND conversation = $2 AND user_id = $3',
+          [key.tenant, key.conversationId, userId],
+        );
+        return { seq: Number(current.rows[0]?.last_read_seq ?? 0), event: null };
+      }
+      const bumped = await tx.query<{ last_seq: string | number }>(
+        'UPDATE parley_conversations SET last_seq = last_seq + 1 WHERE tenant = $1 AND id = $2 RETURNING last_seq',
+        [key.tenant, key.conversationId],
+      );
+      const next = Number(bumped.rows[0]?.last_seq);
+      const event = await this.insertEvent(tx, key, next, Date.now(), {
+        key,
+        type: 'receipt.read',
+        actor: { kind: 'user', id: userId },
+        data: { userId, seq },
+      });
+      return { seq, event };
+    });
+  }
+
+  close(): Promise<void> {
+    return this.db.close();
+  }
+
+  private async getConversationWith(executor: SqlExecutor, key: ConversationKey): Promise<ConversationRecord | null> {
+    const { rows } = await executor.query<ConversationRow>(
+      `SELECT c.tenant, c.id, c.created_by, c.created_at, c.metadata, c.last_seq,
+              (SELECT array_agg(m.user_id ORDER BY m.user_id) FROM parley_members m
+                WHERE m.tenant = c.tenant AND m.conversation = c.id) AS members
+       FROM parley_conversations c WHERE c.tenant = $1 AND c.id = $2`,
+      [key.tenant, key.conversationId],
+    );
+    return rows[0] ? toConversation(rows[0]) : null;
+  }
+
+  private async findByClientMsgId(executor: SqlExecutor, input: AppendInput, clientMsgId: string): Promise<ConversationEvent | null> {
+    const { rows } = await executor.query<EventRow>(
+      `SELECT ${EVENT_COLUMNS} FROM parley_events
+       WHERE tenant = $1 AND conversation = $2 AND actor_id = $3 AND client_msg_id = $4`,
+      [input.key.tenant, input.key.conversationId, input.actor.id, clientMsgId],
+    );
+    return rows[0] ? toEvent(rows[0]) : null;
+  }
+
+  private async insertEvent(
+    executor: SqlExecutor,
+    key: ConversationKey,
+    seq: number,
+    ts: number,
+    input: AppendInput,
+  ): Promise<ConversationEvent> {
+    const event: ConversationEvent = {
+      id: randomUUID(),
+      tenant: key.tenant,
+      conversation: key.conversationId,
+      seq,
+      type: input.type,
+      ts,
+      actor: input.actor,
+      data: input.data,
+    };
+    if (input.causation) event.causation = input.causation;
+    await executor.query(
+      `INSERT INTO parley_events (${EVENT_COLUMNS}, client_msg_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+      [
+        key.tenant,
+        key.conversationId,
+        seq,
+        event.id,
+        event.type,
+        ts,
+        input.actor.kind,
+        input.actor.id,
+        JSON.stringify(input.data),
+        input.causation ? JSON.stringify(input.causation) : null,
+        input.causation?.clientMsgId ?? null,
+      ],
+    );
+    return event;
+  }
+}
+
+/** Carries the original event out of a rolled-back transaction. */
+class DuplicateFound extends Error {
+  constructor(readonly original: ConversationEvent) {
+    super('duplicate clientMsgId');
+  }
+}
