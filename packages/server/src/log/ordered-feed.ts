@@ -94,6 +94,11 @@ export class OrderedFeed {
       this.deliver(next);
       next = this.held.get(this.lastSeq + 1);
     }
+    // The late events arrived within the hold: no fetch needed.
+    if (this.held.size === 0 && this.holdTimer) {
+      clearTimeout(this.holdTimer);
+      this.holdTimer = null;
+    }
   }
 
   private deliver(event: ConversationEvent): void {

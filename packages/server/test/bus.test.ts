@@ -1,0 +1,86 @@
+import type { ConversationEvent, Signal } from '@parley/protocol';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MemoryBus } from '../src/bus/memory/bus.js';
+import type { Bus, BusMessage } from '../src/core/ports.js';
+
+interface BusFactory {
+  name: string;
+  /** A bus with a hot log of `hotLogSize` events, isolated from other runs. */
+  open(hotLogSize: number): Promise<Bus>;
+}
+
+/** The implementations under test; the Redis bus joins this list. */
+const factories: BusFactory[] = [{ name: 'memory', open: async (hotLogSize) => new MemoryBus(hotLogSize) }];
+
+let conversationCounter = 0;
+const newKey = () => ({ tenant: 'acme', conversationId: `bus-${process.pid}-${Date.now()}-${++conversationCounter}` });
+const event = (key: { tenant: string; conversationId: string }, seq: number): ConversationEvent => ({
+  id: `${key.conversationId}-${seq}`,
+  tenant: key.tenant,
+  conversation: key.conversationId,
+  seq,
+  type: 'message.created',
+  ts: 1_700_000_000_000 + seq,
+  actor: { kind: 'user', id: 'alice' },
+  data: { n: seq },
+});
+
+async function eventually(check: () => void, timeoutMs = 2000): Promise<void> {
+  const started = Date.now();
+  for (;;) {
+    try {
+      return check();
+    } catch (error) {
+      if (Date.now() - started > timeoutMs) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  }
+}
+
+describe.each(factories)('Bus conformance: $name', (factory) => {
+  let bus: Bus;
+  beforeAll(async () => {
+    bus = await factory.open(5);
+  });
+  afterAll(() => bus.close());
+
+  it('delivers events and signals to subscribers of that conversation only', async () => {
+    const key = newKey();
+    const other = newKey();
+    const received: BusMessage[] = [];
+    const receivedOther: BusMessage[] = [];
+    const unsubscribe = await bus.subscribe(key, (message) => received.push(message));
+    const unsubscribeOther = await bus.subscribe(other, (message) => receivedOther.push(message));
+    await bus.publishEvent(event(key, 1));
+    const signal: Signal = { tenant: key.tenant, conversation: key.conversationId, type: 'typing', ts: 1, actor: { kind: 'user', id: 'bob' }, data: { active: true } };
+    await bus.publishSignal(signal);
+    await eventually(() => expect(received).toHaveLength(2));
+    expect(received[0]).toEqual({ kind: 'event', event: event(key, 1) });
+    expect(received[1]).toEqual({ kind: 'signal', signal });
+    expect(receivedOther).toEqual([]);
+    await unsubscribe();
+    await unsubscribeOther();
+    await bus.publishEvent(event(key, 2));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(received).toHaveLength(2);
+  });
+
+  it('keeps a capped, seq-ordered hot log that accepts late publishes', async () => {
+    const key = newKey();
+    for (const seq of [1, 2, 4, 3, 3]) await bus.publishEvent(event(key, seq));
+    const range = await bus.readHotLog(key, 0, 10);
+    expect(range.complete).toBe(true);
+    expect(range.events.map((item) => item.seq)).toEqual([1, 2, 3, 4]);
+    expect((await bus.readHotLog(key, 2, 1)).events.map((item) => item.seq)).toEqual([3]);
+    for (const seq of [5, 6, 7]) await bus.publishEvent(event(key, seq));
+    // Capped at 5: seq 1 and 2 are gone, so a range from 0 can no longer be vouched for.
+    const trimmed = await bus.readHotLog(key, 0, 10);
+    expect(trimmed.complete).toBe(false);
+    const recent = await bus.readHotLog(key, 2, 10);
+    expect(recent).toEqual({ complete: true, events: [3, 4, 5, 6, 7].map((seq) => event(key, seq)) });
+  });
+
+  it('says an unknown conversation has no complete hot log', async () => {
+    expect(await bus.readHotLog(newKey(), 0, 10)).toEqual({ complete: false, events: [] });
+  });
+});

@@ -1,0 +1,137 @@
+import { randomUUID } from 'node:crypto';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ConversationKey } from '../src/core/types.js';
+import { openPostgresStore } from '../src/store/postgres/open.js';
+import type { PostgresStore } from '../src/store/postgres/store.js';
+
+const DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+
+interface StoreFactory {
+  name: string;
+  open(): Promise<{ store: PostgresStore; cleanup(): Promise<void> }>;
+}
+
+const factories: StoreFactory[] = [
+  {
+    name: 'PGlite',
+    open: async () => {
+      const store = await openPostgresStore({ kind: 'pglite', dataDir: 'memory://' });
+      return { store, cleanup: () => store.close() };
+    },
+  },
+  {
+    name: 'PostgreSQL',
+    open: async () => {
+      // Each run gets its own schema, dropped afterwards.
+      const schema = `parley_test_${randomUUID().replaceAll('-', '').slice(0, 12)}`;
+      const admin = new pg.Client({ connectionString: DATABASE_URL });
+      await admin.connect();
+      await admin.query(`CREATE SCHEMA ${schema}`);
+      const store = await openPostgresStore({ kind: 'postgres', url: DATABASE_URL, schema, poolSize: 10 });
+      return {
+        store,
+        cleanup: async () => {
+          await store.close();
+          await admin.query(`DROP SCHEMA ${schema} CASCADE`);
+          await admin.end();
+        },
+      };
+    },
+  },
+];
+
+describe.each(factories)('Store conformance: $name', (factory) => {
+  let store: PostgresStore;
+  let cleanup: () => Promise<void>;
+  let counter = 0;
+  const newKey = (): ConversationKey => ({ tenant: 'acme', conversationId: `c${++counter}` });
+  const message = (key: ConversationKey, actor: string, text: string, clientMsgId?: string) => ({
+    key,
+    type: 'message.created',
+    actor: { kind: 'user' as const, id: actor },
+    data: { content: { type: 'text', text } },
+    ...(clientMsgId ? { causation: { clientMsgId } } : {}),
+  });
+
+  beforeAll(async () => {
+    ({ store, cleanup } = await factory.open());
+    await store.migrate();
+    await store.migrate(); // idempotent
+  });
+  afterAll(() => cleanup());
+
+  it('creates a conversation with its conversation.created event at seq 1', async () => {
+    const key = newKey();
+    const { conversation, event } = await store.createConversation({ key, createdBy: 'alice', members: ['bob', 'alice'], metadata: { topic: 'x' } });
+    expect(conversation).toMatchObject({ id: key.conversationId, tenant: 'acme', createdBy: 'alice', lastSeq: 1, metadata: { topic: 'x' } });
+    expect(conversation.members.sort()).toEqual(['alice', 'bob']);
+    expect(event).toMatchObject({ seq: 1, type: 'conversation.created', actor: { kind: 'user', id: 'alice' } });
+    const again = await store.createConversation({ key, createdBy: 'mallory', members: [], metadata: {} });
+    expect(again.event).toBeNull();
+    expect(again.conversation.createdBy).toBe('alice');
+    expect(await store.getConversation(key)).toMatchObject({ lastSeq: 1, members: ['alice', 'bob'] });
+  });
+
+  it('keeps tenants apart', async () => {
+    const key = newKey();
+    await store.createConversation({ key, createdBy: 'alice', members: [], metadata: {} });
+    expect(await store.getConversation({ tenant: 'other', conversationId: key.conversationId })).toBeNull();
+    await expect(store.append(message({ tenant: 'other', conversationId: key.conversationId }, 'eve', 'x'))).rejects.toMatchObject({ code: 'not_found' });
+  });
+
+  it('assigns gapless seqs under concurrent appends', async () => {
+    const key = newKey();
+    await store.createConversation({ key, createdBy: 'alice', members: [], metadata: {} });
+    const results = await Promise.all(Array.from({ length: 50 }, (_, index) => store.append(message(key, 'alice', `m${index}`))));
+    const seqs = results.map((result) => result.event.seq).sort((a, b) => a - b);
+    expect(seqs).toEqual(Array.from({ length: 50 }, (_, index) => index + 2));
+    const stored = await store.readRange(key, { after: 0, limit: 100, from: 'oldest' });
+    expect(stored.map((event) => event.seq)).toEqual(Array.from({ length: 51 }, (_, index) => index + 1));
+    expect((await store.getConversation(key))?.lastSeq).toBe(51);
+  });
+
+  it('is idempotent per sender and clientMsgId, also under concurrent re-sends', async () => {
+    const key = newKey();
+    await store.createConversation({ key, createdBy: 'alice', members: ['bob'], metadata: {} });
+    const first = await store.append(message(key, 'alice', 'hello', 'm-1'));
+    const results = await Promise.all(Array.from({ length: 10 }, () => store.append(message(key, 'alice', 'hello', 'm-1'))));
+    expect(first.duplicate).toBe(false);
+    for (const result of results) {
+      expect(result.duplicate).toBe(true);
+      expect(result.event).toEqual(first.event);
+    }
+    const racing = await Promise.all(Array.from({ length: 10 }, () => store.append(message(key, 'bob', 'hi', 'm-race'))));
+    expect(racing.filter((result) => !result.duplicate)).toHaveLength(1);
+    // Another sender may use the same clientMsgId.
+    expect((await store.append(message(key, 'carol', 'x', 'm-1'))).duplicate).toBe(false);
+    expect((await store.getConversation(key))?.lastSeq).toBe(4);
+  });
+
+  it('reads ranges from either end, always ascending', async () => {
+    const key = newKey();
+    await store.createConversation({ key, createdBy: 'alice', members: [], metadata: {} });
+    for (let index = 0; index < 9; index++) await store.append(message(key, 'alice', `m${index}`));
+    const seqs = async (query: Parameters<PostgresStore['readRange']>[1]) => (await store.readRange(key, query)).map((event) => event.seq);
+    expect(await seqs({ after: 3, limit: 3, from: 'oldest' })).toEqual([4, 5, 6]);
+    expect(await seqs({ limit: 3, from: 'newest' })).toEqual([8, 9, 10]);
+    expect(await seqs({ before: 5, limit: 10, from: 'newest' })).toEqual([1, 2, 3, 4]);
+    expect(await seqs({ after: 2, before: 6, limit: 10, from: 'oldest' })).toEqual([3, 4, 5]);
+    const [event] = await store.readRange(key, { after: 1, limit: 1, from: 'oldest' });
+    expect(event).toMatchObject({ tenant: 'acme', conversation: key.conversationId, type: 'message.created', data: { content: { type: 'text', text: 'm0' } } });
+    expect(typeof event?.ts).toBe('number');
+  });
+
+  it('moves read markers forward only, with a receipt.read event', async () => {
+    const key = newKey();
+    await store.createConversation({ key, createdBy: 'alice', members: ['bob'], metadata: {} });
+    await store.append(message(key, 'alice', 'a'));
+    await store.append(message(key, 'alice', 'b'));
+    const read = await store.markRead(key, 'bob', 3);
+    expect(read.seq).toBe(3);
+    expect(read.event).toMatchObject({ seq: 4, type: 'receipt.read', data: { userId: 'bob', seq: 3 } });
+    const back = await store.markRead(key, 'bob', 2);
+    expect(back).toEqual({ seq: 3, event: null });
+    expect((await store.getConversation(key))?.lastSeq).toBe(4);
+  });
+});

@@ -1,0 +1,84 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+
+const CLI = fileURLToPath(new URL('../../packages/server/dist/cli.js', import.meta.url));
+
+/** A shared HS256 secret for test servers. */
+export const TEST_SECRET = 'test-secret-that-is-long-enough-for-hs256-0123456789';
+
+export interface TestServer {
+  port: number;
+  url: string;
+  wsUrl: string;
+  process: ChildProcess;
+  logs: string[];
+  /** SIGTERM and wait for exit; returns the exit code. */
+  stop(): Promise<number | null>;
+  /** SIGKILL and wait for exit. */
+  kill(): Promise<void>;
+}
+
+/**
+ * Starts a real Parley server process on a free port with an embedded PGlite store in a fresh
+ * temporary directory (unless `env` sets DATABASE_URL), and waits until it listens.
+ */
+export async function startServer(env: Record<string, string> = {}): Promise<TestServer> {
+  // A data directory the caller names is the caller's to keep (restart tests); a temporary one is removed.
+  const ownsDataDir = env.PARLEY_DATA_DIR === undefined;
+  const dataDir = env.PARLEY_DATA_DIR ?? (await mkdtemp(join(tmpdir(), 'parley-test-')));
+  const child = spawn(process.execPath, [CLI, 'start'], {
+    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', PARLEY_DATA_DIR: dataDir, PARLEY_JWT_SECRET: TEST_SECRET, PARLEY_LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const logs: string[] = [];
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const port = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`server did not start:\n${logs.join('\n')}`)), 30_000);
+    createInterface({ input: child.stderr! }).on('line', (line) => logs.push(line));
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      logs.push(line);
+      const entry = safeJson(line);
+      if (entry?.msg === 'listening') {
+        clearTimeout(timer);
+        resolve(entry.port as number);
+      }
+    });
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`server exited with ${code}:\n${logs.join('\n')}`));
+    });
+  });
+  const cleanup = async () => {
+    if (ownsDataDir) await rm(dataDir, { recursive: true, force: true });
+  };
+  return {
+    port,
+    url: `http://127.0.0.1:${port}`,
+    wsUrl: `ws://127.0.0.1:${port}/v1/ws`,
+    process: child,
+    logs,
+    stop: async () => {
+      child.kill('SIGTERM');
+      const code = await exited;
+      await cleanup();
+      return code;
+    },
+    kill: async () => {
+      child.kill('SIGKILL');
+      await exited;
+      await cleanup();
+    },
+  };
+}
+
+function safeJson(line: string): Record<string, unknown> | null {
+  try {
+    return JSON.parse(line) as Record<string, unknown>;
+  } catch {
+    return null;
+  }
+}
