@@ -64,7 +64,7 @@ export class RawClient {
     const found = this.frames.find(match);
     if (found) return Promise.resolve(found);
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`timed out waiting for a frame; got ${JSON.stringify(this.frames.slice(-5))}`)), timeoutMs);
+      const timer = setTimeout(() => reject(new Error(`timed out waiting for a frame; last: ${JSON.stringify(this.frames.at(-1) ?? null).slice(0, 300)}`)), timeoutMs);
       this.waiters.push({ match, resolve: (frame) => (clearTimeout(timer), resolve(frame)) });
     });
   }

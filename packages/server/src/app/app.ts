@@ -87,6 +87,7 @@ export async function startNode(config: Config, logger: Logger): Promise<ParleyN
       maxPendingRequests: config.maxPendingRequests,
       maxConnectionsPerUser: config.maxConnectionsPerUser,
       pingIntervalMs: config.pingIntervalMs,
+      maxBufferedBytes: config.maxBufferedBytes,
     },
   });
   const server = createServer(
@@ -98,7 +99,6 @@ export async function startNode(config: Config, logger: Logger): Promise<ParleyN
     maxConnectionsPerIp: config.maxConnectionsPerIp,
     pingIntervalMs: config.pingIntervalMs,
     pingTimeoutMs: config.pingTimeoutMs,
-    maxBufferedBytes: config.maxBufferedBytes,
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

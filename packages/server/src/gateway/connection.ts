@@ -8,8 +8,12 @@ export interface ClientConnection {
   readonly id: string;
   readonly transport: string;
   readonly remoteAddress: string;
-  /** Queues a frame. Returns false if the connection is closed or was just closed as a slow consumer. */
+  /** Queues a frame. Returns false if the connection is closed. */
   send(frame: ServerFrame): boolean;
+  /** Bytes queued for the client and not yet handed to the kernel. */
+  readonly bufferedBytes: number;
+  /** Resolves once at most `lowBytes` are queued, or undefined when that is already so (replays pace themselves with it). */
+  drained(lowBytes: number): Promise<void> | undefined;
   /** Closes with a protocol close code (see CLOSE_CODES); further sends are dropped. */
   close(code: number, reason: string): void;
   readonly closed: boolean;

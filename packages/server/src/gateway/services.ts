@@ -14,6 +14,8 @@ export interface SessionLimits {
   maxPendingRequests: number;
   maxConnectionsPerUser: number;
   pingIntervalMs: number;
+  /** Outbound bytes a connection may have queued before it is closed as a slow consumer. */
+  maxBufferedBytes: number;
 }
 
 /** Counts connections per user on this node. */

@@ -173,7 +173,19 @@ export class Session implements ConnectionHandler {
   }
 
   private send(frame: Parameters<ClientConnection['send']>[0]): void {
-    if (this.connection.send(frame)) this.services.metrics.framesOut.inc({ transport: this.connection.transport });
+    if (!this.connection.send(frame)) return;
+    this.services.metrics.framesOut.inc({ transport: this.connection.transport });
+    if (this.connection.bufferedBytes > this.services.limits.maxBufferedBytes) {
+      // Nothing more is queued for it. The close frame waits behind the buffer, and ws destroys the socket
+      // if the client never reads it, so memory stays bounded either way; the client resumes by seq.
+      this.services.metrics.disconnects.inc({ reason: 'slow consumer' });
+      this.connection.close(CLOSE_CODES.slowConsumer, 'slow consumer');
+    }
+  }
+
+  /** Resolves when the client has read enough of its backlog to take more (see OrderedFeed pace). */
+  drained(): Promise<void> | undefined {
+    return this.connection.drained(this.services.limits.maxBufferedBytes / 4);
   }
 
   private scheduleExpiry(expiresAt: number): void {

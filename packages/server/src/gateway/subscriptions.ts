@@ -21,6 +21,8 @@ class ConversationSubscription implements HubSubscriber {
       lastSeq,
       fetchAfter: (after, limit) => log.readAfter(key, after, limit),
       deliver: (event) => session.sendEvent(event),
+      // A long replay waits for the client to read, so that catching up never trips the slow-consumer limit.
+      pace: () => session.drained(),
       onError: (error) => {
         logger.warn({ err: error, conversation: key.conversationId }, 'subscription failed; client must resume');
         // The client resumes from its last seq on reconnect, which rebuilds the feed from the log.

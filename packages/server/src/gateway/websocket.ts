@@ -13,14 +13,16 @@ export interface WebSocketTransportOptions {
   maxConnectionsPerIp: number;
   pingIntervalMs: number;
   pingTimeoutMs: number;
-  maxBufferedBytes: number;
   /** Whether new connections are refused (shutdown). */
   isDraining: () => boolean;
 }
 
+// ws reports no drain event of its own; a replay waiting for the buffer to empty checks this often.
+const DRAIN_POLL_MS = 10;
+
 const CODECS: ReadonlyMap<string, Codec> = new Map([[JSON_SUBPROTOCOL, jsonCodec]]);
 
-/** A client connection over `ws`. Sends fail fast once the socket's buffer passes the slow-consumer limit. */
+/** A client connection over `ws`. */
 class WebSocketConnection implements ClientConnection {
   readonly transport = 'websocket';
   lastSeenAt = Date.now();
@@ -31,23 +33,28 @@ class WebSocketConnection implements ClientConnection {
     readonly remoteAddress: string,
     readonly socket: WebSocket,
     private readonly codec: Codec,
-    private readonly maxBufferedBytes: number,
   ) {}
 
   get closed(): boolean {
     return this.closing || this.socket.readyState !== WebSocket.OPEN;
   }
 
+  get bufferedBytes(): number {
+    return this.socket.bufferedAmount;
+  }
+
   send(frame: ServerFrame): boolean {
     if (this.closed) return false;
     this.socket.send(this.codec.encode(frame));
-    if (this.socket.bufferedAmount > this.maxBufferedBytes) {
-      // Nothing more is queued for it; the close frame waits behind what is buffered, and ws destroys the
-      // socket if the client never reads it (its close timeout), so memory stays bounded either way.
-      this.close(CLOSE_CODES.slowConsumer, 'slow consumer');
-      return false;
-    }
     return true;
+  }
+
+  drained(low: number): Promise<void> | undefined {
+    if (this.closed || this.socket.bufferedAmount <= low) return undefined;
+    return new Promise((resolve) => {
+      const check = () => (this.closed || this.socket.bufferedAmount <= low ? resolve() : setTimeout(check, DRAIN_POLL_MS));
+      check();
+    });
   }
 
   close(code: number, reason: string): void {
@@ -127,7 +134,7 @@ export class WebSocketTransport {
 
   private open(socket: WebSocket, address: string): void {
     const codec = CODECS.get(socket.protocol) ?? jsonCodec;
-    const connection = new WebSocketConnection(this.newId(), address, socket, codec, this.options.maxBufferedBytes);
+    const connection = new WebSocketConnection(this.newId(), address, socket, codec);
     this.connections.add(connection);
     this.perIp.set(address, (this.perIp.get(address) ?? 0) + 1);
     const handler = this.accept(connection, codec);

@@ -7,6 +7,8 @@ export interface OrderedFeedOptions {
   /** Reads committed events with seq > after, ascending (hot log, else store). */
   fetchAfter: (after: number, limit: number) => Promise<ConversationEvent[]>;
   deliver: (event: ConversationEvent) => void;
+  /** Called after each replayed event; a returned promise pauses the replay until the subscriber can take more. */
+  pace?: () => Promise<void> | undefined;
   /** Called when the feed cannot continue (fetch failed, too many held events); the feed is closed then. */
   onError: (error: Error) => void;
   /** How long an event that arrived ahead of its predecessors waits for them before the gap is fetched. */
@@ -80,7 +82,12 @@ export class OrderedFeed {
     for (;;) {
       const page = await this.options.fetchAfter(this.lastSeq, this.options.pageSize);
       if (this.closed) return;
-      for (const event of page) if (event.seq === this.lastSeq + 1) this.deliver(event);
+      for (const event of page) {
+        if (event.seq !== this.lastSeq + 1) continue;
+        this.deliver(event);
+        await this.options.pace?.();
+        if (this.closed) return;
+      }
       this.releaseHeld();
       if (page.length < this.options.pageSize) return;
     }
