@@ -10,16 +10,22 @@ import {
 import { authorizeConversation } from '../auth/authorization.js';
 import { ParleyError } from '../core/errors.js';
 import type { ConversationKey, ConversationRecord, Principal } from '../core/types.js';
-import type { Session } from './session.js';
+import type { SessionContext } from './session-context.js';
+import type { ConversationSubscriptions } from './subscriptions.js';
 
-type Handler<Op extends OperationName> = (session: Session, args: OperationArgs<Op>) => Promise<OperationResult<Op>>;
+/** A session as operations see it: its context and its subscriptions. */
+export interface OperationSession extends SessionContext {
+  readonly subscriptions: ConversationSubscriptions;
+}
 
-function keyOf(session: Session, conversationId: string): ConversationKey {
+type Handler<Op extends OperationName> = (session: OperationSession, args: OperationArgs<Op>) => Promise<OperationResult<Op>>;
+
+function keyOf(session: OperationSession, conversationId: string): ConversationKey {
   return { tenant: session.principal!.tenant, conversationId };
 }
 
 /** Loads a conversation and checks that the session's principal may act in it. */
-async function authorized(session: Session, conversationId: string): Promise<ConversationRecord> {
+async function authorized(session: OperationSession, conversationId: string): Promise<ConversationRecord> {
   const conversation = await session.services.log.get(keyOf(session, conversationId));
   return authorizeConversation(session.principal!, conversation, conversationId);
 }
@@ -28,7 +34,7 @@ function toView(conversation: ConversationRecord): ConversationView {
   return { ...conversation };
 }
 
-async function verifyOrClose(session: Session, token: string, closeOnFailure: boolean): Promise<Principal> {
+async function verifyOrClose(session: OperationSession, token: string, closeOnFailure: boolean): Promise<Principal> {
   try {
     return await session.services.verifier.verify(token);
   } catch (error) {

@@ -13,7 +13,7 @@ import type { z } from 'zod';
 import { ParleyError, toParleyError } from '../core/errors.js';
 import type { Principal } from '../core/types.js';
 import type { ClientConnection, ConnectionHandler } from './connection.js';
-import { OPERATIONS } from './operations.js';
+import { OPERATIONS, type OperationSession } from './operations.js';
 import { TokenBucket } from './rate-limit.js';
 import type { GatewayServices } from './services.js';
 import { ConversationSubscriptions } from './subscriptions.js';
@@ -31,7 +31,7 @@ const MAX_TIMER_MS = 2_147_483_647;
  * The protocol semantics of one connection: authentication, request dispatch (one at a time, so a
  * client's sends keep their order), rate limits, token expiry and the connection's subscriptions.
  */
-export class Session implements ConnectionHandler {
+export class Session implements ConnectionHandler, OperationSession {
   principal: Principal | null = null;
   readonly subscriptions: ConversationSubscriptions;
   private readonly bucket: TokenBucket;

@@ -2,7 +2,7 @@ import { CLOSE_CODES, type ConversationEvent, type Signal } from '@parley/protoc
 import type { ConversationKey } from '../core/types.js';
 import { OrderedFeed } from '../log/ordered-feed.js';
 import type { HubSubscriber } from './hub.js';
-import type { Session } from './session.js';
+import type { SessionContext } from './session-context.js';
 
 const REPLAY_PAGE_SIZE = 200;
 const MAX_HELD_EVENTS = 10_000;
@@ -13,7 +13,7 @@ class ConversationSubscription implements HubSubscriber {
 
   constructor(
     readonly key: ConversationKey,
-    private readonly session: Session,
+    private readonly session: SessionContext,
     lastSeq: number,
   ) {
     const { log, gapHoldMs, logger } = session.services;
@@ -47,7 +47,7 @@ class ConversationSubscription implements HubSubscriber {
 export class ConversationSubscriptions {
   private readonly byConversation = new Map<string, ConversationSubscription>();
 
-  constructor(private readonly session: Session) {}
+  constructor(private readonly session: SessionContext) {}
 
   has(conversationId: string): boolean {
     return this.byConversation.has(conversationId);

@@ -1,0 +1,55 @@
+/** Dependency rules of docs/architecture.md: protocol <- core <- modules <- app, no cycles. */
+const server = '^packages/server/src/';
+const modules = ['gateway', 'ai', 'support', 'kb', 'http'];
+
+module.exports = {
+  forbidden: [
+    { name: 'no-cycles', severity: 'error', from: {}, to: { circular: true } },
+    {
+      name: 'protocol-imports-only-zod',
+      severity: 'error',
+      from: { path: '^packages/protocol/src/' },
+      to: { dependencyTypesNot: ['local'], pathNot: '^node_modules/zod/' },
+    },
+    {
+      name: 'client-is-browser-safe',
+      comment: 'The SDK runs in browsers: only the protocol, no Node built-ins or Node-only packages.',
+      severity: 'error',
+      from: { path: '^packages/client/src/' },
+      to: { pathNot: ['^packages/client/src/', '^packages/protocol/', '^node_modules/@parley/protocol', '^node_modules/zod/'] },
+    },
+    {
+      name: 'core-depends-on-protocol-only',
+      severity: 'error',
+      from: { path: `${server}core/` },
+      to: { path: server, pathNot: `${server}core/` },
+    },
+    {
+      name: 'only-app-wires-adapters',
+      comment: 'Concrete adapters (bus, store) are imported by the composition root only.',
+      severity: 'error',
+      from: { path: server, pathNot: [`${server}(app|bus|store)/`, `${server}cli\\.ts$`] },
+      to: { path: `${server}(bus|store)/` },
+    },
+    {
+      name: 'nothing-imports-app',
+      severity: 'error',
+      from: { path: server, pathNot: [`${server}app/`, `${server}cli\\.ts$`, `${server}index\\.ts$`] },
+      to: { path: `${server}(app/|cli\\.ts$)` },
+    },
+    ...modules.map((module) => ({
+      name: `${module}-is-independent`,
+      comment: 'Modules meet through the log and the core ports, never through each other.',
+      severity: 'error',
+      from: { path: `${server}${module}/` },
+      to: { path: `${server}(${modules.filter((other) => other !== module).join('|')})/` },
+    })),
+  ],
+  options: {
+    doNotFollow: { path: 'node_modules' },
+    exclude: { path: ['/dist/', '/test/'] },
+    tsConfig: { fileName: 'tsconfig.depcruise.json' },
+    tsPreCompilationDeps: true,
+    enhancedResolveOptions: { exportsFields: ['exports'], conditionNames: ['import', 'types', 'default'], extensions: ['.ts', '.js'] },
+  },
+};
