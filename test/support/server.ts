@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { cp, mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -30,6 +30,7 @@ export async function startServer(env: Record<string, string> = {}): Promise<Tes
   // A data directory the caller names is the caller's to keep (restart tests); a temporary one is removed.
   const ownsDataDir = env.PARLEY_DATA_DIR === undefined;
   const dataDir = env.PARLEY_DATA_DIR ?? (await mkdtemp(join(tmpdir(), 'parley-test-')));
+  await seedPglite(dataDir, env);
   const child = spawn(process.execPath, [CLI, 'start'], {
     env: { ...process.env, PORT: '0', HOST: '127.0.0.1', PARLEY_DATA_DIR: dataDir, PARLEY_JWT_SECRET: TEST_SECRET, PARLEY_LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -73,6 +74,15 @@ export async function startServer(env: Record<string, string> = {}): Promise<Tes
       await cleanup();
     },
   };
+}
+
+/** Copies the migrated PGlite template (see global-setup.ts) into a data directory that has no database yet. */
+async function seedPglite(dataDir: string, env: Record<string, string>): Promise<void> {
+  const template = process.env.PARLEY_TEST_PGLITE_TEMPLATE;
+  if (!template || env.DATABASE_URL) return;
+  const target = join(dataDir, 'pglite');
+  if (await stat(target).then(() => true, () => false)) return;
+  await cp(template, target, { recursive: true });
 }
 
 function safeJson(line: string): Record<string, unknown> | null {
