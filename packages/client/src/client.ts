@@ -1,0 +1,444 @@
+import {
+  CLOSE_CODES,
+  JSON_SUBPROTOCOL,
+  type Ack,
+  type Content,
+  type ConversationView,
+  type OperationArgs,
+  type OperationInput,
+  type OperationName,
+  type OperationResult,
+} from '@parley/protocol';
+import { parseArguments } from './arguments.js';
+import { backoffDelay } from './backoff.js';
+import { Connection, type CloseInfo, type EventOrSignalFrame } from './connection.js';
+import { Emitter, type Listener } from './emitter.js';
+import { ParleyClientError, closeCodeError, closedError, toClientError } from './errors.js';
+import { ConversationFeed, type FeedHost } from './feed.js';
+import { newClientMsgId } from './ids.js';
+import {
+  DEFAULT_BUFFER_SIZE,
+  resolveOptions,
+  type ClientEvents,
+  type ClientOptions,
+  type ClientState,
+  type ConnectResult,
+  type HistoryOptions,
+  type HistoryPage,
+  type OpenOptions,
+  type OpenResult,
+  type PingResult,
+  type PresenceResult,
+  type ReadResult,
+  type ResolvedOptions,
+  type SendOptions,
+  type SubscribeOptions,
+} from './options.js';
+import { Outbox } from './outbox.js';
+import type { Subscription } from './subscription.js';
+import { fetchToken, refreshDelay } from './token.js';
+import { resolveWebSocket, type WebSocketConstructor } from './websocket.js';
+
+/** How the client introduces itself in `connect`. */
+export const CLIENT_INFO = { name: '@parley/client', version: '0.1.0' } as const;
+
+interface Waiter {
+  resolve(connection: Connection): void;
+  reject(error: ParleyClientError): void;
+  timer: ReturnType<typeof setTimeout>;
+}
+
+interface Deferred<T> {
+  promise: Promise<T>;
+  resolve(value: T): void;
+  reject(error: Error): void;
+}
+
+/**
+ * A Parley connection that stays up: reconnects with backoff, resumes subscriptions where they left off,
+ * re-sends unacknowledged messages without duplicating them, and refreshes its token before it expires.
+ */
+export class ParleyClient {
+  private readonly options: ResolvedOptions;
+  private readonly WebSocket: WebSocketConstructor;
+  private readonly emitter: Emitter<ClientEvents>;
+  private readonly outbox: Outbox;
+  private readonly feeds = new Map<string, ConversationFeed>();
+  private readonly feedHost: FeedHost;
+  private readonly waiters = new Set<Waiter>();
+  private currentState: ClientState = 'idle';
+  private currentSession: ConnectResult | undefined;
+  /** The socket being opened or in use. */
+  private connection: Connection | undefined;
+  /** The same socket once `connect` succeeded on it. */
+  private live: Connection | undefined;
+  private connecting: Deferred<ConnectResult> | undefined;
+  private attempt = 0;
+  private connectedAt = 0;
+  private reconnectTimer: ReturnType<typeof setTimeout> | undefined;
+  private refreshTimer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(options: ClientOptions) {
+    this.options = resolveOptions(options);
+    this.WebSocket = resolveWebSocket(options.WebSocket);
+    this.emitter = new Emitter<ClientEvents>((error, type) => this.listenerFailed(error, type));
+    this.outbox = new Outbox({
+      limit: this.options.outboxLimit,
+      send: (args) => this.requestNow('message.send', args),
+      retryDelay: (attempt) => this.retryDelay(attempt),
+    });
+    this.feedHost = {
+      requestNow: (op, args) => this.requestNow(op, args),
+      retryDelay: (attempt) => this.retryDelay(attempt),
+      publish: (event) => this.emitter.emit('event', event),
+      report: (error) => this.report(error),
+      release: (feed) => this.feeds.get(feed.conversationId) === feed && this.feeds.delete(feed.conversationId),
+      onListenerError: (error, type) => this.listenerFailed(error, type),
+    };
+  }
+
+  /** The connection state. */
+  get state(): ClientState {
+    return this.currentState;
+  }
+
+  /** The reply to the latest successful `connect`, if any. */
+  get session(): ConnectResult | undefined {
+    return this.currentSession;
+  }
+
+  /** How many sent messages still wait for an ack. */
+  get pendingMessages(): number {
+    return this.outbox.size;
+  }
+
+  /** Adds a listener; returns a function that removes it. */
+  on<Type extends keyof ClientEvents>(type: Type, listener: Listener<ClientEvents[Type]>): () => void {
+    return this.emitter.on(type, listener);
+  }
+
+  /** Removes a listener added with `on`. */
+  off<Type extends keyof ClientEvents>(type: Type, listener: Listener<ClientEvents[Type]>): void {
+    this.emitter.off(type, listener);
+  }
+
+  /**
+   * Connects; resolves with the `connect` reply. Transient failures are retried with backoff, so this
+   * rejects only on a final failure (bad token, a close code that forbids reconnecting) or `close()`.
+   */
+  connect(): Promise<ConnectResult> {
+    if (this.currentState === 'closed') return Promise.reject(closedError());
+    if (this.live && this.currentSession) return Promise.resolve(this.currentSession);
+    this.connecting ??= deferred<ConnectResult>();
+    if (this.currentState === 'idle') {
+      this.setState('connecting');
+      void this.establish();
+    }
+    return this.connecting.promise;
+  }
+
+  /** Closes for good: no reconnect; pending requests, unsent messages and subscriptions end with `closed`. */
+  close(): void {
+    this.shutdown(closedError('the client was closed'));
+  }
+
+  /**
+   * Sends a message; resolves with its ack once the server stored it. Kept in the outbox until then:
+   * re-sent with the same clientMsgId after reconnects and retryable errors, rejected on other errors.
+   */
+  send(conversationId: string, content: string | Content, options: SendOptions = {}): Promise<Ack> {
+    if (this.currentState === 'closed') return Promise.reject(closedError());
+    try {
+      const args = parseArguments('message.send', {
+        conversationId,
+        clientMsgId: options.clientMsgId ?? newClientMsgId(),
+        content: typeof content === 'string' ? { type: 'text', text: content } : content,
+        ...(options.replyTo !== undefined && { replyTo: options.replyTo }),
+      });
+      return this.outbox.enqueue(args);
+    } catch (error) {
+      return Promise.reject(toClientError(error));
+    }
+  }
+
+  /**
+   * Follows a conversation's events (and signals) from `since`, across reconnects. Throws `conflict` if
+   * this client already follows it (reuse that Subscription), `bad_request` on invalid arguments.
+   */
+  subscribe(conversationId: string, options: SubscribeOptions = {}): Subscription {
+    if (this.currentState === 'closed') throw closedError();
+    const { since } = parseArguments('subscribe', options.since === undefined ? { conversationId } : { conversationId, since: options.since });
+    if (this.feeds.has(conversationId)) {
+      throw new ParleyClientError('conflict', `already subscribed to ${conversationId}: reuse that Subscription or unsubscribe first`);
+    }
+    const feed = new ConversationFeed(conversationId, { since, bufferSize: options.bufferSize ?? DEFAULT_BUFFER_SIZE }, this.feedHost);
+    this.feeds.set(conversationId, feed);
+    if (this.live) feed.activate();
+    return feed.subscription;
+  }
+
+  /** Opens a conversation: creates it, or returns the existing one with that id. */
+  open(options: OpenOptions = {}): Promise<OpenResult> {
+    return this.call('conversation.open', options);
+  }
+
+  /** A conversation's members, metadata and last seq. */
+  async getConversation(conversationId: string): Promise<ConversationView> {
+    return (await this.call('conversation.get', { conversationId })).conversation;
+  }
+
+  /** A page of stored events; `after` and `before` are exclusive seq bounds. */
+  history(conversationId: string, options: HistoryOptions = {}): Promise<HistoryPage> {
+    return this.call('history', { conversationId, ...options });
+  }
+
+  /** Tells the conversation this user is typing (or stopped). */
+  async typing(conversationId: string, active: boolean): Promise<void> {
+    await this.call('typing', { conversationId, active });
+  }
+
+  /** Marks the conversation read up to `seq`. */
+  markRead(conversationId: string, seq: number): Promise<ReadResult> {
+    return this.call('read', { conversationId, seq });
+  }
+
+  /** Who is online in the conversation. */
+  presence(conversationId: string): Promise<PresenceResult> {
+    return this.call('presence', { conversationId });
+  }
+
+  /** A round trip to the server. */
+  ping(): Promise<PingResult> {
+    return this.call('ping', {});
+  }
+
+  // ---- requests -------------------------------------------------------------------------------------
+
+  /** Validates, waits for a connection if needed, sends; the whole request times out after requestTimeoutMs. */
+  private async call<Op extends OperationName>(op: Op, input: OperationInput<Op>): Promise<OperationResult<Op>> {
+    const args = parseArguments(op, input);
+    const deadline = Date.now() + this.options.requestTimeoutMs;
+    const connection = await this.waitForConnection(op, deadline);
+    return connection.request(op, args, Math.max(1, deadline - Date.now()));
+  }
+
+  private requestNow<Op extends OperationName>(op: Op, args: OperationArgs<Op>): Promise<OperationResult<Op>> | undefined {
+    return this.live?.request(op, args, this.options.requestTimeoutMs);
+  }
+
+  private waitForConnection(op: OperationName, deadline: number): Promise<Connection> {
+    if (this.currentState === 'closed') return Promise.reject(closedError());
+    if (this.live) return Promise.resolve(this.live);
+    return new Promise((resolve, reject) => {
+      const waiter: Waiter = {
+        resolve,
+        reject,
+        timer: setTimeout(() => {
+          this.waiters.delete(waiter);
+          reject(new ParleyClientError('timeout', `${op} timed out waiting for a connection`));
+        }, deadline - Date.now()),
+      };
+      this.waiters.add(waiter);
+    });
+  }
+
+  private settleWaiters(outcome: { connection: Connection } | { error: ParleyClientError }): void {
+    const waiters = [...this.waiters];
+    this.waiters.clear();
+    for (const waiter of waiters) {
+      clearTimeout(waiter.timer);
+      if ('connection' in outcome) waiter.resolve(outcome.connection);
+      else waiter.reject(outcome.error);
+    }
+  }
+
+  // ---- connection lifecycle ---------------------------------------------------------------------------
+
+  /** One connection attempt: token, socket, `connect` request. Failures lead to a reconnect or to `closed`. */
+  private async establish(): Promise<void> {
+    this.reconnectTimer = undefined;
+    const token = await this.attemptToken();
+    if (token === undefined || this.currentState === 'closed') return;
+    let connection: Connection;
+    try {
+      connection = this.openSocket();
+    } catch (error) {
+      return this.fail(new ParleyClientError('bad_request', `cannot open a WebSocket to ${this.options.url}`, { cause: error }));
+    }
+    this.connection = connection;
+    try {
+      await connection.opened;
+      const session = await connection.request('connect', { token, client: CLIENT_INFO }, this.options.requestTimeoutMs);
+      if (connection === this.connection) this.connected(connection, session);
+    } catch (error) {
+      // When the socket closed, `closedBy` has handled it already and `this.connection` moved on.
+      if (connection === this.connection) this.handshakeFailed(connection, toClientError(error));
+    }
+  }
+
+  /** The token for a connection attempt; undefined (and the failure handled) when the provider failed. */
+  private async attemptToken(): Promise<string | undefined> {
+    try {
+      return await fetchToken(this.options.token);
+    } catch (error) {
+      if (this.currentState !== 'closed') this.attemptFailed(toClientError(error));
+      return undefined;
+    }
+  }
+
+  private handshakeFailed(connection: Connection, error: ParleyClientError): void {
+    connection.close(1000, 'connect failed', error);
+    this.connection = undefined;
+    this.attemptFailed(error);
+  }
+
+  private openSocket(): Connection {
+    const socket = new this.WebSocket(this.options.url, JSON_SUBPROTOCOL);
+    const connection: Connection = new Connection(socket, {
+      push: (frame) => this.pushed(frame),
+      close: (info) => this.closedBy(connection, info),
+      error: (error) => this.report(error),
+    });
+    return connection;
+  }
+
+  private connected(connection: Connection, session: ConnectResult): void {
+    this.live = connection;
+    this.currentSession = session;
+    this.connectedAt = Date.now();
+    connection.startHeartbeat(session.pingIntervalMs, this.options.requestTimeoutMs);
+    this.scheduleRefresh(connection, session.expiresAt);
+    // Resume subscriptions before re-sending messages, so their frames go out in that order.
+    for (const feed of [...this.feeds.values()]) feed.activate();
+    this.outbox.flush();
+    this.setState('connected');
+    if (this.live !== connection) return; // a state listener closed the client
+    this.settleWaiters({ connection });
+    const connecting = this.connecting;
+    this.connecting = undefined;
+    connecting?.resolve(session);
+  }
+
+  private attemptFailed(error: ParleyClientError): void {
+    if (!error.retryable) return this.fail(error);
+    this.report(error);
+    this.scheduleReconnect();
+  }
+
+  private closedBy(connection: Connection, info: CloseInfo): void {
+    if (connection !== this.connection) return;
+    this.detach();
+    if (!info.reconnect) return this.fail(closeCodeError(info.code, info.reason));
+    if (info.code === CLOSE_CODES.tokenExpired && typeof this.options.token === 'string') {
+      return this.fail(new ParleyClientError('unauthorized', 'the token expired and no token provider was given', { closeCode: info.code }));
+    }
+    this.scheduleReconnect();
+  }
+
+  /** Forgets the current socket (already closed) and everything tied to it. */
+  private detach(): void {
+    // A connection that stayed up a while resets the backoff; one that drops at once keeps it growing.
+    if (this.live && Date.now() - this.connectedAt >= this.options.reconnect.maxDelayMs) this.attempt = 0;
+    this.connection = undefined;
+    this.live = undefined;
+    this.clearTimer('refreshTimer');
+    for (const feed of this.feeds.values()) feed.suspend();
+  }
+
+  private scheduleReconnect(): void {
+    this.setState('reconnecting');
+    if (this.currentState !== 'reconnecting') return; // a state listener closed the client
+    const delay = this.retryDelay(this.attempt++);
+    this.reconnectTimer = setTimeout(() => void this.establish(), delay);
+  }
+
+  private retryDelay(attempt: number): number {
+    return backoffDelay(attempt, this.options.reconnect);
+  }
+
+  private scheduleRefresh(connection: Connection, expiresAt: number): void {
+    this.clearTimer('refreshTimer');
+    // A fixed token cannot be refreshed: at expiry the server closes with 4003 and the client stops.
+    if (typeof this.options.token === 'string' || expiresAt <= Date.now()) return;
+    this.refreshTimer = setTimeout(() => void this.refresh(connection, expiresAt), refreshDelay(expiresAt, Date.now()));
+  }
+
+  /** Replaces the token on the open connection. On failure, tries again at 80% of the time left. */
+  private async refresh(connection: Connection, expiresAt: number): Promise<void> {
+    this.refreshTimer = undefined;
+    try {
+      const token = await fetchToken(this.options.token);
+      if (connection !== this.live) return;
+      const result = await connection.request('token.refresh', { token }, this.options.requestTimeoutMs);
+      if (connection === this.live) this.scheduleRefresh(connection, result.expiresAt);
+    } catch (error) {
+      if (connection !== this.live) return;
+      this.report(toClientError(error));
+      this.scheduleRefresh(connection, expiresAt);
+    }
+  }
+
+  private pushed(frame: EventOrSignalFrame): void {
+    if (frame.push === 'event') return this.feeds.get(frame.event.conversation)?.receive(frame.event);
+    this.feeds.get(frame.signal.conversation)?.receiveSignal(frame.signal);
+    this.emitter.emit('signal', frame.signal);
+  }
+
+  /** Reports a final failure, then shuts down. */
+  private fail(error: ParleyClientError): void {
+    this.report(error);
+    this.shutdown(error);
+  }
+
+  private shutdown(error: ParleyClientError): void {
+    if (this.currentState === 'closed') return;
+    this.currentState = 'closed';
+    this.clearTimer('reconnectTimer');
+    this.clearTimer('refreshTimer');
+    const connection = this.connection;
+    this.connection = undefined;
+    this.live = undefined;
+    this.settleWaiters({ error });
+    this.outbox.rejectAll(error);
+    connection?.close(1000, 'client closed', error);
+    const failure = error.code === 'closed' && error.closeCode === undefined ? undefined : error;
+    for (const feed of [...this.feeds.values()]) feed.end(failure);
+    this.connecting?.reject(error);
+    this.connecting = undefined;
+    this.emitter.emit('state', 'closed');
+  }
+
+  private setState(state: ClientState): void {
+    if (this.currentState === state || this.currentState === 'closed') return;
+    this.currentState = state;
+    this.emitter.emit('state', state);
+  }
+
+  private clearTimer(name: 'reconnectTimer' | 'refreshTimer'): void {
+    const timer = this[name];
+    if (timer !== undefined) clearTimeout(timer);
+    this[name] = undefined;
+  }
+
+  private report(error: Error): void {
+    this.emitter.emit('error', error);
+  }
+
+  // An application listener threw. Report it as an 'error'; if nobody listens (or an 'error' listener
+  // threw), rethrow it outside the client so it is not lost, as the runtime does for any uncaught error.
+  private listenerFailed(error: unknown, type: PropertyKey): void {
+    if (type !== 'error' && this.emitter.listenerCount('error') > 0) {
+      this.report(error instanceof Error ? error : new Error(String(error)));
+      return;
+    }
+    queueMicrotask(() => {
+      throw error;
+    });
+  }
+}
+
+function deferred<T>(): Deferred<T> {
+  let settle = { resolve: (_value: T) => {}, reject: (_error: Error) => {} };
+  const promise = new Promise<T>((resolve, reject) => (settle = { resolve, reject }));
+  return { promise, ...settle };
+}

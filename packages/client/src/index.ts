@@ -1,0 +1,32 @@
+export { ParleyClient, CLIENT_INFO } from './client.js';
+export {
+  type ClientEvents,
+  type ClientOptions,
+  type ClientState,
+  type ConnectResult,
+  type HistoryOptions,
+  type HistoryPage,
+  type OpenOptions,
+  type OpenResult,
+  type PingResult,
+  type PresenceResult,
+  type ReadResult,
+  type SendOptions,
+  type SubscribeOptions,
+} from './options.js';
+export { Subscription, type SubscribeResult, type SubscriptionEvents, type SubscriptionStatus } from './subscription.js';
+export { ParleyClientError, type ClientErrorCode, type LocalErrorCode, type ParleyClientErrorOptions } from './errors.js';
+export { backoffCeiling, backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js';
+export { refreshDelay, type TokenSource } from './token.js';
+export type { WebSocketConstructor, WebSocketLike } from './websocket.js';
+export type { Listener } from './emitter.js';
+export type {
+  Ack,
+  Actor,
+  Content,
+  ConversationEvent,
+  ConversationView,
+  ErrorCode,
+  PrincipalView,
+  Signal,
+} from '@parley/protocol';

@@ -1,0 +1,106 @@
+import type { ConversationEvent, OperationInput, OperationResult, Signal } from '@parley/protocol';
+import { DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js';
+import { ParleyClientError } from './errors.js';
+import type { TokenSource } from './token.js';
+import type { WebSocketConstructor } from './websocket.js';
+
+/** Options of a ParleyClient. */
+export interface ClientOptions {
+  /** The server's WebSocket endpoint, e.g. `wss://chat.example.com/v1/ws`. */
+  url: string;
+  /** A token, or a function returning a fresh one (called on every connect and before expiry). */
+  token: TokenSource;
+  /** The WebSocket class; defaults to `globalThis.WebSocket`. On Node 20 pass `WebSocket` from `ws`. */
+  WebSocket?: WebSocketConstructor;
+  /** Reconnect delays (exponential, full jitter); also used for retries when the server gives no `retryAfterMs`. */
+  reconnect?: Partial<BackoffOptions>;
+  /** How long a request may wait for a connection and a reply together. Default 10 000. */
+  requestTimeoutMs?: number;
+  /** Most unacknowledged messages kept by `send`; more reject with `busy`. Default 1000. */
+  outboxLimit?: number;
+}
+
+/** The connection state: `closed` is final (after `close()` or a close code that forbids reconnecting). */
+export type ClientState = 'idle' | 'connecting' | 'connected' | 'reconnecting' | 'closed';
+
+/** What a ParleyClient emits. */
+export interface ClientEvents {
+  /** An event of any subscribed conversation, after duplicate removal and gap filling. */
+  event: ConversationEvent;
+  /** A signal (typing, presence) of any subscribed conversation. */
+  signal: Signal;
+  /** The new state, on every change. */
+  state: ClientState;
+  /** Something went wrong that no promise reports: malformed frames, failed reconnects, failed refreshes. */
+  error: Error;
+}
+
+/** The `connect` reply: session, principal, token expiry and server limits. */
+export type ConnectResult = OperationResult<'connect'>;
+/** Options of `send`. */
+export interface SendOptions {
+  /** The idempotency key; a random UUID when absent. Re-sending the same key never creates a second message. */
+  clientMsgId?: string;
+  /** The seq of the event this message answers. */
+  replyTo?: number;
+}
+/** Options of `subscribe`. */
+export interface SubscribeOptions {
+  /** Deliver every event after this seq first (0: the whole conversation); absent: only new events. */
+  since?: number;
+  /** Events each async iterator buffers for a slow consumer before it fails with `busy`. Default 1000. */
+  bufferSize?: number;
+}
+/** Options of `open`. */
+export type OpenOptions = OperationInput<'conversation.open'>;
+/** The result of `open`: the conversation and whether this call created it. */
+export type OpenResult = OperationResult<'conversation.open'>;
+/** Options of `history`: `after`/`before` are exclusive seq bounds. */
+export type HistoryOptions = Omit<OperationInput<'history'>, 'conversationId'>;
+/** A page of history. */
+export type HistoryPage = OperationResult<'history'>;
+/** The result of `markRead`. */
+export type ReadResult = OperationResult<'read'>;
+/** The result of `presence`. */
+export type PresenceResult = OperationResult<'presence'>;
+/** The result of `ping`: the server's clock. */
+export type PingResult = OperationResult<'ping'>;
+
+const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
+const DEFAULT_OUTBOX_LIMIT = 1000;
+
+/** Events an async iterator of a Subscription buffers by default. */
+export const DEFAULT_BUFFER_SIZE = 1000;
+
+/** ClientOptions with every default applied and every value checked. */
+export interface ResolvedOptions {
+  url: string;
+  token: TokenSource;
+  reconnect: BackoffOptions;
+  requestTimeoutMs: number;
+  outboxLimit: number;
+}
+
+/** Applies the defaults and checks the options; throws `bad_request` on invalid ones. */
+export function resolveOptions(options: ClientOptions): ResolvedOptions {
+  if (typeof options.url !== 'string' || options.url.length === 0) throw new ParleyClientError('bad_request', 'url is required');
+  if (typeof options.token !== 'string' && typeof options.token !== 'function') {
+    throw new ParleyClientError('bad_request', 'token must be a string or a function returning one');
+  }
+  const reconnect = {
+    initialDelayMs: positive(options.reconnect?.initialDelayMs ?? DEFAULT_BACKOFF.initialDelayMs, 'reconnect.initialDelayMs'),
+    maxDelayMs: positive(options.reconnect?.maxDelayMs ?? DEFAULT_BACKOFF.maxDelayMs, 'reconnect.maxDelayMs'),
+  };
+  return {
+    url: options.url,
+    token: options.token,
+    reconnect,
+    requestTimeoutMs: positive(options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS, 'requestTimeoutMs'),
+    outboxLimit: positive(options.outboxLimit ?? DEFAULT_OUTBOX_LIMIT, 'outboxLimit'),
+  };
+}
+
+function positive(value: number, name: string): number {
+  if (!Number.isFinite(value) || value <= 0) throw new ParleyClientError('bad_request', `${name} must be a positive number`);
+  return value;
+}
