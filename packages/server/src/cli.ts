@@ -109,6 +109,13 @@ main(process.argv.slice(2)).then(
       process.exitCode = 2;
       return;
     }
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE' || code === 'EACCES') {
+      const { address, port } = error as { address?: string; port?: number };
+      process.stderr.write(`parley: cannot listen on ${address}:${port} (${code}); choose another PORT or --port\n`);
+      process.exitCode = 2;
+      return;
+    }
     process.stderr.write(`parley: ${(error as Error).stack ?? String(error)}\n`);
     process.exitCode = 1;
   },

@@ -100,10 +100,16 @@ export async function startNode(config: Config, logger: Logger): Promise<ParleyN
     pingIntervalMs: config.pingIntervalMs,
     pingTimeoutMs: config.pingTimeoutMs,
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(config.port, config.host, resolve);
-  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(config.port, config.host, resolve);
+    });
+  } catch (error) {
+    await gateway.shutdown(0);
+    await store.close();
+    throw error;
+  }
   const port = (server.address() as AddressInfo).port;
   return {
     port,
