@@ -155,4 +155,21 @@ describe('operations', () => {
       await rm(dataDir, { recursive: true, force: true });
     }
   });
+
+  it('closes a client that keeps sending far past its rate limit (4501), and only that client', async () => {
+    const server = await startServer({ PARLEY_RATE_PER_SECOND: '1', PARLEY_RATE_BURST: '5' });
+    try {
+      const flooder = await RawClient.connect(server.wsUrl, await token('mallory'));
+      const calm = await RawClient.connect(server.wsUrl, await token('alice'));
+      for (let index = 0; index < 200; index++) flooder.sendRaw(JSON.stringify({ id: index, op: 'ping' }));
+      expect((await flooder.closed()).code).toBe(4501);
+      const refusals = flooder.frames.filter((frame) => frame.error?.code === 'rate_limited');
+      expect(refusals.length).toBe(50); // 10 x burst, then the connection is closed
+      expect(refusals[0].id).toBeTypeOf('number');
+      expect((await calm.call('ping')).ts).toBeTypeOf('number');
+      calm.close();
+    } finally {
+      await server.stop();
+    }
+  });
 });

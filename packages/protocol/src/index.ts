@@ -3,3 +3,4 @@ export * from './errors.js';
 export * from './events.js';
 export * from './frames.js';
 export * from './ids.js';
+export * from './json-limits.js';

@@ -4,6 +4,7 @@ import {
   ERROR_CODES,
   eventSchema,
   jsonCodec,
+  jsonProblem,
   OPERATION_NAMES,
   operationArgsSchemas,
   operationResultSchemas,
@@ -82,5 +83,24 @@ describe('JSON codec', () => {
     expect(jsonCodec.decode(new TextEncoder().encode('{"a":1}'))).toEqual({ a: 1 });
     expect(() => jsonCodec.decode('{')).toThrow();
     expect(() => jsonCodec.decode(new Uint8Array([0xff, 0xfe, 0x00]))).toThrow();
+  });
+});
+
+describe('jsonProblem', () => {
+  it('refuses deep nesting without recursing', () => {
+    let deep: unknown = 'leaf';
+    for (let level = 0; level < 100_000; level++) deep = [deep];
+    expect(jsonProblem(deep)).toMatch(/nesting deeper than 32/);
+    let fine: unknown = 1;
+    for (let level = 0; level < 31; level++) fine = { next: fine };
+    expect(jsonProblem(fine)).toBeNull();
+  });
+
+  it('refuses strings PostgreSQL cannot store, in values and keys', () => {
+    expect(jsonProblem({ text: 'a\u0000b' })).toMatch(/U\+0000/);
+    expect(jsonProblem({ ['k\u0000']: 1 })).toMatch(/U\+0000/);
+    expect(jsonProblem(['\ud800'])).toMatch(/surrogates/);
+    expect(jsonProblem(['x\udc00'])).toMatch(/surrogates/);
+    expect(jsonProblem({ emoji: '😀 é ✓' })).toBeNull();
   });
 });

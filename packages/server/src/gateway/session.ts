@@ -1,8 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import {
   CLOSE_CODES,
+  jsonProblem,
   operationArgsSchemas,
   requestFrameSchema,
+  requestIdSchema,
   type Codec,
   type ConversationEvent,
   type OperationName,
@@ -24,6 +26,8 @@ interface QueuedRequest {
   args: unknown;
 }
 
+// Refused frames in a row, in multiples of the burst, after which a connection is closed (4501).
+const FLOOD_FACTOR = 10;
 // Longest delay setTimeout accepts.
 const MAX_TIMER_MS = 2_147_483_647;
 
@@ -41,6 +45,7 @@ export class Session implements ConnectionHandler, OperationSession {
   private expiryTimer: ReturnType<typeof setTimeout> | null = null;
   private draining = false;
   private ended = false;
+  private refusedInARow = 0;
 
   constructor(
     readonly connection: ClientConnection,
@@ -56,10 +61,10 @@ export class Session implements ConnectionHandler, OperationSession {
   onFrame(data: string | Uint8Array, binary: boolean): void {
     if (this.ended) return;
     this.services.metrics.framesIn.inc({ transport: this.connection.transport });
+    // Every frame pays, valid or not, so that no input makes the server reply faster than the limit.
+    if (!this.admit(data)) return;
     const request = this.parse(data, binary);
     if (!request) return;
-    const waitMs = this.bucket.take();
-    if (waitMs > 0) return this.fail(request.id, new ParleyError('rate_limited', 'too many frames', { retryAfterMs: waitMs }));
     if (this.draining) return this.fail(request.id, new ParleyError('unavailable', 'server is restarting', { retryAfterMs: 1000 }));
     if (this.queue.length >= this.services.limits.maxPendingRequests) {
       return this.fail(request.id, new ParleyError('busy', 'too many requests in flight', { retryAfterMs: 100 }));
@@ -115,6 +120,22 @@ export class Session implements ConnectionHandler, OperationSession {
     await this.processing;
   }
 
+  /** Applies the token bucket. A client that keeps sending past it is closed (4501) rather than answered forever. */
+  private admit(data: string | Uint8Array): boolean {
+    const waitMs = this.bucket.take();
+    if (waitMs === 0) {
+      this.refusedInARow = 0;
+      return true;
+    }
+    // Far past the burst, the client is not backing off at all: stop answering it.
+    if (++this.refusedInARow > FLOOD_FACTOR * this.services.limits.rateBurst) {
+      this.close(CLOSE_CODES.policyViolation, 'rate limit exceeded repeatedly');
+    } else {
+      this.fail(peekRequestId(data), new ParleyError('rate_limited', 'too many frames', { retryAfterMs: waitMs }));
+    }
+    return false;
+  }
+
   private parse(data: string | Uint8Array, binary: boolean): QueuedRequest | null {
     const size = typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength;
     if (size > this.services.limits.maxFrameBytes) {
@@ -130,6 +151,11 @@ export class Session implements ConnectionHandler, OperationSession {
       decoded = this.codec.decode(data);
     } catch {
       this.fail(null, new ParleyError('bad_request', `frame is not valid ${this.codec.name}`));
+      return null;
+    }
+    const problem = jsonProblem(decoded);
+    if (problem) {
+      this.fail(recoverId(decoded), new ParleyError('bad_request', `invalid frame: ${problem}`));
       return null;
     }
     const frame = requestFrameSchema.safeParse(decoded);
@@ -151,13 +177,12 @@ export class Session implements ConnectionHandler, OperationSession {
     this.processing = null;
   }
 
+  /** Runs one request and replies; never throws, whatever the request or the operation does. */
   private async execute(request: QueuedRequest): Promise<void> {
-    const args = (operationArgsSchemas[request.op] as z.ZodType).safeParse(request.args);
-    if (!args.success) return this.fail(request.id, new ParleyError('bad_request', `invalid arguments for ${request.op}: ${describeIssues(args.error)}`));
-    if (request.op !== 'connect' && !this.principal) {
-      return this.fail(request.id, new ParleyError('unauthorized', 'send connect first'));
-    }
     try {
+      if (request.op !== 'connect' && !this.principal) throw new ParleyError('unauthorized', 'send connect first');
+      const args = (operationArgsSchemas[request.op] as z.ZodType).safeParse(request.args);
+      if (!args.success) throw new ParleyError('bad_request', `invalid arguments for ${request.op}: ${describeIssues(args.error)}`);
       const result = await OPERATIONS[request.op](this, args.data as never);
       this.send({ id: request.id, result });
     } catch (error) {
@@ -213,8 +238,8 @@ function describeIssues(error: z.ZodError): string {
 }
 
 function recoverId(decoded: unknown): RequestId | null {
-  const id = (decoded as { id?: unknown } | null)?.id;
-  return (typeof id === 'string' && id.length <= 64) || (typeof id === 'number' && Number.isInteger(id) && id >= 0) ? id : null;
+  const id = requestIdSchema.safeParse((decoded as { id?: unknown } | null)?.id);
+  return id.success ? id.data : null;
 }
 
 /** Best-effort request id of a frame too large to parse: looks only at its first bytes. */
