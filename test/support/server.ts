@@ -24,7 +24,8 @@ export interface TestServer {
 
 /**
  * Starts a real Parley server process on a free port with an embedded PGlite store in a fresh
- * temporary directory (unless `env` sets DATABASE_URL), and waits until it listens.
+ * temporary directory, and waits until it listens. PostgreSQL only when `env` sets DATABASE_URL:
+ * the one in the test runner's environment (CI exports it for the store suites) is not inherited.
  */
 export async function startServer(env: Record<string, string> = {}): Promise<TestServer> {
   // A data directory the caller names is the caller's to keep (restart tests); a temporary one is removed.
@@ -32,7 +33,7 @@ export async function startServer(env: Record<string, string> = {}): Promise<Tes
   const dataDir = env.PARLEY_DATA_DIR ?? (await mkdtemp(join(tmpdir(), 'parley-test-')));
   await seedPglite(dataDir, env);
   const child = spawn(process.execPath, [CLI, 'start'], {
-    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', PARLEY_DATA_DIR: dataDir, PARLEY_JWT_SECRET: TEST_SECRET, PARLEY_LOG_LEVEL: 'info', ...env },
+    env: { ...process.env, DATABASE_URL: '', PORT: '0', HOST: '127.0.0.1', PARLEY_DATA_DIR: dataDir, PARLEY_JWT_SECRET: TEST_SECRET, PARLEY_LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const logs: string[] = [];

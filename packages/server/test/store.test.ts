@@ -135,3 +135,22 @@ describe.each(factories)('Store conformance: $name', (factory) => {
     expect((await store.getConversation(key))?.lastSeq).toBe(4);
   });
 });
+
+describe('PostgreSQL migrations', () => {
+  it('are safe when several nodes start at once', async () => {
+    const schema = `parley_test_${randomUUID().replaceAll('-', '').slice(0, 12)}`;
+    const admin = new pg.Client({ connectionString: DATABASE_URL });
+    await admin.connect();
+    await admin.query(`CREATE SCHEMA ${schema}`);
+    const stores = await Promise.all([1, 2, 3, 4].map(() => openPostgresStore({ kind: 'postgres', url: DATABASE_URL, schema, poolSize: 2 })));
+    try {
+      await Promise.all(stores.map((store) => store.migrate()));
+      const { rows } = await admin.query(`SELECT version FROM ${schema}.parley_schema_migrations`);
+      expect(rows.map((row) => row.version)).toEqual([1]);
+    } finally {
+      await Promise.all(stores.map((store) => store.close()));
+      await admin.query(`DROP SCHEMA ${schema} CASCADE`);
+      await admin.end();
+    }
+  });
+});

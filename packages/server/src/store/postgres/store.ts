@@ -72,11 +72,12 @@ export class PostgresStore implements Store {
   constructor(private readonly db: SqlDatabase) {}
 
   async migrate(): Promise<void> {
-    await this.db.exec(
-      'CREATE TABLE IF NOT EXISTS parley_schema_migrations (version int PRIMARY KEY, name text NOT NULL, applied_at bigint NOT NULL)',
-    );
     await this.db.transaction(async (tx) => {
+      // Everything under the lock, the bookkeeping table too: nodes that start together must not race.
       await tx.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK_ID]);
+      await tx.exec(
+        'CREATE TABLE IF NOT EXISTS parley_schema_migrations (version int PRIMARY KEY, name text NOT NULL, applied_at bigint NOT NULL)',
+      );
       const { rows } = await tx.query<{ version: number }>('SELECT version FROM parley_schema_migrations');
       const applied = new Set(rows.map((row) => Number(row.version)));
       for (const migration of MIGRATIONS) {
