@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { replyFrameSchema } from '@parley/protocol';
+import { Pair } from '../support/pair.js';
 import { RawClient } from '../support/raw-client.js';
 import { startServer, type TestServer } from '../support/server.js';
 import { token } from '../support/tokens.js';
@@ -20,40 +21,6 @@ let plain: TestServer | undefined;
 let tight: TestServer | undefined;
 let plainPair: Pair;
 let tightPair: Pair;
-
-/** Two members of one conversation, both subscribed: `exchange` proves the server still delivers. */
-class Pair {
-  private count = 0;
-  private constructor(
-    readonly a: RawClient,
-    readonly b: RawClient,
-    readonly conversationId: string,
-  ) {}
-
-  static async open(wsUrl: string): Promise<Pair> {
-    const conversationId = 'sentinel-room';
-    const a = await RawClient.connect(wsUrl, await token('alice'));
-    const b = await RawClient.connect(wsUrl, await token('bob'));
-    await a.call('conversation.open', { conversationId, members: ['bob'] });
-    await a.call('subscribe', { conversationId });
-    await b.call('subscribe', { conversationId });
-    return new Pair(a, b, conversationId);
-  }
-
-  /** Each side sends one message; the other must receive it live. */
-  async exchange(): Promise<void> {
-    const n = ++this.count;
-    for (const [from, to, side] of [[this.a, this.b, 'a'], [this.b, this.a, 'b']] as const) {
-      const clientMsgId = `pair-${side}-${n}`;
-      const ack = await from.call('message.send', { conversationId: this.conversationId, clientMsgId, content: { type: 'text', text: `still chatting ${n}` } });
-      const received = await to.waitFor((frame) => frame.push === 'event' && frame.event.conversation === this.conversationId && frame.event.causation?.clientMsgId === clientMsgId, 5000);
-      expect(received.event.seq).toBe(ack.seq);
-      expect(received.event.data.content.text).toBe(`still chatting ${n}`);
-    }
-    expect(this.a.closeCode).toBeNull();
-    expect(this.b.closeCode).toBeNull();
-  }
-}
 
 /**
  * Sends raw data, then a ping as a barrier, and returns the one reply the data got: errors for frames that
@@ -106,8 +73,8 @@ beforeAll(async () => {
   if (servers[0].status === 'fulfilled') plain = servers[0].value;
   if (servers[1].status === 'fulfilled') tight = servers[1].value;
   for (const server of servers) if (server.status === 'rejected') throw server.reason;
-  plainPair = await Pair.open(plain!.wsUrl);
-  tightPair = await Pair.open(tight!.wsUrl);
+  plainPair = await Pair.open(plain!.wsUrl, await token('alice'), await token('bob'), 'bob', 'sentinel-room');
+  tightPair = await Pair.open(tight!.wsUrl, await token('alice'), await token('bob'), 'bob', 'sentinel-room');
 });
 
 afterAll(async () => {

@@ -112,7 +112,7 @@ describe.each(stores)('delivery contract over $name', (store) => {
     for (let index = 0; index < 100; index++) await bob.call('message.send', { conversationId: id, clientMsgId: `m-${index}`, content: text(`message ${index}`) });
 
     alice = await RawClient.connect(server.wsUrl, await token('alice'));
-    const lastSeq = seen[seen.length - 1].seq;
+    const lastSeq = seen.at(-1)!.seq;
     await alice.call('subscribe', { conversationId: id, since: lastSeq });
     await alice.waitFor((frame) => frame.push === 'event' && frame.event.seq === 102);
     await bob.call('message.send', { conversationId: id, clientMsgId: 'after', content: text('after') });

@@ -9,7 +9,7 @@ import { startServer, type TestServer } from '../support/server.js';
 describe('JWKS URL', () => {
   let jwksServer: Server;
   let parley: TestServer;
-  let privateKey: CryptoKey;
+  let privateKey: Awaited<ReturnType<typeof generateKeyPair>>['privateKey'];
   let requests = 0;
 
   beforeAll(async () => {

@@ -165,9 +165,30 @@ describe('operations', () => {
       expect((await flooder.closed()).code).toBe(4501);
       const refusals = flooder.frames.filter((frame) => frame.error?.code === 'rate_limited');
       expect(refusals.length).toBe(50); // 10 x burst, then the connection is closed
-      expect(refusals[0].id).toBeTypeOf('number');
+      expect(refusals[0]?.id).toBeTypeOf('number');
       expect((await calm.call('ping')).ts).toBeTypeOf('number');
       calm.close();
+    } finally {
+      await server.stop();
+    }
+  });
+
+  it('refuses connections past the per-IP limit with HTTP 429 and frees the slot on close', async () => {
+    const server = await startServer({ PARLEY_MAX_CONNECTIONS_PER_IP: '2' });
+    try {
+      const first = await RawClient.open(server.wsUrl);
+      const second = await RawClient.open(server.wsUrl);
+      await expect(RawClient.open(server.wsUrl)).rejects.toThrow('HTTP 429');
+      first.close();
+      await first.closed();
+      let third: RawClient | null = null;
+      for (let attempt = 0; attempt < 50 && !third; attempt++) {
+        third = await RawClient.open(server.wsUrl).catch(() => null);
+        if (!third) await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      expect(third).not.toBeNull();
+      second.close();
+      third?.close();
     } finally {
       await server.stop();
     }

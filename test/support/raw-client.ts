@@ -70,7 +70,7 @@ export class RawClient {
   }
 
   /** Durable events received for a conversation, in arrival order. */
-  events(conversationId?: string): Frame[] {
+  events(conversationId?: string): Array<Frame & { seq: number }> {
     return this.frames.filter((frame) => frame.push === 'event' && (!conversationId || frame.event.conversation === conversationId)).map((frame) => frame.event);
   }
 

@@ -1,5 +1,6 @@
 import type { ConversationEvent, Signal } from '@parley/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventually } from '../../../test/support/eventually.js';
 import { MemoryBus } from '../src/bus/memory/bus.js';
 import type { Bus, BusMessage } from '../src/core/ports.js';
 
@@ -25,17 +26,6 @@ const event = (key: { tenant: string; conversationId: string }, seq: number): Co
   data: { n: seq },
 });
 
-async function eventually(check: () => void, timeoutMs = 2000): Promise<void> {
-  const started = Date.now();
-  for (;;) {
-    try {
-      return check();
-    } catch (error) {
-      if (Date.now() - started > timeoutMs) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
-  }
-}
 
 describe.each(factories)('Bus conformance: $name', (factory) => {
   let bus: Bus;
