@@ -32,7 +32,20 @@ export const causationSchema = z.object({
 export type Causation = z.infer<typeof causationSchema>;
 
 /** Durable event types of protocol v1. `noun.verb`. */
-export const DURABLE_EVENT_TYPES = ['conversation.created', 'message.created', 'receipt.read'] as const;
+export const DURABLE_EVENT_TYPES = [
+  'conversation.created',
+  'message.created',
+  'receipt.read',
+  'ai.started',
+  'ai.tool_call',
+  'ai.tool_result',
+  'ai.completed',
+  'ai.stopped',
+  'ai.failed',
+] as const;
+
+/** The events that end a generation: exactly one of them follows each `ai.started`. */
+export const GENERATION_END_TYPES = ['ai.completed', 'ai.stopped', 'ai.failed'] as const;
 export type DurableEventType = (typeof DURABLE_EVENT_TYPES)[number];
 
 /**
@@ -53,7 +66,7 @@ export const eventSchema = z.object({
 export type ConversationEvent = z.infer<typeof eventSchema>;
 
 /** Ephemeral signal types: published live, never stored, carry no `seq`. */
-export const SIGNAL_TYPES = ['typing', 'presence.joined', 'presence.left'] as const;
+export const SIGNAL_TYPES = ['typing', 'presence.joined', 'presence.left', 'ai.delta', 'ai.snapshot'] as const;
 export type SignalType = (typeof SIGNAL_TYPES)[number];
 
 export const signalSchema = z.object({
@@ -65,3 +78,11 @@ export const signalSchema = z.object({
   data: z.record(z.string(), z.unknown()),
 });
 export type Signal = z.infer<typeof signalSchema>;
+
+/**
+ * `data` of an `ai.delta` signal: the text appended by generation `generationId` at position `index`
+ * (0, 1, 2, ... per generation). An `ai.snapshot` carries the whole text so far, up to and including `index`
+ * (-1 before the first delta); deltas after it continue at `index + 1`.
+ */
+export const generationTextSchema = z.object({ generationId: z.string(), index: z.number().int().min(-1), text: z.string() });
+export type GenerationText = z.infer<typeof generationTextSchema>;

@@ -21,6 +21,8 @@ export const operationArgsSchemas = {
   'token.refresh': z.object({ token: z.string().min(1).max(8192) }),
   'conversation.open': z.object({
     conversationId: identifierSchema.optional(),
+    /** An assistant profile: the conversation then gets an AI answer to every user message. */
+    assistant: identifierSchema.optional(),
     members: z.array(identifierSchema).max(100).default([]),
     metadata: z.record(z.string(), z.json()).default({}),
   }),
@@ -40,6 +42,8 @@ export const operationArgsSchemas = {
   typing: conversationArgs.extend({ active: z.boolean() }),
   read: conversationArgs.extend({ seq: z.number().int().positive() }),
   presence: conversationArgs,
+  /** Stops the running generation (or the given one) of a conversation. */
+  'ai.stop': conversationArgs.extend({ generationId: z.string().min(1).max(64).optional() }),
   ping: z.object({}),
 } as const;
 
@@ -68,6 +72,8 @@ export const conversationViewSchema = z.object({
   createdAt: z.number().int(),
   createdBy: z.string(),
   lastSeq: z.number().int().nonnegative(),
+  /** The assistant profile answering in this conversation, or null. */
+  assistant: z.string().nullable(),
 });
 export type ConversationView = z.infer<typeof conversationViewSchema>;
 
@@ -100,6 +106,7 @@ export const operationResultSchemas = {
   typing: z.object({}),
   read: z.object({ seq: z.number().int().nonnegative(), changed: z.boolean() }),
   presence: z.object({ online: z.array(z.object({ userId: z.string(), connections: z.number().int() })) }),
+  'ai.stop': z.object({ stopped: z.array(z.string()) }),
   ping: z.object({ ts: z.number().int() }),
 } as const satisfies Record<OperationName, z.ZodType>;
 

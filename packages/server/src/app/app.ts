@@ -1,6 +1,8 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { createAssistants } from '../ai/index.js';
+import type { GenerationObserver } from '../ai/generation.js';
 import { loadOrCreateDevSecret } from '../auth/dev-secret.js';
 import { TokenVerifier } from '../auth/tokens.js';
 import { MemoryBus } from '../bus/memory/bus.js';
@@ -45,6 +47,25 @@ export async function resolveSecret(config: Config, logger?: Logger): Promise<Ui
   return loadOrCreateDevSecret(config.dataDir);
 }
 
+function aiObserver(metrics: Metrics): GenerationObserver {
+  return {
+    firstToken: (seconds, model) => metrics.aiTimeToFirstToken.observe({ model }, seconds),
+    finished: (outcome, seconds, outputTokens) => {
+      metrics.aiOutcomes.inc({ outcome });
+      metrics.aiGenerationDuration.observe({ outcome }, seconds);
+      if (seconds > 0 && outputTokens > 0) metrics.aiTokensPerSecond.observe(outputTokens / seconds);
+    },
+    toolCalled: (tool, seconds) => metrics.aiToolDuration.observe({ tool }, seconds),
+    attemptFailed: (model) => metrics.aiAttemptFailures.inc({ model }),
+    queued: (seconds) => metrics.aiQueueWait.observe(seconds),
+  };
+}
+
+/** The defined entries of `values` (optional settings stay absent rather than undefined). */
+function optional<T extends Record<string, string | undefined>>(values: T): Partial<Record<keyof T, string>> {
+  return Object.fromEntries(Object.entries(values).filter(([, value]) => value !== undefined)) as Partial<Record<keyof T, string>>;
+}
+
 /** Composition root: config -> adapters -> gateway and HTTP, listening. */
 export async function startNode(config: Config, logger: Logger): Promise<ParleyNode> {
   const metrics = new Metrics();
@@ -68,10 +89,26 @@ export async function startNode(config: Config, logger: Logger): Promise<ParleyN
       logger.warn({ err: error, conversation: event.conversation, seq: event.seq }, 'publish failed after commit');
     },
   });
+  const { orchestrator, queue } = await createAssistants({
+    ...(config.assistantsFile ? { assistantsFile: config.assistantsFile } : {}),
+    ...optional({ llmBaseUrl: config.llmBaseUrl, llmApiKey: config.llmApiKey, llmModel: config.llmModel, anthropicApiKey: config.anthropicApiKey, anthropicModel: config.anthropicModel }),
+    demoTtftMs: config.demoTtftMs,
+    demoTokensPerSecond: config.demoTokensPerSecond,
+    queue: { maxQueued: config.aiQueueSize, concurrency: config.aiConcurrency, perTenantConcurrency: config.aiTenantConcurrency },
+    log,
+    publishDelta: (key, delta) => {
+      const signal = { tenant: key.tenant, conversation: key.conversationId, type: 'ai.delta' as const, ts: Date.now(), actor: { kind: 'assistant' as const, id: delta.generationId }, data: delta };
+      bus.publishSignal(signal).catch((error: unknown) => logger.warn({ err: error }, 'delta publish failed'));
+    },
+    observer: aiObserver(metrics),
+    onError: (error) => logger.error({ err: error }, 'AI job failed'),
+  });
+  metrics.watchAiQueue(() => ({ depth: queue.depth, running: queue.active }));
   const gateway = new Gateway({
     log,
     bus,
     presence: new MemoryPresence(),
+    assistants: orchestrator,
     hub: new Hub(bus),
     verifier,
     metrics,
@@ -116,6 +153,9 @@ export async function startNode(config: Config, logger: Logger): Promise<ParleyN
     server,
     stop: async () => {
       await gateway.shutdown(config.shutdownGraceMs);
+      // Running answers end with a terminal event (ai.stopped) before the store closes.
+      await orchestrator.stopAll();
+      await queue.idle();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await bus.close();
       await store.close();

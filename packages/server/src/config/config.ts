@@ -34,6 +34,17 @@ export const SETTINGS = {
   maxBufferedBytes: { env: 'PARLEY_MAX_BUFFERED_BYTES', flag: undefined, schema: integer(1024), default: String(1024 * 1024), help: 'outbound bytes a connection may have queued; beyond it is closed as a slow consumer (4001)' },
   maxPendingRequests: { env: 'PARLEY_MAX_PENDING_REQUESTS', flag: undefined, schema: integer(1), default: '64', help: 'requests of one connection queued for processing; beyond it they get `busy`' },
   hotLogSize: { env: 'PARLEY_HOT_LOG_SIZE', flag: undefined, schema: integer(0), default: '1000', help: 'recent events per conversation kept on the bus for fast resume' },
+  assistantsFile: { env: 'PARLEY_ASSISTANTS_FILE', flag: undefined, schema: optionalText, default: undefined, help: 'JSON file of assistant profiles ({"assistants": [...]}, see docs/ai.md); unset: one profile `assistant`' },
+  llmBaseUrl: { env: 'PARLEY_LLM_BASE_URL', flag: undefined, schema: z.url().optional(), default: undefined, help: 'OpenAI-compatible API (OpenAI, vLLM, Ollama, llama.cpp) for the default profile, e.g. http://localhost:11434/v1' },
+  llmApiKey: { env: 'PARLEY_LLM_API_KEY', flag: undefined, schema: optionalText, default: undefined, help: 'API key for PARLEY_LLM_BASE_URL' },
+  llmModel: { env: 'PARLEY_LLM_MODEL', flag: undefined, schema: optionalText, default: undefined, help: 'model name at PARLEY_LLM_BASE_URL (default gpt-4o-mini)' },
+  anthropicApiKey: { env: 'PARLEY_ANTHROPIC_API_KEY', flag: undefined, schema: optionalText, default: undefined, help: 'Anthropic API key for the default profile' },
+  anthropicModel: { env: 'PARLEY_ANTHROPIC_MODEL', flag: undefined, schema: optionalText, default: undefined, help: 'Anthropic model (default claude-3-5-haiku-latest)' },
+  demoTtftMs: { env: 'PARLEY_DEMO_TTFT_MS', flag: undefined, schema: integer(0, 60_000), default: '300', help: "the demo model's time to first token" },
+  demoTokensPerSecond: { env: 'PARLEY_DEMO_TOKENS_PER_SECOND', flag: undefined, schema: z.coerce.number().positive().max(100_000), default: '40', help: "the demo model's tokens per second" },
+  aiQueueSize: { env: 'PARLEY_AI_QUEUE_SIZE', flag: undefined, schema: integer(1), default: '200', help: 'AI jobs waiting at most; beyond it user messages to assistants get `busy`' },
+  aiConcurrency: { env: 'PARLEY_AI_CONCURRENCY', flag: undefined, schema: integer(1), default: '32', help: 'AI generations running at once per node' },
+  aiTenantConcurrency: { env: 'PARLEY_AI_TENANT_CONCURRENCY', flag: undefined, schema: integer(1), default: '8', help: 'AI generations of one tenant running at once per node' },
   shutdownGraceMs: { env: 'PARLEY_SHUTDOWN_GRACE_MS', flag: undefined, schema: integer(0), default: '10000', help: 'how long SIGTERM waits for in-flight requests' },
 } as const;
 

@@ -1,4 +1,4 @@
-import type { ConversationEvent, Signal } from '@parley/protocol';
+import type { Actor, ConversationEvent, GenerationText, Signal } from '@parley/protocol';
 import type {
   AppendInput,
   AppendResult,
@@ -61,4 +61,28 @@ export interface Presence {
   /** Removes that connection; true if it was the user's last there (the user left). */
   leave(key: ConversationKey, userId: string, connectionId: string): Promise<boolean>;
   list(key: ConversationKey): Promise<Array<{ userId: string; connections: number }>>;
+}
+
+/** What `Assistants.admit` hands back: the reservation for the answer to one message. */
+export interface Admission {
+  /** The message was committed (not a duplicate): start its answer. */
+  committed(event: ConversationEvent): void;
+  /** The message was not committed, or was a duplicate: give the reservation back. */
+  release(): void;
+}
+
+/**
+ * The AI side as the gateway sees it. It decides, before a user message is committed, whether the
+ * conversation's assistant can take it, so that a full queue or a policy refusal reaches the sender as an
+ * error instead of a silent wait.
+ */
+export interface Assistants {
+  /** Whether `profileId` names a configured assistant profile. */
+  hasProfile(profileId: string): boolean;
+  /** Throws ParleyError (`busy` when the queue is full, `conflict` under the `reject` double-texting policy, ...) or reserves the answer. */
+  admit(conversation: ConversationRecord, sender: Actor): Promise<Admission>;
+  /** Stops the conversation's running generation (only `generationId`, if given); returns the ids stopped. */
+  stop(key: ConversationKey, generationId?: string): Promise<string[]>;
+  /** The text so far of the conversation's running generations, for subscribers that arrive mid-answer. */
+  snapshots(key: ConversationKey): Promise<GenerationText[]>;
 }

@@ -23,6 +23,8 @@ export interface ConversationRecord {
   metadata: Record<string, unknown>;
   members: string[];
   lastSeq: number;
+  /** The assistant profile that answers user messages here, or null for people-only conversations. */
+  assistant: string | null;
 }
 
 /** A durable event before the store gives it `id`, `seq` and `ts`. */
@@ -45,6 +47,7 @@ export interface NewConversation {
   createdBy: string;
   members: string[];
   metadata: Record<string, unknown>;
+  assistant: string | null;
 }
 
 /** A range of events by seq, ascending. `after`/`before` are exclusive bounds. */

@@ -78,12 +78,16 @@ const refreshToken: Handler<'token.refresh'> = async (session, args) => {
 
 const openConversation: Handler<'conversation.open'> = async (session, args) => {
   const principal = session.principal!;
+  if (args.assistant !== undefined && !session.services.assistants.hasProfile(args.assistant)) {
+    throw new ParleyError('bad_request', `no assistant profile named ${JSON.stringify(args.assistant)}`);
+  }
   const key = keyOf(session, args.conversationId ?? randomUUID());
   const { conversation, created } = await session.services.log.create({
     key,
     createdBy: principal.userId,
     members: args.members,
     metadata: args.metadata,
+    assistant: args.assistant ?? null,
   });
   if (!created) authorizeConversation(principal, conversation, key.conversationId);
   return { conversation: toView(conversation), created };
@@ -94,17 +98,23 @@ const getConversation: Handler<'conversation.get'> = async (session, args) => ({
 });
 
 const sendMessage: Handler<'message.send'> = async (session, args) => {
-  await authorized(session, args.conversationId);
+  const conversation = await authorized(session, args.conversationId);
   const principal = session.principal!;
   const isAgent = principal.roles.includes('agent') || principal.roles.includes('admin');
+  const actor = { kind: isAgent ? ('agent' as const) : ('user' as const), id: principal.userId };
   const causation = args.replyTo === undefined ? { clientMsgId: args.clientMsgId } : { clientMsgId: args.clientMsgId, replyTo: args.replyTo };
-  const { event, duplicate } = await session.services.log.append({
-    key: keyOf(session, args.conversationId),
-    type: 'message.created',
-    actor: { kind: isAgent ? 'agent' : 'user', id: principal.userId },
-    data: { content: args.content },
-    causation,
-  });
+  // The assistant admits the message before it is committed, so a full queue is the sender's error, not a silent wait.
+  const admission = await session.services.assistants.admit(conversation, actor);
+  let appended;
+  try {
+    appended = await session.services.log.append({ key: keyOf(session, args.conversationId), type: 'message.created', actor, data: { content: args.content }, causation });
+  } catch (error) {
+    admission.release();
+    throw error;
+  }
+  const { event, duplicate } = appended;
+  if (duplicate) admission.release();
+  else admission.committed(event);
   return { eventId: event.id, seq: event.seq, ts: event.ts, duplicate };
 };
 
@@ -160,6 +170,11 @@ const presence: Handler<'presence'> = async (session, args) => {
   return { online: await session.services.presence.list(keyOf(session, args.conversationId)) };
 };
 
+const stopGeneration: Handler<'ai.stop'> = async (session, args) => {
+  await authorized(session, args.conversationId);
+  return { stopped: await session.services.assistants.stop(keyOf(session, args.conversationId), args.generationId) };
+};
+
 const ping: Handler<'ping'> = async () => ({ ts: Date.now() });
 
 /** The handler of each protocol operation. Every handler authorizes its own target. */
@@ -175,5 +190,6 @@ export const OPERATIONS: { [Op in OperationName]: Handler<Op> } = {
   typing,
   read,
   presence,
+  'ai.stop': stopGeneration,
   ping,
 };

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { TokenVerifier } from '../auth/tokens.js';
-import type { Bus, Presence } from '../core/ports.js';
+import type { Assistants, Bus, Presence } from '../core/ports.js';
 import type { ConversationLog } from '../log/conversation-log.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { Hub } from './hub.js';
@@ -44,6 +44,7 @@ export interface GatewayServices {
   log: ConversationLog;
   bus: Bus;
   presence: Presence;
+  assistants: Assistants;
   hub: Hub;
   verifier: TokenVerifier;
   metrics: Metrics;

@@ -6,10 +6,13 @@ import type { SessionContext } from './session-context.js';
 
 const REPLAY_PAGE_SIZE = 200;
 const MAX_HELD_EVENTS = 10_000;
+const MAX_HELD_DELTAS = 1000;
 
 /** One conversation subscription of a session: ordered, exactly-once events from `since` on, then live. */
 class ConversationSubscription implements HubSubscriber {
   readonly feed: OrderedFeed;
+  /** AI deltas that arrive before the snapshots of running generations were sent; null once they were. */
+  private heldDeltas: Signal[] | null = [];
 
   constructor(
     readonly key: ConversationKey,
@@ -39,7 +42,30 @@ class ConversationSubscription implements HubSubscriber {
   }
 
   onSignal(signal: Signal): void {
+    if (signal.type === 'ai.delta' && this.heldDeltas && this.heldDeltas.length < MAX_HELD_DELTAS) {
+      this.heldDeltas.push(signal);
+      return;
+    }
     this.session.sendSignal(signal);
+  }
+
+  /**
+   * Replays the gap, then hands over the text so far of running AI generations (`ai.snapshot`), then the
+   * deltas that follow each snapshot: a client that arrives mid-answer assembles it with nothing missing or repeated.
+   */
+  async start(): Promise<void> {
+    await this.feed.catchUp();
+    const snapshots = await this.session.services.assistants.snapshots(this.key).catch(() => []);
+    for (const snapshot of snapshots) {
+      this.session.sendSignal({ tenant: this.key.tenant, conversation: this.key.conversationId, type: 'ai.snapshot', ts: Date.now(), actor: { kind: 'assistant', id: 'assistant' }, data: snapshot });
+    }
+    const held = this.heldDeltas ?? [];
+    this.heldDeltas = null;
+    const covered = new Map(snapshots.map((snapshot) => [snapshot.generationId, snapshot.index]));
+    for (const delta of held) {
+      const upTo = covered.get(String(delta.data.generationId));
+      if (upTo === undefined || Number(delta.data.index) > upTo) this.session.sendSignal(delta);
+    }
   }
 }
 
@@ -71,7 +97,7 @@ export class ConversationSubscriptions {
     await this.joinPresence(key);
     // Catch-up (and with it live delivery) starts after the reply is sent, so the client sees the ack first.
     // It runs even without a gap to replay: events committed while subscribing are read, not lost.
-    setImmediate(() => void subscription.feed.catchUp());
+    setImmediate(() => void subscription.start());
   }
 
   async unsubscribe(key: ConversationKey): Promise<void> {

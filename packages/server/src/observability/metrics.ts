@@ -17,7 +17,29 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly aiTimeToFirstToken = new Histogram({
+    name: 'parley_ai_ttft_seconds',
+    help: 'Time from the start of a generation to its first token',
+    labelNames: ['model'],
+    buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8, 16],
+    registers: [this.registry],
+  });
+  readonly aiGenerationDuration = new Histogram({ name: 'parley_ai_generation_seconds', help: 'Duration of generations, by outcome', labelNames: ['outcome'], buckets: [0.25, 0.5, 1, 2, 5, 10, 30, 60, 120], registers: [this.registry] });
+  readonly aiTokensPerSecond = new Histogram({ name: 'parley_ai_tokens_per_second', help: 'Output tokens per second of finished generations', buckets: [5, 10, 20, 40, 80, 160, 320], registers: [this.registry] });
+  readonly aiOutcomes = new Counter({ name: 'parley_ai_generations_total', help: 'Finished generations, by outcome', labelNames: ['outcome'], registers: [this.registry] });
+  readonly aiAttemptFailures = new Counter({ name: 'parley_ai_attempt_failures_total', help: 'Model attempts that failed (retried or not)', labelNames: ['model'], registers: [this.registry] });
+  readonly aiQueueWait = new Histogram({ name: 'parley_ai_queue_wait_seconds', help: 'Time an admitted message waited for a worker', buckets: [0.001, 0.01, 0.05, 0.1, 0.5, 1, 5, 30], registers: [this.registry] });
+  readonly aiToolDuration = new Histogram({ name: 'parley_ai_tool_seconds', help: 'Tool call latency', labelNames: ['tool'], buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 10], registers: [this.registry] });
+  private readQueue: () => { depth: number; running: number } = () => ({ depth: 0, running: 0 });
+  readonly aiQueueDepth: Gauge = new Gauge({ name: 'parley_ai_queue_depth', help: 'AI jobs waiting (reserved included)', registers: [this.registry], collect: (): void => this.aiQueueDepth.set(this.readQueue().depth) });
+  readonly aiRunning: Gauge = new Gauge({ name: 'parley_ai_running', help: 'AI generations running', registers: [this.registry], collect: (): void => this.aiRunning.set(this.readQueue().running) });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'parley_' });
+  }
+
+  /** Where the AI queue gauges read their values when scraped. */
+  watchAiQueue(read: () => { depth: number; running: number }): void {
+    this.readQueue = read;
   }
 }

@@ -43,4 +43,9 @@ CREATE UNIQUE INDEX parley_events_client_msg_id
   ON parley_events (tenant, conversation, actor_id, client_msg_id) WHERE client_msg_id IS NOT NULL;
 `,
   },
+  {
+    version: 2,
+    name: 'assistant profile per conversation',
+    sql: 'ALTER TABLE parley_conversations ADD COLUMN assistant text',
+  },
 ];

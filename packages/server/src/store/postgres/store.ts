@@ -34,6 +34,7 @@ interface ConversationRow {
   metadata: Record<string, unknown>;
   last_seq: string | number;
   members: string[] | null;
+  assistant: string | null;
 }
 
 const EVENT_COLUMNS = 'tenant, conversation, seq, id, type, ts, actor_kind, actor_id, data, causation';
@@ -64,6 +65,7 @@ function toConversation(row: ConversationRow): ConversationRecord {
     metadata: row.metadata,
     members: row.members ?? [],
     lastSeq: Number(row.last_seq),
+    assistant: row.assistant,
   };
 }
 
@@ -102,9 +104,9 @@ export class PostgresStore implements Store {
     const members = [...new Set([input.createdBy, ...input.members])];
     return this.db.transaction(async (tx) => {
       const inserted = await tx.query(
-        `INSERT INTO parley_conversations (tenant, id, created_by, created_at, metadata, last_seq)
-         VALUES ($1, $2, $3, $4, $5, 1) ON CONFLICT DO NOTHING RETURNING id`,
-        [tenant, conversationId, input.createdBy, now, JSON.stringify(input.metadata)],
+        `INSERT INTO parley_conversations (tenant, id, created_by, created_at, metadata, last_seq, assistant)
+         VALUES ($1, $2, $3, $4, $5, 1, $6) ON CONFLICT DO NOTHING RETURNING id`,
+        [tenant, conversationId, input.createdBy, now, JSON.stringify(input.metadata), input.assistant],
       );
       if (inserted.rows.length === 0) {
         const existing = await this.getConversationWith(tx, input.key);
@@ -116,7 +118,7 @@ export class PostgresStore implements Store {
          SELECT $1, $2, unnest($3::text[]), $4`,
         [tenant, conversationId, members, now],
       );
-      const data = { createdBy: input.createdBy, members, metadata: input.metadata };
+      const data = { createdBy: input.createdBy, members, metadata: input.metadata, assistant: input.assistant };
       const event = await this.insertEvent(tx, input.key, 1, now, {
         key: input.key,
         type: 'conversation.created',
@@ -131,6 +133,7 @@ export class PostgresStore implements Store {
         metadata: input.metadata,
         members,
         lastSeq: 1,
+        assistant: input.assistant,
       };
       return { conversation, event };
     });
@@ -214,7 +217,7 @@ export class PostgresStore implements Store {
 
   private async getConversationWith(executor: SqlExecutor, key: ConversationKey): Promise<ConversationRecord | null> {
     const { rows } = await executor.query<ConversationRow>(
-      `SELECT c.tenant, c.id, c.created_by, c.created_at, c.metadata, c.last_seq,
+      `SELECT c.tenant, c.id, c.created_by, c.created_at, c.metadata, c.last_seq, c.assistant,
               (SELECT array_agg(m.user_id ORDER BY m.user_id) FROM parley_members m
                 WHERE m.tenant = c.tenant AND m.conversation = c.id) AS members
        FROM parley_conversations c WHERE c.tenant = $1 AND c.id = $2`,

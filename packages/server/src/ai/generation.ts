@@ -1,0 +1,276 @@
+import type { LanguageModelV3 } from '@ai-sdk/provider';
+import { stepCountIs, streamText, type LanguageModelUsage, type ToolSet } from 'ai';
+import type { ConversationEvent, GenerationText } from '@parley/protocol';
+import type { ConversationKey } from '../core/types.js';
+import type { ConversationLog } from '../log/conversation-log.js';
+import { buildContext, type GenerationContext } from './context.js';
+import { DeltaCoalescer } from './delta-coalescer.js';
+import { modelName } from './models.js';
+import type { AssistantProfile, ModelSpec } from './profiles.js';
+import { toAiTools, type ToolDefinition } from './tools.js';
+
+/** Why a generation was aborted. */
+export const STOPPED = 'stopped';
+const TIMED_OUT = 'timeout';
+
+/** Hooks for metrics and logs; the generation itself knows nothing of either. */
+export interface GenerationObserver {
+  firstToken?(seconds: number, model: string): void;
+  finished?(outcome: 'completed' | 'stopped' | 'failed', seconds: number, outputTokens: number): void;
+  toolCalled?(tool: string, seconds: number): void;
+  attemptFailed?(model: string, error: unknown): void;
+  /** An admitted message waited this long for a worker. */
+  queued?(seconds: number): void;
+}
+
+/** What a generation needs from the rest of the node. */
+export interface GenerationDependencies {
+  log: ConversationLog;
+  publishDelta: (key: ConversationKey, delta: GenerationText) => void;
+  createModel: (spec: ModelSpec) => LanguageModelV3;
+  tools: ReadonlyMap<string, ToolDefinition>;
+  observer: GenerationObserver;
+}
+
+/** A failure of one attempt, classified for the retry decision and the `ai.failed` code. */
+class AttemptError extends Error {
+  constructor(
+    readonly code: 'timeout' | 'model_error',
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/**
+ * One AI answer to one user message: `ai.started`, deltas (signals), tool calls and results, then exactly
+ * one of `ai.completed`, `ai.stopped`, `ai.failed`. Retries and the next model in the chain apply only
+ * before the first token; after it a failure ends the answer with what was said so far.
+ */
+export class Generation {
+  readonly id: string;
+  readonly controller = new AbortController();
+  private readonly coalescer: DeltaCoalescer;
+  private readonly startedAt = performance.now();
+  private firstTokenAt: number | null = null;
+  private toolCalls = 0;
+  private usage: LanguageModelUsage | undefined;
+  private context: GenerationContext | null = null;
+
+  constructor(
+    readonly key: ConversationKey,
+    private readonly profile: AssistantProfile,
+    private readonly trigger: ConversationEvent,
+    private readonly dependencies: GenerationDependencies,
+    id: string,
+  ) {
+    this.id = id;
+    this.coalescer = new DeltaCoalescer(id, profile.deltaIntervalMs, (delta) => dependencies.publishDelta(key, delta));
+  }
+
+  /** The text so far, as deltas have carried it. */
+  snapshot(): GenerationText {
+    return this.coalescer.snapshot();
+  }
+
+  /** The context of this generation, once built (for debugging). */
+  get builtContext(): GenerationContext | null {
+    return this.context;
+  }
+
+  stop(): void {
+    this.controller.abort(STOPPED);
+  }
+
+  /** Runs to one terminal event. Never throws for model or tool failures; only if the store itself fails. */
+  async run(): Promise<void> {
+    const total = setTimeout(() => this.controller.abort(TIMED_OUT), this.profile.limits.totalTimeoutMs);
+    try {
+      await this.append('ai.started', { profile: this.profile.id, replyTo: this.trigger.seq });
+      const history = await this.dependencies.log.history(this.key, { before: this.trigger.seq + 1, limit: 100 });
+      this.context = buildContext(this.profile, history.events);
+      await this.finish(await this.runChain(this.context));
+    } finally {
+      clearTimeout(total);
+      this.coalescer.close();
+    }
+  }
+
+  private async runChain(context: GenerationContext): Promise<Outcome> {
+    let lastError: AttemptError | null = null;
+    for (const spec of this.profile.models) {
+      for (let attempt = 0; attempt <= this.profile.limits.retries; attempt++) {
+        if (this.controller.signal.aborted) return this.abortedOutcome();
+        try {
+          await this.attempt(spec, context);
+          return { kind: 'completed', model: modelName(spec) };
+        } catch (error) {
+          if (this.controller.signal.aborted) return this.abortedOutcome();
+          lastError = error instanceof AttemptError ? error : new AttemptError('model_error', (error as Error).message, { cause: error });
+          this.dependencies.observer.attemptFailed?.(modelName(spec), error);
+          // Once text or tool calls reached the conversation, another attempt would contradict them.
+          if (this.coalescer.text !== '' || this.toolCalls > 0) return { kind: 'failed', code: lastError.code, message: lastError.message };
+          await backoff(attempt, this.controller.signal).catch(() => undefined);
+        }
+      }
+    }
+    return { kind: 'failed', code: lastError?.code ?? 'model_error', message: lastError?.message ?? 'no model answered' };
+  }
+
+  private abortedOutcome(): Outcome {
+    if (this.controller.signal.reason === STOPPED) return { kind: 'stopped' };
+    return { kind: 'failed', code: 'timeout', message: `the answer took longer than ${this.profile.limits.totalTimeoutMs} ms` };
+  }
+
+  private async attempt(spec: ModelSpec, context: GenerationContext): Promise<void> {
+    const attempt = new AbortController();
+    const stopAttempt = () => attempt.abort(this.controller.signal.reason);
+    this.controller.signal.addEventListener('abort', stopAttempt, { once: true });
+    const watchdog = new Watchdog(attempt, this.profile.limits.firstTokenTimeoutMs, this.profile.limits.idleTimeoutMs);
+    try {
+      const tools = this.toolSet(attempt.signal);
+      const result = streamText({
+        model: this.dependencies.createModel(spec),
+        system: context.system,
+        messages: context.messages,
+        ...(tools ? { tools, stopWhen: stepCountIs(this.profile.limits.maxToolSteps) } : {}),
+        maxRetries: 0,
+        abortSignal: attempt.signal,
+        ...(this.profile.limits.maxOutputTokens ? { maxOutputTokens: this.profile.limits.maxOutputTokens } : {}),
+      });
+      for await (const part of result.fullStream) {
+        watchdog.activity(part.type === 'text-delta' || part.type === 'tool-call');
+        await this.onPart(part, spec);
+      }
+      if (attempt.signal.aborted) throw attemptAbortError(attempt.signal.reason);
+    } finally {
+      watchdog.stop();
+      this.controller.signal.removeEventListener('abort', stopAttempt);
+    }
+  }
+
+  private async onPart(part: StreamPart, spec: ModelSpec): Promise<void> {
+    switch (part.type) {
+      case 'text-delta':
+        if (this.firstTokenAt === null) {
+          this.firstTokenAt = performance.now();
+          this.dependencies.observer.firstToken?.((this.firstTokenAt - this.startedAt) / 1000, modelName(spec));
+        }
+        return this.coalescer.push(part.text);
+      case 'tool-call':
+        this.toolCalls++;
+        this.coalescer.flush();
+        await this.append('ai.tool_call', { toolCallId: part.toolCallId, toolName: part.toolName, input: part.input as Record<string, unknown> });
+        return;
+      case 'tool-result':
+        await this.append('ai.tool_result', { toolCallId: part.toolCallId, toolName: part.toolName, output: part.output as unknown });
+        return;
+      case 'tool-error':
+        await this.append('ai.tool_result', { toolCallId: part.toolCallId, toolName: part.toolName, error: String((part.error as Error)?.message ?? part.error) });
+        return;
+      case 'finish':
+        this.usage = part.totalUsage;
+        return;
+      case 'error':
+        throw new AttemptError('model_error', describeError(part.error), { cause: part.error });
+      default:
+        return;
+    }
+  }
+
+  private toolSet(signal: AbortSignal): ToolSet | undefined {
+    const definitions = this.profile.tools.map((name) => this.dependencies.tools.get(name)).filter((tool): tool is ToolDefinition => tool !== undefined);
+    if (definitions.length === 0) return undefined;
+    const started = new Map<string, number>();
+    return toAiTools(
+      definitions.map((definition) => ({
+        ...definition,
+        execute: async (input, toolSignal) => {
+          started.set(definition.name, performance.now());
+          try {
+            return await definition.execute(input, toolSignal);
+          } finally {
+            this.dependencies.observer.toolCalled?.(definition.name, (performance.now() - started.get(definition.name)!) / 1000);
+          }
+        },
+      })),
+      signal,
+    );
+  }
+
+  private async finish(outcome: Outcome): Promise<void> {
+    this.coalescer.flush();
+    const text = this.coalescer.text;
+    const seconds = (performance.now() - this.startedAt) / 1000;
+    const outputTokens = this.usage?.outputTokens ?? Math.ceil(text.length / 4);
+    if (outcome.kind === 'completed') {
+      const ttftMs = this.firstTokenAt === null ? null : Math.round(this.firstTokenAt - this.startedAt);
+      await this.append('ai.completed', { text, model: outcome.model, ttftMs, usage: { inputTokens: this.usage?.inputTokens ?? null, outputTokens } });
+    } else if (outcome.kind === 'stopped') {
+      await this.append('ai.stopped', { text });
+    } else {
+      const fallback = this.profile.fallbackText;
+      await this.append('ai.failed', { code: outcome.code, message: outcome.message, text, ...(fallback ? { fallbackText: fallback } : {}) });
+    }
+    this.dependencies.observer.finished?.(outcome.kind, seconds, outputTokens);
+  }
+
+  private async append(type: string, data: Record<string, unknown>): Promise<void> {
+    await this.dependencies.log.append({
+      key: this.key,
+      type,
+      actor: { kind: 'assistant', id: this.profile.id },
+      data: { generationId: this.id, ...data },
+      causation: { replyTo: this.trigger.seq, generationId: this.id },
+    });
+  }
+}
+
+type Outcome = { kind: 'completed'; model: string } | { kind: 'stopped' } | { kind: 'failed'; code: string; message: string };
+type StreamPart = ReturnType<typeof streamText>['fullStream'] extends AsyncIterable<infer Part> ? Part : never;
+
+/** Aborts an attempt that waits too long for its first token, or for any part after it. */
+class Watchdog {
+  private timer: ReturnType<typeof setTimeout>;
+  private started = false;
+
+  constructor(
+    private readonly attempt: AbortController,
+    private readonly firstTokenMs: number,
+    private readonly idleMs: number,
+  ) {
+    this.timer = setTimeout(() => attempt.abort(TIMED_OUT), firstTokenMs);
+  }
+
+  /** Something arrived; `progress` when it was text or a tool call (the first token, for the first timeout). */
+  activity(progress: boolean): void {
+    if (!this.started && !progress) return;
+    this.started = true;
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => this.attempt.abort(TIMED_OUT), this.idleMs);
+  }
+
+  stop(): void {
+    clearTimeout(this.timer);
+  }
+}
+
+function attemptAbortError(reason: unknown): AttemptError {
+  if (reason === TIMED_OUT) return new AttemptError('timeout', 'the model did not answer in time');
+  return new AttemptError('model_error', `aborted: ${String(reason)}`);
+}
+
+function describeError(error: unknown): string {
+  if (error instanceof Error) return error.message;
+  return typeof error === 'string' ? error : JSON.stringify(error);
+}
+
+/** Waits 200 ms, 400 ms, 800 ms ... (capped at 2 s) before the next attempt; rejects if aborted meanwhile. */
+function backoff(attempt: number, signal: AbortSignal): Promise<void> {
+  const delay = Math.min(2000, 200 * 2 ** attempt);
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(resolve, delay);
+    signal.addEventListener('abort', () => (clearTimeout(timer), reject(signal.reason)), { once: true });
+  });
+}

@@ -1,0 +1,110 @@
+import { randomUUID } from 'node:crypto';
+import type { Actor, ConversationEvent, GenerationText } from '@parley/protocol';
+import { ParleyError } from '../core/errors.js';
+import type { Admission, Assistants } from '../core/ports.js';
+import { conversationKeyString, type ConversationKey, type ConversationRecord } from '../core/types.js';
+import { Generation, type GenerationDependencies } from './generation.js';
+import type { MemoryJobQueue } from './job-queue.js';
+import type { AssistantProfile } from './profiles.js';
+
+const NO_ADMISSION: Admission = { committed: () => undefined, release: () => undefined };
+
+/**
+ * Reacts to user messages in assistant conversations: admits them against the queue and the profile's
+ * double-texting policy before they are committed, then runs one Generation per message, one at a time
+ * per conversation. Keeps the running generations for stop and snapshots.
+ */
+export class Orchestrator implements Assistants {
+  private readonly profiles: ReadonlyMap<string, AssistantProfile>;
+  /** Jobs admitted and not finished, per conversation: the `reject` policy looks at this. */
+  private readonly activeJobs = new Map<string, number>();
+  private readonly running = new Map<string, Generation>();
+  private closing = false;
+
+  constructor(
+    profiles: AssistantProfile[],
+    private readonly queue: MemoryJobQueue,
+    private readonly dependencies: GenerationDependencies,
+    private readonly onError: (error: unknown, generationId: string) => void,
+  ) {
+    this.profiles = new Map(profiles.map((profile) => [profile.id, profile]));
+  }
+
+  hasProfile(profileId: string): boolean {
+    return this.profiles.has(profileId);
+  }
+
+  async admit(conversation: ConversationRecord, sender: Actor): Promise<Admission> {
+    if (!conversation.assistant || sender.kind !== 'user') return NO_ADMISSION;
+    const profile = this.profiles.get(conversation.assistant);
+    if (!profile) throw new ParleyError('unavailable', `assistant ${conversation.assistant} is not configured on this server`);
+    const key = { tenant: conversation.tenant, conversationId: conversation.id };
+    const name = conversationKeyString(key);
+    if (profile.doubleTexting === 'reject' && (this.activeJobs.get(name) ?? 0) > 0) {
+      throw new ParleyError('conflict', 'the assistant is still answering; wait for it or stop it', { details: { policy: 'reject' } });
+    }
+    const reservation = this.queue.reserve(conversation.tenant);
+    return {
+      committed: (event) => {
+        if (profile.doubleTexting === 'interrupt') for (const generation of this.generationsOf(name)) generation.stop();
+        this.activeJobs.set(name, (this.activeJobs.get(name) ?? 0) + 1);
+        const admittedAt = performance.now();
+        const run = () => {
+          this.dependencies.observer.queued?.((performance.now() - admittedAt) / 1000);
+          return this.answer(key, profile, event);
+        };
+        this.queue.submit(reservation, { tenant: key.tenant, serialKey: name, run });
+      },
+      release: () => this.queue.cancel(reservation),
+    };
+  }
+
+  async stop(key: ConversationKey, generationId?: string): Promise<string[]> {
+    const stopped = this.generationsOf(conversationKeyString(key)).filter((generation) => !generationId || generation.id === generationId);
+    for (const generation of stopped) generation.stop();
+    return stopped.map((generation) => generation.id);
+  }
+
+  async snapshots(key: ConversationKey): Promise<GenerationText[]> {
+    return this.generationsOf(conversationKeyString(key)).map((generation) => generation.snapshot());
+  }
+
+  /**
+   * Shutdown: stops every running generation (each still ends with its terminal event) and starts no
+   * queued one. A queued message stays unanswered; the in-process queue does not outlive the process.
+   */
+  async stopAll(): Promise<void> {
+    this.closing = true;
+    for (const generation of this.running.values()) generation.stop();
+  }
+
+  /** The context a running generation sent to its model (debugging). */
+  context(generationId: string) {
+    return this.running.get(generationId)?.builtContext ?? null;
+  }
+
+  private async answer(key: ConversationKey, profile: AssistantProfile, trigger: ConversationEvent): Promise<void> {
+    const name = conversationKeyString(key);
+    if (this.closing) return this.finishJob(name);
+    const generation = new Generation(key, profile, trigger, this.dependencies, randomUUID());
+    this.running.set(generation.id, generation);
+    try {
+      await generation.run();
+    } catch (error) {
+      this.onError(error, generation.id);
+    } finally {
+      this.running.delete(generation.id);
+      this.finishJob(name);
+    }
+  }
+
+  private finishJob(name: string): void {
+    const remaining = (this.activeJobs.get(name) ?? 1) - 1;
+    if (remaining <= 0) this.activeJobs.delete(name);
+    else this.activeJobs.set(name, remaining);
+  }
+
+  private generationsOf(name: string): Generation[] {
+    return [...this.running.values()].filter((generation) => conversationKeyString(generation.key) === name);
+  }
+}

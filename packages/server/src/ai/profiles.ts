@@ -1,0 +1,65 @@
+import { z } from 'zod';
+import { identifierSchema } from '@parley/protocol';
+
+export const modelSpecSchema = z.discriminatedUnion('provider', [
+  z.object({ provider: z.literal('demo'), ttftMs: z.number().int().min(0).default(300), tokensPerSecond: z.number().positive().default(40) }),
+  z.object({ provider: z.literal('openai-compatible'), baseUrl: z.url(), apiKey: z.string().optional(), model: z.string().min(1) }),
+  z.object({ provider: z.literal('anthropic'), apiKey: z.string().min(1), model: z.string().min(1), baseUrl: z.url().optional() }),
+]);
+/** One model of a profile's chain. */
+export type ModelSpec = z.infer<typeof modelSpecSchema>;
+
+export const profileSchema = z.object({
+  id: identifierSchema,
+  systemPrompt: z.string().default('You are a helpful support assistant. Answer briefly.'),
+  /** Primary model first, then the fallbacks, tried in order when one fails before its first token. */
+  models: z.array(modelSpecSchema).min(1),
+  tools: z.array(z.string()).default([]),
+  /** Estimated tokens of conversation history sent with each request (four characters a token). */
+  contextTokens: z.number().int().positive().default(4000),
+  /** What happens to a user message that arrives while an answer is running. */
+  doubleTexting: z.enum(['enqueue', 'interrupt', 'reject']).default('enqueue'),
+  /** Sent as the answer when every model failed; none when unset. */
+  fallbackText: z.string().optional(),
+  limits: z
+    .object({
+      firstTokenTimeoutMs: z.number().int().positive().default(10_000),
+      idleTimeoutMs: z.number().int().positive().default(20_000),
+      totalTimeoutMs: z.number().int().positive().default(120_000),
+      /** Attempts per model before its first token, after the first one. */
+      retries: z.number().int().min(0).max(5).default(1),
+      maxOutputTokens: z.number().int().positive().optional(),
+      maxToolSteps: z.number().int().min(1).max(10).default(4),
+    })
+    .prefault({}),
+  /** Deltas of one generation are combined into at most one frame per this many milliseconds. */
+  deltaIntervalMs: z.number().int().min(0).default(30),
+});
+/** An assistant profile: its model chain, prompt, tools and limits. */
+export type AssistantProfile = z.infer<typeof profileSchema>;
+
+export const profilesFileSchema = z.object({ assistants: z.array(profileSchema).min(1) });
+
+/** Where the default profile's model comes from when no profiles file is given. */
+export interface DefaultModelSettings {
+  llmBaseUrl?: string;
+  llmApiKey?: string;
+  llmModel?: string;
+  anthropicApiKey?: string;
+  anthropicModel?: string;
+  demoTtftMs: number;
+  demoTokensPerSecond: number;
+}
+
+/** The profile `assistant`: a configured real model first (if any), the demo model as its fallback. */
+export function defaultProfiles(settings: DefaultModelSettings): AssistantProfile[] {
+  const models: unknown[] = [];
+  if (settings.llmBaseUrl) {
+    models.push({ provider: 'openai-compatible', baseUrl: settings.llmBaseUrl, apiKey: settings.llmApiKey, model: settings.llmModel ?? 'gpt-4o-mini' });
+  }
+  if (settings.anthropicApiKey) {
+    models.push({ provider: 'anthropic', apiKey: settings.anthropicApiKey, model: settings.anthropicModel ?? 'claude-3-5-haiku-latest' });
+  }
+  models.push({ provider: 'demo', ttftMs: settings.demoTtftMs, tokensPerSecond: settings.demoTokensPerSecond });
+  return [profileSchema.parse({ id: 'assistant', models, tools: ['lookup_order', 'create_support_ticket'] })];
+}

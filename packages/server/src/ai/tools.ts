@@ -1,0 +1,38 @@
+import { jsonSchema, tool, type ToolSet } from 'ai';
+import type { JSONSchema7 } from '@ai-sdk/provider';
+
+/** A tool the assistant may call: its JSON schema, a timeout, and how it runs. */
+export interface ToolDefinition {
+  name: string;
+  description: string;
+  inputSchema: JSONSchema7;
+  timeoutMs: number;
+  execute(input: Record<string, unknown>, signal: AbortSignal): Promise<unknown>;
+}
+
+/**
+ * Turns tool definitions into AI SDK tools. A tool that fails or times out returns `{error}` as its
+ * result, so the model sees what happened and the generation never hangs on it.
+ */
+export function toAiTools(definitions: ToolDefinition[], generationSignal: AbortSignal): ToolSet {
+  const tools: ToolSet = {};
+  for (const definition of definitions) {
+    tools[definition.name] = tool({
+      description: definition.description,
+      inputSchema: jsonSchema<Record<string, unknown>>(definition.inputSchema),
+      execute: (input) => runTool(definition, input, generationSignal),
+    });
+  }
+  return tools;
+}
+
+async function runTool(definition: ToolDefinition, input: Record<string, unknown>, generationSignal: AbortSignal): Promise<unknown> {
+  const signal = AbortSignal.any([generationSignal, AbortSignal.timeout(definition.timeoutMs)]);
+  try {
+    return await definition.execute(input, signal);
+  } catch (error) {
+    if (generationSignal.aborted) throw error;
+    const timedOut = signal.aborted;
+    return { error: timedOut ? 'timeout' : 'failed', message: timedOut ? `${definition.name} did not answer within ${definition.timeoutMs} ms` : (error as Error).message };
+  }
+}
