@@ -15,11 +15,16 @@ export interface GenerationContext {
 const CHARACTERS_PER_TOKEN = 4;
 
 /**
- * Builds the model's context from the conversation's events, newest first within the profile's token
- * budget: user and agent messages become user turns, finished answers assistant turns.
+ * Builds the model's context for the answer to the message at `triggerSeq`: user and agent messages up to
+ * it become user turns, answers to earlier messages assistant turns placed right after what they answer
+ * (an answer committed after a later message still belongs before it). Newest first within the token budget.
  */
-export function buildContext(profile: AssistantProfile, events: ConversationEvent[]): GenerationContext {
-  const turns = events.map(toTurn).filter((turn): turn is ModelMessage => turn !== null);
+export function buildContext(profile: AssistantProfile, events: ConversationEvent[], triggerSeq: number): GenerationContext {
+  const turns = events
+    .map((event) => ({ position: positionOf(event), turn: toTurn(event) }))
+    .filter((entry): entry is { position: number; turn: ModelMessage } => entry.turn !== null && entry.position < triggerSeq + 1)
+    .sort((a, b) => a.position - b.position)
+    .map((entry) => entry.turn);
   const budget = profile.contextTokens * CHARACTERS_PER_TOKEN - profile.systemPrompt.length;
   const kept: ModelMessage[] = [];
   let used = 0;
@@ -36,6 +41,12 @@ export function buildContext(profile: AssistantProfile, events: ConversationEven
     historyEvents: events.length,
     estimatedTokens: Math.ceil((used + profile.systemPrompt.length) / CHARACTERS_PER_TOKEN),
   };
+}
+
+/** Where an event belongs in the dialogue: an answer just after the message it replies to. */
+function positionOf(event: ConversationEvent): number {
+  const replyTo = event.causation?.replyTo;
+  return event.actor.kind === 'assistant' && replyTo !== undefined ? replyTo + 0.5 : event.seq;
 }
 
 function toTurn(event: ConversationEvent): ModelMessage | null {

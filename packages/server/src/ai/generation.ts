@@ -12,6 +12,8 @@ import { toAiTools, type ToolDefinition } from './tools.js';
 /** Why a generation was aborted. */
 export const STOPPED = 'stopped';
 const TIMED_OUT = 'timeout';
+// Recent events read to build the context; the token budget then decides how many turns are sent.
+const HISTORY_EVENTS = 200;
 
 /** Hooks for metrics and logs; the generation itself knows nothing of either. */
 export interface GenerationObserver {
@@ -88,8 +90,8 @@ export class Generation {
     const total = setTimeout(() => this.controller.abort(TIMED_OUT), this.profile.limits.totalTimeoutMs);
     try {
       await this.append('ai.started', { profile: this.profile.id, replyTo: this.trigger.seq });
-      const history = await this.dependencies.log.history(this.key, { before: this.trigger.seq + 1, limit: 100 });
-      this.context = buildContext(this.profile, history.events);
+      const history = await this.dependencies.log.history(this.key, { limit: HISTORY_EVENTS });
+      this.context = buildContext(this.profile, history.events, this.trigger.seq);
       await this.finish(await this.runChain(this.context));
     } finally {
       clearTimeout(total);
@@ -137,6 +139,8 @@ export class Generation {
         ...(tools ? { tools, stopWhen: stepCountIs(this.profile.limits.maxToolSteps) } : {}),
         maxRetries: 0,
         abortSignal: attempt.signal,
+        // Errors arrive as `error` parts and are handled there; the SDK's default would also log them.
+        onError: () => undefined,
         ...(this.profile.limits.maxOutputTokens ? { maxOutputTokens: this.profile.limits.maxOutputTokens } : {}),
       });
       for await (const part of result.fullStream) {

@@ -1,0 +1,143 @@
+import type { LanguageModelV3, LanguageModelV3CallOptions, LanguageModelV3StreamPart } from '@ai-sdk/provider';
+import type { ConversationEvent, GenerationText } from '@parley/protocol';
+import { Orchestrator } from '../../src/ai/orchestrator.js';
+import { MemoryJobQueue, type JobQueueLimits } from '../../src/ai/job-queue.js';
+import { createModel } from '../../src/ai/models.js';
+import { profileSchema, type ModelSpec } from '../../src/ai/profiles.js';
+import { demoBackendTools } from '../../src/ai/demo-backend.js';
+import { MemoryBus } from '../../src/bus/memory/bus.js';
+import type { ConversationKey } from '../../src/core/types.js';
+import { ConversationLog } from '../../src/log/conversation-log.js';
+import type { PostgresStore } from '../../src/store/postgres/store.js';
+
+/** How a scripted model answers one call. */
+export type Script =
+  | { kind: 'fail'; message: string }
+  | { kind: 'hang' }
+  | { kind: 'text'; tokens: string[]; delayMs?: number; failAfter?: number };
+
+/** A model that follows `scripts`, one per call (the last repeats), and records its calls. */
+export class ScriptedModel implements LanguageModelV3 {
+  readonly specificationVersion = 'v3';
+  readonly provider = 'test';
+  readonly supportedUrls = {};
+  readonly calls: LanguageModelV3CallOptions[] = [];
+
+  constructor(
+    readonly modelId: string,
+    private readonly scripts: Script[],
+  ) {}
+
+  async doGenerate(): Promise<never> {
+    throw new Error('not used');
+  }
+
+  async doStream(options: LanguageModelV3CallOptions) {
+    const script = this.scripts[Math.min(this.calls.length, this.scripts.length - 1)]!;
+    this.calls.push(options);
+    if (script.kind === 'fail') throw new Error(script.message);
+    const signal = options.abortSignal;
+    const stream = new ReadableStream<LanguageModelV3StreamPart>({
+      async start(controller) {
+        try {
+          controller.enqueue({ type: 'stream-start', warnings: [] });
+          if (script.kind === 'hang') await wait(60_000, signal);
+          const tokens = script.kind === 'text' ? script.tokens : [];
+          controller.enqueue({ type: 'text-start', id: 't' });
+          for (const [index, token] of tokens.entries()) {
+            if (script.kind === 'text' && script.failAfter === index) throw new Error('model crashed mid-stream');
+            await wait(script.kind === 'text' ? (script.delayMs ?? 1) : 1, signal);
+            controller.enqueue({ type: 'text-delta', id: 't', delta: token });
+          }
+          controller.enqueue({ type: 'text-end', id: 't' });
+          controller.enqueue({
+            type: 'finish',
+            finishReason: { unified: 'stop', raw: undefined },
+            usage: { inputTokens: { total: 10, noCache: undefined, cacheRead: undefined, cacheWrite: undefined }, outputTokens: { total: tokens.length, text: undefined, reasoning: undefined } },
+          });
+          controller.close();
+        } catch (error) {
+          controller.error(error);
+        }
+      },
+    });
+    return { stream };
+  }
+}
+
+function wait(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const timer = setTimeout(resolve, ms);
+    signal?.addEventListener('abort', () => (clearTimeout(timer), reject(signal.reason)), { once: true });
+  });
+}
+
+/** An orchestrator over a real store and the memory bus, with scripted models by name. */
+export class AiHarness {
+  readonly bus = new MemoryBus(1000);
+  readonly log: ConversationLog;
+  readonly deltas: GenerationText[] = [];
+  readonly models = new Map<string, ScriptedModel>();
+  private counter = 0;
+
+  constructor(private readonly store: PostgresStore) {
+    this.log = new ConversationLog(store, this.bus);
+  }
+
+  /** An orchestrator with one profile `p` built from `profile` (zod defaults apply). */
+  orchestrator(profile: Record<string, unknown>, limits: JobQueueLimits = { maxQueued: 50, concurrency: 8, perTenantConcurrency: 8 }) {
+    const queue = new MemoryJobQueue(limits, () => undefined);
+    const orchestrator = new Orchestrator(
+      [profileSchema.parse({ id: 'p', deltaIntervalMs: 0, ...profile })],
+      queue,
+      {
+        log: this.log,
+        publishDelta: (_key, delta) => this.deltas.push(delta),
+        createModel: (spec: ModelSpec) => (spec.provider === 'openai-compatible' && this.models.get(spec.model)) || createModel(spec),
+        tools: new Map(demoBackendTools().map((tool) => [tool.name, tool])),
+        observer: {},
+      },
+      () => undefined,
+    );
+    return { orchestrator, queue };
+  }
+
+  /** Registers a scripted model and returns its spec for a profile's `models`. */
+  model(name: string, scripts: Script[]): { provider: 'openai-compatible'; baseUrl: string; model: string } {
+    this.models.set(name, new ScriptedModel(name, scripts));
+    return { provider: 'openai-compatible', baseUrl: 'http://unused.invalid', model: name };
+  }
+
+  /** A new conversation answered by profile `p`. */
+  async conversation(): Promise<ConversationKey> {
+    const key = { tenant: 'acme', conversationId: `ai-${process.pid}-${++this.counter}` };
+    await this.log.create({ key, createdBy: 'alice', members: [], metadata: {}, assistant: 'p' });
+    return key;
+  }
+
+  /** Sends a user message the way the gateway does: admit, append, then commit or release. */
+  async send(orchestrator: Orchestrator, key: ConversationKey, text: string): Promise<ConversationEvent> {
+    const conversation = (await this.log.get(key))!;
+    const actor = { kind: 'user' as const, id: 'alice' };
+    const admission = await orchestrator.admit(conversation, actor);
+    const { event } = await this.log.append({ key, type: 'message.created', actor, data: { content: { type: 'text', text } }, causation: { clientMsgId: `m-${++this.counter}` } });
+    admission.committed(event);
+    return event;
+  }
+
+  async events(key: ConversationKey): Promise<ConversationEvent[]> {
+    return (await this.log.history(key, { after: 0, limit: 200 })).events;
+  }
+
+  /** Waits until the conversation has `count` terminal AI events. */
+  async terminals(key: ConversationKey, count = 1, timeoutMs = 20_000): Promise<ConversationEvent[]> {
+    const started = Date.now();
+    for (;;) {
+      const ends = (await this.events(key)).filter((event) => ['ai.completed', 'ai.stopped', 'ai.failed'].includes(event.type));
+      if (ends.length >= count) return ends;
+      if (Date.now() - started > timeoutMs) throw new Error(`only ${ends.length} of ${count} generations ended`);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  }
+}

@@ -1,0 +1,67 @@
+import type { ConversationEvent } from '@parley/protocol';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FakeOpenAiServer } from '../../../../test/support/openai-server.js';
+import { openPostgresStore } from '../../src/store/postgres/open.js';
+import type { PostgresStore } from '../../src/store/postgres/store.js';
+import { AiHarness } from './harness.js';
+
+/** The OpenAI-compatible provider of the AI SDK, over a real local HTTP server. */
+describe('OpenAI-compatible provider over HTTP', () => {
+  let store: PostgresStore;
+  let ai: AiHarness;
+  let provider: FakeOpenAiServer;
+
+  beforeAll(async () => {
+    store = await openPostgresStore({ kind: 'pglite', dataDir: 'memory://' });
+    await store.migrate();
+    ai = new AiHarness(store);
+    provider = await FakeOpenAiServer.start();
+  });
+  afterAll(async () => {
+    await provider.close();
+    await store.close();
+  });
+
+  const spec = () => ({ provider: 'openai-compatible', baseUrl: provider.baseUrl, apiKey: 'sk-test', model: 'test-model' });
+  const types = (events: ConversationEvent[]) => events.map((event) => event.type);
+
+  it('streams a text answer', async () => {
+    const { orchestrator } = ai.orchestrator({ models: [spec()] });
+    const key = await ai.conversation();
+    await ai.send(orchestrator, key, 'hello model');
+    const [completed] = await ai.terminals(key);
+    expect(completed).toMatchObject({ type: 'ai.completed', data: { text: 'You said: hello model', model: 'openai-compatible:test-model', usage: { outputTokens: 10 } } });
+    const request = provider.requests.at(-1)!;
+    expect(request.authorization).toBe('Bearer sk-test');
+    expect(request.body).toMatchObject({ model: 'test-model', stream: true });
+    expect(request.body.messages[0]).toMatchObject({ role: 'system' });
+  });
+
+  it('runs a streamed tool call through the tool and answers with its result', async () => {
+    const { orchestrator } = ai.orchestrator({ models: [spec()], tools: ['lookup_order'] });
+    const key = await ai.conversation();
+    await ai.send(orchestrator, key, 'where is my order 1235?');
+    const [completed] = await ai.terminals(key);
+    const events = await ai.events(key);
+    expect(types(events)).toEqual(['conversation.created', 'message.created', 'ai.started', 'ai.tool_call', 'ai.tool_result', 'ai.completed']);
+    expect(events[3]!.data).toMatchObject({ toolCallId: 'call_1', toolName: 'lookup_order', input: { orderId: '1235' } });
+    expect(events[4]!.data).toMatchObject({ toolCallId: 'call_1', output: { orderId: '1235', status: 'delayed' } });
+    expect(String(completed!.data.text)).toContain('delayed');
+    // Two requests: the tool call, then the answer with the tool result in the conversation.
+    const [first, second] = provider.requests.slice(-2);
+    expect(first!.body.tools?.map((tool) => tool.function.name)).toEqual(['lookup_order']);
+    expect(second!.body.messages.at(-1)).toMatchObject({ role: 'tool' });
+  });
+
+  it('retries an HTTP 500 before the first token, then falls back to the demo model', async () => {
+    provider.failNext(2);
+    const { orchestrator } = ai.orchestrator({ models: [spec(), { provider: 'demo', ttftMs: 0, tokensPerSecond: 10_000 }], limits: { retries: 1 } });
+    const key = await ai.conversation();
+    const before = provider.requests.length;
+    await ai.send(orchestrator, key, 'hello');
+    const [completed] = await ai.terminals(key);
+    expect(provider.requests.length - before).toBe(2);
+    expect(completed).toMatchObject({ type: 'ai.completed', data: { model: 'demo' } });
+    expect(String(completed!.data.text)).toContain('demo model');
+  });
+});

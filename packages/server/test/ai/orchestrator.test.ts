@@ -1,0 +1,184 @@
+import type { ConversationEvent } from '@parley/protocol';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openPostgresStore } from '../../src/store/postgres/open.js';
+import type { PostgresStore } from '../../src/store/postgres/store.js';
+import { AiHarness } from './harness.js';
+
+let store: PostgresStore;
+let ai: AiHarness;
+
+beforeAll(async () => {
+  store = await openPostgresStore({ kind: 'pglite', dataDir: 'memory://' });
+  await store.migrate();
+  ai = new AiHarness(store);
+});
+afterAll(() => store.close());
+
+const types = (events: ConversationEvent[]) => events.map((event) => event.type);
+const terminalTypes = ['ai.completed', 'ai.stopped', 'ai.failed'];
+
+/** Each ai.started is followed by exactly one terminal event of the same generation. */
+function expectOneTerminalPerGeneration(events: ConversationEvent[]): void {
+  const started = events.filter((event) => event.type === 'ai.started').map((event) => event.data.generationId);
+  const ended = events.filter((event) => terminalTypes.includes(event.type)).map((event) => event.data.generationId);
+  expect(ended.sort()).toEqual(started.sort());
+}
+
+describe('orchestrator with scripted models', () => {
+  it('streams an answer: ai.started, numbered deltas that add up to ai.completed', async () => {
+    const model = ai.model('ok', [{ kind: 'text', tokens: ['Hel', 'lo ', 'there'] }]);
+    const { orchestrator } = ai.orchestrator({ models: [model] });
+    const key = await ai.conversation();
+    const trigger = await ai.send(orchestrator, key, 'hi');
+    const [completed] = await ai.terminals(key);
+    expect(completed).toMatchObject({ type: 'ai.completed', actor: { kind: 'assistant', id: 'p' }, causation: { replyTo: trigger.seq }, data: { text: 'Hello there', model: 'openai-compatible:ok' } });
+    expect(completed!.data.ttftMs).toBeTypeOf('number');
+    const deltas = ai.deltas.filter((delta) => delta.generationId === completed!.data.generationId);
+    expect(deltas.map((delta) => delta.index)).toEqual(deltas.map((_, index) => index));
+    expect(deltas.map((delta) => delta.text).join('')).toBe('Hello there');
+    const events = await ai.events(key);
+    expect(types(events)).toEqual(['conversation.created', 'message.created', 'ai.started', 'ai.completed']);
+    // The model saw the system prompt and the user's message.
+    const call = ai.models.get('ok')!.calls[0]!;
+    expect(call.prompt[0]).toMatchObject({ role: 'system' });
+    expect(JSON.stringify(call.prompt.at(-1))).toContain('hi');
+  });
+
+  it('retries before the first token, then falls back to the next model in the chain', async () => {
+    const broken = ai.model('broken', [{ kind: 'fail', message: 'HTTP 503' }]);
+    const backup = ai.model('backup', [{ kind: 'text', tokens: ['from ', 'backup'] }]);
+    const { orchestrator } = ai.orchestrator({ models: [broken, backup], limits: { retries: 2 } });
+    const key = await ai.conversation();
+    await ai.send(orchestrator, key, 'hi');
+    const [completed] = await ai.terminals(key);
+    expect(completed).toMatchObject({ type: 'ai.completed', data: { text: 'from backup', model: 'openai-compatible:backup' } });
+    expect(ai.models.get('broken')!.calls).toHaveLength(3);
+  });
+
+  it('fails with the fallback text when every model fails', async () => {
+    const broken = ai.model('down', [{ kind: 'fail', message: 'connection refused' }]);
+    const { orchestrator } = ai.orchestrator({ models: [broken], limits: { retries: 0 }, fallbackText: 'Sorry, try again later.' });
+    const key = await ai.conversation();
+    await ai.send(orchestrator, key, 'hi');
+    const [failed] = await ai.terminals(key);
+    expect(failed).toMatchObject({ type: 'ai.failed', data: { code: 'model_error', fallbackText: 'Sorry, try again later.', text: '' } });
+    expect(String(failed!.data.message)).toContain('connection refused');
+  });
+
+  it('times out a model that never sends its first token, and moves on', async () => {
+    const hanging = ai.model('hanging', [{ kind: 'hang' }]);
+    const backup = ai.model('after-hang', [{ kind: 'text', tokens: ['ok'] }]);
+    const { orchestrator } = ai.orchestrator({ models: [hanging, backup], limits: { retries: 0, firstTokenTimeoutMs: 200 } });
+    const key = await ai.conversation();
+    await ai.send(orchestrator, key, 'hi');
+    const [completed] = await ai.terminals(key);
+    expect(completed).toMatchObject({ type: 'ai.completed', data: { text: 'ok' } });
+  });
+
+  it('ends in ai.failed, keeping the partial text, when the model crashes mid-stream (no retry after the first token)', async () => {
+    const crashing = ai.model('crashing', [{ kind: 'text', tokens: ['one ', 'two ', 'three'], failAfter: 2 }]);
+    const backup = ai.model('unused-backup', [{ kind: 'text', tokens: ['never'] }]);
+    const { orchestrator } = ai.orchestrator({ models: [crashing, backup], limits: { retries: 3 } });
+    const key = await ai.conversation();
+    await ai.send(orchestrator, key, 'hi');
+    const [failed] = await ai.terminals(key);
+    expect(failed).toMatchObject({ type: 'ai.failed', data: { code: 'model_error', text: 'one two ' } });
+    expect(ai.models.get('crashing')!.calls).toHaveLength(1);
+    expect(ai.models.get('unused-backup')!.calls).toHaveLength(0);
+  });
+
+  it('stops a running generation at once, keeping what was said', async () => {
+    const slow = ai.model('slow', [{ kind: 'text', tokens: Array.from({ length: 200 }, (_, index) => `w${index} `), delayMs: 10 }]);
+    const { orchestrator } = ai.orchestrator({ models: [slow] });
+    const key = await ai.conversation();
+    await ai.send(orchestrator, key, 'tell me a long story');
+    while (((await orchestrator.snapshots(key))[0]?.text.length ?? 0) < 10) await new Promise((resolve) => setTimeout(resolve, 5));
+    const stopRequested = performance.now();
+    const stopped = await orchestrator.stop(key);
+    expect(stopped).toHaveLength(1);
+    const [end] = await ai.terminals(key);
+    const elapsedMs = performance.now() - stopRequested;
+    expect(end).toMatchObject({ type: 'ai.stopped', data: { generationId: stopped[0] } });
+    const text = String(end!.data.text);
+    expect(text.length).toBeGreaterThan(0);
+    expect(text).toMatch(/^w0 w1 /);
+    expect(text.split(' ').length).toBeLessThan(150);
+    // Not a timing assertion on speed: a bound far above the expected few ms, that only a hang would break.
+    expect(elapsedMs).toBeLessThan(5000);
+  });
+
+  it('answers with the demo backend: a tool call, its result, then the answer', async () => {
+    const { orchestrator } = ai.orchestrator({ models: [{ provider: 'demo', ttftMs: 0, tokensPerSecond: 10_000 }], tools: ['lookup_order', 'create_support_ticket'] });
+    const key = await ai.conversation();
+    await ai.send(orchestrator, key, 'where is my order 1234?');
+    const [completed] = await ai.terminals(key);
+    const events = await ai.events(key);
+    expect(types(events)).toEqual(['conversation.created', 'message.created', 'ai.started', 'ai.tool_call', 'ai.tool_result', 'ai.completed']);
+    expect(events[3]!.data).toMatchObject({ toolName: 'lookup_order', input: { orderId: '1234' } });
+    expect(events[4]!.data).toMatchObject({ toolName: 'lookup_order', output: { orderId: '1234', found: true, status: 'delivered' } });
+    expect(completed!.data.text).toContain('Order 1234 is delivered');
+    expect(completed!.data.text).toContain('demo model');
+  });
+});
+
+describe('double texting and the queue', () => {
+  const slowModel = (name: string) => ai.model(name, [{ kind: 'text', tokens: Array.from({ length: 30 }, (_, index) => `t${index} `), delayMs: 5 }]);
+
+  it('enqueue (default): the second message is answered after the first, each once', async () => {
+    const { orchestrator } = ai.orchestrator({ models: [slowModel('enqueue')] });
+    const key = await ai.conversation();
+    const first = await ai.send(orchestrator, key, 'first');
+    const second = await ai.send(orchestrator, key, 'second');
+    const ends = await ai.terminals(key, 2);
+    expect(ends.map((event) => [event.type, event.causation?.replyTo])).toEqual([
+      ['ai.completed', first.seq],
+      ['ai.completed', second.seq],
+    ]);
+    const events = await ai.events(key);
+    expectOneTerminalPerGeneration(events);
+    // Answers run one at a time: the second starts after the first ended.
+    const order = types(events).filter((type) => type.startsWith('ai.'));
+    expect(order).toEqual(['ai.started', 'ai.completed', 'ai.started', 'ai.completed']);
+    // The second answer saw the first answer in its context.
+    const secondCall = ai.models.get('enqueue')!.calls[1]!;
+    expect(secondCall.prompt.map((message) => message.role)).toEqual(['system', 'user', 'assistant', 'user']);
+  });
+
+  it('interrupt: a new message stops the running answer and gets its own', async () => {
+    const { orchestrator } = ai.orchestrator({ models: [slowModel('interrupt')], doubleTexting: 'interrupt' });
+    const key = await ai.conversation();
+    await ai.send(orchestrator, key, 'first');
+    while ((await orchestrator.snapshots(key)).length === 0) await new Promise((resolve) => setTimeout(resolve, 2));
+    const second = await ai.send(orchestrator, key, 'actually, this');
+    const ends = await ai.terminals(key, 2);
+    expect(ends.map((event) => event.type)).toEqual(['ai.stopped', 'ai.completed']);
+    expect(ends[1]!.causation?.replyTo).toBe(second.seq);
+    expectOneTerminalPerGeneration(await ai.events(key));
+  });
+
+  it('reject: a message while an answer runs gets conflict and is not stored', async () => {
+    const { orchestrator } = ai.orchestrator({ models: [slowModel('reject')], doubleTexting: 'reject' });
+    const key = await ai.conversation();
+    await ai.send(orchestrator, key, 'first');
+    await expect(ai.send(orchestrator, key, 'second')).rejects.toMatchObject({ code: 'conflict' });
+    await ai.terminals(key, 1);
+    const messages = (await ai.events(key)).filter((event) => event.type === 'message.created');
+    expect(messages).toHaveLength(1);
+    // Once the answer is done, the next message is admitted.
+    await ai.send(orchestrator, key, 'third');
+    await ai.terminals(key, 2);
+  });
+
+  it('busy with retryAfterMs when the queue is full, before anything is stored', async () => {
+    const { orchestrator, queue } = ai.orchestrator({ models: [slowModel('busy')] }, { maxQueued: 2, concurrency: 1, perTenantConcurrency: 1 });
+    const keys = [await ai.conversation(), await ai.conversation(), await ai.conversation(), await ai.conversation()];
+    await ai.send(orchestrator, keys[0]!, 'one'); // starts running
+    await ai.send(orchestrator, keys[1]!, 'two'); // waits
+    await ai.send(orchestrator, keys[2]!, 'three'); // waits: the queue holds 2
+    const refused = ai.send(orchestrator, keys[3]!, 'four');
+    await expect(refused).rejects.toMatchObject({ code: 'busy', retryAfterMs: 1000 });
+    expect((await ai.events(keys[3]!)).filter((event) => event.type === 'message.created')).toHaveLength(0);
+    await queue.idle();
+    for (const key of keys.slice(0, 3)) expect((await ai.terminals(key)).map((event) => event.type)).toEqual(['ai.completed']);
+  });
+});
