@@ -207,6 +207,12 @@ export class ParleyClient {
     return this.call('presence', { conversationId });
   }
 
+  /** Stops the conversation's running AI answer (only `generationId`, if given); resolves with the ids stopped. */
+  async stopGeneration(conversationId: string, generationId?: string): Promise<string[]> {
+    const result = await this.call('ai.stop', generationId === undefined ? { conversationId } : { conversationId, generationId });
+    return result.stopped;
+  }
+
   /** A round trip to the server. */
   ping(): Promise<PingResult> {
     return this.call('ping', {});

@@ -14,6 +14,7 @@ export {
   type SendOptions,
   type SubscribeOptions,
 } from './options.js';
+export { Generations, type GenerationState, type GenerationStatus } from './generations.js';
 export { Subscription, type SubscribeResult, type SubscriptionEvents, type SubscriptionStatus } from './subscription.js';
 export { ParleyClientError, type ClientErrorCode, type LocalErrorCode, type ParleyClientErrorOptions } from './errors.js';
 export { backoffCeiling, backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js';

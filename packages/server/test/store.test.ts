@@ -63,11 +63,11 @@ describe.each(factories)('Store conformance: $name', (factory) => {
 
   it('creates a conversation with its conversation.created event at seq 1', async () => {
     const key = newKey();
-    const { conversation, event } = await store.createConversation({ key, createdBy: 'alice', members: ['bob', 'alice'], metadata: { topic: 'x' } });
-    expect(conversation).toMatchObject({ id: key.conversationId, tenant: 'acme', createdBy: 'alice', lastSeq: 1, metadata: { topic: 'x' } });
+    const { conversation, event } = await store.createConversation({ key, createdBy: 'alice', members: ['bob', 'alice'], metadata: { topic: 'x' }, assistant: null });
+    expect(conversation).toMatchObject({ id: key.conversationId, tenant: 'acme', createdBy: 'alice', lastSeq: 1, metadata: { topic: 'x' }, assistant: null });
     expect(conversation.members.sort()).toEqual(['alice', 'bob']);
     expect(event).toMatchObject({ seq: 1, type: 'conversation.created', actor: { kind: 'user', id: 'alice' } });
-    const again = await store.createConversation({ key, createdBy: 'mallory', members: [], metadata: {} });
+    const again = await store.createConversation({ key, createdBy: 'mallory', members: [], metadata: {}, assistant: null });
     expect(again.event).toBeNull();
     expect(again.conversation.createdBy).toBe('alice');
     expect(await store.getConversation(key)).toMatchObject({ lastSeq: 1, members: ['alice', 'bob'] });
@@ -75,14 +75,14 @@ describe.each(factories)('Store conformance: $name', (factory) => {
 
   it('keeps tenants apart', async () => {
     const key = newKey();
-    await store.createConversation({ key, createdBy: 'alice', members: [], metadata: {} });
+    await store.createConversation({ key, createdBy: 'alice', members: [], metadata: {}, assistant: null });
     expect(await store.getConversation({ tenant: 'other', conversationId: key.conversationId })).toBeNull();
     await expect(store.append(message({ tenant: 'other', conversationId: key.conversationId }, 'eve', 'x'))).rejects.toMatchObject({ code: 'not_found' });
   });
 
   it('assigns gapless seqs under concurrent appends', async () => {
     const key = newKey();
-    await store.createConversation({ key, createdBy: 'alice', members: [], metadata: {} });
+    await store.createConversation({ key, createdBy: 'alice', members: [], metadata: {}, assistant: null });
     const results = await Promise.all(Array.from({ length: 50 }, (_, index) => store.append(message(key, 'alice', `m${index}`))));
     const seqs = results.map((result) => result.event.seq).sort((a, b) => a - b);
     expect(seqs).toEqual(Array.from({ length: 50 }, (_, index) => index + 2));
@@ -93,7 +93,7 @@ describe.each(factories)('Store conformance: $name', (factory) => {
 
   it('is idempotent per sender and clientMsgId, also under concurrent re-sends', async () => {
     const key = newKey();
-    await store.createConversation({ key, createdBy: 'alice', members: ['bob'], metadata: {} });
+    await store.createConversation({ key, createdBy: 'alice', members: ['bob'], metadata: {}, assistant: null });
     const first = await store.append(message(key, 'alice', 'hello', 'm-1'));
     const results = await Promise.all(Array.from({ length: 10 }, () => store.append(message(key, 'alice', 'hello', 'm-1'))));
     expect(first.duplicate).toBe(false);
@@ -110,7 +110,7 @@ describe.each(factories)('Store conformance: $name', (factory) => {
 
   it('reads ranges from either end, always ascending', async () => {
     const key = newKey();
-    await store.createConversation({ key, createdBy: 'alice', members: [], metadata: {} });
+    await store.createConversation({ key, createdBy: 'alice', members: [], metadata: {}, assistant: null });
     for (let index = 0; index < 9; index++) await store.append(message(key, 'alice', `m${index}`));
     const seqs = async (query: Parameters<PostgresStore['readRange']>[1]) => (await store.readRange(key, query)).map((event) => event.seq);
     expect(await seqs({ after: 3, limit: 3, from: 'oldest' })).toEqual([4, 5, 6]);
@@ -124,7 +124,7 @@ describe.each(factories)('Store conformance: $name', (factory) => {
 
   it('moves read markers forward only, with a receipt.read event', async () => {
     const key = newKey();
-    await store.createConversation({ key, createdBy: 'alice', members: ['bob'], metadata: {} });
+    await store.createConversation({ key, createdBy: 'alice', members: ['bob'], metadata: {}, assistant: null });
     await store.append(message(key, 'alice', 'a'));
     await store.append(message(key, 'alice', 'b'));
     const read = await store.markRead(key, 'bob', 3);
