@@ -1,10 +1,11 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { createAssistants } from '../ai/index.js';
 import type { GenerationObserver } from '../ai/generation.js';
 import { loadOrCreateDevSecret } from '../auth/dev-secret.js';
-import { TokenVerifier } from '../auth/tokens.js';
+import { signDevelopmentToken, TokenVerifier } from '../auth/tokens.js';
 import { MemoryBus } from '../bus/memory/bus.js';
 import { MemoryPresence } from '../bus/memory/presence.js';
 import type { Config } from '../config/config.js';
@@ -19,6 +20,8 @@ import { openPostgresStore } from '../store/postgres/open.js';
 import type { PostgresStore } from '../store/postgres/store.js';
 
 export const SERVER_VERSION = '0.1.0';
+// The web UI built by packages/web, next to this package in the repository.
+const DEFAULT_WEB_ROOT = fileURLToPath(new URL('../../../web/dist', import.meta.url));
 // How long an out-of-order event waits for its predecessors before the gap is read from the log.
 const GAP_HOLD_MS = 50;
 
@@ -127,8 +130,15 @@ export async function startNode(config: Config, logger: Logger): Promise<ParleyN
       maxBufferedBytes: config.maxBufferedBytes,
     },
   });
+  const devSecret = secret && !config.jwtSecret ? secret : undefined;
   const server = createServer(
-    createRequestHandler({ registry: metrics.registry, checkStore: () => store.ping(), isDraining: () => gateway.isDraining }),
+    createRequestHandler({
+      registry: metrics.registry,
+      checkStore: () => store.ping(),
+      isDraining: () => gateway.isDraining,
+      webRoot: config.webDir ?? DEFAULT_WEB_ROOT,
+      ...(devSecret ? { issueDevToken: (tenant: string, userId: string) => signDevelopmentToken(devSecret, { tenant, userId, roles: ['user'], ttlSeconds: 3600 }) } : {}),
+    }),
   );
   gateway.listen(server, {
     maxFrameBytes: config.maxFrameBytes,
