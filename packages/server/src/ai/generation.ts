@@ -3,6 +3,7 @@ import { stepCountIs, streamText, type LanguageModelUsage, type ToolSet } from '
 import type { ConversationEvent, GenerationText } from '@parley/protocol';
 import type { ConversationKey } from '../core/types.js';
 import type { ConversationLog } from '../log/conversation-log.js';
+import type { AnswerCache } from './answer-cache.js';
 import { buildContext, type GenerationContext } from './context.js';
 import { DeltaCoalescer } from './delta-coalescer.js';
 import { modelName } from './models.js';
@@ -32,6 +33,7 @@ export interface GenerationDependencies {
   createModel: (spec: ModelSpec) => LanguageModelV3;
   tools: ReadonlyMap<string, ToolDefinition>;
   observer: GenerationObserver;
+  answerCache: AnswerCache;
 }
 
 /** A failure of one attempt, classified for the retry decision and the `ai.failed` code. */
@@ -92,11 +94,33 @@ export class Generation {
       await this.append('ai.started', { profile: this.profile.id, replyTo: this.trigger.seq });
       const history = await this.dependencies.log.history(this.key, { limit: HISTORY_EVENTS });
       this.context = buildContext(this.profile, history.events, this.trigger.seq);
-      await this.finish(await this.runChain(this.context));
+      const cacheable = this.cacheableQuestion(this.context);
+      const cached = cacheable === null ? null : this.dependencies.answerCache.get(this.key.tenant, this.profile.id, cacheable, this.profile.cache.ttlSeconds * 1000);
+      if (cached) {
+        this.coalescer.push(cached.text);
+        return await this.finish({ kind: 'completed', model: cached.model, cached: true });
+      }
+      const outcome = await this.runChain(this.context);
+      if (cacheable !== null && outcome.kind === 'completed' && this.toolCalls === 0) {
+        this.dependencies.answerCache.set(this.key.tenant, this.profile.id, cacheable, { text: this.coalescer.text, model: outcome.model });
+      }
+      await this.finish(outcome);
     } finally {
       clearTimeout(total);
       this.coalescer.close();
     }
+  }
+
+  /** Output tokens of the finished answer (for budgets). */
+  get outputTokens(): number {
+    return this.usage?.outputTokens ?? Math.ceil(this.coalescer.text.length / 4);
+  }
+
+  /** The question, when the cache applies: caching on, and a first question (its answer cannot depend on earlier turns). */
+  private cacheableQuestion(context: GenerationContext): string | null {
+    if (this.profile.cache.ttlSeconds === 0 || context.messages.length !== 1) return null;
+    const [only] = context.messages;
+    return only?.role === 'user' && typeof only.content === 'string' ? only.content : null;
   }
 
   private async runChain(context: GenerationContext): Promise<Outcome> {
@@ -207,10 +231,11 @@ export class Generation {
     this.coalescer.flush();
     const text = this.coalescer.text;
     const seconds = (performance.now() - this.startedAt) / 1000;
-    const outputTokens = this.usage?.outputTokens ?? Math.ceil(text.length / 4);
+    const outputTokens = this.outputTokens;
     if (outcome.kind === 'completed') {
       const ttftMs = this.firstTokenAt === null ? null : Math.round(this.firstTokenAt - this.startedAt);
-      await this.append('ai.completed', { text, model: outcome.model, ttftMs, usage: { inputTokens: this.usage?.inputTokens ?? null, outputTokens } });
+      const usage = { inputTokens: this.usage?.inputTokens ?? null, outputTokens };
+      await this.append('ai.completed', { text, model: outcome.model, ttftMs, usage, ...(outcome.cached ? { cached: true } : {}) });
     } else if (outcome.kind === 'stopped') {
       await this.append('ai.stopped', { text });
     } else {
@@ -231,7 +256,7 @@ export class Generation {
   }
 }
 
-type Outcome = { kind: 'completed'; model: string } | { kind: 'stopped' } | { kind: 'failed'; code: string; message: string };
+type Outcome = { kind: 'completed'; model: string; cached?: boolean } | { kind: 'stopped' } | { kind: 'failed'; code: string; message: string };
 type StreamPart = ReturnType<typeof streamText>['fullStream'] extends AsyncIterable<infer Part> ? Part : never;
 
 /** Aborts an attempt that waits too long for its first token, or for any part after it. */

@@ -3,6 +3,8 @@ import { readFile } from 'node:fs/promises';
 import type { GenerationText } from '@parley/protocol';
 import type { ConversationKey } from '../core/types.js';
 import type { ConversationLog } from '../log/conversation-log.js';
+import { AnswerCache } from './answer-cache.js';
+import { MemoryBudgets, type BudgetLimits } from './budgets.js';
 import { demoBackendTools } from './demo-backend.js';
 import type { GenerationObserver } from './generation.js';
 import { MemoryJobQueue, type JobQueueLimits } from './job-queue.js';
@@ -11,12 +13,16 @@ import { Orchestrator } from './orchestrator.js';
 import { defaultProfiles, profilesFileSchema, type AssistantProfile, type DefaultModelSettings, type ModelSpec } from './profiles.js';
 
 export { Orchestrator } from './orchestrator.js';
+
+// Cached answers kept per node, across tenants and profiles.
+const ANSWER_CACHE_ENTRIES = 10_000;
 export type { AssistantProfile } from './profiles.js';
 
 /** Everything the AI side needs from the node, wired by the composition root. */
 export interface AiSettings extends DefaultModelSettings {
   assistantsFile?: string;
   queue: JobQueueLimits;
+  budgets: BudgetLimits;
   log: ConversationLog;
   publishDelta: (key: ConversationKey, delta: GenerationText) => void;
   observer: GenerationObserver;
@@ -43,7 +49,15 @@ export async function createAssistants(settings: AiSettings): Promise<{ orchestr
   const orchestrator = new Orchestrator(
     profiles,
     queue,
-    { log: settings.log, publishDelta: settings.publishDelta, createModel: settings.createModel ?? createModel, tools, observer: settings.observer },
+    new MemoryBudgets(settings.budgets),
+    {
+      log: settings.log,
+      publishDelta: settings.publishDelta,
+      createModel: settings.createModel ?? createModel,
+      tools,
+      observer: settings.observer,
+      answerCache: new AnswerCache(ANSWER_CACHE_ENTRIES),
+    },
     settings.onError,
   );
   return { orchestrator, queue };

@@ -4,6 +4,7 @@ import { ParleyError } from '../core/errors.js';
 import type { Admission, Assistants } from '../core/ports.js';
 import { conversationKeyString, type ConversationKey, type ConversationRecord } from '../core/types.js';
 import { Generation, type GenerationDependencies } from './generation.js';
+import type { MemoryBudgets } from './budgets.js';
 import type { MemoryJobQueue } from './job-queue.js';
 import type { AssistantProfile } from './profiles.js';
 
@@ -24,6 +25,7 @@ export class Orchestrator implements Assistants {
   constructor(
     profiles: AssistantProfile[],
     private readonly queue: MemoryJobQueue,
+    private readonly budgets: MemoryBudgets,
     private readonly dependencies: GenerationDependencies,
     private readonly onError: (error: unknown, generationId: string) => void,
   ) {
@@ -43,7 +45,14 @@ export class Orchestrator implements Assistants {
     if (profile.doubleTexting === 'reject' && (this.activeJobs.get(name) ?? 0) > 0) {
       throw new ParleyError('conflict', 'the assistant is still answering; wait for it or stop it', { details: { policy: 'reject' } });
     }
-    const reservation = this.queue.reserve(conversation.tenant);
+    this.budgets.charge(conversation.tenant, sender.id);
+    let reservation;
+    try {
+      reservation = this.queue.reserve(conversation.tenant);
+    } catch (error) {
+      this.budgets.refund(conversation.tenant, sender.id);
+      throw error;
+    }
     return {
       committed: (event) => {
         if (profile.doubleTexting === 'interrupt') for (const generation of this.generationsOf(name)) generation.stop();
@@ -55,7 +64,10 @@ export class Orchestrator implements Assistants {
         };
         this.queue.submit(reservation, { tenant: key.tenant, serialKey: name, run });
       },
-      release: () => this.queue.cancel(reservation),
+      release: () => {
+        this.queue.cancel(reservation);
+        this.budgets.refund(conversation.tenant, sender.id);
+      },
     };
   }
 
@@ -90,6 +102,7 @@ export class Orchestrator implements Assistants {
     this.running.set(generation.id, generation);
     try {
       await generation.run();
+      this.budgets.addTokens(key.tenant, trigger.actor.id, generation.outputTokens);
     } catch (error) {
       this.onError(error, generation.id);
     } finally {

@@ -32,6 +32,8 @@ export const profileSchema = z.object({
       maxToolSteps: z.number().int().min(1).max(10).default(4),
     })
     .prefault({}),
+  /** Reuse answers to recurring first questions for this long (0: off); cached answers are marked `cached`. */
+  cache: z.object({ ttlSeconds: z.number().int().min(0).default(0) }).prefault({}),
   /** Deltas of one generation are combined into at most one frame per this many milliseconds. */
   deltaIntervalMs: z.number().int().min(0).default(30),
 });

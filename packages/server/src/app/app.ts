@@ -98,6 +98,7 @@ export async function startNode(config: Config, logger: Logger): Promise<ParleyN
     demoTtftMs: config.demoTtftMs,
     demoTokensPerSecond: config.demoTokensPerSecond,
     queue: { maxQueued: config.aiQueueSize, concurrency: config.aiConcurrency, perTenantConcurrency: config.aiTenantConcurrency },
+    budgets: { windowMs: config.aiBudgetWindowSeconds * 1000, requests: config.aiBudgetRequests, tokens: config.aiBudgetTokens },
     log,
     publishDelta: (key, delta) => {
       const signal = { tenant: key.tenant, conversation: key.conversationId, type: 'ai.delta' as const, ts: Date.now(), actor: { kind: 'assistant' as const, id: delta.generationId }, data: delta };

@@ -45,6 +45,9 @@ export const SETTINGS = {
   aiQueueSize: { env: 'PARLEY_AI_QUEUE_SIZE', flag: undefined, schema: integer(1), default: '200', help: 'AI jobs waiting at most; beyond it user messages to assistants get `busy`' },
   aiConcurrency: { env: 'PARLEY_AI_CONCURRENCY', flag: undefined, schema: integer(1), default: '32', help: 'AI generations running at once per node' },
   aiTenantConcurrency: { env: 'PARLEY_AI_TENANT_CONCURRENCY', flag: undefined, schema: integer(1), default: '8', help: 'AI generations of one tenant running at once per node' },
+  aiBudgetWindowSeconds: { env: 'PARLEY_AI_BUDGET_WINDOW_S', flag: undefined, schema: integer(1), default: '3600', help: 'length of the per-user AI budget window' },
+  aiBudgetRequests: { env: 'PARLEY_AI_BUDGET_REQUESTS', flag: undefined, schema: integer(1), default: '200', help: 'AI answers one user may ask for per window; beyond it `rate_limited` with the reset time' },
+  aiBudgetTokens: { env: 'PARLEY_AI_BUDGET_TOKENS', flag: undefined, schema: integer(1), default: '200000', help: 'output tokens of one user\'s AI answers per window' },
   webDir: { env: 'PARLEY_WEB_DIR', flag: undefined, schema: optionalText, default: undefined, help: 'directory of the web UI served at / (default: packages/web/dist of this repository)' },
   shutdownGraceMs: { env: 'PARLEY_SHUTDOWN_GRACE_MS', flag: undefined, schema: integer(0), default: '10000', help: 'how long SIGTERM waits for in-flight requests' },
 } as const;

@@ -1,6 +1,8 @@
 import type { LanguageModelV3, LanguageModelV3CallOptions, LanguageModelV3StreamPart } from '@ai-sdk/provider';
 import type { ConversationEvent, GenerationText } from '@parley/protocol';
 import { Orchestrator } from '../../src/ai/orchestrator.js';
+import { AnswerCache } from '../../src/ai/answer-cache.js';
+import { MemoryBudgets, type BudgetLimits } from '../../src/ai/budgets.js';
 import { MemoryJobQueue, type JobQueueLimits } from '../../src/ai/job-queue.js';
 import { createModel } from '../../src/ai/models.js';
 import { profileSchema, type ModelSpec } from '../../src/ai/profiles.js';
@@ -79,6 +81,7 @@ export class AiHarness {
   readonly log: ConversationLog;
   readonly deltas: GenerationText[] = [];
   readonly models = new Map<string, ScriptedModel>();
+  readonly answerCache = new AnswerCache(100);
   private counter = 0;
 
   constructor(private readonly store: PostgresStore) {
@@ -86,17 +89,23 @@ export class AiHarness {
   }
 
   /** An orchestrator with one profile `p` built from `profile` (zod defaults apply). */
-  orchestrator(profile: Record<string, unknown>, limits: JobQueueLimits = { maxQueued: 50, concurrency: 8, perTenantConcurrency: 8 }) {
+  orchestrator(
+    profile: Record<string, unknown>,
+    limits: JobQueueLimits = { maxQueued: 50, concurrency: 8, perTenantConcurrency: 8 },
+    budgets: BudgetLimits = { windowMs: 60_000, requests: 1000, tokens: 1_000_000 },
+  ) {
     const queue = new MemoryJobQueue(limits, () => undefined);
     const orchestrator = new Orchestrator(
       [profileSchema.parse({ id: 'p', deltaIntervalMs: 0, ...profile })],
       queue,
+      new MemoryBudgets(budgets),
       {
         log: this.log,
         publishDelta: (_key, delta) => this.deltas.push(delta),
         createModel: (spec: ModelSpec) => (spec.provider === 'openai-compatible' && this.models.get(spec.model)) || createModel(spec),
         tools: new Map(demoBackendTools().map((tool) => [tool.name, tool])),
         observer: {},
+        answerCache: this.answerCache,
       },
       () => undefined,
     );

@@ -182,3 +182,47 @@ describe('double texting and the queue', () => {
     for (const key of keys.slice(0, 3)) expect((await ai.terminals(key)).map((event) => event.type)).toEqual(['ai.completed']);
   });
 });
+
+describe('budgets and the answer cache', () => {
+  it('refuses a user over the request budget with rate_limited and the reset time, storing nothing', async () => {
+    const model = ai.model('budget', [{ kind: 'text', tokens: ['ok'] }]);
+    const { orchestrator } = ai.orchestrator({ models: [model] }, undefined, { windowMs: 60_000, requests: 2, tokens: 1000 });
+    const key = await ai.conversation();
+    await ai.send(orchestrator, key, 'one');
+    await ai.send(orchestrator, key, 'two');
+    const refused = ai.send(orchestrator, key, 'three');
+    await expect(refused).rejects.toMatchObject({ code: 'rate_limited', details: { budget: 'requests', limit: 2 } });
+    const error = await refused.catch((caught: { retryAfterMs: number }) => caught);
+    expect(error.retryAfterMs).toBeGreaterThan(50_000);
+    await ai.terminals(key, 2);
+    expect((await ai.events(key)).filter((event) => event.type === 'message.created')).toHaveLength(2);
+  });
+
+  it('refuses a user whose answers used up the token budget', async () => {
+    const model = ai.model('tokens', [{ kind: 'text', tokens: ['a ', 'b ', 'c ', 'd '] }]);
+    const { orchestrator } = ai.orchestrator({ models: [model] }, undefined, { windowMs: 60_000, requests: 100, tokens: 4 });
+    const key = await ai.conversation();
+    await ai.send(orchestrator, key, 'one');
+    await ai.terminals(key, 1);
+    await expect(ai.send(orchestrator, key, 'two')).rejects.toMatchObject({ code: 'rate_limited', details: { budget: 'tokens' } });
+  });
+
+  it('answers a recurring first question from the cache, marked cached, per tenant', async () => {
+    const model = ai.model('cached', [{ kind: 'text', tokens: ['Free ', 'shipping ', 'above ', '50.'] }]);
+    const { orchestrator } = ai.orchestrator({ models: [model], cache: { ttlSeconds: 60 } });
+    const first = await ai.conversation();
+    await ai.send(orchestrator, first, 'How much is shipping?');
+    const [original] = await ai.terminals(first);
+    expect(original!.data.cached).toBeUndefined();
+    const second = await ai.conversation();
+    await ai.send(orchestrator, second, '  how much is SHIPPING ');
+    const [hit] = await ai.terminals(second);
+    expect(hit!.data).toMatchObject({ text: 'Free shipping above 50.', cached: true });
+    expect(ai.models.get('cached')!.calls).toHaveLength(1);
+    // A follow-up question depends on the conversation: never from the cache.
+    await ai.send(orchestrator, second, 'How much is shipping?');
+    const ends = await ai.terminals(second, 2);
+    expect(ends[1]!.data.cached).toBeUndefined();
+    expect(ai.models.get('cached')!.calls).toHaveLength(2);
+  });
+});
