@@ -39,6 +39,8 @@ export const DURABLE_EVENT_TYPES = [
   'ai.started',
   'ai.tool_call',
   'ai.tool_result',
+  'ai.approval_requested',
+  'ai.approval_resolved',
   'ai.completed',
   'ai.stopped',
   'ai.failed',

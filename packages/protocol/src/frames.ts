@@ -44,6 +44,8 @@ export const operationArgsSchemas = {
   presence: conversationArgs,
   /** Stops the running generation (or the given one) of a conversation. */
   'ai.stop': conversationArgs.extend({ generationId: z.string().min(1).max(64).optional() }),
+  /** Approves or denies a tool call that waits for approval (`ai.approval_requested`). The first decision wins. */
+  'ai.approve': conversationArgs.extend({ approvalId: z.string().min(1).max(128), approved: z.boolean() }),
   ping: z.object({}),
 } as const;
 
@@ -107,6 +109,7 @@ export const operationResultSchemas = {
   read: z.object({ seq: z.number().int().nonnegative(), changed: z.boolean() }),
   presence: z.object({ online: z.array(z.object({ userId: z.string(), connections: z.number().int() })) }),
   'ai.stop': z.object({ stopped: z.array(z.string()) }),
+  'ai.approve': z.object({ approvalId: z.string(), approved: z.boolean(), duplicate: z.boolean() }),
   ping: z.object({ ts: z.number().int() }),
 } as const satisfies Record<OperationName, z.ZodType>;
 

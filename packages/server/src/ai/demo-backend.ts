@@ -13,6 +13,7 @@ const STATUSES = [
  */
 export function demoBackendTools(): ToolDefinition[] {
   const tickets: Array<{ ticketId: string; subject: string }> = [];
+  const cancellations: string[] = [];
   return [
     {
       name: 'lookup_order',
@@ -24,6 +25,17 @@ export function demoBackendTools(): ToolDefinition[] {
         if (!/^\d{3,10}$/.test(orderId) || orderId.startsWith('0')) return { orderId, found: false };
         const entry = STATUSES[Number(orderId) % STATUSES.length]!;
         return { orderId, found: true, status: entry.status, detail: entry.detail };
+      },
+    },
+    {
+      name: 'cancel_order',
+      description: 'Cancel a customer order. Changes the order: profiles usually require approval.',
+      inputSchema: { type: 'object', properties: { orderId: { type: 'string' } }, required: ['orderId'], additionalProperties: false },
+      timeoutMs: 5000,
+      execute: async (input) => {
+        const orderId = String(input.orderId ?? '');
+        cancellations.push(orderId);
+        return { orderId, cancelled: true, cancellationsOfThisOrder: cancellations.filter((id) => id === orderId).length };
       },
     },
     {

@@ -32,6 +32,7 @@ const FALLBACK = `${INTRODUCTION} I can answer questions about shipping, returns
 
 /** Tool intents: a pattern on the user's text, the tool it calls and how its input is read from the text. */
 const INTENTS: ReadonlyArray<{ pattern: RegExp; tool: string; input: (match: RegExpExecArray, text: string) => Record<string, unknown> }> = [
+  { pattern: /\bcancel\b.*?\border\s*(?:number\s*|no\.?\s*|#\s*)?(\d{3,10})\b/i, tool: 'cancel_order', input: (match) => ({ orderId: match[1] }) },
   { pattern: /\border\s*(?:number\s*|no\.?\s*|#\s*)?(\d{3,10})\b/i, tool: 'lookup_order', input: (match) => ({ orderId: match[1] }) },
   { pattern: /\b(human|agent|person|ticket|complain)/i, tool: 'create_support_ticket', input: (_match, text) => ({ subject: text.slice(0, 120) }) },
 ];
@@ -121,6 +122,10 @@ function answerFromToolResults(prompt: LanguageModelV3Prompt): string {
   if (last.toolName === 'lookup_order') {
     if (output.found === false) return `I could not find order ${String(output.orderId)}. Please check the number on your confirmation email.`;
     return `Order ${String(output.orderId)} is ${String(output.status)}: ${String(output.detail)} (${INTRODUCTION})`;
+  }
+  if (last.toolName === 'cancel_order') {
+    if (output.error === 'denied') return `Okay, I did not cancel anything. (${INTRODUCTION})`;
+    return `Order ${String(output.orderId)} is cancelled. (${INTRODUCTION})`;
   }
   if (last.toolName === 'create_support_ticket') {
     return `I opened support ticket ${String(output.ticketId)} for you; a person from our team will reply here. (${INTRODUCTION})`;

@@ -4,11 +4,12 @@ import type { ConversationEvent, GenerationText } from '@parley/protocol';
 import type { ConversationKey } from '../core/types.js';
 import type { ConversationLog } from '../log/conversation-log.js';
 import type { AnswerCache } from './answer-cache.js';
+import type { Approvals } from './approvals.js';
 import { buildContext, type GenerationContext } from './context.js';
 import { DeltaCoalescer } from './delta-coalescer.js';
 import { modelName } from './models.js';
 import type { AssistantProfile, ModelSpec } from './profiles.js';
-import { toAiTools, type ToolDefinition } from './tools.js';
+import { toAiTools, type ToolCall, type ToolDefinition } from './tools.js';
 
 /** Why a generation was aborted. */
 export const STOPPED = 'stopped';
@@ -34,6 +35,7 @@ export interface GenerationDependencies {
   tools: ReadonlyMap<string, ToolDefinition>;
   observer: GenerationObserver;
   answerCache: AnswerCache;
+  approvals: Approvals;
 }
 
 /** A failure of one attempt, classified for the retry decision and the `ai.failed` code. */
@@ -61,6 +63,10 @@ export class Generation {
   private toolCalls = 0;
   private usage: LanguageModelUsage | undefined;
   private context: GenerationContext | null = null;
+  /** Approvals being waited for: timeouts do not run meanwhile. */
+  private waitingForPeople = 0;
+  /** Resolves once the `ai.tool_call` event of a call is stored, so that its approval request follows it. */
+  private readonly recordedCalls = new Map<string, { done: Promise<void>; resolve: () => void }>();
 
   constructor(
     readonly key: ConversationKey,
@@ -89,7 +95,8 @@ export class Generation {
 
   /** Runs to one terminal event. Never throws for model or tool failures; only if the store itself fails. */
   async run(): Promise<void> {
-    const total = setTimeout(() => this.controller.abort(TIMED_OUT), this.profile.limits.totalTimeoutMs);
+    const total = new Watchdog(this.controller, this.profile.limits.totalTimeoutMs, this.profile.limits.totalTimeoutMs, () => this.waitingForPeople > 0);
+    total.activity(true);
     try {
       await this.append('ai.started', { profile: this.profile.id, replyTo: this.trigger.seq });
       const history = await this.dependencies.log.history(this.key, { limit: HISTORY_EVENTS });
@@ -106,7 +113,7 @@ export class Generation {
       }
       await this.finish(outcome);
     } finally {
-      clearTimeout(total);
+      total.stop();
       this.coalescer.close();
     }
   }
@@ -153,7 +160,7 @@ export class Generation {
     const attempt = new AbortController();
     const stopAttempt = () => attempt.abort(this.controller.signal.reason);
     this.controller.signal.addEventListener('abort', stopAttempt, { once: true });
-    const watchdog = new Watchdog(attempt, this.profile.limits.firstTokenTimeoutMs, this.profile.limits.idleTimeoutMs);
+    const watchdog = new Watchdog(attempt, this.profile.limits.firstTokenTimeoutMs, this.profile.limits.idleTimeoutMs, () => this.waitingForPeople > 0);
     try {
       const tools = this.toolSet(attempt.signal);
       const result = streamText({
@@ -190,6 +197,7 @@ export class Generation {
         this.toolCalls++;
         this.coalescer.flush();
         await this.append('ai.tool_call', { toolCallId: part.toolCallId, toolName: part.toolName, input: part.input as Record<string, unknown> });
+        this.recorded(part.toolCallId).resolve();
         return;
       case 'tool-result':
         await this.append('ai.tool_result', { toolCallId: part.toolCallId, toolName: part.toolName, output: part.output as unknown });
@@ -210,21 +218,39 @@ export class Generation {
   private toolSet(signal: AbortSignal): ToolSet | undefined {
     const definitions = this.profile.tools.map((name) => this.dependencies.tools.get(name)).filter((tool): tool is ToolDefinition => tool !== undefined);
     if (definitions.length === 0) return undefined;
-    const started = new Map<string, number>();
-    return toAiTools(
-      definitions.map((definition) => ({
-        ...definition,
-        execute: async (input, toolSignal) => {
-          started.set(definition.name, performance.now());
-          try {
-            return await definition.execute(input, toolSignal);
-          } finally {
-            this.dependencies.observer.toolCalled?.(definition.name, (performance.now() - started.get(definition.name)!) / 1000);
-          }
-        },
-      })),
-      signal,
-    );
+    return toAiTools(definitions, signal, {
+      gate: (call) => this.approve(call, signal),
+      ran: (toolName, seconds) => this.dependencies.observer.toolCalled?.(toolName, seconds),
+    });
+  }
+
+  /**
+   * For tools the profile marks `approvalRequired`: a durable `ai.approval_requested`, then a wait for the
+   * first decision of any member (timeouts paused), recorded as `ai.approval_resolved` by the orchestrator.
+   */
+  private async approve(call: ToolCall, signal: AbortSignal): Promise<boolean> {
+    if (!this.profile.approvalRequired.includes(call.toolName)) return true;
+    await this.recorded(call.toolCallId).done;
+    const approvalId = `${this.id}:${call.toolCallId}`;
+    this.waitingForPeople++;
+    try {
+      const decision = this.dependencies.approvals.wait(this.key, approvalId, this.profile.limits.approvalTimeoutMs, signal);
+      await this.append('ai.approval_requested', { approvalId, toolCallId: call.toolCallId, toolName: call.toolName, input: call.input });
+      return await decision;
+    } finally {
+      this.waitingForPeople--;
+    }
+  }
+
+  private recorded(toolCallId: string): { done: Promise<void>; resolve: () => void } {
+    let entry = this.recordedCalls.get(toolCallId);
+    if (!entry) {
+      let resolve!: () => void;
+      const done = new Promise<void>((settle) => (resolve = settle));
+      entry = { done, resolve };
+      this.recordedCalls.set(toolCallId, entry);
+    }
+    return entry;
   }
 
   private async finish(outcome: Outcome): Promise<void> {
@@ -259,17 +285,21 @@ export class Generation {
 type Outcome = { kind: 'completed'; model: string; cached?: boolean } | { kind: 'stopped' } | { kind: 'failed'; code: string; message: string };
 type StreamPart = ReturnType<typeof streamText>['fullStream'] extends AsyncIterable<infer Part> ? Part : never;
 
-/** Aborts an attempt that waits too long for its first token, or for any part after it. */
+/**
+ * Aborts an attempt that waits too long for its first token, or for any part after it. While `paused`
+ * (a person is deciding on an approval) a due timeout is postponed, not fired.
+ */
 class Watchdog {
   private timer: ReturnType<typeof setTimeout>;
   private started = false;
 
   constructor(
     private readonly attempt: AbortController,
-    private readonly firstTokenMs: number,
+    firstTokenMs: number,
     private readonly idleMs: number,
+    private readonly paused: () => boolean,
   ) {
-    this.timer = setTimeout(() => attempt.abort(TIMED_OUT), firstTokenMs);
+    this.timer = this.arm(firstTokenMs);
   }
 
   /** Something arrived; `progress` when it was text or a tool call (the first token, for the first timeout). */
@@ -277,7 +307,14 @@ class Watchdog {
     if (!this.started && !progress) return;
     this.started = true;
     clearTimeout(this.timer);
-    this.timer = setTimeout(() => this.attempt.abort(TIMED_OUT), this.idleMs);
+    this.timer = this.arm(this.idleMs);
+  }
+
+  private arm(ms: number): ReturnType<typeof setTimeout> {
+    return setTimeout(() => {
+      if (this.paused()) this.timer = this.arm(ms);
+      else this.attempt.abort(TIMED_OUT);
+    }, ms);
   }
 
   stop(): void {

@@ -4,6 +4,7 @@ import type { GenerationText } from '@parley/protocol';
 import type { ConversationKey } from '../core/types.js';
 import type { ConversationLog } from '../log/conversation-log.js';
 import { AnswerCache } from './answer-cache.js';
+import { Approvals } from './approvals.js';
 import { MemoryBudgets, type BudgetLimits } from './budgets.js';
 import { demoBackendTools } from './demo-backend.js';
 import type { GenerationObserver } from './generation.js';
@@ -57,6 +58,7 @@ export async function createAssistants(settings: AiSettings): Promise<{ orchestr
       tools,
       observer: settings.observer,
       answerCache: new AnswerCache(ANSWER_CACHE_ENTRIES),
+      approvals: new Approvals(),
     },
     settings.onError,
   );

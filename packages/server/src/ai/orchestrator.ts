@@ -77,6 +77,20 @@ export class Orchestrator implements Assistants {
     return stopped.map((generation) => generation.id);
   }
 
+  async resolveApproval(key: ConversationKey, approvalId: string, approved: boolean, by: Actor): Promise<{ approved: boolean; duplicate: boolean }> {
+    const generationId = approvalId.split(':')[0]!;
+    const record = async () => {
+      await this.dependencies.log.append({
+        key,
+        type: 'ai.approval_resolved',
+        actor: by,
+        data: { generationId, approvalId, approved },
+        causation: { generationId },
+      });
+    };
+    return this.dependencies.approvals.resolve(key, approvalId, approved, record);
+  }
+
   async snapshots(key: ConversationKey): Promise<GenerationText[]> {
     return this.generationsOf(conversationKeyString(key)).map((generation) => generation.snapshot());
   }

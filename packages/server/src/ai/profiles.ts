@@ -15,6 +15,8 @@ export const profileSchema = z.object({
   /** Primary model first, then the fallbacks, tried in order when one fails before its first token. */
   models: z.array(modelSpecSchema).min(1),
   tools: z.array(z.string()).default([]),
+  /** Tools that run only after a member (or an agent) approves the call. */
+  approvalRequired: z.array(z.string()).default([]),
   /** Estimated tokens of conversation history sent with each request (four characters a token). */
   contextTokens: z.number().int().positive().default(4000),
   /** What happens to a user message that arrives while an answer is running. */
@@ -30,6 +32,8 @@ export const profileSchema = z.object({
       retries: z.number().int().min(0).max(5).default(1),
       maxOutputTokens: z.number().int().positive().optional(),
       maxToolSteps: z.number().int().min(1).max(10).default(4),
+      /** How long a tool call waits for approval before it counts as denied. */
+      approvalTimeoutMs: z.number().int().positive().default(600_000),
     })
     .prefault({}),
   /** Reuse answers to recurring first questions for this long (0: off); cached answers are marked `cached`. */
@@ -63,5 +67,12 @@ export function defaultProfiles(settings: DefaultModelSettings): AssistantProfil
     models.push({ provider: 'anthropic', apiKey: settings.anthropicApiKey, model: settings.anthropicModel ?? 'claude-3-5-haiku-latest' });
   }
   models.push({ provider: 'demo', ttftMs: settings.demoTtftMs, tokensPerSecond: settings.demoTokensPerSecond });
-  return [profileSchema.parse({ id: 'assistant', models, tools: ['lookup_order', 'create_support_ticket'] })];
+  return [
+    profileSchema.parse({
+      id: 'assistant',
+      models,
+      tools: ['lookup_order', 'create_support_ticket', 'cancel_order'],
+      approvalRequired: ['cancel_order'],
+    }),
+  ];
 }

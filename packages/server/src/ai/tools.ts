@@ -10,17 +10,42 @@ export interface ToolDefinition {
   execute(input: Record<string, unknown>, signal: AbortSignal): Promise<unknown>;
 }
 
+/** One call of a tool, as the gate and the observer see it. */
+export interface ToolCall {
+  toolCallId: string;
+  toolName: string;
+  input: Record<string, unknown>;
+}
+
+/** What runs around every tool call of a generation. */
+export interface ToolHooks {
+  /** Decides whether the call may run (approvals); a refused call returns `{error: 'denied'}` to the model. */
+  gate(call: ToolCall): Promise<boolean>;
+  /** The call ran, taking `seconds`. */
+  ran(toolName: string, seconds: number): void;
+}
+
 /**
  * Turns tool definitions into AI SDK tools. A tool that fails or times out returns `{error}` as its
  * result, so the model sees what happened and the generation never hangs on it.
  */
-export function toAiTools(definitions: ToolDefinition[], generationSignal: AbortSignal): ToolSet {
+export function toAiTools(definitions: ToolDefinition[], generationSignal: AbortSignal, hooks: ToolHooks): ToolSet {
   const tools: ToolSet = {};
   for (const definition of definitions) {
     tools[definition.name] = tool({
       description: definition.description,
       inputSchema: jsonSchema<Record<string, unknown>>(definition.inputSchema),
-      execute: (input) => runTool(definition, input, generationSignal),
+      execute: async (input, { toolCallId }) => {
+        if (!(await hooks.gate({ toolCallId, toolName: definition.name, input }))) {
+          return { error: 'denied', message: `${definition.name} was not approved` };
+        }
+        const started = performance.now();
+        try {
+          return await runTool(definition, input, generationSignal);
+        } finally {
+          hooks.ran(definition.name, (performance.now() - started) / 1000);
+        }
+      },
     });
   }
   return tools;

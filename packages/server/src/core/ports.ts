@@ -83,6 +83,11 @@ export interface Assistants {
   admit(conversation: ConversationRecord, sender: Actor): Promise<Admission>;
   /** Stops the conversation's running generation (only `generationId`, if given); returns the ids stopped. */
   stop(key: ConversationKey, generationId?: string): Promise<string[]>;
+  /**
+   * Records the decision on a tool call waiting for approval; the first decision wins and re-sent ones
+   * return it with `duplicate: true`, so the tool runs at most once. Throws `not_found` for an unknown approval.
+   */
+  resolveApproval(key: ConversationKey, approvalId: string, approved: boolean, by: Actor): Promise<{ approved: boolean; duplicate: boolean }>;
   /** The text so far of the conversation's running generations, for subscribers that arrive mid-answer. */
   snapshots(key: ConversationKey): Promise<GenerationText[]>;
 }

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import {
   CLOSE_CODES,
   PROTOCOL_VERSION,
+  type Actor,
   type ConversationView,
   type OperationArgs,
   type OperationName,
@@ -28,6 +29,13 @@ function keyOf(session: OperationSession, conversationId: string): ConversationK
 async function authorized(session: OperationSession, conversationId: string): Promise<ConversationRecord> {
   const conversation = await session.services.log.get(keyOf(session, conversationId));
   return authorizeConversation(session.principal!, conversation, conversationId);
+}
+
+/** Who acts: agents and admins as `agent`, everyone else as `user`. */
+function actorOf(session: OperationSession): Actor {
+  const principal = session.principal!;
+  const isAgent = principal.roles.includes('agent') || principal.roles.includes('admin');
+  return { kind: isAgent ? 'agent' : 'user', id: principal.userId };
 }
 
 function toView(conversation: ConversationRecord): ConversationView {
@@ -99,9 +107,7 @@ const getConversation: Handler<'conversation.get'> = async (session, args) => ({
 
 const sendMessage: Handler<'message.send'> = async (session, args) => {
   const conversation = await authorized(session, args.conversationId);
-  const principal = session.principal!;
-  const isAgent = principal.roles.includes('agent') || principal.roles.includes('admin');
-  const actor = { kind: isAgent ? ('agent' as const) : ('user' as const), id: principal.userId };
+  const actor = actorOf(session);
   const causation = args.replyTo === undefined ? { clientMsgId: args.clientMsgId } : { clientMsgId: args.clientMsgId, replyTo: args.replyTo };
   // The assistant admits the message before it is committed, so a full queue is the sender's error, not a silent wait.
   const admission = await session.services.assistants.admit(conversation, actor);
@@ -175,6 +181,12 @@ const stopGeneration: Handler<'ai.stop'> = async (session, args) => {
   return { stopped: await session.services.assistants.stop(keyOf(session, args.conversationId), args.generationId) };
 };
 
+const approveTool: Handler<'ai.approve'> = async (session, args) => {
+  await authorized(session, args.conversationId);
+  const decision = await session.services.assistants.resolveApproval(keyOf(session, args.conversationId), args.approvalId, args.approved, actorOf(session));
+  return { approvalId: args.approvalId, ...decision };
+};
+
 const ping: Handler<'ping'> = async () => ({ ts: Date.now() });
 
 /** The handler of each protocol operation. Every handler authorizes its own target. */
@@ -191,5 +203,6 @@ export const OPERATIONS: { [Op in OperationName]: Handler<Op> } = {
   read,
   presence,
   'ai.stop': stopGeneration,
+  'ai.approve': approveTool,
   ping,
 };

@@ -2,6 +2,7 @@ import type { LanguageModelV3, LanguageModelV3CallOptions, LanguageModelV3Stream
 import type { ConversationEvent, GenerationText } from '@parley/protocol';
 import { Orchestrator } from '../../src/ai/orchestrator.js';
 import { AnswerCache } from '../../src/ai/answer-cache.js';
+import { Approvals } from '../../src/ai/approvals.js';
 import { MemoryBudgets, type BudgetLimits } from '../../src/ai/budgets.js';
 import { MemoryJobQueue, type JobQueueLimits } from '../../src/ai/job-queue.js';
 import { createModel } from '../../src/ai/models.js';
@@ -82,6 +83,7 @@ export class AiHarness {
   readonly deltas: GenerationText[] = [];
   readonly models = new Map<string, ScriptedModel>();
   readonly answerCache = new AnswerCache(100);
+  readonly approvals = new Approvals();
   private counter = 0;
 
   constructor(private readonly store: PostgresStore) {
@@ -106,6 +108,7 @@ export class AiHarness {
         tools: new Map(demoBackendTools().map((tool) => [tool.name, tool])),
         observer: {},
         answerCache: this.answerCache,
+        approvals: this.approvals,
       },
       () => undefined,
     );

@@ -226,3 +226,63 @@ describe('budgets and the answer cache', () => {
     expect(ai.models.get('cached')!.calls).toHaveLength(2);
   });
 });
+
+describe('tool approvals', () => {
+  const demo = { provider: 'demo', ttftMs: 0, tokensPerSecond: 10_000 };
+  const profile = { models: [demo], tools: ['cancel_order'], approvalRequired: ['cancel_order'], limits: { idleTimeoutMs: 100, totalTimeoutMs: 200 } };
+
+  async function waitForApproval(key: Parameters<AiHarness['events']>[0]): Promise<ConversationEvent> {
+    for (;;) {
+      const request = (await ai.events(key)).find((event) => event.type === 'ai.approval_requested');
+      if (request) return request;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  }
+
+  it('runs an approved tool exactly once, however often the approval is sent, and waits past the timeouts', async () => {
+    const { orchestrator } = ai.orchestrator(profile);
+    const key = await ai.conversation();
+    await ai.send(orchestrator, key, 'please cancel my order 1234');
+    const request = await waitForApproval(key);
+    expect(request.data).toMatchObject({ toolName: 'cancel_order', input: { orderId: '1234' } });
+    await new Promise((resolve) => setTimeout(resolve, 400)); // longer than the idle and total timeouts: a person is deciding
+    const approvalId = String(request.data.approvalId);
+    const by = { kind: 'user' as const, id: 'alice' };
+    const decisions = await Promise.all([1, 2, 3].map(() => orchestrator.resolveApproval(key, approvalId, true, by)));
+    expect(decisions.filter((decision) => !decision.duplicate)).toHaveLength(1);
+    expect(decisions.every((decision) => decision.approved)).toBe(true);
+    const [completed] = await ai.terminals(key);
+    expect(completed!.data.text).toContain('Order 1234 is cancelled');
+    expect(await orchestrator.resolveApproval(key, approvalId, false, by)).toEqual({ approved: true, duplicate: true });
+    const events = await ai.events(key);
+    expect(types(events).slice(2)).toEqual(['ai.started', 'ai.tool_call', 'ai.approval_requested', 'ai.approval_resolved', 'ai.tool_result', 'ai.completed']);
+    expect(events.find((event) => event.type === 'ai.tool_result')!.data).toMatchObject({ output: { cancelled: true, cancellationsOfThisOrder: 1 } });
+    expect(events.find((event) => event.type === 'ai.approval_resolved')).toMatchObject({ actor: by, data: { approvalId, approved: true } });
+  });
+
+  it('does not run a denied tool; the model is told and answers accordingly', async () => {
+    const { orchestrator } = ai.orchestrator(profile);
+    const key = await ai.conversation();
+    await ai.send(orchestrator, key, 'cancel order 5678');
+    const request = await waitForApproval(key);
+    await orchestrator.resolveApproval(key, String(request.data.approvalId), false, { kind: 'agent', id: 'bob' });
+    const [completed] = await ai.terminals(key);
+    expect(completed!.data.text).toContain('did not cancel');
+    const result = (await ai.events(key)).find((event) => event.type === 'ai.tool_result')!;
+    expect(result.data).toMatchObject({ output: { error: 'denied' } });
+  });
+
+  it('refuses decisions on unknown approvals and on other conversations', async () => {
+    const { orchestrator } = ai.orchestrator(profile);
+    const key = await ai.conversation();
+    const other = await ai.conversation();
+    await ai.send(orchestrator, key, 'cancel order 4321');
+    const request = await waitForApproval(key);
+    const by = { kind: 'user' as const, id: 'mallory' };
+    await expect(orchestrator.resolveApproval(key, 'nope', true, by)).rejects.toMatchObject({ code: 'not_found' });
+    await expect(orchestrator.resolveApproval(other, String(request.data.approvalId), true, by)).rejects.toMatchObject({ code: 'not_found' });
+    await orchestrator.stop(key);
+    const [end] = await ai.terminals(key);
+    expect(end!.type).toBe('ai.stopped');
+  });
+});

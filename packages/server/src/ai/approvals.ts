@@ -1,0 +1,54 @@
+import { ParleyError } from '../core/errors.js';
+import { conversationKeyString, type ConversationKey } from '../core/types.js';
+
+interface Pending {
+  conversation: string;
+  decide: (approved: boolean) => void;
+}
+
+// Decisions remembered to answer re-sent approvals; older ones are forgotten first.
+const REMEMBERED_DECISIONS = 10_000;
+
+/**
+ * Tool calls waiting for a person's approval. The first decision resolves the wait and is remembered;
+ * later ones get that decision back (`duplicate`), so a tool approved twice still runs once.
+ */
+export class Approvals {
+  private readonly pending = new Map<string, Pending>();
+  private readonly decided = new Map<string, { conversation: string; approved: boolean }>();
+
+  /** Waits for the decision on `approvalId`; false (denied) when `timeoutMs` passes or `signal` aborts. */
+  wait(key: ConversationKey, approvalId: string, timeoutMs: number, signal: AbortSignal): Promise<boolean> {
+    return new Promise((resolve) => {
+      const finish = (approved: boolean) => {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', onAbort);
+        this.pending.delete(approvalId);
+        resolve(approved);
+      };
+      const onAbort = () => finish(false);
+      const timer = setTimeout(() => finish(false), timeoutMs);
+      signal.addEventListener('abort', onAbort, { once: true });
+      this.pending.set(approvalId, { conversation: conversationKeyString(key), decide: finish });
+    });
+  }
+
+  /** Records a decision; `record` makes it durable before the waiting tool call is released. */
+  async resolve(key: ConversationKey, approvalId: string, approved: boolean, record: () => Promise<void>): Promise<{ approved: boolean; duplicate: boolean }> {
+    const conversation = conversationKeyString(key);
+    const earlier = this.decided.get(approvalId);
+    if (earlier?.conversation === conversation) return { approved: earlier.approved, duplicate: true };
+    const pending = this.pending.get(approvalId);
+    if (!pending || pending.conversation !== conversation) throw new ParleyError('not_found', `no tool call waits for approval ${approvalId}`);
+    this.remember(approvalId, { conversation, approved });
+    this.pending.delete(approvalId);
+    await record();
+    pending.decide(approved);
+    return { approved, duplicate: false };
+  }
+
+  private remember(approvalId: string, decision: { conversation: string; approved: boolean }): void {
+    this.decided.set(approvalId, decision);
+    if (this.decided.size > REMEMBERED_DECISIONS) this.decided.delete(this.decided.keys().next().value!);
+  }
+}
