@@ -192,7 +192,7 @@ describe('budgets and the answer cache', () => {
     await ai.send(orchestrator, key, 'two');
     const refused = ai.send(orchestrator, key, 'three');
     await expect(refused).rejects.toMatchObject({ code: 'rate_limited', details: { budget: 'requests', limit: 2 } });
-    const error = await refused.catch((caught: { retryAfterMs: number }) => caught);
+    const error = (await refused.catch((caught: unknown) => caught)) as { retryAfterMs: number };
     expect(error.retryAfterMs).toBeGreaterThan(50_000);
     await ai.terminals(key, 2);
     expect((await ai.events(key)).filter((event) => event.type === 'message.created')).toHaveLength(2);
