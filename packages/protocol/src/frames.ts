@@ -44,6 +44,8 @@ export const operationArgsSchemas = {
   presence: conversationArgs,
   /** Stops the running generation (or the given one) of a conversation. */
   'ai.stop': conversationArgs.extend({ generationId: z.string().min(1).max(64).optional() }),
+  /** The exact context a generation sent to its model (agents and admins only; for debugging). */
+  'ai.context': conversationArgs.extend({ generationId: z.string().min(1).max(64) }),
   /** Approves or denies a tool call that waits for approval (`ai.approval_requested`). The first decision wins. */
   'ai.approve': conversationArgs.extend({ approvalId: z.string().min(1).max(128), approved: z.boolean() }),
   ping: z.object({}),
@@ -110,6 +112,14 @@ export const operationResultSchemas = {
   presence: z.object({ online: z.array(z.object({ userId: z.string(), connections: z.number().int() })) }),
   'ai.stop': z.object({ stopped: z.array(z.string()) }),
   'ai.approve': z.object({ approvalId: z.string(), approved: z.boolean(), duplicate: z.boolean() }),
+  'ai.context': z.object({
+    generationId: z.string(),
+    system: z.string(),
+    messages: z.array(z.object({ role: z.string(), content: z.unknown() })),
+    estimatedTokens: z.number(),
+    historyEvents: z.number(),
+    providers: z.array(z.object({ name: z.string(), ok: z.boolean(), ms: z.number(), text: z.string() })),
+  }),
   ping: z.object({ ts: z.number().int() }),
 } as const satisfies Record<OperationName, z.ZodType>;
 

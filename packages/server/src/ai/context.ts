@@ -1,5 +1,6 @@
 import type { ModelMessage } from 'ai';
 import type { ConversationEvent } from '@parley/protocol';
+import type { ProvidedContext } from './context-providers.js';
 import type { AssistantProfile } from './profiles.js';
 
 /** What one generation sends to the model. */
@@ -9,6 +10,8 @@ export interface GenerationContext {
   /** Events of the conversation the messages were built from. */
   historyEvents: number;
   estimatedTokens: number;
+  /** What each context provider contributed (or why not). */
+  providers: ProvidedContext[];
 }
 
 // The demo model has no tokenizer and real ones differ: budgets use four characters a token.
@@ -19,13 +22,14 @@ const CHARACTERS_PER_TOKEN = 4;
  * it become user turns, answers to earlier messages assistant turns placed right after what they answer
  * (an answer committed after a later message still belongs before it). Newest first within the token budget.
  */
-export function buildContext(profile: AssistantProfile, events: ConversationEvent[], triggerSeq: number): GenerationContext {
+export function buildContext(profile: AssistantProfile, events: ConversationEvent[], triggerSeq: number, providers: ProvidedContext[] = []): GenerationContext {
+  const system = [profile.systemPrompt, ...providers.filter((provided) => provided.ok).map((provided) => `Context from ${provided.name}:\n${provided.text}`)].join('\n\n');
   const turns = events
     .map((event) => ({ position: positionOf(event), turn: toTurn(event) }))
     .filter((entry): entry is { position: number; turn: ModelMessage } => entry.turn !== null && entry.position < triggerSeq + 1)
     .sort((a, b) => a.position - b.position)
     .map((entry) => entry.turn);
-  const budget = profile.contextTokens * CHARACTERS_PER_TOKEN - profile.systemPrompt.length;
+  const budget = profile.contextTokens * CHARACTERS_PER_TOKEN - system.length;
   const kept: ModelMessage[] = [];
   let used = 0;
   for (let index = turns.length - 1; index >= 0; index--) {
@@ -36,10 +40,11 @@ export function buildContext(profile: AssistantProfile, events: ConversationEven
     used += size;
   }
   return {
-    system: profile.systemPrompt,
+    system,
     messages: kept,
     historyEvents: events.length,
-    estimatedTokens: Math.ceil((used + profile.systemPrompt.length) / CHARACTERS_PER_TOKEN),
+    estimatedTokens: Math.ceil((used + system.length) / CHARACTERS_PER_TOKEN),
+    providers,
   };
 }
 

@@ -6,6 +6,7 @@ import type { ConversationLog } from '../log/conversation-log.js';
 import type { AnswerCache } from './answer-cache.js';
 import type { Approvals } from './approvals.js';
 import { buildContext, type GenerationContext } from './context.js';
+import { gatherContext } from './context-providers.js';
 import { DeltaCoalescer } from './delta-coalescer.js';
 import { modelName } from './models.js';
 import type { AssistantProfile, ModelSpec } from './profiles.js';
@@ -100,7 +101,8 @@ export class Generation {
     try {
       await this.append('ai.started', { profile: this.profile.id, replyTo: this.trigger.seq });
       const history = await this.dependencies.log.history(this.key, { limit: HISTORY_EVENTS });
-      this.context = buildContext(this.profile, history.events, this.trigger.seq);
+      const provided = await gatherContext(this.profile.contextProviders, this.key, this.trigger.actor.id, questionOf(this.trigger), this.controller.signal);
+      this.context = buildContext(this.profile, history.events, this.trigger.seq, provided);
       const cacheable = this.cacheableQuestion(this.context);
       const cached = cacheable === null ? null : this.dependencies.answerCache.get(this.key.tenant, this.profile.id, cacheable, this.profile.cache.ttlSeconds * 1000);
       if (cached) {
@@ -216,12 +218,15 @@ export class Generation {
   }
 
   private toolSet(signal: AbortSignal): ToolSet | undefined {
-    const definitions = this.profile.tools.map((name) => this.dependencies.tools.get(name)).filter((tool): tool is ToolDefinition => tool !== undefined);
+    const definitions = this.profile.tools
+      .map((name) => this.dependencies.tools.get(name))
+      .filter((tool): tool is ToolDefinition => tool !== undefined && (!tool.tenants || tool.tenants.includes(this.key.tenant)));
     if (definitions.length === 0) return undefined;
-    return toAiTools(definitions, signal, {
-      gate: (call) => this.approve(call, signal),
-      ran: (toolName, seconds) => this.dependencies.observer.toolCalled?.(toolName, seconds),
-    });
+    const hooks = {
+      gate: (call: ToolCall) => this.approve(call, signal),
+      ran: (toolName: string, seconds: number) => this.dependencies.observer.toolCalled?.(toolName, seconds),
+    };
+    return toAiTools(definitions, signal, hooks, this.key);
   }
 
   /**
@@ -320,6 +325,11 @@ class Watchdog {
   stop(): void {
     clearTimeout(this.timer);
   }
+}
+
+function questionOf(event: ConversationEvent): string {
+  const content = event.data.content as { type: string; text?: string } | undefined;
+  return content?.type === 'text' ? String(content.text) : '';
 }
 
 function attemptAbortError(reason: unknown): AttemptError {

@@ -11,7 +11,8 @@ import type { GenerationObserver } from './generation.js';
 import { MemoryJobQueue, type JobQueueLimits } from './job-queue.js';
 import { createModel } from './models.js';
 import { Orchestrator } from './orchestrator.js';
-import { defaultProfiles, profilesFileSchema, type AssistantProfile, type DefaultModelSettings, type ModelSpec } from './profiles.js';
+import { defaultProfiles, profilesFileSchema, type AssistantProfile, type DefaultModelSettings, type ModelSpec, type WebhookToolSpec } from './profiles.js';
+import { webhookTool } from './tools.js';
 
 export { Orchestrator } from './orchestrator.js';
 
@@ -32,21 +33,22 @@ export interface AiSettings extends DefaultModelSettings {
   createModel?: (spec: ModelSpec) => LanguageModelV3;
 }
 
-/** Reads the profiles file, or builds the default profile from the LLM settings. */
-export async function loadProfiles(settings: DefaultModelSettings & { assistantsFile?: string }): Promise<AssistantProfile[]> {
-  if (!settings.assistantsFile) return defaultProfiles(settings);
+/** Reads the assistants file (profiles and webhook tools), or builds the default profile from the LLM settings. */
+export async function loadAssistantsFile(settings: DefaultModelSettings & { assistantsFile?: string }): Promise<{ profiles: AssistantProfile[]; tools: WebhookToolSpec[] }> {
+  if (!settings.assistantsFile) return { profiles: defaultProfiles(settings), tools: [] };
   const parsed = profilesFileSchema.safeParse(JSON.parse(await readFile(settings.assistantsFile, 'utf8')));
   if (!parsed.success) {
     throw new Error(`${settings.assistantsFile}: ${parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; ')}`);
   }
-  return parsed.data.assistants;
+  return { profiles: parsed.data.assistants, tools: parsed.data.tools };
 }
 
 /** The orchestrator with its queue, the demo backend's tools and the configured profiles. */
 export async function createAssistants(settings: AiSettings): Promise<{ orchestrator: Orchestrator; queue: MemoryJobQueue }> {
-  const profiles = await loadProfiles(settings);
+  const { profiles, tools: webhookTools } = await loadAssistantsFile(settings);
   const queue = new MemoryJobQueue(settings.queue, settings.onError);
-  const tools = new Map(demoBackendTools().map((tool) => [tool.name, tool]));
+  // Webhook tools of the assistants file replace demo tools of the same name.
+  const tools = new Map([...demoBackendTools(), ...webhookTools.map(webhookTool)].map((tool) => [tool.name, tool]));
   const orchestrator = new Orchestrator(
     profiles,
     queue,

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import type { Actor, ConversationEvent, GenerationText } from '@parley/protocol';
+import type { Actor, ConversationEvent, GenerationText, OperationResult } from '@parley/protocol';
+import type { GenerationContext } from './context.js';
 import { ParleyError } from '../core/errors.js';
 import type { Admission, Assistants } from '../core/ports.js';
 import { conversationKeyString, type ConversationKey, type ConversationRecord } from '../core/types.js';
@@ -7,6 +8,9 @@ import { Generation, type GenerationDependencies } from './generation.js';
 import type { MemoryBudgets } from './budgets.js';
 import type { MemoryJobQueue } from './job-queue.js';
 import type { AssistantProfile } from './profiles.js';
+
+// Generation contexts kept for inspection per node.
+const KEPT_CONTEXTS = 1000;
 
 const NO_ADMISSION: Admission = { committed: () => undefined, release: () => undefined };
 
@@ -20,6 +24,8 @@ export class Orchestrator implements Assistants {
   /** Jobs admitted and not finished, per conversation: the `reject` policy looks at this. */
   private readonly activeJobs = new Map<string, number>();
   private readonly running = new Map<string, Generation>();
+  /** Contexts of recent generations by id, for inspection; the oldest are forgotten first. */
+  private readonly contexts = new Map<string, { conversation: string; context: GenerationContext }>();
   private closing = false;
 
   constructor(
@@ -104,9 +110,12 @@ export class Orchestrator implements Assistants {
     for (const generation of this.running.values()) generation.stop();
   }
 
-  /** The context a running generation sent to its model (debugging). */
-  context(generationId: string) {
-    return this.running.get(generationId)?.builtContext ?? null;
+  async inspectContext(key: ConversationKey, generationId: string): Promise<OperationResult<'ai.context'> | null> {
+    const running = this.running.get(generationId);
+    const kept = running?.builtContext ? { conversation: conversationKeyString(running.key), context: running.builtContext } : this.contexts.get(generationId);
+    if (!kept || kept.conversation !== conversationKeyString(key)) return null;
+    const { system, messages, estimatedTokens, historyEvents, providers } = kept.context;
+    return { generationId, system, messages: messages.map(({ role, content }) => ({ role, content })), estimatedTokens, historyEvents, providers };
   }
 
   private async answer(key: ConversationKey, profile: AssistantProfile, trigger: ConversationEvent): Promise<void> {
@@ -121,8 +130,16 @@ export class Orchestrator implements Assistants {
       this.onError(error, generation.id);
     } finally {
       this.running.delete(generation.id);
+      this.keepContext(name, generation);
       this.finishJob(name);
     }
+  }
+
+  private keepContext(conversation: string, generation: Generation): void {
+    const context = generation.builtContext;
+    if (!context) return;
+    this.contexts.set(generation.id, { conversation, context });
+    if (this.contexts.size > KEPT_CONTEXTS) this.contexts.delete(this.contexts.keys().next().value!);
   }
 
   private finishJob(name: string): void {

@@ -15,6 +15,10 @@ export const profileSchema = z.object({
   /** Primary model first, then the fallbacks, tried in order when one fails before its first token. */
   models: z.array(modelSpecSchema).min(1),
   tools: z.array(z.string()).default([]),
+  /** Tenant backend endpoints asked for app context before each answer (signed webhooks). */
+  contextProviders: z
+    .array(z.object({ name: z.string().min(1), url: z.url(), secret: z.string().min(16), timeoutMs: z.number().int().positive().default(2000) }))
+    .default([]),
   /** Tools that run only after a member (or an agent) approves the call. */
   approvalRequired: z.array(z.string()).default([]),
   /** Estimated tokens of conversation history sent with each request (four characters a token). */
@@ -44,7 +48,19 @@ export const profileSchema = z.object({
 /** An assistant profile: its model chain, prompt, tools and limits. */
 export type AssistantProfile = z.infer<typeof profileSchema>;
 
-export const profilesFileSchema = z.object({ assistants: z.array(profileSchema).min(1) });
+/** A tool executed by the tenant's backend: a signed webhook, optionally limited to some tenants. */
+export const webhookToolSchema = z.object({
+  name: z.string().regex(/^[a-zA-Z0-9_-]{1,64}$/),
+  description: z.string().min(1),
+  inputSchema: z.record(z.string(), z.unknown()),
+  url: z.url(),
+  secret: z.string().min(16),
+  timeoutMs: z.number().int().positive().default(5000),
+  tenants: z.array(identifierSchema).optional(),
+});
+export type WebhookToolSpec = z.infer<typeof webhookToolSchema>;
+
+export const profilesFileSchema = z.object({ assistants: z.array(profileSchema).min(1), tools: z.array(webhookToolSchema).default([]) });
 
 /** Where the default profile's model comes from when no profiles file is given. */
 export interface DefaultModelSettings {

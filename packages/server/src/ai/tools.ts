@@ -1,5 +1,7 @@
 import { jsonSchema, tool, type ToolSet } from 'ai';
 import type { JSONSchema7 } from '@ai-sdk/provider';
+import type { WebhookToolSpec } from './profiles.js';
+import { callWebhook } from './webhook.js';
 
 /** A tool the assistant may call: its JSON schema, a timeout, and how it runs. */
 export interface ToolDefinition {
@@ -7,7 +9,21 @@ export interface ToolDefinition {
   description: string;
   inputSchema: JSONSchema7;
   timeoutMs: number;
-  execute(input: Record<string, unknown>, signal: AbortSignal): Promise<unknown>;
+  /** Tenants that may use it; all when absent. */
+  tenants?: string[];
+  execute(input: Record<string, unknown>, signal: AbortSignal, call: { tenant: string; conversationId: string; toolCallId: string }): Promise<unknown>;
+}
+
+/** A tool declared in the assistants file, executed as a signed webhook to the tenant's backend. */
+export function webhookTool(spec: WebhookToolSpec): ToolDefinition {
+  return {
+    name: spec.name,
+    description: spec.description,
+    inputSchema: spec.inputSchema as JSONSchema7,
+    timeoutMs: spec.timeoutMs,
+    ...(spec.tenants ? { tenants: spec.tenants } : {}),
+    execute: (input, signal, call) => callWebhook({ url: spec.url, secret: spec.secret, timeoutMs: spec.timeoutMs }, { tool: spec.name, input, ...call }, signal),
+  };
 }
 
 /** One call of a tool, as the gate and the observer see it. */
@@ -29,7 +45,7 @@ export interface ToolHooks {
  * Turns tool definitions into AI SDK tools. A tool that fails or times out returns `{error}` as its
  * result, so the model sees what happened and the generation never hangs on it.
  */
-export function toAiTools(definitions: ToolDefinition[], generationSignal: AbortSignal, hooks: ToolHooks): ToolSet {
+export function toAiTools(definitions: ToolDefinition[], generationSignal: AbortSignal, hooks: ToolHooks, where: { tenant: string; conversationId: string }): ToolSet {
   const tools: ToolSet = {};
   for (const definition of definitions) {
     tools[definition.name] = tool({
@@ -41,7 +57,7 @@ export function toAiTools(definitions: ToolDefinition[], generationSignal: Abort
         }
         const started = performance.now();
         try {
-          return await runTool(definition, input, generationSignal);
+          return await runTool(definition, input, generationSignal, { ...where, toolCallId });
         } finally {
           hooks.ran(definition.name, (performance.now() - started) / 1000);
         }
@@ -51,10 +67,15 @@ export function toAiTools(definitions: ToolDefinition[], generationSignal: Abort
   return tools;
 }
 
-async function runTool(definition: ToolDefinition, input: Record<string, unknown>, generationSignal: AbortSignal): Promise<unknown> {
+async function runTool(
+  definition: ToolDefinition,
+  input: Record<string, unknown>,
+  generationSignal: AbortSignal,
+  call: { tenant: string; conversationId: string; toolCallId: string },
+): Promise<unknown> {
   const signal = AbortSignal.any([generationSignal, AbortSignal.timeout(definition.timeoutMs)]);
   try {
-    return await definition.execute(input, signal);
+    return await definition.execute(input, signal, call);
   } catch (error) {
     if (generationSignal.aborted) throw error;
     const timedOut = signal.aborted;

@@ -1,4 +1,4 @@
-import type { Actor, ConversationEvent, GenerationText, Signal } from '@parley/protocol';
+import type { Actor, ConversationEvent, GenerationText, OperationResult, Signal } from '@parley/protocol';
 import type {
   AppendInput,
   AppendResult,
@@ -88,6 +88,8 @@ export interface Assistants {
    * return it with `duplicate: true`, so the tool runs at most once. Throws `not_found` for an unknown approval.
    */
   resolveApproval(key: ConversationKey, approvalId: string, approved: boolean, by: Actor): Promise<{ approved: boolean; duplicate: boolean }>;
+  /** The context a recent generation of the conversation sent to its model, or null when no longer kept. */
+  inspectContext(key: ConversationKey, generationId: string): Promise<OperationResult<'ai.context'> | null>;
   /** The text so far of the conversation's running generations, for subscribers that arrive mid-answer. */
   snapshots(key: ConversationKey): Promise<GenerationText[]>;
 }

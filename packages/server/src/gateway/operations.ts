@@ -187,6 +187,14 @@ const approveTool: Handler<'ai.approve'> = async (session, args) => {
   return { approvalId: args.approvalId, ...decision };
 };
 
+const inspectContext: Handler<'ai.context'> = async (session, args) => {
+  await authorized(session, args.conversationId);
+  if (actorOf(session).kind !== 'agent') throw new ParleyError('forbidden', 'only agents and admins may inspect generation contexts');
+  const context = await session.services.assistants.inspectContext(keyOf(session, args.conversationId), args.generationId);
+  if (!context) throw new ParleyError('not_found', `no context kept for generation ${args.generationId}`);
+  return context;
+};
+
 const ping: Handler<'ping'> = async () => ({ ts: Date.now() });
 
 /** The handler of each protocol operation. Every handler authorizes its own target. */
@@ -204,5 +212,6 @@ export const OPERATIONS: { [Op in OperationName]: Handler<Op> } = {
   presence,
   'ai.stop': stopGeneration,
   'ai.approve': approveTool,
+  'ai.context': inspectContext,
   ping,
 };

@@ -8,6 +8,7 @@ import { MemoryJobQueue, type JobQueueLimits } from '../../src/ai/job-queue.js';
 import { createModel } from '../../src/ai/models.js';
 import { profileSchema, type ModelSpec } from '../../src/ai/profiles.js';
 import { demoBackendTools } from '../../src/ai/demo-backend.js';
+import type { ToolDefinition } from '../../src/ai/tools.js';
 import { MemoryBus } from '../../src/bus/memory/bus.js';
 import type { ConversationKey } from '../../src/core/types.js';
 import { ConversationLog } from '../../src/log/conversation-log.js';
@@ -95,6 +96,7 @@ export class AiHarness {
     profile: Record<string, unknown>,
     limits: JobQueueLimits = { maxQueued: 50, concurrency: 8, perTenantConcurrency: 8 },
     budgets: BudgetLimits = { windowMs: 60_000, requests: 1000, tokens: 1_000_000 },
+    extraTools: ToolDefinition[] = [],
   ) {
     const queue = new MemoryJobQueue(limits, () => undefined);
     const orchestrator = new Orchestrator(
@@ -105,7 +107,7 @@ export class AiHarness {
         log: this.log,
         publishDelta: (_key, delta) => this.deltas.push(delta),
         createModel: (spec: ModelSpec) => (spec.provider === 'openai-compatible' && this.models.get(spec.model)) || createModel(spec),
-        tools: new Map(demoBackendTools().map((tool) => [tool.name, tool])),
+        tools: new Map([...demoBackendTools(), ...extraTools].map((tool) => [tool.name, tool])),
         observer: {},
         answerCache: this.answerCache,
         approvals: this.approvals,

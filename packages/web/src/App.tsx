@@ -1,0 +1,166 @@
+import { useEffect, useLayoutEffect, useRef, useState, useSyncExternalStore, type FormEvent, type KeyboardEvent } from 'react';
+import type { AnswerItem, Chat, ChatItem, ChatView, MessageItem } from './chat';
+
+export function App({ chat }: { chat: Chat }) {
+  const view = useSyncExternalStore(chat.subscribe, chat.view);
+  return (
+    <div className="app">
+      <header className="header">
+        <div>
+          <h1>Parley</h1>
+          <p className="subtitle">Chat with the demo assistant</p>
+        </div>
+        <p className="who" data-testid="user">
+          <span className={`dot dot-${view.connection}`} aria-hidden="true" />
+          {view.user}
+        </p>
+      </header>
+      <ConnectionBanner view={view} />
+      <Conversation view={view} />
+      <Composer view={view} chat={chat} />
+    </div>
+  );
+}
+
+function ConnectionBanner({ view }: { view: ChatView }) {
+  if (view.fatal) {
+    return (
+      <div className="banner banner-error" role="alert" data-testid="fatal">
+        {view.fatal}
+      </div>
+    );
+  }
+  if (view.connection === 'closed') {
+    return (
+      <div className="banner banner-error" role="alert" data-testid="connection-banner">
+        Disconnected. <button type="button" className="link" onClick={() => location.reload()}>Reload</button> to connect again.
+      </div>
+    );
+  }
+  if (view.everConnected && (view.connection === 'reconnecting' || view.connection === 'connecting')) {
+    return (
+      <div className="banner" role="status" data-testid="connection-banner">
+        Connection lost. Reconnecting…
+      </div>
+    );
+  }
+  return null;
+}
+
+function Conversation({ view }: { view: ChatView }) {
+  const list = useRef<HTMLDivElement>(null);
+  const pinned = useRef(true);
+  // Follow the conversation while the reader is at the bottom; leave them alone when they scrolled up.
+  useLayoutEffect(() => {
+    const element = list.current;
+    if (element && pinned.current) element.scrollTop = element.scrollHeight;
+  }, [view.items]);
+  const onScroll = () => {
+    const element = list.current;
+    if (element) pinned.current = element.scrollHeight - element.scrollTop - element.clientHeight < 48;
+  };
+  return (
+    <div className="conversation" ref={list} onScroll={onScroll} role="log" aria-label="Conversation" aria-live="polite" data-testid="conversation">
+      {!view.ready && !view.fatal && <p className="empty">Connecting…</p>}
+      {view.ready && view.items.length === 0 && (
+        <p className="empty">
+          Ask anything. Try “where is my order 1234?” or “tell me a long story”.
+        </p>
+      )}
+      {view.items.map((item: ChatItem) => (item.kind === 'message' ? <Message key={item.key} item={item} /> : <Answer key={item.key} item={item} />))}
+    </div>
+  );
+}
+
+function Message({ item }: { item: MessageItem }) {
+  return (
+    <article className={`message ${item.mine ? 'mine' : 'theirs'}`} data-testid="message" data-status={item.status} aria-label={`Message from ${item.mine ? 'you' : item.author}`}>
+      {!item.mine && <p className="author">{item.author}</p>}
+      <div className="bubble">{item.text}</div>
+      {item.status === 'sending' && <p className="meta">sending…</p>}
+      {item.status === 'failed' && <p className="meta error">not sent: {item.error}</p>}
+    </article>
+  );
+}
+
+function Answer({ item }: { item: AnswerItem }) {
+  const fallback = item.status === 'failed' ? item.error?.fallbackText : undefined;
+  const text = fallback ?? item.text;
+  return (
+    <article className={`message answer status-${item.status}`} data-testid="answer" data-status={item.status} aria-label="Answer from the assistant" aria-busy={item.status === 'streaming'}>
+      <p className="author">Assistant</p>
+      {item.tools.map((tool) => (
+        <p className={`tool tool-${tool.state}`} data-testid="tool-note" key={tool.toolCallId}>
+          {tool.state === 'running' ? `using tool ${tool.toolName}…` : tool.state === 'failed' ? `tool ${tool.toolName} failed` : `used tool ${tool.toolName}`}
+        </p>
+      ))}
+      <div className="bubble">
+        <span data-testid="answer-text">{text}</span>
+        {item.status === 'streaming' && text.length === 0 && <span className="thinking">thinking…</span>}
+        {item.status === 'streaming' && text.length > 0 && <span className="cursor" aria-hidden="true" />}
+        {item.status === 'stopped' && (
+          <span className="badge" data-testid="answer-stopped">
+            {' '}
+            (stopped)
+          </span>
+        )}
+      </div>
+      {item.status === 'failed' && (
+        <p className="meta error" data-testid="answer-error">
+          The answer failed{item.error ? `: ${item.error.message}` : ''}
+          {fallback ? ' (fallback answer shown)' : ''}
+        </p>
+      )}
+    </article>
+  );
+}
+
+function Composer({ view, chat }: { view: ChatView; chat: Chat }) {
+  const [text, setText] = useState('');
+  const input = useRef<HTMLTextAreaElement>(null);
+  const disabled = !view.ready || view.fatal !== undefined || view.connection === 'closed';
+  useEffect(() => {
+    if (!disabled) input.current?.focus();
+  }, [disabled]);
+  const submit = (event?: FormEvent) => {
+    event?.preventDefault();
+    if (disabled || text.trim().length === 0) return;
+    void chat.send(text);
+    setText('');
+  };
+  const onKeyDown = (event: KeyboardEvent<HTMLTextAreaElement>) => {
+    if (event.key === 'Enter' && !event.shiftKey && !event.nativeEvent.isComposing) submit(event);
+  };
+  return (
+    <form className="composer" onSubmit={submit} aria-label="Send a message">
+      {view.notice && (
+        <p className="notice" role="alert" data-testid="notice">
+          {view.notice}
+        </p>
+      )}
+      <div className="row">
+        <label className="visually-hidden" htmlFor="message-input">
+          Message
+        </label>
+        <textarea
+          id="message-input"
+          ref={input}
+          rows={1}
+          value={text}
+          placeholder="Write a message…"
+          disabled={disabled}
+          onChange={(event) => setText(event.target.value)}
+          onKeyDown={onKeyDown}
+        />
+        {view.answering && (
+          <button type="button" className="stop" onClick={() => void chat.stop()}>
+            Stop
+          </button>
+        )}
+        <button type="submit" className="send" disabled={disabled || text.trim().length === 0}>
+          Send
+        </button>
+      </div>
+    </form>
+  );
+}

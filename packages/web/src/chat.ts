@@ -1,0 +1,342 @@
+import {
+  Generations,
+  ParleyClient,
+  ParleyClientError,
+  type ClientState,
+  type ConversationEvent,
+  type GenerationState,
+  type GenerationStatus,
+  type Subscription,
+} from '@parley/client';
+import { conversationKey, DevTokensOff, fetchDevToken, randomHex, type KeyValueStore } from './identity';
+
+/** The assistant profile that answers in the page's conversation. */
+export const ASSISTANT = 'assistant';
+
+/** A tool the assistant called while answering. */
+export interface ToolNote {
+  toolCallId: string;
+  toolName: string;
+  state: 'running' | 'done' | 'failed';
+}
+
+/** A message someone sent (a user of the conversation or a human agent). */
+export interface MessageItem {
+  kind: 'message';
+  key: string;
+  author: string;
+  mine: boolean;
+  text: string;
+  /** `sending` until the server acknowledged it; `failed` when it refused it. */
+  status: 'sending' | 'sent' | 'failed';
+  error?: string;
+}
+
+/** An AI answer, streaming or finished. */
+export interface AnswerItem {
+  kind: 'answer';
+  key: string;
+  generationId: string;
+  status: GenerationStatus;
+  text: string;
+  tools: ToolNote[];
+  error?: GenerationState['error'];
+}
+
+export type ChatItem = MessageItem | AnswerItem;
+
+/** What the page shows; a new object whenever anything changed. */
+export interface ChatView {
+  user: string;
+  conversationId: string | undefined;
+  connection: ClientState;
+  /** Whether a connection was up at some point: a later `connecting`/`reconnecting` means it dropped. */
+  everConnected: boolean;
+  /** True once the conversation's history has been requested and the subscription confirmed. */
+  ready: boolean;
+  items: ChatItem[];
+  /** Whether an answer is streaming (the Stop button). */
+  answering: boolean;
+  /** A problem with the last action (send, stop), shown under the input. */
+  notice: string | undefined;
+  /** A problem that stops the page from working. */
+  fatal: string | undefined;
+}
+
+interface Entry {
+  item: ChatItem;
+  /** The seq of the event that placed it; pending messages and answers not yet placed go last. */
+  order: number;
+}
+
+/** Where items without a seq go: after everything that has one, in arrival order. */
+const UNPLACED = 2 ** 40;
+
+export interface ChatOptions {
+  user: string;
+  url: string;
+  store: KeyValueStore;
+  /** A development token for the user (tests may replace it). */
+  token?: (user: string) => Promise<string>;
+}
+
+/**
+ * The chat page's state, outside React: the client, the one conversation of this user and browser, its
+ * events assembled into messages and answers. React reads it through `subscribe` and `view`.
+ */
+export class Chat {
+  private readonly listeners = new Set<() => void>();
+  private readonly entries = new Map<string, Entry>();
+  private client: ParleyClient | undefined;
+  private subscription: Subscription | undefined;
+  private generations: Generations | undefined;
+  private unplaced = 0;
+  private scheduled = false;
+  private current: ChatView;
+
+  constructor(private readonly options: ChatOptions) {
+    this.current = {
+      user: options.user,
+      conversationId: undefined,
+      connection: 'idle',
+      everConnected: false,
+      ready: false,
+      items: [],
+      answering: false,
+      notice: undefined,
+      fatal: undefined,
+    };
+  }
+
+  /** The current view (stable between changes, as useSyncExternalStore wants). */
+  readonly view = (): ChatView => this.current;
+
+  /** Calls `listener` after every change; returns a function that removes it. */
+  readonly subscribe = (listener: () => void): (() => void) => {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  };
+
+  /** Connects, then opens (or creates) the conversation and replays it. */
+  async start(): Promise<void> {
+    const tokenFor = this.options.token ?? fetchDevToken;
+    const client = new ParleyClient({
+      url: this.options.url,
+      token: async () => {
+        try {
+          return await tokenFor(this.options.user);
+        } catch (error) {
+          if (error instanceof DevTokensOff) this.fail('This server issues no development tokens (it runs with PARLEY_JWT_SECRET or a JWKS), so this demo page cannot sign in.');
+          throw error;
+        }
+      },
+    });
+    this.client = client;
+    client.on('state', (state) => this.update({ connection: state, everConnected: this.current.everConnected || state === 'connected' }));
+    // Reconnect causes and the like: worth a console line, not a message on the page (the banner shows the state).
+    client.on('error', (error) => console.debug('parley:', error.message));
+    client.connect().catch((error: unknown) => this.fail(`Could not connect: ${describe(error)}`));
+    try {
+      await this.openConversation(client);
+    } catch (error) {
+      if (client.state !== 'closed') this.fail(`Could not open the conversation: ${describe(error)}`);
+    }
+  }
+
+  /** Closes the connection for good. */
+  dispose(): void {
+    this.generations?.close();
+    this.client?.close();
+  }
+
+  /** Sends a message; it shows at once and is marked sent once the server stored it. */
+  async send(text: string): Promise<void> {
+    const client = this.client;
+    const conversationId = this.current.conversationId;
+    const trimmed = text.trim();
+    if (!client || !conversationId || trimmed.length === 0) return;
+    const clientMsgId = newClientMsgId();
+    const key = messageKey(this.options.user, clientMsgId);
+    this.put(key, { kind: 'message', key, author: this.options.user, mine: true, text: trimmed, status: 'sending' }, UNPLACED + this.unplaced++);
+    this.update({ notice: undefined });
+    try {
+      const ack = await client.send(conversationId, trimmed, { clientMsgId });
+      this.patch(key, { status: 'sent' }, ack.seq);
+    } catch (error) {
+      this.patch(key, { status: 'failed', error: describe(error) });
+      this.update({ notice: `Not sent: ${describe(error)}` });
+    }
+  }
+
+  /** Stops the answer being streamed. */
+  async stop(): Promise<void> {
+    const conversationId = this.current.conversationId;
+    if (!this.client || !conversationId) return;
+    try {
+      await this.client.stopGeneration(conversationId);
+    } catch (error) {
+      this.update({ notice: `Could not stop the answer: ${describe(error)}` });
+    }
+  }
+
+  // ---- the conversation ----------------------------------------------------------------------------
+
+  /** Follows the kept conversation; creates a new one when there is none, or the kept one is gone or not ours. */
+  private async openConversation(client: ParleyClient): Promise<void> {
+    const key = conversationKey(this.options.user);
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const kept = this.options.store.get(key);
+        if (kept && (await this.follow(client, kept))) return;
+        const { conversation } = await client.open({ assistant: ASSISTANT });
+        this.options.store.set(key, conversation.id);
+        if (await this.follow(client, conversation.id)) return;
+        throw new ParleyClientError('not_found', 'the new conversation cannot be found');
+      } catch (error) {
+        // `open` waits for the connection at most requestTimeoutMs: keep trying while the server is away.
+        if (!(error instanceof ParleyClientError && error.retryable) || client.state === 'closed' || attempt >= 20) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+      }
+    }
+  }
+
+  /** Subscribes from the start; false when the conversation does not exist or is not this user's. */
+  private async follow(client: ParleyClient, conversationId: string): Promise<boolean> {
+    const subscription = client.subscribe(conversationId, { since: 0 });
+    const generations = new Generations(subscription, (error) => console.error(error));
+    const detach = [
+      subscription.on('event', (event) => this.onEvent(event)),
+      generations.on('update', (state) => this.onGeneration(state)),
+      subscription.on('end', (error) => {
+        if (error && this.subscription === subscription) this.fail(`The conversation ended: ${describe(error)}`);
+      }),
+    ];
+    try {
+      await subscription.ready;
+    } catch (error) {
+      for (const undo of detach) undo();
+      generations.close();
+      if (error instanceof ParleyClientError && (error.code === 'not_found' || error.code === 'forbidden')) return false;
+      throw error;
+    }
+    this.subscription = subscription;
+    this.generations = generations;
+    this.update({ conversationId, ready: true });
+    return true;
+  }
+
+  private onEvent(event: ConversationEvent): void {
+    const generationId = typeof event.data.generationId === 'string' ? event.data.generationId : undefined;
+    switch (event.type) {
+      case 'message.created': {
+        const clientMsgId = event.causation?.clientMsgId;
+        const key = clientMsgId ? messageKey(event.actor.id, clientMsgId) : `event:${event.id}`;
+        const existing = this.entries.get(key)?.item;
+        const mine = event.actor.kind === 'user' && event.actor.id === this.options.user;
+        const text = contentText(event.data.content);
+        if (existing?.kind === 'message') this.patch(key, { status: 'sent', text }, event.seq);
+        else this.put(key, { kind: 'message', key, author: event.actor.id, mine, text, status: 'sent' }, event.seq);
+        return;
+      }
+      case 'ai.started':
+        if (generationId) this.answer(generationId, event.seq);
+        return;
+      case 'ai.tool_call':
+        if (generationId) {
+          const answer = this.answer(generationId, undefined);
+          const note: ToolNote = { toolCallId: String(event.data.toolCallId ?? event.id), toolName: String(event.data.toolName ?? 'tool'), state: 'running' };
+          this.patch(answer.key, { tools: [...answer.tools, note] });
+        }
+        return;
+      case 'ai.tool_result':
+        if (generationId) {
+          const answer = this.answer(generationId, undefined);
+          const state: ToolNote['state'] = event.data.error === undefined ? 'done' : 'failed';
+          this.patch(answer.key, { tools: answer.tools.map((tool) => (tool.toolCallId === event.data.toolCallId ? { ...tool, state } : tool)) });
+        }
+        return;
+      default:
+        // The final ai.* events reach onGeneration through Generations; receipts and the rest are not shown.
+        return;
+    }
+  }
+
+  private onGeneration(state: GenerationState): void {
+    const answer = this.answer(state.generationId, undefined);
+    this.patch(answer.key, { status: state.status, text: state.text, ...(state.error ? { error: state.error } : {}) });
+  }
+
+  /** The answer item of a generation, created (unplaced unless `seq` is given) when missing. */
+  private answer(generationId: string, seq: number | undefined): AnswerItem {
+    const key = `answer:${generationId}`;
+    const entry = this.entries.get(key);
+    if (entry?.item.kind === 'answer') {
+      if (seq !== undefined) entry.order = seq;
+      return entry.item;
+    }
+    const item: AnswerItem = { kind: 'answer', key, generationId, status: 'streaming', text: '', tools: [] };
+    this.put(key, item, seq ?? UNPLACED + this.unplaced++);
+    return item;
+  }
+
+  // ---- state ---------------------------------------------------------------------------------------
+
+  private put(key: string, item: ChatItem, order: number): void {
+    this.entries.set(key, { item, order });
+    this.changed();
+  }
+
+  private patch<Item extends ChatItem>(key: string, changes: Partial<Item>, seq?: number): void {
+    const entry = this.entries.get(key);
+    if (!entry) return;
+    entry.item = { ...entry.item, ...changes } as ChatItem;
+    if (seq !== undefined) entry.order = seq;
+    this.changed();
+  }
+
+  private fail(message: string): void {
+    if (this.current.fatal === undefined) this.update({ fatal: message });
+    this.client?.close();
+  }
+
+  private update(changes: Partial<ChatView>): void {
+    this.current = { ...this.current, ...changes };
+    this.changed();
+  }
+
+  /** Rebuilds the view once per task, however many events arrived in it (a replay delivers many at once). */
+  private changed(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    queueMicrotask(() => {
+      this.scheduled = false;
+      const items = [...this.entries.values()].sort((a, b) => a.order - b.order).map((entry) => entry.item);
+      const answering = items.some((item) => item.kind === 'answer' && item.status === 'streaming');
+      this.current = { ...this.current, items, answering };
+      for (const listener of [...this.listeners]) listener();
+    });
+  }
+}
+
+function messageKey(author: string, clientMsgId: string): string {
+  return `message:${author}:${clientMsgId}`;
+}
+
+function contentText(content: unknown): string {
+  if (typeof content === 'object' && content !== null) {
+    const { type, text } = content as { type?: unknown; text?: unknown };
+    if (type === 'text' && typeof text === 'string') return text;
+    if (typeof type === 'string') return `[${type}]`;
+  }
+  return '[message]';
+}
+
+/** A message id that fits `clientMsgId` (letters, digits, `-`). */
+function newClientMsgId(): string {
+  return `web-${Date.now().toString(36)}-${randomHex(8)}`;
+}
+
+function describe(error: unknown): string {
+  if (error instanceof ParleyClientError) return error.message || error.code;
+  return error instanceof Error ? error.message : String(error);
+}
