@@ -51,9 +51,14 @@ async function start(args: string[]): Promise<number> {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'shutting down');
-    await node.stop();
-    logger.info('stopped');
-    process.exit(0);
+    try {
+      await node.stop();
+      logger.info('stopped');
+      process.exit(0);
+    } catch (error) {
+      logger.error({ err: error }, 'shutdown failed');
+      process.exit(1);
+    }
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));

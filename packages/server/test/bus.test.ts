@@ -74,3 +74,17 @@ describe.each(factories)('Bus conformance: $name', (factory) => {
     expect(await bus.readHotLog(newKey(), 0, 10)).toEqual({ complete: false, events: [] });
   });
 });
+
+describe('MemoryBus memory bound', () => {
+  it('drops the hot logs of the least recently active conversations past its byte budget', async () => {
+    const bus = new MemoryBus(100, 20_000);
+    const keys = Array.from({ length: 5 }, () => newKey());
+    const big = (key: { tenant: string; conversationId: string }, seq: number) => ({ ...event(key, seq), data: { text: 'x'.repeat(2000) } });
+    for (const key of keys) for (let seq = 1; seq <= 3; seq++) await bus.publishEvent(big(key, seq));
+    expect(bus.hotLogBytes).toBeLessThanOrEqual(20_000);
+    // The oldest conversation's log is gone: a read falls back to the store.
+    expect((await bus.readHotLog(keys[0]!, 0, 10)).complete).toBe(false);
+    expect((await bus.readHotLog(keys[4]!, 0, 10)).events.map((item) => item.seq)).toEqual([1, 2, 3]);
+    await bus.close();
+  });
+});

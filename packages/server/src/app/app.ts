@@ -73,7 +73,7 @@ function optional<T extends Record<string, string | undefined>>(values: T): Part
 export async function startNode(config: Config, logger: Logger): Promise<ParleyNode> {
   const metrics = new Metrics();
   const store = await openStore(config);
-  const bus = new MemoryBus(config.hotLogSize);
+  const bus = new MemoryBus(config.hotLogSize, config.hotLogMaxBytes);
   const secret = await resolveSecret(config, logger);
   const verifier = await TokenVerifier.create({
     ...(secret ? { secret } : {}),
@@ -167,7 +167,11 @@ export async function startNode(config: Config, logger: Logger): Promise<ParleyN
       // Running answers end with a terminal event (ai.stopped) before the store closes.
       await orchestrator.stopAll();
       await queue.idle();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      // Keep-alive and stray sockets must not hold shutdown up: cut what is left after a moment.
+      const deadline = setTimeout(() => server.closeAllConnections(), 1000);
+      await closed;
+      clearTimeout(deadline);
       await bus.close();
       await store.close();
     },

@@ -34,6 +34,7 @@ export const SETTINGS = {
   maxBufferedBytes: { env: 'PARLEY_MAX_BUFFERED_BYTES', flag: undefined, schema: integer(1024), default: String(1024 * 1024), help: 'outbound bytes a connection may have queued; beyond it is closed as a slow consumer (4001)' },
   maxPendingRequests: { env: 'PARLEY_MAX_PENDING_REQUESTS', flag: undefined, schema: integer(1), default: '64', help: 'requests of one connection queued for processing; beyond it they get `busy`' },
   hotLogSize: { env: 'PARLEY_HOT_LOG_SIZE', flag: undefined, schema: integer(0), default: '1000', help: 'recent events per conversation kept on the bus for fast resume' },
+  hotLogMaxBytes: { env: 'PARLEY_HOT_LOG_MAX_BYTES', flag: undefined, schema: integer(0), default: String(64 * 1024 * 1024), help: 'memory of all hot logs of the in-memory bus; the least recently active conversations are dropped first' },
   assistantsFile: { env: 'PARLEY_ASSISTANTS_FILE', flag: undefined, schema: optionalText, default: undefined, help: 'JSON file of assistant profiles ({"assistants": [...]}, see docs/ai.md); unset: one profile `assistant`' },
   llmBaseUrl: { env: 'PARLEY_LLM_BASE_URL', flag: undefined, schema: z.url().optional(), default: undefined, help: 'OpenAI-compatible API (OpenAI, vLLM, Ollama, llama.cpp) for the default profile, e.g. http://localhost:11434/v1' },
   llmApiKey: { env: 'PARLEY_LLM_API_KEY', flag: undefined, schema: optionalText, default: undefined, help: 'API key for PARLEY_LLM_BASE_URL' },

@@ -20,12 +20,15 @@ interface Channel {
  */
 export class Hub {
   private readonly channels = new Map<string, Channel>();
+  /** Bus unsubscribes under way: a new first subscriber waits for them, so the two never overlap on the bus. */
+  private readonly leaving = new Map<string, Promise<void>>();
 
   constructor(private readonly bus: Bus) {}
 
   /** Adds a subscriber; resolves once live events reach it. On failure nothing is left registered. */
   async attach(key: ConversationKey, subscriber: HubSubscriber): Promise<void> {
     const name = conversationKeyString(key);
+    if (!this.channels.has(name)) await this.leaving.get(name);
     let channel = this.channels.get(name);
     if (!channel) {
       const subscribers = new Set<HubSubscriber>();
@@ -47,8 +50,16 @@ export class Hub {
     const channel = this.channels.get(name);
     if (!channel?.subscribers.delete(subscriber) || channel.subscribers.size > 0) return;
     this.channels.delete(name);
-    const unsubscribe = await channel.ready.catch(() => null);
-    await unsubscribe?.();
+    const leaving = channel.ready.then(
+      (unsubscribe) => unsubscribe(),
+      () => undefined,
+    );
+    this.leaving.set(name, leaving);
+    try {
+      await leaving;
+    } finally {
+      if (this.leaving.get(name) === leaving) this.leaving.delete(name);
+    }
   }
 
   /** Conversations this node is subscribed to. */

@@ -49,7 +49,8 @@ async function verifyOrClose(session: OperationSession, token: string, closeOnFa
     if (closeOnFailure && error instanceof ParleyError) {
       const expired = error.details?.reason === 'expired';
       // Reply first (the caller's catch sends it), close once the reply is queued.
-      setImmediate(() => session.close(expired ? CLOSE_CODES.tokenExpired : CLOSE_CODES.unauthorized, error.message));
+      // Fixed reasons: the error message can echo attacker input (a token's alg), and reasons become metric labels.
+      setImmediate(() => session.close(expired ? CLOSE_CODES.tokenExpired : CLOSE_CODES.unauthorized, expired ? 'token expired' : 'unauthorized'));
     }
     throw error;
   }
@@ -77,8 +78,9 @@ const connect: Handler<'connect'> = async (session, args) => {
 const refreshToken: Handler<'token.refresh'> = async (session, args) => {
   const principal = await verifyOrClose(session, args.token, false);
   const current = session.principal!;
-  if (principal.tenant !== current.tenant || principal.userId !== current.userId) {
-    throw new ParleyError('forbidden', 'a refreshed token must be for the same tenant and user');
+  // Same roles too: subscriptions were authorized with the old ones.
+  if (principal.tenant !== current.tenant || principal.userId !== current.userId || [...principal.roles].sort().join() !== [...current.roles].sort().join()) {
+    throw new ParleyError('forbidden', 'a refreshed token must be for the same tenant, user and roles; reconnect to change them');
   }
   session.refresh(principal);
   return { expiresAt: principal.expiresAt };

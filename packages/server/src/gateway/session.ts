@@ -28,6 +28,8 @@ interface QueuedRequest {
 
 // Refused frames in a row, in multiples of the burst, after which a connection is closed (4501).
 const FLOOD_FACTOR = 10;
+// A replay waiting this long for a client that reads nothing closes it as a slow consumer.
+const STALL_MS = 30_000;
 // Longest delay setTimeout accepts.
 const MAX_TIMER_MS = 2_147_483_647;
 
@@ -76,14 +78,21 @@ export class Session implements ConnectionHandler, OperationSession {
   onClose(): void {
     if (this.ended) return;
     this.ended = true;
-    this.clearTimers();
     this.queue.length = 0;
+    this.subscriptions.stopFeeds();
+    // A request still running (connect, subscribe) may register state after this point: release it once settled.
+    void (this.processing ?? Promise.resolve()).then(() => this.release());
+  }
+
+  private release(): void {
+    this.clearTimers();
     void this.subscriptions.closeAll();
     if (this.principal) this.services.users.remove(this.principal.tenant, this.principal.userId);
   }
 
   /** Becomes authenticated as `principal`; false when the user has too many connections. */
   authenticate(principal: Principal): boolean {
+    if (this.ended) throw new ParleyError('unavailable', 'the connection closed');
     if (!this.services.users.add(principal.tenant, principal.userId, this.services.limits.maxConnectionsPerUser)) return false;
     if (this.connectTimer) clearTimeout(this.connectTimer);
     this.connectTimer = null;
@@ -106,11 +115,12 @@ export class Session implements ConnectionHandler, OperationSession {
     this.send({ push: 'signal', signal });
   }
 
-  /** Tells the client why, then closes. */
+  /** Tells the client why, then closes. `reason` is one of a fixed set (it is a metric label). */
   close(code: number, reason: string): void {
     if (this.connection.closed) return;
     this.send({ push: 'disconnect', code, reason, reconnect: code < 4500 });
     this.services.metrics.disconnects.inc({ reason });
+    this.subscriptions.stopFeeds();
     this.connection.close(code, reason);
   }
 
@@ -203,14 +213,32 @@ export class Session implements ConnectionHandler, OperationSession {
     if (this.connection.bufferedBytes > this.services.limits.maxBufferedBytes) {
       // Nothing more is queued for it. The close frame waits behind the buffer, and ws destroys the socket
       // if the client never reads it, so memory stays bounded either way; the client resumes by seq.
-      this.services.metrics.disconnects.inc({ reason: 'slow consumer' });
-      this.connection.close(CLOSE_CODES.slowConsumer, 'slow consumer');
+      this.closeSlowConsumer();
     }
   }
 
-  /** Resolves when the client has read enough of its backlog to take more (see OrderedFeed pace). */
+  /**
+   * Resolves when the client has read enough of its backlog to take more (see OrderedFeed pace). A client
+   * that reads nothing for STALL_MS is closed as a slow consumer, so a stalled replay holds nothing for long.
+   */
   drained(): Promise<void> | undefined {
-    return this.connection.drained(this.services.limits.maxBufferedBytes / 4);
+    const waiting = this.connection.drained(this.services.limits.maxBufferedBytes / 4);
+    if (!waiting) return undefined;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const stalled = new Promise<void>((resolve) => {
+      timer = setTimeout(() => {
+        this.closeSlowConsumer();
+        resolve();
+      }, STALL_MS);
+    });
+    return Promise.race([waiting, stalled]).finally(() => clearTimeout(timer));
+  }
+
+  private closeSlowConsumer(): void {
+    if (this.connection.closed) return;
+    this.services.metrics.disconnects.inc({ reason: 'slow consumer' });
+    this.subscriptions.stopFeeds();
+    this.connection.close(CLOSE_CODES.slowConsumer, 'slow consumer');
   }
 
   private scheduleExpiry(expiresAt: number): void {

@@ -5,7 +5,8 @@ import type { HubSubscriber } from './hub.js';
 import type { SessionContext } from './session-context.js';
 
 const REPLAY_PAGE_SIZE = 200;
-const MAX_HELD_EVENTS = 10_000;
+// Live events held during a replay; past it they are dropped and read from the log instead (see OrderedFeed).
+const MAX_HELD_EVENTS = 500;
 const MAX_HELD_DELTAS = 1000;
 
 /** One conversation subscription of a session: ordered, exactly-once events from `since` on, then live. */
@@ -84,34 +85,44 @@ export class ConversationSubscriptions {
    * the gap is read from the log, and the two meet in the feed without gap or duplicate.
    */
   async subscribe(key: ConversationKey, lastSeq: number): Promise<void> {
-    await this.unsubscribe(key);
+    // Replacing a subscription of this connection keeps its presence: no left/joined flap.
+    const replaced = await this.detach(key);
     const subscription = new ConversationSubscription(key, this.session, lastSeq);
     this.byConversation.set(key.conversationId, subscription);
     try {
       await this.session.services.hub.attach(key, subscription);
+      if (!replaced) await this.joinPresence(key);
     } catch (error) {
-      this.byConversation.delete(key.conversationId);
-      subscription.feed.close();
+      await this.detach(key);
       throw error;
     }
-    await this.joinPresence(key);
     // Catch-up (and with it live delivery) starts after the reply is sent, so the client sees the ack first.
     // It runs even without a gap to replay: events committed while subscribing are read, not lost.
     setImmediate(() => void subscription.start());
   }
 
   async unsubscribe(key: ConversationKey): Promise<void> {
-    const subscription = this.byConversation.get(key.conversationId);
-    if (!subscription) return;
-    this.byConversation.delete(key.conversationId);
-    subscription.feed.close();
-    await this.session.services.hub.detach(key, subscription);
-    await this.leavePresence(key);
+    if (await this.detach(key)) await this.leavePresence(key);
+  }
+
+  /** Stops every replay and live delivery at once (the connection is closing); cleanup follows in closeAll. */
+  stopFeeds(): void {
+    for (const subscription of this.byConversation.values()) subscription.feed.close();
   }
 
   async closeAll(): Promise<void> {
     const subscriptions = [...this.byConversation.values()];
     await Promise.allSettled(subscriptions.map((subscription) => this.unsubscribe(subscription.key)));
+  }
+
+  /** Removes the conversation's subscription without touching presence; true if there was one. */
+  private async detach(key: ConversationKey): Promise<boolean> {
+    const subscription = this.byConversation.get(key.conversationId);
+    if (!subscription) return false;
+    this.byConversation.delete(key.conversationId);
+    subscription.feed.close();
+    await this.session.services.hub.detach(key, subscription);
+    return true;
   }
 
   private async joinPresence(key: ConversationKey): Promise<void> {

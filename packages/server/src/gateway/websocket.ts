@@ -17,6 +17,8 @@ export interface WebSocketTransportOptions {
   isDraining: () => boolean;
 }
 
+const MAX_CLOSE_REASON_BYTES = 123;
+
 // ws reports no drain event of its own; a replay waiting for the buffer to empty checks this often.
 const DRAIN_POLL_MS = 10;
 
@@ -60,7 +62,12 @@ class WebSocketConnection implements ClientConnection {
   close(code: number, reason: string): void {
     if (this.closing) return;
     this.closing = true;
-    this.socket.close(code, reason);
+    try {
+      // A close reason is limited to 123 bytes; ws throws on longer ones.
+      this.socket.close(code, truncateUtf8(reason, MAX_CLOSE_REASON_BYTES));
+    } catch {
+      this.socket.terminate();
+    }
   }
 }
 
@@ -101,6 +108,8 @@ export class WebSocketTransport {
   }
 
   private upgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
+    // Node stops watching an upgraded socket: without this, a reset during the refusal would be an uncaught error.
+    socket.on('error', () => socket.destroy());
     const refusal = this.refusal(request);
     if (refusal) return rejectUpgrade(socket, refusal.status, refusal.message);
     const address = request.socket.remoteAddress ?? 'unknown';
@@ -108,8 +117,7 @@ export class WebSocketTransport {
   }
 
   private refusal(request: IncomingMessage): { status: number; message: string } | null {
-    const url = new URL(request.url ?? '/', 'http://localhost');
-    if (url.pathname !== WEBSOCKET_PATH) return { status: 404, message: 'not found' };
+    if (pathOf(request.url) !== WEBSOCKET_PATH) return { status: 404, message: 'not found' };
     if (this.options.isDraining()) return { status: 503, message: 'server is shutting down' };
     if (!this.originAllowed(request)) return { status: 403, message: 'origin not allowed' };
     const offered = request.headers['sec-websocket-protocol'];
@@ -177,5 +185,23 @@ const STATUS_CODES: Record<number, ErrorCode> = { 400: 'bad_request', 403: 'forb
 
 function rejectUpgrade(socket: Duplex, status: number, message: string): void {
   const body = JSON.stringify({ error: { code: STATUS_CODES[status] ?? 'bad_request', message } });
+  // Destroy once written, as ws does: a half-closed socket would stay open and hold up shutdown.
+  socket.once('finish', () => socket.destroy());
   socket.end(`HTTP/1.1 ${status} ${message}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+}
+
+/** The path of a request target; null when it is not a valid URL path (e.g. `//`). */
+function pathOf(target: string | undefined): string | null {
+  try {
+    return new URL(target ?? '/', 'http://localhost').pathname;
+  } catch {
+    return null;
+  }
+}
+
+function truncateUtf8(text: string, maxBytes: number): string {
+  const bytes = Buffer.from(text);
+  if (bytes.length <= maxBytes) return text;
+  // Cut on a character boundary: drop a trailing partial character.
+  return bytes.subarray(0, maxBytes).toString('utf8').replace(/\uFFFD$/, '');
 }

@@ -25,7 +25,9 @@ export function createRequestHandler(dependencies: HttpDependencies) {
   return (request: IncomingMessage, response: ServerResponse): void => {
     handle(request, response).catch((error: unknown) => {
       if (response.headersSent) return void response.destroy();
-      if (error instanceof URIError) return json(response, 400, { error: { code: 'bad_request', message: 'malformed URL' } });
+      if (error instanceof URIError || (error as { code?: string }).code === 'ERR_INVALID_URL') {
+        return json(response, 400, { error: { code: 'bad_request', message: 'malformed URL' } });
+      }
       json(response, 500, { error: { code: 'internal', message: 'internal server error' } });
     });
   };
@@ -33,7 +35,7 @@ export function createRequestHandler(dependencies: HttpDependencies) {
 
 function route(dependencies: HttpDependencies) {
   return async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
-    const path = new URL(request.url ?? '/', 'http://localhost').pathname;
+    const path = new URL(request.url ?? '/', 'http://localhost').pathname; // throws on targets like `//`: answered 400
     if (request.method !== 'GET' && request.method !== 'HEAD') return json(response, 405, { error: { code: 'bad_request', message: 'method not allowed' } });
     if (path === '/healthz') return json(response, 200, { status: 'ok' });
     if (path === '/readyz') return ready(response, dependencies);

@@ -9,12 +9,12 @@ export interface OrderedFeedOptions {
   deliver: (event: ConversationEvent) => void;
   /** Called after each replayed event; a returned promise pauses the replay until the subscriber can take more. */
   pace?: () => Promise<void> | undefined;
-  /** Called when the feed cannot continue (fetch failed, too many held events); the feed is closed then. */
+  /** Called when the feed cannot continue (a fetch failed); the feed is closed then. */
   onError: (error: Error) => void;
   /** How long an event that arrived ahead of its predecessors waits for them before the gap is fetched. */
   holdMs: number;
   pageSize: number;
-  /** Most out-of-order events held at once. */
+  /** Most live events held at once; beyond it they are dropped and read from the log instead, so memory stays bounded. */
   maxHeld: number;
 }
 
@@ -30,6 +30,8 @@ export class OrderedFeed {
   private closed = false;
   // Until the first catchUp, live events are only held: the subscriber is told it is subscribed first.
   private started = false;
+  // Held events were dropped: once the running read ends, read again from where it stopped.
+  private rereadNeeded = false;
 
   constructor(private readonly options: OrderedFeedOptions) {
     this.lastSeq = options.lastSeq;
@@ -48,7 +50,13 @@ export class OrderedFeed {
       this.releaseHeld();
       return;
     }
-    if (this.held.size >= this.options.maxHeld) return this.fail(new Error('too many out-of-order events held'));
+    if (this.held.size >= this.options.maxHeld) {
+      // Every event is committed before it is published, so the log has them all: drop, and read them later.
+      this.held.clear();
+      this.rereadNeeded = true;
+      if (this.started && !this.healing) void this.catchUp();
+      return;
+    }
     this.held.set(event.seq, event);
     if (this.started && !this.healing && !this.holdTimer) {
       this.holdTimer = setTimeout(() => void this.catchUp(), this.options.holdMs);
@@ -66,6 +74,11 @@ export class OrderedFeed {
       .finally(() => {
         this.healing = null;
         this.releaseHeld();
+        if (this.rereadNeeded && !this.closed) {
+          this.rereadNeeded = false;
+          void this.catchUp();
+          return;
+        }
         // Held events still beyond a gap: the store had not caught up yet; try again after the hold.
         if (this.held.size > 0 && !this.closed) this.holdTimer = setTimeout(() => void this.catchUp(), this.options.holdMs);
       });

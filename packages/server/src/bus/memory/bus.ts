@@ -2,13 +2,30 @@ import type { ConversationEvent, Signal } from '@parley/protocol';
 import type { Bus, BusListener, BusMessage, HotLogRange } from '../../core/ports.js';
 import { conversationKeyString, type ConversationKey } from '../../core/types.js';
 
-/** The Bus of a single process: listeners called synchronously, a capped hot log per conversation. */
+interface HotLog {
+  events: ConversationEvent[];
+  bytes: number;
+}
+
+/**
+ * The Bus of a single process: listeners called synchronously, a capped hot log per conversation.
+ * Hot logs are bounded twice: `hotLogSize` events per conversation, and `maxBytes` in all, beyond
+ * which the logs of the least recently active conversations are dropped (reads then use the store).
+ */
 export class MemoryBus implements Bus {
   private readonly listeners = new Map<string, Set<BusListener>>();
-  private readonly hotLogs = new Map<string, ConversationEvent[]>();
+  /** In order of last activity, oldest first. */
+  private readonly hotLogs = new Map<string, HotLog>();
+  private totalBytes = 0;
 
-  /** @param hotLogSize events kept per conversation; older ones are read from the store. */
-  constructor(private readonly hotLogSize: number) {}
+  /**
+   * @param hotLogSize events kept per conversation
+   * @param maxBytes approximate bytes of all hot logs together
+   */
+  constructor(
+    private readonly hotLogSize: number,
+    private readonly maxBytes = 64 * 1024 * 1024,
+  ) {}
 
   async publishEvent(event: ConversationEvent): Promise<void> {
     const key = conversationKeyString({ tenant: event.tenant, conversationId: event.conversation });
@@ -32,7 +49,7 @@ export class MemoryBus implements Bus {
   }
 
   async readHotLog(key: ConversationKey, after: number, limit: number): Promise<HotLogRange> {
-    const log = this.hotLogs.get(conversationKeyString(key)) ?? [];
+    const log = this.hotLogs.get(conversationKeyString(key))?.events ?? [];
     const events = log.filter((event) => event.seq > after).slice(0, limit);
     const first = log[0];
     // Complete only if the log still reaches back to `after + 1` (nothing trimmed in between).
@@ -42,20 +59,49 @@ export class MemoryBus implements Bus {
   async close(): Promise<void> {
     this.listeners.clear();
     this.hotLogs.clear();
+    this.totalBytes = 0;
+  }
+
+  /** Approximate bytes held by all hot logs. */
+  get hotLogBytes(): number {
+    return this.totalBytes;
   }
 
   private addToHotLog(key: string, event: ConversationEvent): void {
-    const log = this.hotLogs.get(key) ?? [];
-    // Publishers may race: keep the log sorted by seq and free of duplicates.
-    let index = log.length;
-    while (index > 0 && log[index - 1]!.seq > event.seq) index--;
-    if (log[index - 1]?.seq === event.seq) return;
-    log.splice(index, 0, event);
-    if (log.length > this.hotLogSize) log.splice(0, log.length - this.hotLogSize);
+    if (this.hotLogSize === 0) return;
+    const log = this.hotLogs.get(key) ?? { events: [], bytes: 0 };
+    this.hotLogs.delete(key); // re-inserted last: the most recently active
     this.hotLogs.set(key, log);
+    // Publishers may race: keep the log sorted by seq and free of duplicates.
+    const events = log.events;
+    let index = events.length;
+    while (index > 0 && events[index - 1]!.seq > event.seq) index--;
+    if (events[index - 1]?.seq === event.seq) return;
+    events.splice(index, 0, event);
+    this.resize(log, sizeOf(event));
+    while (events.length > this.hotLogSize) this.resize(log, -sizeOf(events.shift()!));
+    this.evictOldest();
+  }
+
+  private resize(log: HotLog, bytes: number): void {
+    log.bytes += bytes;
+    this.totalBytes += bytes;
+  }
+
+  private evictOldest(): void {
+    for (const [key, log] of this.hotLogs) {
+      if (this.totalBytes <= this.maxBytes) return;
+      this.hotLogs.delete(key);
+      this.totalBytes -= log.bytes;
+    }
   }
 
   private deliver(channel: string, message: BusMessage): void {
     for (const listener of this.listeners.get(channel) ?? []) listener(message);
   }
+}
+
+/** Approximate memory of an event: its data as JSON plus the envelope. */
+function sizeOf(event: ConversationEvent): number {
+  return JSON.stringify(event.data).length + 256;
 }

@@ -26,16 +26,24 @@ export function pgDatabase(pool: pg.Pool): SqlDatabase {
     ...executor(pool),
     transaction: async (work) => {
       const client = await pool.connect();
+      // pg-pool stops listening while a client is checked out; a connection lost meanwhile would be an
+      // unhandled 'error' event (a crash). The failing query reports it instead.
+      const onError = () => undefined;
+      client.on('error', onError);
+      let broken: Error | undefined;
       try {
         await client.query('BEGIN');
         const result = await work(executor(client));
         await client.query('COMMIT');
         return result;
       } catch (error) {
-        await client.query('ROLLBACK').catch(() => undefined);
+        // If even ROLLBACK fails the connection is gone: release(error) discards it instead of pooling it.
+        const rolledBack = await client.query('ROLLBACK').then(() => true, () => false);
+        if (!rolledBack) broken = error as Error;
         throw error;
       } finally {
-        client.release();
+        client.off('error', onError);
+        client.release(broken);
       }
     },
     close: () => pool.end(),
