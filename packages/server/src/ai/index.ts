@@ -1,6 +1,7 @@
 import type { LanguageModelV3 } from '@ai-sdk/provider';
 import { readFile } from 'node:fs/promises';
 import type { GenerationText } from '@parley/protocol';
+import { ConfigError } from '../config/config.js';
 import type { ConversationKey } from '../core/types.js';
 import type { ConversationLog } from '../log/conversation-log.js';
 import { AnswerCache } from './answer-cache.js';
@@ -35,11 +36,16 @@ export interface AiSettings extends DefaultModelSettings {
 
 /** Reads the assistants file (profiles and webhook tools), or builds the default profile from the LLM settings. */
 export async function loadAssistantsFile(settings: DefaultModelSettings & { assistantsFile?: string }): Promise<{ profiles: AssistantProfile[]; tools: WebhookToolSpec[] }> {
-  if (!settings.assistantsFile) return { profiles: defaultProfiles(settings), tools: [] };
-  const parsed = profilesFileSchema.safeParse(JSON.parse(await readFile(settings.assistantsFile, 'utf8')));
-  if (!parsed.success) {
-    throw new Error(`${settings.assistantsFile}: ${parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; ')}`);
+  const file = settings.assistantsFile;
+  if (!file) return { profiles: defaultProfiles(settings), tools: [] };
+  let raw: unknown;
+  try {
+    raw = JSON.parse(await readFile(file, 'utf8'));
+  } catch (error) {
+    throw new ConfigError([`PARLEY_ASSISTANTS_FILE ${file}: ${(error as Error).message}`]);
   }
+  const parsed = profilesFileSchema.safeParse(raw);
+  if (!parsed.success) throw new ConfigError(parsed.error.issues.map((issue) => `${file}: ${issue.path.join('.')}: ${issue.message}`));
   return { profiles: parsed.data.assistants, tools: parsed.data.tools };
 }
 
