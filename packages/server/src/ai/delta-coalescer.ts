@@ -2,6 +2,8 @@ import type { GenerationText } from '@parley/protocol';
 
 /**
  * Combines a generation's tokens into at most one delta per `intervalMs`, numbered 0, 1, 2, ...
+ * Leading edge: a token that comes after a quiet interval (the first one, notably) goes out at once, so
+ * coalescing adds no latency to the time to first token.
  * `snapshot()` is exactly the concatenation of the deltas emitted so far, so a late subscriber that
  * receives it and then the following deltas assembles the text with nothing missing or repeated.
  */
@@ -10,6 +12,7 @@ export class DeltaCoalescer {
   private emitted = '';
   private index = -1;
   private timer: ReturnType<typeof setTimeout> | null = null;
+  private lastEmitAt = -Infinity;
 
   constructor(
     private readonly generationId: string,
@@ -20,8 +23,9 @@ export class DeltaCoalescer {
   push(text: string): void {
     if (text === '') return;
     this.pending += text;
-    if (this.intervalMs === 0) return this.flush();
-    this.timer ??= setTimeout(() => this.flush(), this.intervalMs);
+    const sinceLast = performance.now() - this.lastEmitAt;
+    if (sinceLast >= this.intervalMs) return this.flush();
+    this.timer ??= setTimeout(() => this.flush(), this.intervalMs - sinceLast);
   }
 
   /** Emits what is pending now (before the generation's final event). */
@@ -29,6 +33,7 @@ export class DeltaCoalescer {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     if (this.pending === '') return;
+    this.lastEmitAt = performance.now();
     this.index++;
     this.emitted += this.pending;
     const delta = { generationId: this.generationId, index: this.index, text: this.pending };
