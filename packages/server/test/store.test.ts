@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ConversationKey } from '../src/core/types.js';
+import { MIGRATIONS } from '../src/store/postgres/migrations.js';
 import { openPostgresStore } from '../src/store/postgres/open.js';
 import type { PostgresStore } from '../src/store/postgres/store.js';
 
@@ -146,7 +147,7 @@ describe('PostgreSQL migrations', () => {
     try {
       await Promise.all(stores.map((store) => store.migrate()));
       const { rows } = await admin.query(`SELECT version FROM ${schema}.parley_schema_migrations`);
-      expect(rows.map((row) => row.version)).toEqual([1]);
+      expect(rows.map((row) => row.version)).toEqual(MIGRATIONS.map((migration) => migration.version));
     } finally {
       await Promise.all(stores.map((store) => store.close()));
       await admin.query(`DROP SCHEMA ${schema} CASCADE`);

@@ -1,5 +1,6 @@
 import type { ModelMessage } from 'ai';
 import type { ConversationEvent } from '@parley/protocol';
+import type { ConversationMemory } from '../core/types.js';
 import type { ProvidedContext } from './context-providers.js';
 import type { AssistantProfile } from './profiles.js';
 
@@ -12,6 +13,8 @@ export interface GenerationContext {
   estimatedTokens: number;
   /** What each context provider contributed (or why not). */
   providers: ProvidedContext[];
+  /** The turns that did not fit, oldest first, and the position of the newest of them (for session memory). */
+  dropped: { turns: ModelMessage[]; throughSeq: number } | null;
 }
 
 // The demo model has no tokenizer and real ones differ: budgets use four characters a token.
@@ -22,29 +25,42 @@ const CHARACTERS_PER_TOKEN = 4;
  * it become user turns, answers to earlier messages assistant turns placed right after what they answer
  * (an answer committed after a later message still belongs before it). Newest first within the token budget.
  */
-export function buildContext(profile: AssistantProfile, events: ConversationEvent[], triggerSeq: number, providers: ProvidedContext[] = []): GenerationContext {
-  const system = [profile.systemPrompt, ...providers.filter((provided) => provided.ok).map((provided) => `Context from ${provided.name}:\n${provided.text}`)].join('\n\n');
+export function buildContext(
+  profile: AssistantProfile,
+  events: ConversationEvent[],
+  triggerSeq: number,
+  extras: { providers?: ProvidedContext[]; memory?: ConversationMemory | null } = {},
+): GenerationContext {
+  const providers = extras.providers ?? [];
+  const memory = extras.memory ?? null;
+  const system = [
+    profile.systemPrompt,
+    ...(memory ? [`Summary of the earlier conversation:\n${memory.summary}`] : []),
+    ...providers.filter((provided) => provided.ok).map((provided) => `Context from ${provided.name}:\n${provided.text}`),
+  ].join('\n\n');
   const turns = events
     .map((event) => ({ position: positionOf(event), turn: toTurn(event) }))
     .filter((entry): entry is { position: number; turn: ModelMessage } => entry.turn !== null && entry.position < triggerSeq + 1)
-    .sort((a, b) => a.position - b.position)
-    .map((entry) => entry.turn);
+    .sort((a, b) => a.position - b.position);
   const budget = profile.contextTokens * CHARACTERS_PER_TOKEN - system.length;
-  const kept: ModelMessage[] = [];
+  let first = turns.length;
   let used = 0;
   for (let index = turns.length - 1; index >= 0; index--) {
-    const size = (turns[index]!.content as string).length;
+    const size = (turns[index]!.turn.content as string).length;
     // The newest turn is always kept, even when it alone is over the budget.
-    if (kept.length > 0 && used + size > budget) break;
-    kept.unshift(turns[index]!);
+    if (first < turns.length && used + size > budget) break;
+    first = index;
     used += size;
   }
+  // Turns the memory already summarizes are not "dropped" again.
+  const dropped = turns.slice(0, first).filter((entry) => entry.position > (memory?.throughSeq ?? 0));
   return {
     system,
-    messages: kept,
+    messages: turns.slice(first).map((entry) => entry.turn),
     historyEvents: events.length,
     estimatedTokens: Math.ceil((used + system.length) / CHARACTERS_PER_TOKEN),
     providers,
+    dropped: dropped.length > 0 ? { turns: dropped.map((entry) => entry.turn), throughSeq: Math.floor(dropped.at(-1)!.position) } : null,
   };
 }
 

@@ -8,6 +8,7 @@ import type {
   LanguageModelV3StreamResult,
   LanguageModelV3Usage,
 } from '@ai-sdk/provider';
+import { SUMMARY_INSTRUCTIONS } from './memory.js';
 
 /** Pace of the scripted demo model. */
 export interface DemoModelOptions {
@@ -82,6 +83,8 @@ export class DemoLanguageModel implements LanguageModelV3 {
   }
 
   private reply(options: LanguageModelV3CallOptions): Reply {
+    const system = options.prompt[0]?.role === 'system' ? options.prompt[0].content : '';
+    if (system === SUMMARY_INSTRUCTIONS) return { text: summarize(lastUserText(options.prompt)), toolCall: null };
     const lastMessage = options.prompt.at(-1);
     if (lastMessage?.role === 'tool') return { text: answerFromToolResults(options.prompt), toolCall: null };
     const question = lastUserText(options.prompt);
@@ -131,6 +134,14 @@ function answerFromToolResults(prompt: LanguageModelV3Prompt): string {
     return `I opened support ticket ${String(output.ticketId)} for you; a person from our team will reply here. (${INTRODUCTION})`;
   }
   return `The ${last.toolName} tool answered: ${JSON.stringify(output)}`;
+}
+
+/** An extractive summary: the earlier summary, then the user's questions of the transcript. */
+function summarize(request: string): string {
+  const earlier = /Summary of what came before:\n([\s\S]*?)\n\n/.exec(request)?.[1] ?? '';
+  const questions = [...request.matchAll(/^User: (.*)$/gm)].map((match) => match[1]!.slice(0, 80));
+  const parts = [earlier, questions.length ? `The user asked: ${questions.map((question) => `"${question}"`).join('; ')}.` : ''].filter(Boolean);
+  return parts.join(' ').slice(-600) || 'Nothing of note yet.';
 }
 
 function lastUserText(prompt: LanguageModelV3Prompt): string {

@@ -1,12 +1,13 @@
 import type { LanguageModelV3 } from '@ai-sdk/provider';
 import { stepCountIs, streamText, type LanguageModelUsage, type ToolSet } from 'ai';
 import type { ConversationEvent, GenerationText } from '@parley/protocol';
-import type { ConversationKey } from '../core/types.js';
+import type { ConversationKey, ConversationMemory } from '../core/types.js';
 import type { ConversationLog } from '../log/conversation-log.js';
 import type { AnswerCache } from './answer-cache.js';
 import type { Approvals } from './approvals.js';
 import { buildContext, type GenerationContext } from './context.js';
 import { gatherContext } from './context-providers.js';
+import { refreshMemory } from './memory.js';
 import { DeltaCoalescer } from './delta-coalescer.js';
 import { modelName } from './models.js';
 import type { AssistantProfile, ModelSpec } from './profiles.js';
@@ -26,6 +27,8 @@ export interface GenerationObserver {
   attemptFailed?(model: string, error: unknown): void;
   /** An admitted message waited this long for a worker. */
   queued?(seconds: number): void;
+  /** Refreshing a conversation's memory failed (the previous summary stays). */
+  memoryFailed?(error: unknown): void;
 }
 
 /** What a generation needs from the rest of the node. */
@@ -64,6 +67,7 @@ export class Generation {
   private toolCalls = 0;
   private usage: LanguageModelUsage | undefined;
   private context: GenerationContext | null = null;
+  private memory: ConversationMemory | null = null;
   /** Approvals being waited for: timeouts do not run meanwhile. */
   private waitingForPeople = 0;
   /** Resolves once the `ai.tool_call` event of a call is stored, so that its approval request follows it. */
@@ -100,9 +104,13 @@ export class Generation {
     total.activity(true);
     try {
       await this.append('ai.started', { profile: this.profile.id, replyTo: this.trigger.seq });
-      const history = await this.dependencies.log.history(this.key, { limit: HISTORY_EVENTS });
-      const provided = await gatherContext(this.profile.contextProviders, this.key, this.trigger.actor.id, questionOf(this.trigger), this.controller.signal);
-      this.context = buildContext(this.profile, history.events, this.trigger.seq, provided);
+      const [history, memory, providers] = await Promise.all([
+        this.dependencies.log.history(this.key, { limit: HISTORY_EVENTS }),
+        this.dependencies.log.getMemory(this.key),
+        gatherContext(this.profile.contextProviders, this.key, this.trigger.actor.id, questionOf(this.trigger), this.controller.signal),
+      ]);
+      this.context = buildContext(this.profile, history.events, this.trigger.seq, { providers, memory });
+      this.memory = memory;
       const cacheable = this.cacheableQuestion(this.context);
       const cached = cacheable === null ? null : this.dependencies.answerCache.get(this.key.tenant, this.profile.id, cacheable, this.profile.cache.ttlSeconds * 1000);
       if (cached) {
@@ -114,10 +122,22 @@ export class Generation {
         this.dependencies.answerCache.set(this.key.tenant, this.profile.id, cacheable, { text: this.coalescer.text, model: outcome.model });
       }
       await this.finish(outcome);
+      this.summarizeDroppedTurns();
     } finally {
       total.stop();
       this.coalescer.close();
     }
+  }
+
+  /** Turns that no longer fit the context are folded into the conversation's memory, in the background. */
+  private summarizeDroppedTurns(): void {
+    const dropped = this.context?.dropped;
+    if (!dropped) return;
+    const { log, createModel, observer } = this.dependencies;
+    const model = createModel(this.profile.models[0]!);
+    refreshMemory({ log, model, key: this.key, previous: this.memory, turns: dropped.turns, throughSeq: dropped.throughSeq }).catch((error: unknown) =>
+      observer.memoryFailed?.(error),
+    );
   }
 
   /** Output tokens of the finished answer (for budgets). */

@@ -50,8 +50,9 @@ export async function resolveSecret(config: Config, logger?: Logger): Promise<Ui
   return loadOrCreateDevSecret(config.dataDir);
 }
 
-function aiObserver(metrics: Metrics): GenerationObserver {
+function aiObserver(metrics: Metrics, logger: Logger): GenerationObserver {
   return {
+    memoryFailed: (error) => logger.warn({ err: error }, 'conversation memory refresh failed'),
     firstToken: (seconds, model) => metrics.aiTimeToFirstToken.observe({ model }, seconds),
     finished: (outcome, seconds, outputTokens) => {
       metrics.aiOutcomes.inc({ outcome });
@@ -104,7 +105,7 @@ export async function startNode(config: Config, logger: Logger): Promise<ParleyN
       const signal = { tenant: key.tenant, conversation: key.conversationId, type: 'ai.delta' as const, ts: Date.now(), actor: { kind: 'assistant' as const, id: delta.generationId }, data: delta };
       bus.publishSignal(signal).catch((error: unknown) => logger.warn({ err: error }, 'delta publish failed'));
     },
-    observer: aiObserver(metrics),
+    observer: aiObserver(metrics, logger),
     onError: (error) => logger.error({ err: error }, 'AI job failed'),
   });
   metrics.watchAiQueue(() => ({ depth: queue.depth, running: queue.active }));

@@ -3,6 +3,7 @@ import type {
   AppendInput,
   AppendResult,
   ConversationKey,
+  ConversationMemory,
   ConversationRecord,
   NewConversation,
   RangeQuery,
@@ -26,6 +27,9 @@ export interface Store {
   readRange(key: ConversationKey, query: RangeQuery): Promise<ConversationEvent[]>;
   /** Moves a member's read marker forward (never back) and appends `receipt.read` when it moved, atomically. */
   markRead(key: ConversationKey, userId: string, seq: number): Promise<{ seq: number; event: ConversationEvent | null }>;
+  getMemory(key: ConversationKey): Promise<ConversationMemory | null>;
+  /** Stores a summary only if it reaches further than the stored one (concurrent refreshes cannot go back). */
+  putMemory(key: ConversationKey, summary: string, throughSeq: number): Promise<boolean>;
   close(): Promise<void>;
 }
 

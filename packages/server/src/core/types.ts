@@ -63,3 +63,10 @@ export interface RangeQuery {
 export function conversationKeyString(key: ConversationKey): string {
   return `${key.tenant}/${key.conversationId}`;
 }
+
+/** A rolling summary of a conversation's turns up to `throughSeq`, for turns that no longer fit a model's context. */
+export interface ConversationMemory {
+  summary: string;
+  throughSeq: number;
+  updatedAt: number;
+}

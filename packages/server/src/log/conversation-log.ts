@@ -1,6 +1,6 @@
 import type { ConversationEvent } from '@parley/protocol';
 import type { Bus, Store } from '../core/ports.js';
-import type { AppendInput, AppendResult, ConversationKey, ConversationRecord, NewConversation } from '../core/types.js';
+import type { AppendInput, AppendResult, ConversationKey, ConversationMemory, ConversationRecord, NewConversation } from '../core/types.js';
 
 /** Observers of the log, so that metrics and logging stay outside it. */
 export interface LogHooks {
@@ -49,6 +49,14 @@ export class ConversationLog {
     const result = await this.store.markRead(key, userId, seq);
     if (result.event) await this.publish(result.event);
     return { seq: result.seq, changed: result.event !== null };
+  }
+
+  getMemory(key: ConversationKey): Promise<ConversationMemory | null> {
+    return this.store.getMemory(key);
+  }
+
+  putMemory(key: ConversationKey, summary: string, throughSeq: number): Promise<boolean> {
+    return this.store.putMemory(key, summary, throughSeq);
   }
 
   /** Committed events with seq > after, ascending, at most `limit`. */

@@ -84,6 +84,8 @@ export class AiHarness {
   readonly deltas: GenerationText[] = [];
   readonly models = new Map<string, ScriptedModel>();
   readonly answerCache = new AnswerCache(100);
+  /** Errors of background work (memory refreshes). */
+  readonly failures: unknown[] = [];
   readonly approvals = new Approvals();
   private counter = 0;
 
@@ -108,7 +110,7 @@ export class AiHarness {
         publishDelta: (_key, delta) => this.deltas.push(delta),
         createModel: (spec: ModelSpec) => (spec.provider === 'openai-compatible' && this.models.get(spec.model)) || createModel(spec),
         tools: new Map([...demoBackendTools(), ...extraTools].map((tool) => [tool.name, tool])),
-        observer: {},
+        observer: { memoryFailed: (error) => this.failures.push(error) },
         answerCache: this.answerCache,
         approvals: this.approvals,
       },

@@ -286,3 +286,29 @@ describe('tool approvals', () => {
     expect(end!.type).toBe('ai.stopped');
   });
 });
+
+describe('session memory', () => {
+  it('folds turns that no longer fit the context into a stored summary that later answers see', async () => {
+    const { orchestrator } = ai.orchestrator({ models: [{ provider: 'demo', ttftMs: 0, tokensPerSecond: 10_000 }], contextTokens: 100 });
+    const key = await ai.conversation();
+    const questions = ['How long does shipping take?', 'Can I return a jacket?', 'When are you open?', 'Who are you?'];
+    for (const [index, question] of questions.entries()) {
+      await ai.send(orchestrator, key, question);
+      await ai.terminals(key, index + 1);
+    }
+    let memory = await ai.log.getMemory(key);
+    for (let attempt = 0; !memory && attempt < 100; attempt++) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      memory = await ai.log.getMemory(key);
+    }
+    expect(ai.failures).toEqual([]);
+    expect(memory?.summary).toContain('How long does shipping take?');
+    await ai.send(orchestrator, key, 'Thanks!');
+    const ends = await ai.terminals(key, 5);
+    const context = await orchestrator.inspectContext(key, String(ends[4]!.data.generationId));
+    expect(context?.system).toContain('Summary of the earlier conversation');
+    expect(context?.system).toContain('shipping');
+    // The summary replaced old turns: the context holds fewer turns than were said.
+    expect(context!.messages.length).toBeLessThan(9);
+  });
+});

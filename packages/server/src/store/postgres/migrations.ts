@@ -48,4 +48,19 @@ CREATE UNIQUE INDEX parley_events_client_msg_id
     name: 'assistant profile per conversation',
     sql: 'ALTER TABLE parley_conversations ADD COLUMN assistant text',
   },
+  {
+    version: 3,
+    name: 'conversation memory',
+    sql: `
+CREATE TABLE parley_conversation_memory (
+  tenant        text   NOT NULL,
+  conversation  text   NOT NULL,
+  summary       text   NOT NULL,
+  through_seq   bigint NOT NULL,
+  updated_at    bigint NOT NULL,
+  PRIMARY KEY (tenant, conversation),
+  FOREIGN KEY (tenant, conversation) REFERENCES parley_conversations (tenant, id) ON DELETE CASCADE
+);
+`,
+  },
 ];

@@ -6,6 +6,7 @@ import type {
   AppendInput,
   AppendResult,
   ConversationKey,
+  ConversationMemory,
   ConversationRecord,
   NewConversation,
   RangeQuery,
@@ -209,6 +210,26 @@ export class PostgresStore implements Store {
       });
       return { seq, event };
     });
+  }
+
+  async getMemory(key: ConversationKey): Promise<ConversationMemory | null> {
+    const { rows } = await this.db.query<{ summary: string; through_seq: string | number; updated_at: string | number }>(
+      'SELECT summary, through_seq, updated_at FROM parley_conversation_memory WHERE tenant = $1 AND conversation = $2',
+      [key.tenant, key.conversationId],
+    );
+    const row = rows[0];
+    return row ? { summary: row.summary, throughSeq: Number(row.through_seq), updatedAt: Number(row.updated_at) } : null;
+  }
+
+  async putMemory(key: ConversationKey, summary: string, throughSeq: number): Promise<boolean> {
+    const { rows } = await this.db.query(
+      `INSERT INTO parley_conversation_memory (tenant, conversation, summary, through_seq, updated_at) VALUES ($1, $2, $3, $4, $5)
+       ON CONFLICT (tenant, conversation) DO UPDATE SET summary = EXCLUDED.summary, through_seq = EXCLUDED.through_seq, updated_at = EXCLUDED.updated_at
+       WHERE parley_conversation_memory.through_seq < EXCLUDED.through_seq
+       RETURNING through_seq`,
+      [key.tenant, key.conversationId, summary, throughSeq, Date.now()],
+    );
+    return rows.length > 0;
   }
 
   close(): Promise<void> {
