@@ -19,6 +19,21 @@ module.exports = {
       to: { pathNot: ['^packages/client/src/', '^packages/protocol/', '^node_modules/@parley/protocol', '^node_modules/zod/'] },
     },
     {
+      name: 'web-uses-only-the-sdk-and-react',
+      comment: 'The web page reaches the server through the SDK only: no server code, no Node built-ins, no other packages.',
+      severity: 'error',
+      from: { path: '^packages/web/src/' },
+      to: {
+        pathNot: [
+          '^packages/web/src/',
+          '^packages/(client|protocol)/',
+          '^node_modules/@parley/(client|protocol)/',
+          '^node_modules/react/',
+          '^node_modules/react-dom/',
+        ],
+      },
+    },
+    {
       name: 'core-depends-on-protocol-only',
       severity: 'error',
       from: { path: `${server}core/` },
@@ -50,6 +65,6 @@ module.exports = {
     exclude: { path: ['/dist/', '/test/'] },
     tsConfig: { fileName: 'tsconfig.depcruise.json' },
     tsPreCompilationDeps: true,
-    enhancedResolveOptions: { exportsFields: ['exports'], conditionNames: ['import', 'types', 'default'], extensions: ['.ts', '.js'] },
+    enhancedResolveOptions: { exportsFields: ['exports'], conditionNames: ['import', 'types', 'default'], extensions: ['.ts', '.tsx', '.js'] },
   },
 };

@@ -92,7 +92,7 @@ describe('operations', () => {
       expect(metrics).toMatch(/parley_errors_total\{code="bad_request"\} 1/);
       expect(metrics).toMatch(/parley_frames_in_total\{transport="websocket"\} 4/);
       expect(metrics).toMatch(/parley_append_duration_seconds_count 1/);
-      expect((await fetch(`${server.url}/nope`)).status).toBe(404);
+      expect((await fetch(`${server.url}/v1/nope`)).status).toBe(404);
       alice.close();
     } finally {
       await server.stop();

@@ -11,3 +11,7 @@ if (!root) throw new Error('index.html has no #root element');
 createRoot(root).render(<App chat={chat} />);
 void chat.start();
 addEventListener('pagehide', () => chat.dispose());
+// Restored from the back/forward cache after pagehide closed the client: start over.
+addEventListener('pageshow', (event) => {
+  if (event.persisted) location.reload();
+});

@@ -210,11 +210,11 @@ export class FakeServer {
     return { events, hasMore: matching.length > events.length };
   }
 
-  private open({ conversationId, members, metadata }: OperationArgs<'conversation.open'>): { conversation: ConversationView; created: boolean } {
+  private open({ conversationId, members, metadata, assistant }: OperationArgs<'conversation.open'>): { conversation: ConversationView; created: boolean } {
     const id = conversationId ?? `conv-${this.conversations.size + 1}`;
     const existing = this.conversations.get(id);
     if (existing) return { conversation: existing, created: false };
-    const conversation: ConversationView = { id, tenant: TENANT, members, metadata, createdAt: Date.now(), createdBy: USER, lastSeq: 0 };
+    const conversation: ConversationView = { id, tenant: TENANT, members, metadata, createdAt: Date.now(), createdBy: USER, lastSeq: 0, assistant: assistant ?? null };
     this.conversations.set(id, conversation);
     return { conversation, created: true };
   }

@@ -68,6 +68,8 @@ export class Generation {
   private usage: LanguageModelUsage | undefined;
   private context: GenerationContext | null = null;
   private memory: ConversationMemory | null = null;
+  /** The terminal event is stored. */
+  private ended = false;
   /** Approvals being waited for: timeouts do not run meanwhile. */
   private waitingForPeople = 0;
   /** Resolves once the `ai.tool_call` event of a call is stored, so that its approval request follows it. */
@@ -102,8 +104,10 @@ export class Generation {
   async run(): Promise<void> {
     const total = new Watchdog(this.controller, this.profile.limits.totalTimeoutMs, this.profile.limits.totalTimeoutMs, () => this.waitingForPeople > 0);
     total.activity(true);
+    let started = false;
     try {
       await this.append('ai.started', { profile: this.profile.id, replyTo: this.trigger.seq });
+      started = true;
       const [history, memory, providers] = await Promise.all([
         this.dependencies.log.history(this.key, { limit: HISTORY_EVENTS }),
         this.dependencies.log.getMemory(this.key),
@@ -123,6 +127,15 @@ export class Generation {
       }
       await this.finish(outcome);
       this.summarizeDroppedTurns();
+    } catch (error) {
+      // Whatever failed (the store, a bug), a started generation still gets its one terminal event if it can.
+      if (started && !this.ended) {
+        await this.append('ai.failed', { code: 'internal', message: 'the answer failed', text: this.coalescer.text }).then(
+          () => (this.ended = true),
+          () => undefined,
+        );
+      }
+      throw error;
     } finally {
       total.stop();
       this.coalescer.close();
@@ -293,6 +306,7 @@ export class Generation {
       const fallback = this.profile.fallbackText;
       await this.append('ai.failed', { code: outcome.code, message: outcome.message, text, ...(fallback ? { fallbackText: fallback } : {}) });
     }
+    this.ended = true;
     this.dependencies.observer.finished?.(outcome.kind, seconds, outputTokens);
   }
 

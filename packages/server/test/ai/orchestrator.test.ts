@@ -312,3 +312,28 @@ describe('session memory', () => {
     expect(context!.messages.length).toBeLessThan(9);
   });
 });
+
+describe('failures outside the model', () => {
+  it('still ends the generation with ai.failed when storing its result fails once', async () => {
+    const model = ai.model('store-hiccup', [{ kind: 'text', tokens: ['fine'] }]);
+    const { orchestrator } = ai.orchestrator({ models: [model] });
+    const key = await ai.conversation();
+    const append = ai.log.append.bind(ai.log);
+    let failed = false;
+    ai.log.append = async (input) => {
+      if (input.type === 'ai.completed' && !failed) {
+        failed = true;
+        throw new Error('store hiccup');
+      }
+      return append(input);
+    };
+    try {
+      await ai.send(orchestrator, key, 'hi');
+      const [end] = await ai.terminals(key);
+      expect(end).toMatchObject({ type: 'ai.failed', data: { code: 'internal', text: 'fine' } });
+      expectOneTerminalPerGeneration(await ai.events(key));
+    } finally {
+      ai.log.append = append;
+    }
+  });
+});

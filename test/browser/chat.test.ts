@@ -1,0 +1,178 @@
+import { existsSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium, type Browser, type Locator, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startServer, type TestServer } from '../support/server.js';
+import { TcpProxy } from '../support/tcp-proxy.js';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const WEB_DIR = join(ROOT, 'packages/web/dist');
+const CHROMIUM = process.env.PARLEY_CHROMIUM ?? '/usr/bin/chromium';
+// Every run saves its mid-answer screenshot under test-results/; PARLEY_UPDATE_SCREENSHOTS=1 also refreshes the one in docs/.
+const SCREENSHOTS = process.env.PARLEY_UPDATE_SCREENSHOTS === '1' ? [join(ROOT, 'test-results/chat.png'), join(ROOT, 'docs/screenshots/chat.png')] : [join(ROOT, 'test-results/chat.png')];
+const LONG_ANSWER_START = 'Here is a long answer';
+
+/** What an answer shows at one moment, read in one go so that status and text agree. */
+interface AnswerView {
+  status: string | null;
+  text: string;
+}
+
+// Typed structurally: the tests' tsconfig has no DOM lib.
+interface ElementLike {
+  getAttribute(name: string): string | null;
+  querySelector(selector: string): { textContent: string | null } | null;
+}
+
+/** The web chat page in headless Chromium against a real server: streaming, tools, Stop, reload, reconnect. */
+describe('web chat page', () => {
+  let server: TestServer;
+  let browser: Browser;
+  const proxies: TcpProxy[] = [];
+
+  beforeAll(async () => {
+    if (!existsSync(join(WEB_DIR, 'index.html'))) throw new Error(`${WEB_DIR} has no index.html: run \`npm run build\` first`);
+    if (!existsSync(CHROMIUM)) throw new Error(`no Chromium at ${CHROMIUM}: install Debian's (apt-get install -y chromium) or set PARLEY_CHROMIUM`);
+    // The generated development secret (no PARLEY_JWT_SECRET) turns on /v1/dev/token, which the page signs in with.
+    server = await startServer({ PARLEY_JWT_SECRET: '', PARLEY_DEMO_TTFT_MS: '100', PARLEY_DEMO_TOKENS_PER_SECOND: '30', PARLEY_WEB_DIR: WEB_DIR });
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
+    });
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    for (const proxy of proxies) await proxy.close();
+    await server?.stop();
+  });
+
+  /** A fresh browser profile (so a new guest and a new conversation) on the chat page, ready to send. */
+  async function openChat(baseUrl = server.url): Promise<Page> {
+    const context = await browser.newContext({ viewport: { width: 820, height: 620 } });
+    const page = await context.newPage();
+    page.setDefaultTimeout(10_000);
+    await page.goto(baseUrl);
+    await waitForReady(page);
+    return page;
+  }
+
+  async function waitForReady(page: Page): Promise<void> {
+    await expect.poll(() => page.getByRole('textbox', { name: 'Message', exact: true }).isEnabled(), { timeout: 15_000 }).toBe(true);
+  }
+
+  async function ask(page: Page, question: string): Promise<void> {
+    await page.getByRole('textbox', { name: 'Message', exact: true }).fill(question);
+    await page.getByRole('button', { name: 'Send' }).click();
+  }
+
+  async function read(answer: Locator): Promise<AnswerView | undefined> {
+    if ((await answer.count()) === 0) return undefined;
+    return answer.evaluate((element: ElementLike) => ({
+      status: element.getAttribute('data-status'),
+      text: element.querySelector('[data-testid="answer-text"]')?.textContent ?? '',
+    }));
+  }
+
+  /** Polls the answer until `done`; returns every distinct view seen on the way (the last one matched `done`). */
+  async function watch(answer: Locator, done: (view: AnswerView) => boolean, timeoutMs = 20_000): Promise<AnswerView[]> {
+    const seen: AnswerView[] = [];
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const view = await read(answer).catch(() => undefined); // the page may be reloading
+      if (view && (seen.length === 0 || seen.at(-1)!.text !== view.text || seen.at(-1)!.status !== view.status)) seen.push(view);
+      if (view && done(view)) return seen;
+      if (Date.now() > deadline) throw new Error(`the answer never got there; seen: ${JSON.stringify(seen.slice(-3))}`);
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+  }
+
+  const finished = (view: AnswerView) => view.status !== 'streaming';
+
+  it('streams an answer that uses the order lookup tool, with a note about the tool', async () => {
+    const page = await openChat();
+    await ask(page, 'where is my order 1234?');
+    await expect.poll(() => page.getByTestId('message').first().textContent()).toContain('where is my order 1234?');
+    const answer = page.getByTestId('answer').last();
+    const seen = await watch(answer, finished);
+    const final = seen.at(-1)!;
+    expect(final.status).toBe('completed');
+    expect(final.text).toContain('Order 1234');
+    // Streamed token by token: at least two different partial texts, each a beginning of the final one.
+    const partials = seen.filter((view) => view.status === 'streaming' && view.text.length > 0 && view.text !== final.text);
+    expect(new Set(partials.map((view) => view.text)).size).toBeGreaterThanOrEqual(2);
+    for (const partial of partials) expect(final.text.startsWith(partial.text)).toBe(true);
+    await expect.poll(() => answer.getByTestId('tool-note').allTextContents()).toEqual(['used tool lookup_order']);
+    await page.context().close();
+  });
+
+  it('Stop ends a streaming answer, marks it stopped, and it stops growing', async () => {
+    const page = await openChat();
+    await ask(page, 'tell me a long story');
+    const answer = page.getByTestId('answer').last();
+    await watch(answer, (view) => view.text.length > 40);
+    await page.getByRole('button', { name: 'Stop' }).click();
+    const stopped = (await watch(answer, finished)).at(-1)!;
+    expect(stopped.status).toBe('stopped');
+    expect(stopped.text.startsWith(LONG_ANSWER_START)).toBe(true);
+    await expect.poll(() => answer.getByTestId('answer-stopped').textContent()).toContain('(stopped)');
+    await expect.poll(() => page.getByRole('button', { name: 'Stop' }).count()).toBe(0);
+    // At 30 tokens a second a running answer would grow by several words in this time.
+    await new Promise((resolve) => setTimeout(resolve, 800));
+    expect(await read(answer)).toEqual(stopped);
+    await page.context().close();
+  });
+
+  it('after a reload mid-answer, shows the text so far at once and streams the rest', async () => {
+    const page = await openChat();
+    await ask(page, 'where is my order 1234?');
+    await watch(page.getByTestId('answer').last(), finished);
+    await ask(page, 'tell me a long story');
+    const answer = page.getByTestId('answer').nth(1);
+    const before = (await watch(answer, (view) => view.text.length > 150)).at(-1)!;
+    expect(before.status).toBe('streaming');
+    for (const path of SCREENSHOTS) {
+      await mkdir(dirname(path), { recursive: true });
+      await page.screenshot({ path });
+    }
+
+    await page.reload();
+    // The first text shown after the reload is already everything streamed before it (the server's snapshot),
+    // not only the tokens that came after.
+    const afterReload = await watch(answer, (view) => view.text.length > 0);
+    const first = afterReload.at(-1)!;
+    expect(first.status).toBe('streaming');
+    expect(first.text.startsWith(LONG_ANSWER_START)).toBe(true);
+    expect(first.text.length).toBeGreaterThanOrEqual(before.text.length);
+    const final = (await watch(answer, finished)).at(-1)!;
+    expect(final.status).toBe('completed');
+    expect(final.text.startsWith(first.text)).toBe(true);
+    expect(final.text.length).toBeGreaterThan(first.text.length);
+    // The rest of the conversation came back from history: both questions, the first answer and its tool note.
+    expect(await page.getByTestId('message').allTextContents()).toEqual(['where is my order 1234?', 'tell me a long story']);
+    expect(await page.getByTestId('answer').first().getByTestId('answer-text').textContent()).toContain('Order 1234');
+    expect(await page.getByTestId('tool-note').allTextContents()).toEqual(['used tool lookup_order']);
+    await page.context().close();
+  });
+
+  it('shows a reconnect banner while the connection is down, and works again once it is back', async () => {
+    const proxy = await TcpProxy.start(server.port);
+    proxies.push(proxy);
+    const page = await openChat(`http://127.0.0.1:${proxy.port}`);
+    const banner = page.getByTestId('connection-banner');
+    expect(await banner.count()).toBe(0);
+
+    proxy.cut(); // the network drops: the page's WebSocket closes and reconnect attempts are refused
+    await expect.poll(() => banner.textContent(), { timeout: 10_000 }).toContain('Reconnecting');
+    proxy.restore();
+    await expect.poll(() => banner.count(), { timeout: 20_000 }).toBe(0);
+
+    await ask(page, 'where is my order 1234?');
+    const final = (await watch(page.getByTestId('answer').last(), finished)).at(-1)!;
+    expect(final).toMatchObject({ status: 'completed' });
+    expect(final.text).toContain('Order 1234');
+    await page.context().close();
+  });
+});
