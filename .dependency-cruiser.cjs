@@ -15,8 +15,15 @@ module.exports = {
       name: 'client-is-browser-safe',
       comment: 'The SDK runs in browsers: only the protocol, no Node built-ins or Node-only packages.',
       severity: 'error',
-      from: { path: '^packages/client/src/' },
+      from: { path: '^packages/client/src/', pathNot: '^packages/client/src/react\\.ts$' },
       to: { pathNot: ['^packages/client/src/', '^packages/protocol/', '^node_modules/@parley/protocol', '^node_modules/zod/'] },
+    },
+    {
+      name: 'client-react-entry-uses-only-react',
+      comment: 'The optional `@parley/client/react` entry adds React (a peer dependency) and nothing else.',
+      severity: 'error',
+      from: { path: '^packages/client/src/react\\.ts$' },
+      to: { pathNot: ['^packages/client/src/', '^packages/protocol/', '^node_modules/@parley/protocol', '^node_modules/zod/', '^node_modules/react/'] },
     },
     {
       name: 'web-uses-only-the-sdk-and-react',

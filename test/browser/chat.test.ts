@@ -125,6 +125,25 @@ describe('web chat page', () => {
     await page.context().close();
   });
 
+  it('asks before running a tool that needs approval; approving it once (also after a reload) runs it once', async () => {
+    const page = await openChat();
+    await ask(page, 'please cancel my order 1234');
+    const answer = page.getByTestId('answer').last();
+    const approval = answer.getByRole('group', { name: 'Approval needed' });
+    await expect.poll(() => approval.count()).toBe(1);
+    expect(await approval.textContent()).toContain('cancel_order(orderId: "1234")');
+    // The request is durable: a reload still shows it, pending.
+    await page.reload();
+    await waitForReady(page);
+    const reloaded = page.getByTestId('answer').last();
+    await expect.poll(() => reloaded.getByRole('group', { name: 'Approval needed' }).count()).toBe(1);
+    await reloaded.getByRole('button', { name: 'Approve' }).click();
+    const final = (await watch(reloaded, finished)).at(-1)!;
+    expect(final).toEqual({ status: 'completed', text: expect.stringContaining('Order 1234 is cancelled') });
+    await expect.poll(() => reloaded.getByTestId('approval').getAttribute('data-state')).toBe('approved');
+    await page.context().close();
+  });
+
   it('after a reload mid-answer, shows the text so far at once and streams the rest', async () => {
     const page = await openChat();
     await ask(page, 'where is my order 1234?');

@@ -111,6 +111,26 @@ describe('assistant conversations end to end', () => {
     expect(final.text.length).toBeLessThan(600);
   });
 
+  it('runs a tool that needs approval once, however often the approval is re-sent', async () => {
+    const raw = await RawClient.connect(server.wsUrl, await token('alice'));
+    const { conversation } = await raw.call('conversation.open', { assistant: 'assistant' });
+    await raw.call('subscribe', { conversationId: conversation.id, since: 0 });
+    await raw.call('message.send', { conversationId: conversation.id, clientMsgId: 'cancel-1', content: { type: 'text', text: 'cancel my order 1234' } });
+    const request = await raw.waitFor((frame) => frame.push === 'event' && frame.event.type === 'ai.approval_requested');
+    const approvalId = request.event.data.approvalId;
+    const replies = await Promise.all([1, 2, 3].map(() => raw.call('ai.approve', { conversationId: conversation.id, approvalId, approved: true })));
+    expect(replies.map((reply: { duplicate: boolean }) => reply.duplicate).sort()).toEqual([false, true, true]);
+    await raw.waitFor((frame) => frame.push === 'event' && frame.event.type === 'ai.completed');
+    const again = await raw.call('ai.approve', { conversationId: conversation.id, approvalId, approved: false });
+    expect(again).toEqual({ approvalId, approved: true, duplicate: true });
+    const history = await raw.call('history', { conversationId: conversation.id, limit: 50 });
+    const results = history.events.filter((event: { type: string }) => event.type === 'ai.tool_result');
+    expect(results).toHaveLength(1);
+    expect(results[0].data.output).toMatchObject({ cancelled: true, cancellationsOfThisOrder: 1 });
+    expect(history.events.filter((event: { type: string }) => event.type === 'ai.approval_resolved')).toHaveLength(1);
+    raw.close();
+  });
+
   it('refuses an unknown assistant profile', async () => {
     const raw = await RawClient.connect(server.wsUrl, await token('alice'));
     const reply = await raw.request('conversation.open', { assistant: 'nope' });

@@ -213,6 +213,11 @@ export class ParleyClient {
     return result.stopped;
   }
 
+  /** Approves or denies a tool call that waits for approval (`ai.approval_requested`); the first decision wins. */
+  approveTool(conversationId: string, approvalId: string, approved: boolean): Promise<OperationResult<'ai.approve'>> {
+    return this.call('ai.approve', { conversationId, approvalId, approved });
+  }
+
   /** A round trip to the server. */
   ping(): Promise<PingResult> {
     return this.call('ping', {});

@@ -1,5 +1,5 @@
 import { useEffect, useLayoutEffect, useRef, useState, useSyncExternalStore, type FormEvent, type KeyboardEvent } from 'react';
-import type { AnswerItem, Chat, ChatItem, ChatView, MessageItem } from './chat';
+import type { AnswerItem, ApprovalNote, Chat, ChatItem, ChatView, MessageItem } from './chat';
 
 export function App({ chat }: { chat: Chat }) {
   const view = useSyncExternalStore(chat.subscribe, chat.view);
@@ -16,7 +16,7 @@ export function App({ chat }: { chat: Chat }) {
         </p>
       </header>
       <ConnectionBanner view={view} />
-      <Conversation view={view} />
+      <Conversation view={view} chat={chat} />
       <Composer view={view} chat={chat} />
     </div>
   );
@@ -47,7 +47,7 @@ function ConnectionBanner({ view }: { view: ChatView }) {
   return null;
 }
 
-function Conversation({ view }: { view: ChatView }) {
+function Conversation({ view, chat }: { view: ChatView; chat: Chat }) {
   const list = useRef<HTMLDivElement>(null);
   const pinned = useRef(true);
   // Follow the conversation while the reader is at the bottom; leave them alone when they scrolled up.
@@ -64,10 +64,10 @@ function Conversation({ view }: { view: ChatView }) {
       {!view.ready && !view.fatal && <p className="empty">Connecting…</p>}
       {view.ready && view.items.length === 0 && (
         <p className="empty">
-          Ask anything. Try “where is my order 1234?” or “tell me a long story”.
+          Ask anything. Try “where is my order 1234?”, “cancel my order 1234” or “tell me a long story”.
         </p>
       )}
-      {view.items.map((item: ChatItem) => (item.kind === 'message' ? <Message key={item.key} item={item} /> : <Answer key={item.key} item={item} />))}
+      {view.items.map((item: ChatItem) => (item.kind === 'message' ? <Message key={item.key} item={item} /> : <Answer key={item.key} item={item} chat={chat} />))}
     </div>
   );
 }
@@ -83,7 +83,31 @@ function Message({ item }: { item: MessageItem }) {
   );
 }
 
-function Answer({ item }: { item: AnswerItem }) {
+function Approval({ note, chat }: { note: ApprovalNote; chat: Chat }) {
+  const what = `${note.toolName}(${Object.entries(note.input).map(([name, value]) => `${name}: ${JSON.stringify(value)}`).join(', ')})`;
+  if (note.state !== 'pending') {
+    return (
+      <p className={`tool approval-${note.state}`} data-testid="approval" data-state={note.state}>
+        {note.state === 'approved' ? 'approved' : 'denied'}: {what}
+      </p>
+    );
+  }
+  return (
+    <div className="approval" data-testid="approval" data-state="pending" role="group" aria-label="Approval needed">
+      <p>
+        The assistant wants to run <code>{what}</code>.
+      </p>
+      <button type="button" onClick={() => void chat.decide(note.approvalId, true)}>
+        Approve
+      </button>{' '}
+      <button type="button" className="secondary" onClick={() => void chat.decide(note.approvalId, false)}>
+        Deny
+      </button>
+    </div>
+  );
+}
+
+function Answer({ item, chat }: { item: AnswerItem; chat: Chat }) {
   const fallback = item.status === 'failed' ? item.error?.fallbackText : undefined;
   const text = fallback ?? item.text;
   return (
@@ -93,6 +117,9 @@ function Answer({ item }: { item: AnswerItem }) {
         <p className={`tool tool-${tool.state}`} data-testid="tool-note" key={tool.toolCallId}>
           {tool.state === 'running' ? `using tool ${tool.toolName}…` : tool.state === 'failed' ? `tool ${tool.toolName} failed` : `used tool ${tool.toolName}`}
         </p>
+      ))}
+      {item.approvals.map((note) => (
+        <Approval key={note.approvalId} note={note} chat={chat} />
       ))}
       <div className="bubble">
         <span data-testid="answer-text">{text}</span>

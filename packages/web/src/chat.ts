@@ -32,6 +32,14 @@ export interface MessageItem {
   error?: string;
 }
 
+/** A tool call that waits for a person to approve it. */
+export interface ApprovalNote {
+  approvalId: string;
+  toolName: string;
+  input: Record<string, unknown>;
+  state: 'pending' | 'approved' | 'denied';
+}
+
 /** An AI answer, streaming or finished. */
 export interface AnswerItem {
   kind: 'answer';
@@ -40,6 +48,7 @@ export interface AnswerItem {
   status: GenerationStatus;
   text: string;
   tools: ToolNote[];
+  approvals: ApprovalNote[];
   error?: GenerationState['error'];
 }
 
@@ -179,6 +188,17 @@ export class Chat {
     }
   }
 
+  /** Approves or denies a tool call the assistant waits on. */
+  async decide(approvalId: string, approved: boolean): Promise<void> {
+    const conversationId = this.current.conversationId;
+    if (!this.client || !conversationId) return;
+    try {
+      await this.client.approveTool(conversationId, approvalId, approved);
+    } catch (error) {
+      this.update({ notice: `Could not record the decision: ${describe(error)}` });
+    }
+  }
+
   // ---- the conversation ----------------------------------------------------------------------------
 
   /** Follows the kept conversation; creates a new one when there is none, or the kept one is gone or not ours. */
@@ -255,6 +275,20 @@ export class Chat {
           this.patch(answer.key, { tools: answer.tools.map((tool) => (tool.toolCallId === event.data.toolCallId ? { ...tool, state } : tool)) });
         }
         return;
+      case 'ai.approval_requested':
+        if (generationId) {
+          const answer = this.answer(generationId, undefined);
+          const note: ApprovalNote = { approvalId: String(event.data.approvalId), toolName: String(event.data.toolName), input: (event.data.input ?? {}) as Record<string, unknown>, state: 'pending' };
+          this.patch(answer.key, { approvals: [...answer.approvals, note] });
+        }
+        return;
+      case 'ai.approval_resolved':
+        if (generationId) {
+          const answer = this.answer(generationId, undefined);
+          const state: ApprovalNote['state'] = event.data.approved === true ? 'approved' : 'denied';
+          this.patch(answer.key, { approvals: answer.approvals.map((note) => (note.approvalId === event.data.approvalId ? { ...note, state } : note)) });
+        }
+        return;
       default:
         // The final ai.* events reach onGeneration through Generations; receipts and the rest are not shown.
         return;
@@ -274,7 +308,7 @@ export class Chat {
       if (seq !== undefined) entry.order = seq;
       return entry.item;
     }
-    const item: AnswerItem = { kind: 'answer', key, generationId, status: 'streaming', text: '', tools: [] };
+    const item: AnswerItem = { kind: 'answer', key, generationId, status: 'streaming', text: '', tools: [], approvals: [] };
     this.put(key, item, seq ?? UNPLACED + this.unplaced++);
     return item;
   }
