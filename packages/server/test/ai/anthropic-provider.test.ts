@@ -1,24 +1,19 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeAnthropicServer } from '../../../../test/support/anthropic-server.js';
-import { openPostgresStore } from '../../src/store/postgres/open.js';
-import type { PostgresStore } from '../../src/store/postgres/store.js';
 import { AiHarness } from './harness.js';
 
 /** The AI SDK's Anthropic provider over a real local HTTP server speaking the Messages streaming format. */
 describe('Anthropic provider over HTTP', () => {
-  let store: PostgresStore;
   let ai: AiHarness;
   let anthropic: FakeAnthropicServer;
 
   beforeAll(async () => {
-    store = await openPostgresStore({ kind: 'pglite', dataDir: 'memory://' });
-    await store.migrate();
-    ai = new AiHarness(store);
+    ai = await AiHarness.open();
     anthropic = await FakeAnthropicServer.start();
   });
   afterAll(async () => {
     await anthropic.close();
-    await store.close();
+    await ai.close();
   });
 
   it('streams an answer from the Messages API', async () => {

@@ -12,6 +12,7 @@ import type { ToolDefinition } from '../../src/ai/tools.js';
 import { MemoryBus } from '../../src/bus/memory/bus.js';
 import type { ConversationKey } from '../../src/core/types.js';
 import { ConversationLog } from '../../src/log/conversation-log.js';
+import { openPostgresStore } from '../../src/store/postgres/open.js';
 import type { PostgresStore } from '../../src/store/postgres/store.js';
 
 /** How a scripted model answers one call. */
@@ -91,6 +92,17 @@ export class AiHarness {
 
   constructor(private readonly store: PostgresStore) {
     this.log = new ConversationLog(store, this.bus);
+  }
+
+  /** A harness over a fresh, migrated in-memory PGlite store. */
+  static async open(): Promise<AiHarness> {
+    const store = await openPostgresStore({ kind: 'pglite', dataDir: 'memory://' });
+    await store.migrate();
+    return new AiHarness(store);
+  }
+
+  close(): Promise<void> {
+    return this.store.close();
   }
 
   /** An orchestrator with one profile `p` built from `profile` (zod defaults apply). */

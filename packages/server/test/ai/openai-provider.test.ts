@@ -1,25 +1,20 @@
 import type { ConversationEvent } from '@parley/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeOpenAiServer } from '../../../../test/support/openai-server.js';
-import { openPostgresStore } from '../../src/store/postgres/open.js';
-import type { PostgresStore } from '../../src/store/postgres/store.js';
 import { AiHarness } from './harness.js';
 
 /** The OpenAI-compatible provider of the AI SDK, over a real local HTTP server. */
 describe('OpenAI-compatible provider over HTTP', () => {
-  let store: PostgresStore;
   let ai: AiHarness;
   let provider: FakeOpenAiServer;
 
   beforeAll(async () => {
-    store = await openPostgresStore({ kind: 'pglite', dataDir: 'memory://' });
-    await store.migrate();
-    ai = new AiHarness(store);
+    ai = await AiHarness.open();
     provider = await FakeOpenAiServer.start();
   });
   afterAll(async () => {
     await provider.close();
-    await store.close();
+    await ai.close();
   });
 
   const spec = () => ({ provider: 'openai-compatible', baseUrl: provider.baseUrl, apiKey: 'sk-test', model: 'test-model' });

@@ -1,18 +1,12 @@
 import type { ConversationEvent } from '@parley/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openPostgresStore } from '../../src/store/postgres/open.js';
-import type { PostgresStore } from '../../src/store/postgres/store.js';
 import { AiHarness } from './harness.js';
-
-let store: PostgresStore;
 let ai: AiHarness;
 
 beforeAll(async () => {
-  store = await openPostgresStore({ kind: 'pglite', dataDir: 'memory://' });
-  await store.migrate();
-  ai = new AiHarness(store);
+  ai = await AiHarness.open();
 });
-afterAll(() => store.close());
+afterAll(() => ai.close());
 
 const types = (events: ConversationEvent[]) => events.map((event) => event.type);
 const terminalTypes = ['ai.completed', 'ai.stopped', 'ai.failed'];

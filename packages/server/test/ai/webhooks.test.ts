@@ -4,8 +4,6 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeOpenAiServer } from '../../../../test/support/openai-server.js';
 import { webhookTool } from '../../src/ai/tools.js';
-import { openPostgresStore } from '../../src/store/postgres/open.js';
-import type { PostgresStore } from '../../src/store/postgres/store.js';
 import { AiHarness } from './harness.js';
 
 const SECRET = 'tenant-backend-secret-0123456789';
@@ -50,15 +48,12 @@ class TenantBackend {
 }
 
 describe('webhook tools and context providers', () => {
-  let store: PostgresStore;
   let ai: AiHarness;
   let provider: FakeOpenAiServer;
   let backend: TenantBackend;
 
   beforeAll(async () => {
-    store = await openPostgresStore({ kind: 'pglite', dataDir: 'memory://' });
-    await store.migrate();
-    ai = new AiHarness(store);
+    ai = await AiHarness.open();
     provider = await FakeOpenAiServer.start();
     backend = new TenantBackend();
     await backend.start();
@@ -66,7 +61,7 @@ describe('webhook tools and context providers', () => {
   afterAll(async () => {
     await backend.close();
     await provider.close();
-    await store.close();
+    await ai.close();
   });
 
   it('calls a tool as a signed webhook and adds app context from providers, skipping a slow one', async () => {
