@@ -10,7 +10,7 @@ export class TcpProxy {
   private readonly sockets = new Set<Socket>();
   private down = false;
 
-  private constructor(private readonly targetPort: number) {
+  private constructor(private targetPort: number) {
     this.server = createServer((client) => this.accept(client));
   }
 
@@ -32,6 +32,11 @@ export class TcpProxy {
 
   restore(): void {
     this.down = false;
+  }
+
+  /** Sends new connections to another port from now on (a load balancer moving clients to another node). */
+  retarget(port: number): void {
+    this.targetPort = port;
   }
 
   close(): Promise<void> {

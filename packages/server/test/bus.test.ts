@@ -1,7 +1,9 @@
 import type { ConversationEvent, Signal } from '@parley/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '../../../test/support/eventually.js';
+import { Redis } from 'ioredis';
 import { MemoryBus } from '../src/bus/memory/bus.js';
+import { RedisBus } from '../src/bus/redis/bus.js';
 import type { Bus, BusMessage } from '../src/core/ports.js';
 
 interface BusFactory {
@@ -10,8 +12,28 @@ interface BusFactory {
   open(hotLogSize: number): Promise<Bus>;
 }
 
-/** The implementations under test; the Redis bus joins this list. */
-const factories: BusFactory[] = [{ name: 'memory', open: async (hotLogSize) => new MemoryBus(hotLogSize) }];
+const REDIS_URL = process.env.PARLEY_REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+/** A Redis bus under a key prefix of its own; closing it deletes every key it wrote. */
+async function openRedisBus(hotLogSize: number): Promise<Bus> {
+  const prefix = `parley-test-${process.pid}-${Date.now()}`;
+  const bus = new RedisBus({ url: REDIS_URL, prefix, hotLogSize, hotLogTtlMs: 60_000 });
+  const close = bus.close.bind(bus);
+  bus.close = async () => {
+    const admin = new Redis(REDIS_URL);
+    const keys = await admin.keys(`${prefix}:*`);
+    if (keys.length > 0) await admin.del(...keys);
+    await admin.quit();
+    await close();
+  };
+  return bus;
+}
+
+/** The implementations under test: the same suite runs unchanged against each. */
+const factories: BusFactory[] = [
+  { name: 'memory', open: async (hotLogSize) => new MemoryBus(hotLogSize) },
+  { name: 'redis', open: openRedisBus },
+];
 
 let conversationCounter = 0;
 const newKey = () => ({ tenant: 'acme', conversationId: `bus-${process.pid}-${Date.now()}-${++conversationCounter}` });

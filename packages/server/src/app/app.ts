@@ -8,6 +8,8 @@ import { loadOrCreateDevSecret } from '../auth/dev-secret.js';
 import { signDevelopmentToken, TokenVerifier } from '../auth/tokens.js';
 import { MemoryBus } from '../bus/memory/bus.js';
 import { MemoryPresence } from '../bus/memory/presence.js';
+import { RedisBus } from '../bus/redis/bus.js';
+import type { Bus } from '../core/ports.js';
 import type { Config } from '../config/config.js';
 import { Gateway } from '../gateway/gateway.js';
 import { Hub } from '../gateway/hub.js';
@@ -74,7 +76,9 @@ function optional<T extends Record<string, string | undefined>>(values: T): Part
 export async function startNode(config: Config, logger: Logger): Promise<ParleyNode> {
   const metrics = new Metrics();
   const store = await openStore(config);
-  const bus = new MemoryBus(config.hotLogSize, config.hotLogMaxBytes);
+  const bus: Bus = config.redisUrl
+    ? new RedisBus({ url: config.redisUrl, prefix: config.redisPrefix, hotLogSize: config.hotLogSize, hotLogTtlMs: config.hotLogTtlSeconds * 1000 })
+    : new MemoryBus(config.hotLogSize, config.hotLogMaxBytes);
   const secret = await resolveSecret(config, logger);
   const verifier = await TokenVerifier.create({
     ...(secret ? { secret } : {}),

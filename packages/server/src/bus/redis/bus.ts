@@ -1,0 +1,116 @@
+import { readFileSync } from 'node:fs';
+import type { ConversationEvent, Signal } from '@parley/protocol';
+import { Redis } from 'ioredis';
+import type { Bus, BusListener, BusMessage, HotLogRange } from '../../core/ports.js';
+import { conversationKeyString, type ConversationKey } from '../../core/types.js';
+
+/** Where the Redis bus keeps things and for how long. */
+export interface RedisBusOptions {
+  url: string;
+  /** Prefix of every key and channel (isolates deployments and test runs). */
+  prefix: string;
+  /** Events kept per conversation in its hot log. */
+  hotLogSize: number;
+  /** How long an idle conversation's hot log lives. */
+  hotLogTtlMs: number;
+}
+
+interface PublishEventCommand {
+  publishEvent(hotLog: string, channel: string, seq: number, event: string, size: number, ttlMs: number, message: string): Promise<number>;
+}
+
+const PUBLISH_EVENT = readFileSync(new URL('./lua/publish-event-2.lua', import.meta.url), 'utf8');
+
+/**
+ * The Bus over Redis: a capped, seq-sorted hot log per conversation (a sorted set with a TTL) and sharded
+ * pub/sub, written together by one Lua script. Every key of a conversation shares the hash tag
+ * `{tenant/conversation}`, so it works on Redis Cluster. A node subscribes only to the channels of
+ * conversations that have local subscribers (the Hub asks). Nothing here is durable: PostgreSQL is.
+ */
+export class RedisBus implements Bus {
+  private readonly commands: Redis & PublishEventCommand;
+  private readonly subscriber: Redis;
+  private readonly listeners = new Map<string, Set<BusListener>>();
+
+  constructor(private readonly options: RedisBusOptions) {
+    this.commands = new Redis(options.url, { maxRetriesPerRequest: 2, lazyConnect: false }) as Redis & PublishEventCommand;
+    this.commands.defineCommand('publishEvent', { numberOfKeys: 2, lua: PUBLISH_EVENT });
+    this.subscriber = new Redis(options.url, { maxRetriesPerRequest: null });
+    // Connection errors are retried by ioredis; operations report their own failures.
+    this.commands.on('error', () => undefined);
+    this.subscriber.on('error', () => undefined);
+    this.subscriber.on('smessage', (channel: string, message: string) => this.dispatch(channel, message));
+  }
+
+  async publishEvent(event: ConversationEvent): Promise<void> {
+    const key = { tenant: event.tenant, conversationId: event.conversation };
+    const json = JSON.stringify(event);
+    await this.commands.publishEvent(this.hotLogKey(key), this.channel(key), event.seq, json, this.options.hotLogSize, this.options.hotLogTtlMs, `{"kind":"event","event":${json}}`);
+  }
+
+  async publishSignal(signal: Signal): Promise<void> {
+    const message: BusMessage = { kind: 'signal', signal };
+    await this.commands.spublish(this.channel({ tenant: signal.tenant, conversationId: signal.conversation }), JSON.stringify(message));
+  }
+
+  async subscribe(key: ConversationKey, listener: BusListener): Promise<() => Promise<void>> {
+    const channel = this.channel(key);
+    let set = this.listeners.get(channel);
+    if (!set) {
+      set = new Set();
+      this.listeners.set(channel, set);
+      try {
+        await this.subscriber.ssubscribe(channel);
+      } catch (error) {
+        this.listeners.delete(channel);
+        throw error;
+      }
+    }
+    set.add(listener);
+    return async () => {
+      set.delete(listener);
+      if (set.size > 0 || this.listeners.get(channel) !== set) return;
+      this.listeners.delete(channel);
+      await this.subscriber.sunsubscribe(channel);
+    };
+  }
+
+  async readHotLog(key: ConversationKey, after: number, limit: number): Promise<HotLogRange> {
+    const hotLog = this.hotLogKey(key);
+    const results = await this.commands
+      .multi()
+      .zrange(hotLog, 0, 0, 'WITHSCORES')
+      .zrangebyscore(hotLog, `(${after}`, '+inf', 'LIMIT', 0, limit)
+      .exec();
+    const oldest = (results?.[0]?.[1] as string[] | undefined)?.[1];
+    const events = ((results?.[1]?.[1] as string[] | undefined) ?? []).map((json) => JSON.parse(json) as ConversationEvent);
+    // Complete only if the log still reaches back to after + 1: trimmed, expired or lost logs do not.
+    return { events, complete: oldest !== undefined && Number(oldest) <= after + 1 };
+  }
+
+  async close(): Promise<void> {
+    this.listeners.clear();
+    this.subscriber.disconnect();
+    await this.commands.quit().catch(() => this.commands.disconnect());
+  }
+
+  private dispatch(channel: string, message: string): void {
+    const set = this.listeners.get(channel);
+    if (!set) return;
+    let parsed: BusMessage;
+    try {
+      parsed = JSON.parse(message) as BusMessage;
+    } catch {
+      return; // not ours: another writer on the channel
+    }
+    for (const listener of set) listener(parsed);
+  }
+
+  private hotLogKey(key: ConversationKey): string {
+    return `${this.options.prefix}:hot:{${conversationKeyString(key)}}`;
+  }
+
+  private channel(key: ConversationKey): string {
+    return `${this.options.prefix}:ch:{${conversationKeyString(key)}}`;
+  }
+}

@@ -1,0 +1,104 @@
+import { Generations, ParleyClient, type ConversationEvent, type GenerationState } from '@parley/client';
+import { Redis } from 'ioredis';
+import WebSocket from 'ws';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventually } from '../support/eventually.js';
+import { createTestSchema, DATABASE_URL } from '../support/postgres.js';
+import { startServer, type TestServer } from '../support/server.js';
+import { TcpProxy } from '../support/tcp-proxy.js';
+import { token } from '../support/tokens.js';
+
+const REDIS_URL = process.env.PARLEY_REDIS_URL ?? 'redis://127.0.0.1:6379';
+const texts = (events: ConversationEvent[]) => events.filter((event) => event.type === 'message.created').map((event) => (event.data.content as { text: string }).text);
+
+/** Two gateway processes sharing PostgreSQL and the Redis bus. */
+describe('two nodes over Redis and PostgreSQL', () => {
+  let schema: Awaited<ReturnType<typeof createTestSchema>>;
+  const prefix = `parley-it-${process.pid}-${Date.now()}`;
+  let env: Record<string, string>;
+  let nodes: TestServer[] = [];
+  const clients: ParleyClient[] = [];
+  const client = (user: string, url: string) => {
+    const created = new ParleyClient({ url, token: () => token(user), WebSocket: WebSocket as never, reconnect: { initialDelayMs: 50, maxDelayMs: 300 } });
+    clients.push(created);
+    return created;
+  };
+
+  beforeAll(async () => {
+    schema = await createTestSchema();
+    env = { DATABASE_URL, PARLEY_DATABASE_SCHEMA: schema.schema, PARLEY_REDIS_URL: REDIS_URL, PARLEY_REDIS_PREFIX: prefix, PARLEY_RATE_PER_SECOND: '1000', PARLEY_RATE_BURST: '1000', PARLEY_DEMO_TTFT_MS: '50', PARLEY_DEMO_TOKENS_PER_SECOND: '200' };
+    nodes = [await startServer(env), await startServer(env)];
+  });
+  afterAll(async () => {
+    for (const created of clients) created.close();
+    for (const node of nodes) if (node.process.exitCode === null) await node.stop();
+    const redis = new Redis(REDIS_URL);
+    const keys = await redis.keys(`${prefix}:*`);
+    if (keys.length > 0) await redis.del(...keys);
+    await redis.quit();
+    await schema.drop();
+  });
+
+  it('users on different nodes chat in real time', async () => {
+    const alice = client('alice', nodes[0]!.wsUrl);
+    const bob = client('bob', nodes[1]!.wsUrl);
+    await Promise.all([alice.connect(), bob.connect()]);
+    const { conversation } = await alice.open({ members: ['bob'] });
+    const seenByAlice: ConversationEvent[] = [];
+    const seenByBob: ConversationEvent[] = [];
+    alice.subscribe(conversation.id, { since: 0 }).on('event', (event) => seenByAlice.push(event));
+    const bobSubscription = bob.subscribe(conversation.id, { since: 0 });
+    bobSubscription.on('event', (event) => seenByBob.push(event));
+    await bobSubscription.ready;
+    await alice.send(conversation.id, 'hello from node 1');
+    await eventually(() => expect(texts(seenByBob)).toEqual(['hello from node 1']));
+    await bob.send(conversation.id, 'hello from node 2');
+    await eventually(() => expect(texts(seenByAlice)).toEqual(['hello from node 1', 'hello from node 2']));
+  });
+
+  it("streams an assistant answer generated on one node to a member on the other", async () => {
+    const alice = client('alice', nodes[0]!.wsUrl);
+    const bob = client('bob', nodes[1]!.wsUrl);
+    await Promise.all([alice.connect(), bob.connect()]);
+    const { conversation } = await alice.open({ members: ['bob'], assistant: 'assistant' });
+    const subscription = bob.subscribe(conversation.id, { since: 0 });
+    const states: GenerationState[] = [];
+    new Generations(subscription).on('update', (state) => states.push(state));
+    await subscription.ready;
+    await alice.send(conversation.id, 'where is my order 1234?');
+    await eventually(() => expect(states.at(-1)?.status).toBe('completed'));
+    const final = states.at(-1)!;
+    expect(final.text).toContain('Order 1234');
+    const streaming = states.filter((state) => state.status === 'streaming' && state.text.length > 0);
+    expect(streaming.length).toBeGreaterThan(0);
+    for (const state of streaming) expect(final.text.startsWith(state.text)).toBe(true);
+  });
+
+  it('a client of a node that is killed resumes on the other node with nothing lost or repeated', async () => {
+    const proxy = await TcpProxy.start(nodes[0]!.port);
+    try {
+      const bob = client('bob', nodes[1]!.wsUrl);
+      await bob.connect();
+      const { conversation } = await bob.open({ members: ['alice'] });
+      const alice = client('alice', `ws://127.0.0.1:${proxy.port}/v1/ws`);
+      await alice.connect();
+      const received: ConversationEvent[] = [];
+      const subscription = alice.subscribe(conversation.id, { since: 0 });
+      subscription.on('event', (event) => received.push(event));
+      await subscription.ready;
+      await bob.send(conversation.id, 'before');
+      await eventually(() => expect(texts(received)).toEqual(['before']));
+
+      proxy.retarget(nodes[1]!.port); // the load balancer sends reconnects to the surviving node
+      await nodes[0]!.kill();
+      const sent = Array.from({ length: 50 }, (_, index) => `while node 1 is gone ${index}`);
+      for (const text of sent) await bob.send(conversation.id, text);
+      await eventually(() => expect(texts(received)).toHaveLength(51));
+      expect(texts(received)).toEqual(['before', ...sent]);
+      expect(received.map((event) => event.seq)).toEqual(received.map((_, index) => index + 1));
+      nodes[0] = await startServer(env); // for afterAll symmetry
+    } finally {
+      await proxy.close();
+    }
+  });
+});
