@@ -102,3 +102,60 @@ describe('two nodes over Redis and PostgreSQL', () => {
     }
   });
 });
+
+/** A Redis server of the test's own, so that it can be killed and restarted. */
+async function startRedis(port: number): Promise<{ kill(): Promise<void> }> {
+  const { spawn } = await import('node:child_process');
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  const probe = new Redis(`redis://127.0.0.1:${port}`, { lazyConnect: true, retryStrategy: () => 50 });
+  probe.on('error', () => undefined);
+  for (let attempt = 0; (await probe.ping().catch(() => 'down')) !== 'PONG'; attempt++) {
+    if (attempt > 200) throw new Error('redis-server did not start');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  probe.disconnect();
+  return {
+    kill: async () => {
+      child.kill('SIGKILL');
+      await new Promise((resolve) => child.once('exit', resolve));
+    },
+  };
+}
+
+describe('a Redis restart during traffic', () => {
+  it('loses no durable event: nodes re-subscribe and clients get everything once, in order', async () => {
+    const port = 16_379 + (process.pid % 1000);
+    let redis = await startRedis(port);
+    const schema = await createTestSchema();
+    const env = { DATABASE_URL, PARLEY_DATABASE_SCHEMA: schema.schema, PARLEY_REDIS_URL: `redis://127.0.0.1:${port}`, PARLEY_RATE_PER_SECOND: '1000', PARLEY_RATE_BURST: '1000' };
+    const nodes = [await startServer(env), await startServer(env)];
+    const clients: ParleyClient[] = [];
+    try {
+      const alice = new ParleyClient({ url: nodes[0]!.wsUrl, token: () => token('alice'), WebSocket: WebSocket as never });
+      const bob = new ParleyClient({ url: nodes[1]!.wsUrl, token: () => token('bob'), WebSocket: WebSocket as never });
+      clients.push(alice, bob);
+      await Promise.all([alice.connect(), bob.connect()]);
+      const { conversation } = await bob.open({ members: ['alice'] });
+      const received: ConversationEvent[] = [];
+      const subscription = alice.subscribe(conversation.id, { since: 0 });
+      subscription.on('event', (event) => received.push(event));
+      await subscription.ready;
+      await bob.send(conversation.id, 'before');
+      await eventually(() => expect(texts(received)).toEqual(['before']));
+
+      await redis.kill();
+      const during = Array.from({ length: 20 }, (_, index) => `during ${index}`);
+      for (const text of during) await bob.send(conversation.id, text); // committed to PostgreSQL; publishes fail
+      redis = await startRedis(port);
+      await bob.send(conversation.id, 'after');
+      await eventually(() => expect(texts(received)).toHaveLength(22), 30_000);
+      expect(texts(received)).toEqual(['before', ...during, 'after']);
+      expect(received.map((event) => event.seq)).toEqual(received.map((_, index) => index + 1));
+    } finally {
+      for (const created of clients) created.close();
+      for (const node of nodes) await node.stop();
+      await redis.kill();
+      await schema.drop();
+    }
+  });
+});

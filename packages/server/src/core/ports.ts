@@ -55,6 +55,11 @@ export interface Bus {
   subscribe(key: ConversationKey, listener: BusListener): Promise<() => Promise<void>>;
   /** Events with seq > after, ascending, at most `limit`, from the hot log. */
   readHotLog(key: ConversationKey, after: number, limit: number): Promise<HotLogRange>;
+  /**
+   * Registers `listener` for when the bus regained its subscriptions after losing them (a Redis restart or
+   * failover): anything published meanwhile was missed, and subscribers must read it from the log.
+   */
+  onResubscribed(listener: () => void): void;
   close(): Promise<void>;
 }
 

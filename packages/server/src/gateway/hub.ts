@@ -6,6 +6,8 @@ import { conversationKeyString, type ConversationKey } from '../core/types.js';
 export interface HubSubscriber {
   onEvent(event: ConversationEvent): void;
   onSignal(signal: Signal): void;
+  /** Live traffic may have been lost (the bus re-subscribed): read what was missed from the log. */
+  onGap(): void;
 }
 
 interface Channel {
@@ -23,7 +25,11 @@ export class Hub {
   /** Bus unsubscribes under way: a new first subscriber waits for them, so the two never overlap on the bus. */
   private readonly leaving = new Map<string, Promise<void>>();
 
-  constructor(private readonly bus: Bus) {}
+  constructor(private readonly bus: Bus) {
+    bus.onResubscribed(() => {
+      for (const channel of this.channels.values()) for (const subscriber of channel.subscribers) subscriber.onGap();
+    });
+  }
 
   /** Adds a subscriber; resolves once live events reach it. On failure nothing is left registered. */
   async attach(key: ConversationKey, subscriber: HubSubscriber): Promise<void> {

@@ -42,6 +42,10 @@ class ConversationSubscription implements HubSubscriber {
     this.feed.push(event);
   }
 
+  onGap(): void {
+    void this.feed.catchUp();
+  }
+
   onSignal(signal: Signal): void {
     if (signal.type === 'ai.delta' && this.heldDeltas && this.heldDeltas.length < MAX_HELD_DELTAS) {
       this.heldDeltas.push(signal);

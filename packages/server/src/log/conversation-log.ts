@@ -2,6 +2,9 @@ import type { ConversationEvent } from '@parley/protocol';
 import type { Bus, Store } from '../core/ports.js';
 import type { AppendInput, AppendResult, ConversationKey, ConversationMemory, ConversationRecord, NewConversation } from '../core/types.js';
 
+const PUBLISH_RETRIES = 5;
+const PUBLISH_RETRY_BASE_MS = 200;
+
 /** Observers of the log, so that metrics and logging stay outside it. */
 export interface LogHooks {
   appended?(event: ConversationEvent, durationSeconds: number): void;
@@ -27,7 +30,7 @@ export class ConversationLog {
 
   async create(input: NewConversation): Promise<{ conversation: ConversationRecord; created: boolean }> {
     const { conversation, event } = await this.store.createConversation(input);
-    if (event) await this.publish(event);
+    if (event) void this.publish(event);
     return { conversation, created: event !== null };
   }
 
@@ -40,14 +43,15 @@ export class ConversationLog {
     const result = await this.store.append(input);
     if (!result.duplicate) {
       this.hooks.appended?.(result.event, (performance.now() - started) / 1000);
-      await this.publish(result.event);
+      // Not awaited: the ack depends on the commit only, never on the bus (which may be down).
+      void this.publish(result.event);
     }
     return result;
   }
 
   async markRead(key: ConversationKey, userId: string, seq: number): Promise<{ seq: number; changed: boolean }> {
     const result = await this.store.markRead(key, userId, seq);
-    if (result.event) await this.publish(result.event);
+    if (result.event) void this.publish(result.event);
     return { seq: result.seq, changed: result.event !== null };
   }
 
@@ -77,11 +81,19 @@ export class ConversationLog {
     return { events: from === 'oldest' ? events.slice(0, query.limit) : events.slice(1), hasMore };
   }
 
-  private async publish(event: ConversationEvent): Promise<void> {
+  /**
+   * Publishes a committed event. A failure does not fail the append (the event is durable): it is retried in
+   * the background a few times, and subscribers read anything still missing from the store when they see
+   * the next seq or when the bus re-subscribes.
+   */
+  private async publish(event: ConversationEvent, attempt = 0): Promise<void> {
     try {
       await this.bus.publishEvent(event);
     } catch (error) {
       this.hooks.publishFailed?.(event, error);
+      if (attempt < PUBLISH_RETRIES) {
+        setTimeout(() => void this.publish(event, attempt + 1), PUBLISH_RETRY_BASE_MS * 2 ** attempt).unref();
+      }
     }
   }
 }

@@ -56,6 +56,9 @@ export class MemoryBus implements Bus {
     return { events, complete: first !== undefined && first.seq <= after + 1 };
   }
 
+  /** An in-process bus never loses its subscriptions. */
+  onResubscribed(): void {}
+
   async close(): Promise<void> {
     this.listeners.clear();
     this.hotLogs.clear();

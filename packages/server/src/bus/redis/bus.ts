@@ -31,6 +31,8 @@ export class RedisBus implements Bus {
   private readonly commands: Redis & PublishEventCommand;
   private readonly subscriber: Redis;
   private readonly listeners = new Map<string, Set<BusListener>>();
+  private readonly resubscribedListeners: Array<() => void> = [];
+  private subscriberWasReady = false;
 
   constructor(private readonly options: RedisBusOptions) {
     this.commands = new Redis(options.url, { maxRetriesPerRequest: 2, lazyConnect: false }) as Redis & PublishEventCommand;
@@ -40,6 +42,22 @@ export class RedisBus implements Bus {
     this.commands.on('error', () => undefined);
     this.subscriber.on('error', () => undefined);
     this.subscriber.on('smessage', (channel: string, message: string) => this.dispatch(channel, message));
+    // ioredis re-subscribes by itself after a reconnect, right after emitting 'ready'; a PING queued behind
+    // those commands answers once the channels are live again. What was published in between is gone.
+    this.subscriber.on('ready', () => {
+      if (!this.subscriberWasReady) {
+        this.subscriberWasReady = true;
+        return;
+      }
+      setImmediate(() => {
+        const notify = () => this.resubscribedListeners.forEach((listener) => listener());
+        this.subscriber.ping().then(notify, notify);
+      });
+    });
+  }
+
+  onResubscribed(listener: () => void): void {
+    this.resubscribedListeners.push(listener);
   }
 
   async publishEvent(event: ConversationEvent): Promise<void> {
