@@ -74,6 +74,30 @@ describe('two nodes over Redis and PostgreSQL', () => {
     for (const state of streaming) expect(final.text.startsWith(state.text)).toBe(true);
   });
 
+  it('a client that subscribes on the other node mid-answer gets the text so far, then the rest', async () => {
+    const asker = client('alice', nodes[0]!.wsUrl);
+    await asker.connect();
+    const { conversation } = await asker.open({ assistant: 'assistant' });
+    const own = asker.subscribe(conversation.id, { since: 0 });
+    const ownStates: GenerationState[] = [];
+    new Generations(own).on('update', (state) => ownStates.push(state));
+    await own.ready;
+    await asker.send(conversation.id, 'tell me a long story');
+    await eventually(() => expect(ownStates.at(-1)?.text.length ?? 0).toBeGreaterThan(60));
+    const elsewhere = client('alice', nodes[1]!.wsUrl); // the generation runs on node 1; this client is on node 2
+    await elsewhere.connect();
+    const subscription = elsewhere.subscribe(conversation.id);
+    const states: GenerationState[] = [];
+    new Generations(subscription).on('update', (state) => states.push(state));
+    await eventually(() => expect(states.at(-1)?.status).toBe('completed'));
+    const final = states.at(-1)!;
+    // The first thing it shows is the snapshot of the text so far (kept in Redis by node 1), still streaming.
+    expect(states[0]).toMatchObject({ status: 'streaming', text: expect.stringMatching(/^Here is a long answer/) });
+    const streaming = states.filter((state) => state.status === 'streaming');
+    for (const state of streaming) expect(final.text.startsWith(state.text)).toBe(true);
+    expect(streaming.at(-1)!.text).toBe(final.text);
+  });
+
   it('a client of a node that is killed resumes on the other node with nothing lost or repeated', async () => {
     const proxy = await TcpProxy.start(nodes[0]!.port);
     try {

@@ -1,6 +1,7 @@
 import type { LanguageModelV3 } from '@ai-sdk/provider';
 import { stepCountIs, streamText, type LanguageModelUsage, type ToolSet } from 'ai';
 import type { ConversationEvent, GenerationText } from '@parley/protocol';
+import type { GenerationTexts } from '../core/ports.js';
 import type { ConversationKey, ConversationMemory } from '../core/types.js';
 import type { ConversationLog } from '../log/conversation-log.js';
 import type { AnswerCache } from './answer-cache.js';
@@ -35,6 +36,8 @@ export interface GenerationObserver {
 export interface GenerationDependencies {
   log: ConversationLog;
   publishDelta: (key: ConversationKey, delta: GenerationText) => void;
+  /** The text so far of running generations, for snapshots on any node. */
+  texts: GenerationTexts;
   createModel: (spec: ModelSpec) => LanguageModelV3;
   tools: ReadonlyMap<string, ToolDefinition>;
   observer: GenerationObserver;
@@ -83,7 +86,11 @@ export class Generation {
     id: string,
   ) {
     this.id = id;
-    this.coalescer = new DeltaCoalescer(id, profile.deltaIntervalMs, (delta) => dependencies.publishDelta(key, delta));
+    this.coalescer = new DeltaCoalescer(id, profile.deltaIntervalMs, (delta) => {
+      dependencies.publishDelta(key, delta);
+      // Best effort: a snapshot that lags behind is completed by the deltas that follow it.
+      dependencies.texts.put(key, this.coalescer.snapshot()).catch(() => undefined);
+    });
   }
 
   /** The text so far, as deltas have carried it. */
@@ -139,6 +146,7 @@ export class Generation {
     } finally {
       total.stop();
       this.coalescer.close();
+      await this.dependencies.texts.remove(this.key, this.id).catch(() => undefined);
     }
   }
 

@@ -2,6 +2,7 @@ import type { LanguageModelV3 } from '@ai-sdk/provider';
 import { readFile } from 'node:fs/promises';
 import type { GenerationText } from '@parley/protocol';
 import { ConfigError } from '../config/config.js';
+import type { GenerationTexts } from '../core/ports.js';
 import type { ConversationKey } from '../core/types.js';
 import type { ConversationLog } from '../log/conversation-log.js';
 import { AnswerCache } from './answer-cache.js';
@@ -27,6 +28,7 @@ export interface AiSettings extends DefaultModelSettings {
   queue: JobQueueLimits;
   budgets: BudgetLimits;
   log: ConversationLog;
+  texts: GenerationTexts;
   publishDelta: (key: ConversationKey, delta: GenerationText) => void;
   observer: GenerationObserver;
   onError: (error: unknown) => void;
@@ -61,6 +63,7 @@ export async function createAssistants(settings: AiSettings): Promise<{ orchestr
     new MemoryBudgets(settings.budgets),
     {
       log: settings.log,
+      texts: settings.texts,
       publishDelta: settings.publishDelta,
       createModel: settings.createModel ?? createModel,
       tools,

@@ -98,7 +98,11 @@ export class Orchestrator implements Assistants {
   }
 
   async snapshots(key: ConversationKey): Promise<GenerationText[]> {
-    return this.generationsOf(conversationKeyString(key)).map((generation) => generation.snapshot());
+    // Generations of this node are read directly (always current); those of other nodes from the shared texts.
+    const local = this.generationsOf(conversationKeyString(key)).map((generation) => generation.snapshot());
+    const shared = await this.dependencies.texts.list(key);
+    const localIds = new Set(local.map((text) => text.generationId));
+    return [...local, ...shared.filter((text) => !localIds.has(text.generationId))];
   }
 
   /**

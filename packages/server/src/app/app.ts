@@ -9,7 +9,9 @@ import { signDevelopmentToken, TokenVerifier } from '../auth/tokens.js';
 import { MemoryBus } from '../bus/memory/bus.js';
 import { MemoryPresence } from '../bus/memory/presence.js';
 import { RedisBus } from '../bus/redis/bus.js';
-import type { Bus } from '../core/ports.js';
+import { MemoryGenerationTexts } from '../bus/memory/generation-texts.js';
+import { RedisGenerationTexts } from '../bus/redis/generation-texts.js';
+import type { Bus, GenerationTexts } from '../core/ports.js';
 import type { Config } from '../config/config.js';
 import { Gateway } from '../gateway/gateway.js';
 import { Hub } from '../gateway/hub.js';
@@ -24,6 +26,8 @@ import type { PostgresStore } from '../store/postgres/store.js';
 export const SERVER_VERSION = '0.1.0';
 // The web UI built by packages/web, next to this package in the repository.
 const DEFAULT_WEB_ROOT = fileURLToPath(new URL('../../../web/dist', import.meta.url));
+// The text of a running generation outlives its last delta this long (its node may have died).
+const GENERATION_TEXT_TTL_MS = 5 * 60_000;
 // How long an out-of-order event waits for its predecessors before the gap is read from the log.
 const GAP_HOLD_MS = 50;
 
@@ -52,6 +56,13 @@ export async function resolveSecret(config: Config, logger?: Logger): Promise<Ui
   return loadOrCreateDevSecret(config.dataDir);
 }
 
+/** The in-memory bus of one process, or Redis shared by several nodes (PARLEY_REDIS_URL). */
+function openBus(config: Config): { bus: Bus; texts: GenerationTexts } {
+  if (!config.redisUrl) return { bus: new MemoryBus(config.hotLogSize, config.hotLogMaxBytes), texts: new MemoryGenerationTexts() };
+  const bus = new RedisBus({ url: config.redisUrl, prefix: config.redisPrefix, hotLogSize: config.hotLogSize, hotLogTtlMs: config.hotLogTtlSeconds * 1000 });
+  return { bus, texts: new RedisGenerationTexts(bus.connection, config.redisPrefix, GENERATION_TEXT_TTL_MS) };
+}
+
 function aiObserver(metrics: Metrics, logger: Logger): GenerationObserver {
   return {
     memoryFailed: (error) => logger.warn({ err: error }, 'conversation memory refresh failed'),
@@ -76,9 +87,7 @@ function optional<T extends Record<string, string | undefined>>(values: T): Part
 export async function startNode(config: Config, logger: Logger): Promise<ParleyNode> {
   const metrics = new Metrics();
   const store = await openStore(config);
-  const bus: Bus = config.redisUrl
-    ? new RedisBus({ url: config.redisUrl, prefix: config.redisPrefix, hotLogSize: config.hotLogSize, hotLogTtlMs: config.hotLogTtlSeconds * 1000 })
-    : new MemoryBus(config.hotLogSize, config.hotLogMaxBytes);
+  const { bus, texts } = openBus(config);
   const secret = await resolveSecret(config, logger);
   const verifier = await TokenVerifier.create({
     ...(secret ? { secret } : {}),
@@ -105,6 +114,7 @@ export async function startNode(config: Config, logger: Logger): Promise<ParleyN
     queue: { maxQueued: config.aiQueueSize, concurrency: config.aiConcurrency, perTenantConcurrency: config.aiTenantConcurrency },
     budgets: { windowMs: config.aiBudgetWindowSeconds * 1000, requests: config.aiBudgetRequests, tokens: config.aiBudgetTokens },
     log,
+    texts,
     publishDelta: (key, delta) => {
       const signal = { tenant: key.tenant, conversation: key.conversationId, type: 'ai.delta' as const, ts: Date.now(), actor: { kind: 'assistant' as const, id: delta.generationId }, data: delta };
       bus.publishSignal(signal).catch((error: unknown) => logger.warn({ err: error }, 'delta publish failed'));

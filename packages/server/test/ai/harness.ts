@@ -10,6 +10,7 @@ import { profileSchema, type ModelSpec } from '../../src/ai/profiles.js';
 import { demoBackendTools } from '../../src/ai/demo-backend.js';
 import type { ToolDefinition } from '../../src/ai/tools.js';
 import { MemoryBus } from '../../src/bus/memory/bus.js';
+import { MemoryGenerationTexts } from '../../src/bus/memory/generation-texts.js';
 import type { ConversationKey } from '../../src/core/types.js';
 import { ConversationLog } from '../../src/log/conversation-log.js';
 import { openPostgresStore } from '../../src/store/postgres/open.js';
@@ -119,6 +120,7 @@ export class AiHarness {
       new MemoryBudgets(budgets),
       {
         log: this.log,
+        texts: new MemoryGenerationTexts(),
         publishDelta: (_key, delta) => this.deltas.push(delta),
         createModel: (spec: ModelSpec) => (spec.provider === 'openai-compatible' && this.models.get(spec.model)) || createModel(spec),
         tools: new Map([...demoBackendTools(), ...extraTools].map((tool) => [tool.name, tool])),

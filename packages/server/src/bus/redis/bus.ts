@@ -106,6 +106,11 @@ export class RedisBus implements Bus {
     return { events, complete: oldest !== undefined && Number(oldest) <= after + 1 };
   }
 
+  /** The command connection, shared with the other Redis adapters of this node. */
+  get connection(): Redis {
+    return this.commands;
+  }
+
   async close(): Promise<void> {
     this.listeners.clear();
     this.subscriber.disconnect();
