@@ -54,6 +54,9 @@ describe('two nodes over Redis and PostgreSQL', () => {
     await eventually(() => expect(texts(seenByBob)).toEqual(['hello from node 1']));
     await bob.send(conversation.id, 'hello from node 2');
     await eventually(() => expect(texts(seenByAlice)).toEqual(['hello from node 1', 'hello from node 2']));
+    // Presence is shared: alice's node sees bob, who is connected to the other node.
+    const online = (await alice.presence(conversation.id)).online.map((entry) => entry.userId).sort();
+    expect(online).toEqual(['alice', 'bob']);
   });
 
   it("streams an assistant answer generated on one node to a member on the other", async () => {

@@ -3,8 +3,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '../../../test/support/eventually.js';
 import { Redis } from 'ioredis';
 import { MemoryBus } from '../src/bus/memory/bus.js';
+import { MemoryPresence } from '../src/bus/memory/presence.js';
 import { RedisBus } from '../src/bus/redis/bus.js';
-import type { Bus, BusMessage } from '../src/core/ports.js';
+import { RedisPresence } from '../src/bus/redis/presence.js';
+import type { Bus, BusMessage, Presence } from '../src/core/ports.js';
 
 interface BusFactory {
   name: string;
@@ -108,5 +110,73 @@ describe('MemoryBus memory bound', () => {
     expect((await bus.readHotLog(keys[0]!, 0, 10)).complete).toBe(false);
     expect((await bus.readHotLog(keys[4]!, 0, 10)).events.map((item) => item.seq)).toEqual([1, 2, 3]);
     await bus.close();
+  });
+});
+
+interface PresenceFactory {
+  name: string;
+  open(ttlMs: number): Promise<{ presence: Presence; close(): Promise<void> }>;
+}
+
+const presenceFactories: PresenceFactory[] = [
+  { name: 'memory', open: async () => ({ presence: new MemoryPresence(), close: async () => undefined }) },
+  {
+    name: 'redis',
+    open: async (ttlMs) => {
+      const prefix = `parley-test-presence-${process.pid}-${Date.now()}`;
+      const redis = new Redis(REDIS_URL);
+      return {
+        presence: new RedisPresence(redis, prefix, ttlMs),
+        close: async () => {
+          const keys = await redis.keys(`${prefix}:*`);
+          if (keys.length > 0) await redis.del(...keys);
+          await redis.quit();
+        },
+      };
+    },
+  },
+];
+
+describe.each(presenceFactories)('Presence conformance: $name', (factory) => {
+  it('reports a user joined on the first connection and left with the last', async () => {
+    const { presence, close } = await factory.open(60_000);
+    try {
+      const key = newKey();
+      expect(await presence.join(key, 'alice', 'c1')).toBe(true);
+      expect(await presence.join(key, 'alice', 'c2')).toBe(false);
+      expect(await presence.join(key, 'bob', 'c3')).toBe(true);
+      const online = await presence.list(key);
+      expect(online.sort((a, b) => a.userId.localeCompare(b.userId))).toEqual([
+        { userId: 'alice', connections: 2 },
+        { userId: 'bob', connections: 1 },
+      ]);
+      expect(await presence.leave(key, 'alice', 'c1')).toBe(false);
+      expect(await presence.leave(key, 'alice', 'c2')).toBe(true);
+      expect(await presence.leave(key, 'alice', 'c2')).toBe(false); // already gone
+      await presence.refresh(key, 'bob', 'c3');
+      expect(await presence.list(key)).toEqual([{ userId: 'bob', connections: 1 }]);
+    } finally {
+      await close();
+    }
+  });
+});
+
+describe('Redis presence expiry', () => {
+  it("drops the entries of connections that stopped refreshing (a dead node's)", async () => {
+    const { presence, close } = await presenceFactories[1]!.open(300);
+    try {
+      const key = newKey();
+      await presence.join(key, 'ghost', 'dead-node-connection');
+      await presence.join(key, 'alice', 'live');
+      for (let round = 0; round < 5; round++) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        await presence.refresh(key, 'alice', 'live');
+      }
+      expect(await presence.list(key)).toEqual([{ userId: 'alice', connections: 1 }]);
+      // The ghost's later return counts as a join again.
+      expect(await presence.join(key, 'ghost', 'new-connection')).toBe(true);
+    } finally {
+      await close();
+    }
   });
 });

@@ -11,7 +11,8 @@ import { MemoryPresence } from '../bus/memory/presence.js';
 import { RedisBus } from '../bus/redis/bus.js';
 import { MemoryGenerationTexts } from '../bus/memory/generation-texts.js';
 import { RedisGenerationTexts } from '../bus/redis/generation-texts.js';
-import type { Bus, GenerationTexts } from '../core/ports.js';
+import { RedisPresence } from '../bus/redis/presence.js';
+import type { Bus, GenerationTexts, Presence } from '../core/ports.js';
 import type { Config } from '../config/config.js';
 import { Gateway } from '../gateway/gateway.js';
 import { Hub } from '../gateway/hub.js';
@@ -57,10 +58,16 @@ export async function resolveSecret(config: Config, logger?: Logger): Promise<Ui
 }
 
 /** The in-memory bus of one process, or Redis shared by several nodes (PARLEY_REDIS_URL). */
-function openBus(config: Config): { bus: Bus; texts: GenerationTexts } {
-  if (!config.redisUrl) return { bus: new MemoryBus(config.hotLogSize, config.hotLogMaxBytes), texts: new MemoryGenerationTexts() };
+function openBus(config: Config): { bus: Bus; texts: GenerationTexts; presence: Presence } {
+  if (!config.redisUrl) {
+    return { bus: new MemoryBus(config.hotLogSize, config.hotLogMaxBytes), texts: new MemoryGenerationTexts(), presence: new MemoryPresence() };
+  }
   const bus = new RedisBus({ url: config.redisUrl, prefix: config.redisPrefix, hotLogSize: config.hotLogSize, hotLogTtlMs: config.hotLogTtlSeconds * 1000 });
-  return { bus, texts: new RedisGenerationTexts(bus.connection, config.redisPrefix, GENERATION_TEXT_TTL_MS) };
+  return {
+    bus,
+    texts: new RedisGenerationTexts(bus.connection, config.redisPrefix, GENERATION_TEXT_TTL_MS),
+    presence: new RedisPresence(bus.connection, config.redisPrefix, config.presenceTtlSeconds * 1000),
+  };
 }
 
 function aiObserver(metrics: Metrics, logger: Logger): GenerationObserver {
@@ -87,7 +94,7 @@ function optional<T extends Record<string, string | undefined>>(values: T): Part
 export async function startNode(config: Config, logger: Logger): Promise<ParleyNode> {
   const metrics = new Metrics();
   const store = await openStore(config);
-  const { bus, texts } = openBus(config);
+  const { bus, texts, presence } = openBus(config);
   const secret = await resolveSecret(config, logger);
   const verifier = await TokenVerifier.create({
     ...(secret ? { secret } : {}),
@@ -126,7 +133,7 @@ export async function startNode(config: Config, logger: Logger): Promise<ParleyN
   const gateway = new Gateway({
     log,
     bus,
-    presence: new MemoryPresence(),
+    presence,
     assistants: orchestrator,
     hub: new Hub(bus),
     verifier,
@@ -144,6 +151,7 @@ export async function startNode(config: Config, logger: Logger): Promise<ParleyN
       maxConnectionsPerUser: config.maxConnectionsPerUser,
       pingIntervalMs: config.pingIntervalMs,
       maxBufferedBytes: config.maxBufferedBytes,
+      presenceRefreshMs: (config.presenceTtlSeconds * 1000) / 3,
     },
   });
   const devSecret = secret && !config.jwtSecret ? secret : undefined;

@@ -36,6 +36,7 @@ export const SETTINGS = {
   redisUrl: { env: 'PARLEY_REDIS_URL', flag: undefined, schema: z.url({ protocol: /^rediss?$/ }).optional(), default: undefined, help: 'Redis for the bus (hot logs, pub/sub) shared by several nodes; unset: the in-memory bus of one process' },
   redisPrefix: { env: 'PARLEY_REDIS_PREFIX', flag: undefined, schema: z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/), default: 'parley', help: 'prefix of every Redis key and channel' },
   hotLogTtlSeconds: { env: 'PARLEY_HOT_LOG_TTL_S', flag: undefined, schema: integer(1), default: '86400', help: 'how long the Redis hot log of an idle conversation lives' },
+  presenceTtlSeconds: { env: 'PARLEY_PRESENCE_TTL_S', flag: undefined, schema: integer(3, 3600), default: '60', help: 'with Redis: a connection\'s presence entry expires this long after its last heartbeat (a third of it apart)' },
   hotLogSize: { env: 'PARLEY_HOT_LOG_SIZE', flag: undefined, schema: integer(0), default: '1000', help: 'recent events per conversation kept on the bus for fast resume' },
   hotLogMaxBytes: { env: 'PARLEY_HOT_LOG_MAX_BYTES', flag: undefined, schema: integer(0), default: String(64 * 1024 * 1024), help: 'memory of all hot logs of the in-memory bus; the least recently active conversations are dropped first' },
   assistantsFile: { env: 'PARLEY_ASSISTANTS_FILE', flag: undefined, schema: optionalText, default: undefined, help: 'JSON file of assistant profiles ({"assistants": [...]}, see docs/ai.md); unset: one profile `assistant`' },

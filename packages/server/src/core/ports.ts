@@ -69,6 +69,8 @@ export interface Presence {
   join(key: ConversationKey, userId: string, connectionId: string): Promise<boolean>;
   /** Removes that connection; true if it was the user's last there (the user left). */
   leave(key: ConversationKey, userId: string, connectionId: string): Promise<boolean>;
+  /** Keeps a live connection's entry from expiring (called on heartbeats). */
+  refresh(key: ConversationKey, userId: string, connectionId: string): Promise<void>;
   list(key: ConversationKey): Promise<Array<{ userId: string; connections: number }>>;
 }
 

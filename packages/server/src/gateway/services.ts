@@ -16,6 +16,8 @@ export interface SessionLimits {
   pingIntervalMs: number;
   /** Outbound bytes a connection may have queued before it is closed as a slow consumer. */
   maxBufferedBytes: number;
+  /** How often a connection refreshes its presence entries. */
+  presenceRefreshMs: number;
 }
 
 /** Counts connections per user on this node. */

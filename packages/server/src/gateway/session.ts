@@ -45,6 +45,7 @@ export class Session implements ConnectionHandler, OperationSession {
   private processing: Promise<void> | null = null;
   private connectTimer: ReturnType<typeof setTimeout> | null;
   private expiryTimer: ReturnType<typeof setTimeout> | null = null;
+  private presenceTimer: ReturnType<typeof setInterval> | null = null;
   private draining = false;
   private ended = false;
   private refusedInARow = 0;
@@ -98,6 +99,7 @@ export class Session implements ConnectionHandler, OperationSession {
     this.connectTimer = null;
     this.principal = principal;
     this.scheduleExpiry(principal.expiresAt);
+    this.presenceTimer = setInterval(() => this.subscriptions.refreshPresence(), this.services.limits.presenceRefreshMs);
     return true;
   }
 
@@ -250,6 +252,7 @@ export class Session implements ConnectionHandler, OperationSession {
   private clearTimers(): void {
     if (this.connectTimer) clearTimeout(this.connectTimer);
     if (this.expiryTimer) clearTimeout(this.expiryTimer);
+    if (this.presenceTimer) clearInterval(this.presenceTimer);
   }
 }
 

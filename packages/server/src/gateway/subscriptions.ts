@@ -109,6 +109,16 @@ export class ConversationSubscriptions {
     if (await this.detach(key)) await this.leavePresence(key);
   }
 
+  /** Keeps this connection's presence entries alive (heartbeat); a dead node's entries expire instead. */
+  refreshPresence(): void {
+    const { presence, logger } = this.session.services;
+    const userId = this.session.principal?.userId;
+    if (!userId) return;
+    for (const subscription of this.byConversation.values()) {
+      presence.refresh(subscription.key, userId, this.session.connection.id).catch((error: unknown) => logger.debug({ err: error }, 'presence refresh failed'));
+    }
+  }
+
   /** Stops every replay and live delivery at once (the connection is closing); cleanup follows in closeAll. */
   stopFeeds(): void {
     for (const subscription of this.byConversation.values()) subscription.feed.close();

@@ -24,6 +24,9 @@ export class MemoryPresence implements Presence {
     return true;
   }
 
+  /** Entries of one process end with their connections: nothing expires. */
+  async refresh(): Promise<void> {}
+
   async list(key: ConversationKey): Promise<Array<{ userId: string; connections: number }>> {
     const users = this.conversations.get(conversationKeyString(key)) ?? new Map<string, Set<string>>();
     return [...users].map(([userId, connections]) => ({ userId, connections: connections.size }));
