@@ -54,6 +54,13 @@ module.exports = {
       to: { path: `${server}(bus|store)/` },
     },
     {
+      name: 'adapters-depend-on-core-only',
+      comment: 'Bus and store adapters implement core ports; they know nothing of the modules above them.',
+      severity: 'error',
+      from: { path: `${server}(bus|store)/` },
+      to: { path: server, pathNot: `${server}(core|bus|store)/` },
+    },
+    {
       name: 'nothing-imports-app',
       severity: 'error',
       from: { path: server, pathNot: [`${server}app/`, `${server}cli\\.ts$`, `${server}index\\.ts$`] },

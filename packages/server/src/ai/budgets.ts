@@ -1,13 +1,8 @@
-import { ParleyError } from '../core/errors.js';
+import { budgetSpentError } from '../core/errors.js';
+import type { UsageBudgets } from '../core/ports.js';
+import type { BudgetLimits } from '../core/types.js';
 
-/** Per-user AI limits within a fixed window. */
-export interface BudgetLimits {
-  windowMs: number;
-  /** AI answers a user may ask for per window. */
-  requests: number;
-  /** Output tokens a user's answers may use per window. */
-  tokens: number;
-}
+export type { BudgetLimits };
 
 interface Usage {
   windowStart: number;
@@ -19,7 +14,7 @@ interface Usage {
  * Per-user request and token budgets of one node, in fixed windows. A request over either limit is
  * refused with `rate_limited` and the time until the window resets, before anything is committed.
  */
-export class MemoryBudgets {
+export class MemoryBudgets implements UsageBudgets {
   private readonly usage = new Map<string, Usage>();
 
   constructor(
@@ -28,27 +23,21 @@ export class MemoryBudgets {
   ) {}
 
   /** Counts one request for the user, or throws `rate_limited` when a budget is spent. */
-  charge(tenant: string, userId: string): void {
+  async charge(tenant: string, userId: string): Promise<void> {
     const usage = this.current(tenant, userId);
     const spent = usage.requests >= this.limits.requests ? 'requests' : usage.tokens >= this.limits.tokens ? 'tokens' : null;
-    if (spent) {
-      const resetAt = usage.windowStart + this.limits.windowMs;
-      throw new ParleyError('rate_limited', `AI ${spent} budget used up for this period`, {
-        retryAfterMs: resetAt - this.now(),
-        details: { budget: spent, resetAt, limit: this.limits[spent] },
-      });
-    }
+    if (spent) throw budgetSpentError(spent, usage.windowStart + this.limits.windowMs, this.limits[spent], this.now());
     usage.requests++;
   }
 
   /** Gives back a request that was charged but not committed. */
-  refund(tenant: string, userId: string): void {
+  async refund(tenant: string, userId: string): Promise<void> {
     const usage = this.current(tenant, userId);
     usage.requests = Math.max(0, usage.requests - 1);
   }
 
   /** Adds the output tokens of a finished answer. */
-  addTokens(tenant: string, userId: string, tokens: number): void {
+  async addTokens(tenant: string, userId: string, tokens: number): Promise<void> {
     this.current(tenant, userId).tokens += tokens;
   }
 
@@ -63,3 +52,4 @@ export class MemoryBudgets {
     return usage;
   }
 }
+

@@ -2,12 +2,11 @@ import type { LanguageModelV3 } from '@ai-sdk/provider';
 import { readFile } from 'node:fs/promises';
 import type { GenerationText } from '@parley/protocol';
 import { ConfigError } from '../config/config.js';
-import type { GenerationTexts } from '../core/ports.js';
+import type { GenerationTexts, UsageBudgets } from '../core/ports.js';
 import type { ConversationKey } from '../core/types.js';
 import type { ConversationLog } from '../log/conversation-log.js';
 import { AnswerCache } from './answer-cache.js';
 import { Approvals } from './approvals.js';
-import { MemoryBudgets, type BudgetLimits } from './budgets.js';
 import { demoBackendTools } from './demo-backend.js';
 import type { GenerationObserver } from './generation.js';
 import { MemoryJobQueue, type JobQueueLimits } from './job-queue.js';
@@ -16,6 +15,7 @@ import { Orchestrator } from './orchestrator.js';
 import { defaultProfiles, profilesFileSchema, type AssistantProfile, type DefaultModelSettings, type ModelSpec, type WebhookToolSpec } from './profiles.js';
 import { webhookTool } from './tools.js';
 
+export { MemoryBudgets } from './budgets.js';
 export { Orchestrator } from './orchestrator.js';
 
 // Cached answers kept per node, across tenants and profiles.
@@ -26,7 +26,7 @@ export type { AssistantProfile } from './profiles.js';
 export interface AiSettings extends DefaultModelSettings {
   assistantsFile?: string;
   queue: JobQueueLimits;
-  budgets: BudgetLimits;
+  budgets: UsageBudgets;
   log: ConversationLog;
   texts: GenerationTexts;
   publishDelta: (key: ConversationKey, delta: GenerationText) => void;
@@ -60,7 +60,7 @@ export async function createAssistants(settings: AiSettings): Promise<{ orchestr
   const orchestrator = new Orchestrator(
     profiles,
     queue,
-    new MemoryBudgets(settings.budgets),
+    settings.budgets,
     {
       log: settings.log,
       texts: settings.texts,

@@ -2,10 +2,9 @@ import { randomUUID } from 'node:crypto';
 import type { Actor, ConversationEvent, GenerationText, OperationResult } from '@parley/protocol';
 import type { GenerationContext } from './context.js';
 import { ParleyError } from '../core/errors.js';
-import type { Admission, Assistants } from '../core/ports.js';
+import type { Admission, Assistants, UsageBudgets } from '../core/ports.js';
 import { conversationKeyString, type ConversationKey, type ConversationRecord } from '../core/types.js';
 import { Generation, type GenerationDependencies } from './generation.js';
-import type { MemoryBudgets } from './budgets.js';
 import type { MemoryJobQueue } from './job-queue.js';
 import type { AssistantProfile } from './profiles.js';
 
@@ -31,7 +30,7 @@ export class Orchestrator implements Assistants {
   constructor(
     profiles: AssistantProfile[],
     private readonly queue: MemoryJobQueue,
-    private readonly budgets: MemoryBudgets,
+    private readonly budgets: UsageBudgets,
     private readonly dependencies: GenerationDependencies,
     private readonly onError: (error: unknown, generationId: string) => void,
   ) {
@@ -51,12 +50,12 @@ export class Orchestrator implements Assistants {
     if (profile.doubleTexting === 'reject' && (this.activeJobs.get(name) ?? 0) > 0) {
       throw new ParleyError('conflict', 'the assistant is still answering; wait for it or stop it', { details: { policy: 'reject' } });
     }
-    this.budgets.charge(conversation.tenant, sender.id);
+    await this.budgets.charge(conversation.tenant, sender.id);
     let reservation;
     try {
       reservation = this.queue.reserve(conversation.tenant);
     } catch (error) {
-      this.budgets.refund(conversation.tenant, sender.id);
+      await this.budgets.refund(conversation.tenant, sender.id);
       throw error;
     }
     return {
@@ -72,7 +71,7 @@ export class Orchestrator implements Assistants {
       },
       release: () => {
         this.queue.cancel(reservation);
-        this.budgets.refund(conversation.tenant, sender.id);
+        this.budgets.refund(conversation.tenant, sender.id).catch((error: unknown) => this.onError(error, 'refund'));
       },
     };
   }
@@ -129,7 +128,7 @@ export class Orchestrator implements Assistants {
     this.running.set(generation.id, generation);
     try {
       await generation.run();
-      this.budgets.addTokens(key.tenant, trigger.actor.id, generation.outputTokens);
+      await this.budgets.addTokens(key.tenant, trigger.actor.id, generation.outputTokens);
     } catch (error) {
       this.onError(error, generation.id);
     } finally {

@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createAssistants } from '../ai/index.js';
+import { createAssistants, MemoryBudgets } from '../ai/index.js';
 import type { GenerationObserver } from '../ai/generation.js';
 import { loadOrCreateDevSecret } from '../auth/dev-secret.js';
 import { signDevelopmentToken, TokenVerifier } from '../auth/tokens.js';
@@ -11,8 +11,9 @@ import { MemoryPresence } from '../bus/memory/presence.js';
 import { RedisBus } from '../bus/redis/bus.js';
 import { MemoryGenerationTexts } from '../bus/memory/generation-texts.js';
 import { RedisGenerationTexts } from '../bus/redis/generation-texts.js';
+import { RedisBudgets } from '../bus/redis/budgets.js';
 import { RedisPresence } from '../bus/redis/presence.js';
-import type { Bus, GenerationTexts, Presence } from '../core/ports.js';
+import type { Bus, GenerationTexts, Presence, UsageBudgets } from '../core/ports.js';
 import type { Config } from '../config/config.js';
 import { Gateway } from '../gateway/gateway.js';
 import { Hub } from '../gateway/hub.js';
@@ -58,15 +59,22 @@ export async function resolveSecret(config: Config, logger?: Logger): Promise<Ui
 }
 
 /** The in-memory bus of one process, or Redis shared by several nodes (PARLEY_REDIS_URL). */
-function openBus(config: Config): { bus: Bus; texts: GenerationTexts; presence: Presence } {
+function openBus(config: Config): { bus: Bus; texts: GenerationTexts; presence: Presence; budgets: UsageBudgets } {
+  const budgetLimits = { windowMs: config.aiBudgetWindowSeconds * 1000, requests: config.aiBudgetRequests, tokens: config.aiBudgetTokens };
   if (!config.redisUrl) {
-    return { bus: new MemoryBus(config.hotLogSize, config.hotLogMaxBytes), texts: new MemoryGenerationTexts(), presence: new MemoryPresence() };
+    return {
+      bus: new MemoryBus(config.hotLogSize, config.hotLogMaxBytes),
+      texts: new MemoryGenerationTexts(),
+      presence: new MemoryPresence(),
+      budgets: new MemoryBudgets(budgetLimits),
+    };
   }
   const bus = new RedisBus({ url: config.redisUrl, prefix: config.redisPrefix, hotLogSize: config.hotLogSize, hotLogTtlMs: config.hotLogTtlSeconds * 1000 });
   return {
     bus,
     texts: new RedisGenerationTexts(bus.connection, config.redisPrefix, GENERATION_TEXT_TTL_MS),
     presence: new RedisPresence(bus.connection, config.redisPrefix, config.presenceTtlSeconds * 1000),
+    budgets: new RedisBudgets(bus.connection, config.redisPrefix, budgetLimits),
   };
 }
 
@@ -94,7 +102,7 @@ function optional<T extends Record<string, string | undefined>>(values: T): Part
 export async function startNode(config: Config, logger: Logger): Promise<ParleyNode> {
   const metrics = new Metrics();
   const store = await openStore(config);
-  const { bus, texts, presence } = openBus(config);
+  const { bus, texts, presence, budgets } = openBus(config);
   const secret = await resolveSecret(config, logger);
   const verifier = await TokenVerifier.create({
     ...(secret ? { secret } : {}),
@@ -119,7 +127,7 @@ export async function startNode(config: Config, logger: Logger): Promise<ParleyN
     demoTtftMs: config.demoTtftMs,
     demoTokensPerSecond: config.demoTokensPerSecond,
     queue: { maxQueued: config.aiQueueSize, concurrency: config.aiConcurrency, perTenantConcurrency: config.aiTenantConcurrency },
-    budgets: { windowMs: config.aiBudgetWindowSeconds * 1000, requests: config.aiBudgetRequests, tokens: config.aiBudgetTokens },
+    budgets,
     log,
     texts,
     publishDelta: (key, delta) => {

@@ -34,3 +34,11 @@ export function toParleyError(error: unknown): ParleyError {
   if (error instanceof ParleyError) return error;
   return new ParleyError('internal', 'internal server error', { cause: error });
 }
+
+/** The error for a spent AI budget: `rate_limited` with the time until its window resets. */
+export function budgetSpentError(budget: 'requests' | 'tokens', resetAt: number, limit: number, now: number): ParleyError {
+  return new ParleyError('rate_limited', `AI ${budget} budget used up for this period`, {
+    retryAfterMs: Math.max(0, resetAt - now),
+    details: { budget, resetAt, limit },
+  });
+}

@@ -116,3 +116,13 @@ export interface GenerationTexts {
   /** The running generations of a conversation. */
   list(key: ConversationKey): Promise<GenerationText[]>;
 }
+
+/** Per-user AI budgets in fixed windows, shared by the nodes that share the adapter. */
+export interface UsageBudgets {
+  /** Counts one AI request of the user, or throws ParleyError `rate_limited` (with the reset time) when a budget is spent. */
+  charge(tenant: string, userId: string): Promise<void>;
+  /** Gives back a request that was charged but not committed. */
+  refund(tenant: string, userId: string): Promise<void>;
+  /** Adds the output tokens of a finished answer. */
+  addTokens(tenant: string, userId: string, tokens: number): Promise<void>;
+}

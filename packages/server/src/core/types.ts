@@ -70,3 +70,12 @@ export interface ConversationMemory {
   throughSeq: number;
   updatedAt: number;
 }
+
+/** Per-user AI limits within a fixed window. */
+export interface BudgetLimits {
+  windowMs: number;
+  /** AI answers a user may ask for per window. */
+  requests: number;
+  /** Output tokens a user's answers may use per window. */
+  tokens: number;
+}

@@ -1,0 +1,49 @@
+import { readFileSync } from 'node:fs';
+import type { Redis } from 'ioredis';
+import { budgetSpentError } from '../../core/errors.js';
+import type { UsageBudgets } from '../../core/ports.js';
+import type { BudgetLimits } from '../../core/types.js';
+
+interface BudgetCommands {
+  budgetCharge(key: string, requestLimit: number, tokenLimit: number, windowMs: number): Promise<[number, string]>;
+}
+
+/**
+ * Per-user AI budgets shared by every node: a hash per user and fixed window (`requests`, `tokens`) that
+ * expires with its window. Windows are aligned to the epoch, so every node agrees on them.
+ */
+export class RedisBudgets implements UsageBudgets {
+  private readonly redis: Redis & BudgetCommands;
+
+  constructor(
+    redis: Redis,
+    private readonly prefix: string,
+    private readonly limits: BudgetLimits,
+  ) {
+    this.redis = redis as Redis & BudgetCommands;
+    this.redis.defineCommand('budgetCharge', { numberOfKeys: 1, lua: readFileSync(new URL('./lua/budget-charge-1.lua', import.meta.url), 'utf8') });
+  }
+
+  async charge(tenant: string, userId: string): Promise<void> {
+    const { key, resetAt } = this.window(tenant, userId);
+    const [allowed, budget] = await this.redis.budgetCharge(key, this.limits.requests, this.limits.tokens, this.limits.windowMs);
+    if (allowed !== 1) {
+      const spent = budget as 'requests' | 'tokens';
+      throw budgetSpentError(spent, resetAt, this.limits[spent], Date.now());
+    }
+  }
+
+  async refund(tenant: string, userId: string): Promise<void> {
+    await this.redis.hincrby(this.window(tenant, userId).key, 'requests', -1);
+  }
+
+  async addTokens(tenant: string, userId: string, tokens: number): Promise<void> {
+    const { key } = this.window(tenant, userId);
+    await this.redis.multi().hincrby(key, 'tokens', tokens).pexpire(key, this.limits.windowMs).exec();
+  }
+
+  private window(tenant: string, userId: string): { key: string; resetAt: number } {
+    const start = Math.floor(Date.now() / this.limits.windowMs) * this.limits.windowMs;
+    return { key: `${this.prefix}:budget:{${tenant}/${userId}}:${start}`, resetAt: start + this.limits.windowMs };
+  }
+}

@@ -1,0 +1,52 @@
+import { Redis } from 'ioredis';
+import { describe, expect, it } from 'vitest';
+import { MemoryBudgets } from '../src/ai/budgets.js';
+import { RedisBudgets } from '../src/bus/redis/budgets.js';
+import type { UsageBudgets } from '../src/core/ports.js';
+import type { BudgetLimits } from '../src/core/types.js';
+
+const REDIS_URL = process.env.PARLEY_REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+const factories: Array<{ name: string; open(limits: BudgetLimits): Promise<{ budgets: UsageBudgets; close(): Promise<void> }> }> = [
+  { name: 'memory', open: async (limits) => ({ budgets: new MemoryBudgets(limits), close: async () => undefined }) },
+  {
+    name: 'redis',
+    open: async (limits) => {
+      const prefix = `parley-test-budgets-${process.pid}-${Date.now()}`;
+      const redis = new Redis(REDIS_URL);
+      return {
+        budgets: new RedisBudgets(redis, prefix, limits),
+        close: async () => {
+          const keys = await redis.keys(`${prefix}:*`);
+          if (keys.length > 0) await redis.del(...keys);
+          await redis.quit();
+        },
+      };
+    },
+  },
+];
+
+describe.each(factories)('UsageBudgets conformance: $name', (factory) => {
+  it('counts requests and tokens per user and refuses past either limit with the reset time', async () => {
+    const { budgets, close } = await factory.open({ windowMs: 60_000, requests: 2, tokens: 100 });
+    try {
+      await budgets.charge('acme', 'alice');
+      await budgets.charge('acme', 'alice');
+      const refused = await budgets.charge('acme', 'alice').catch((error: unknown) => error);
+      expect(refused).toMatchObject({ code: 'rate_limited', details: { budget: 'requests', limit: 2 } });
+      const { retryAfterMs, details } = refused as { retryAfterMs: number; details: { resetAt: number } };
+      expect(retryAfterMs).toBeGreaterThan(0);
+      expect(retryAfterMs).toBeLessThanOrEqual(60_000);
+      expect(details.resetAt).toBeGreaterThan(Date.now());
+      await budgets.refund('acme', 'alice');
+      await budgets.charge('acme', 'alice');
+      // Other users and tenants have budgets of their own.
+      await budgets.charge('acme', 'bob');
+      await budgets.charge('other', 'alice');
+      await budgets.addTokens('acme', 'bob', 100);
+      await expect(budgets.charge('acme', 'bob')).rejects.toMatchObject({ code: 'rate_limited', details: { budget: 'tokens' } });
+    } finally {
+      await close();
+    }
+  });
+});
