@@ -29,9 +29,20 @@ export class ParleyError extends Error {
   }
 }
 
-/** Any thrown value as a ParleyError; unknown failures become `internal` and keep the original as `cause`. */
+// Network errors, and PostgreSQL's connection-exception (08xxx) and shutdown (57P0x) SQLSTATEs.
+const UNAVAILABLE_CODES = /^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|EHOSTUNREACH|ENOTFOUND|08...|57P0.)$/;
+
+/**
+ * Any thrown value as a ParleyError: a dependency that cannot be reached becomes `unavailable` (retry,
+ * perhaps on another node), anything else `internal`; the original is kept as `cause`.
+ */
 export function toParleyError(error: unknown): ParleyError {
   if (error instanceof ParleyError) return error;
+  const code = (error as { code?: unknown } | null)?.code;
+  const message = (error as { message?: unknown } | null)?.message;
+  if ((typeof code === 'string' && UNAVAILABLE_CODES.test(code)) || (typeof message === 'string' && message.includes('Connection terminated'))) {
+    return new ParleyError('unavailable', 'a service Parley depends on is unavailable; retry shortly', { retryAfterMs: 1000, cause: error });
+  }
   return new ParleyError('internal', 'internal server error', { cause: error });
 }
 
