@@ -101,6 +101,23 @@ describe('two nodes over Redis and PostgreSQL', () => {
     expect(streaming.at(-1)!.text).toBe(final.text);
   });
 
+  it('Stop from a client on the other node ends an answer generated on this one', async () => {
+    const asker = client('alice', nodes[0]!.wsUrl);
+    await asker.connect();
+    const { conversation } = await asker.open({ assistant: 'assistant' });
+    const subscription = asker.subscribe(conversation.id, { since: 0 });
+    const states: GenerationState[] = [];
+    new Generations(subscription).on('update', (state) => states.push(state));
+    await subscription.ready;
+    await asker.send(conversation.id, 'tell me a long story');
+    await eventually(() => expect(states.at(-1)?.text.length ?? 0).toBeGreaterThan(40));
+    const otherDevice = client('alice', nodes[1]!.wsUrl);
+    await otherDevice.connect();
+    const stopped = await otherDevice.stopGeneration(conversation.id);
+    expect(stopped).toEqual([states.at(-1)!.generationId]);
+    await eventually(() => expect(states.at(-1)?.status).toBe('stopped'));
+  });
+
   it('a client of a node that is killed resumes on the other node with nothing lost or repeated', async () => {
     const proxy = await TcpProxy.start(nodes[0]!.port);
     try {

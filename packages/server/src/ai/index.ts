@@ -2,7 +2,7 @@ import type { LanguageModelV3 } from '@ai-sdk/provider';
 import { readFile } from 'node:fs/promises';
 import type { GenerationText } from '@parley/protocol';
 import { ConfigError } from '../config/config.js';
-import type { GenerationTexts, UsageBudgets } from '../core/ports.js';
+import type { Bus, GenerationTexts, UsageBudgets } from '../core/ports.js';
 import type { ConversationKey } from '../core/types.js';
 import type { ConversationLog } from '../log/conversation-log.js';
 import { AnswerCache } from './answer-cache.js';
@@ -29,6 +29,8 @@ export interface AiSettings extends DefaultModelSettings {
   budgets: UsageBudgets;
   log: ConversationLog;
   texts: GenerationTexts;
+  /** Reaches generations on other nodes (stop). */
+  control: Pick<Bus, 'publishControl' | 'onControl'>;
   publishDelta: (key: ConversationKey, delta: GenerationText) => void;
   observer: GenerationObserver;
   onError: (error: unknown) => void;
@@ -72,6 +74,7 @@ export async function createAssistants(settings: AiSettings): Promise<{ orchestr
       approvals: new Approvals(),
     },
     settings.onError,
+    settings.control,
   );
   return { orchestrator, queue };
 }

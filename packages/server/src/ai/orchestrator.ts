@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Actor, ConversationEvent, GenerationText, OperationResult } from '@parley/protocol';
 import type { GenerationContext } from './context.js';
 import { ParleyError } from '../core/errors.js';
-import type { Admission, Assistants, UsageBudgets } from '../core/ports.js';
+import type { Admission, Assistants, Bus, UsageBudgets } from '../core/ports.js';
 import { conversationKeyString, type ConversationKey, type ConversationRecord } from '../core/types.js';
 import { Generation, type GenerationDependencies } from './generation.js';
 import type { MemoryJobQueue } from './job-queue.js';
@@ -33,8 +33,12 @@ export class Orchestrator implements Assistants {
     private readonly budgets: UsageBudgets,
     private readonly dependencies: GenerationDependencies,
     private readonly onError: (error: unknown, generationId: string) => void,
+    private readonly control: Pick<Bus, 'publishControl' | 'onControl'>,
   ) {
     this.profiles = new Map(profiles.map((profile) => [profile.id, profile]));
+    control.onControl((message) => {
+      if (message.type === 'ai.stop') this.stopLocal({ tenant: message.tenant, conversationId: message.conversationId }, message.generationId);
+    });
   }
 
   hasProfile(profileId: string): boolean {
@@ -76,10 +80,19 @@ export class Orchestrator implements Assistants {
     };
   }
 
+  /** Stops the conversation's running generations wherever they run: here directly, elsewhere through the bus. */
   async stop(key: ConversationKey, generationId?: string): Promise<string[]> {
-    const stopped = this.generationsOf(conversationKeyString(key)).filter((generation) => !generationId || generation.id === generationId);
-    for (const generation of stopped) generation.stop();
-    return stopped.map((generation) => generation.id);
+    const running = await this.snapshots(key);
+    const ids = running.map((text) => text.generationId).filter((id) => !generationId || id === generationId);
+    this.stopLocal(key, generationId);
+    if (ids.some((id) => !this.running.has(id))) {
+      await this.control.publishControl({ type: 'ai.stop', tenant: key.tenant, conversationId: key.conversationId, ...(generationId ? { generationId } : {}) });
+    }
+    return ids;
+  }
+
+  private stopLocal(key: ConversationKey, generationId?: string): void {
+    for (const generation of this.generationsOf(conversationKeyString(key))) if (!generationId || generation.id === generationId) generation.stop();
   }
 
   async resolveApproval(key: ConversationKey, approvalId: string, approved: boolean, by: Actor): Promise<{ approved: boolean; duplicate: boolean }> {

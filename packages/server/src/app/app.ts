@@ -130,6 +130,7 @@ export async function startNode(config: Config, logger: Logger): Promise<ParleyN
     budgets,
     log,
     texts,
+    control: bus,
     publishDelta: (key, delta) => {
       const signal = { tenant: key.tenant, conversation: key.conversationId, type: 'ai.delta' as const, ts: Date.now(), actor: { kind: 'assistant' as const, id: delta.generationId }, data: delta };
       bus.publishSignal(signal).catch((error: unknown) => logger.warn({ err: error }, 'delta publish failed'));

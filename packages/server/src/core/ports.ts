@@ -60,8 +60,15 @@ export interface Bus {
    * failover): anything published meanwhile was missed, and subscribers must read it from the log.
    */
   onResubscribed(listener: () => void): void;
+  /** Sends a control message to every node (e.g. stop a generation wherever it runs); best effort. */
+  publishControl(message: ControlMessage): Promise<void>;
+  /** Receives the control messages of every node, this one's included. */
+  onControl(listener: (message: ControlMessage) => void): void;
   close(): Promise<void>;
 }
+
+/** Node-to-node instructions. */
+export type ControlMessage = { type: 'ai.stop'; tenant: string; conversationId: string; generationId?: string };
 
 /** Who is connected to which conversation. Entries belong to connections; a dead node's entries must expire. */
 export interface Presence {

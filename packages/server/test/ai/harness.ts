@@ -129,6 +129,7 @@ export class AiHarness {
         approvals: this.approvals,
       },
       () => undefined,
+      this.bus,
     );
     return { orchestrator, queue };
   }

@@ -1,5 +1,5 @@
 import type { ConversationEvent, Signal } from '@parley/protocol';
-import type { Bus, BusListener, BusMessage, HotLogRange } from '../../core/ports.js';
+import type { Bus, BusListener, BusMessage, ControlMessage, HotLogRange } from '../../core/ports.js';
 import { conversationKeyString, type ConversationKey } from '../../core/types.js';
 
 interface HotLog {
@@ -58,6 +58,16 @@ export class MemoryBus implements Bus {
 
   /** An in-process bus never loses its subscriptions. */
   onResubscribed(): void {}
+
+  private readonly controlListeners: Array<(message: ControlMessage) => void> = [];
+
+  async publishControl(message: ControlMessage): Promise<void> {
+    for (const listener of this.controlListeners) listener(message);
+  }
+
+  onControl(listener: (message: ControlMessage) => void): void {
+    this.controlListeners.push(listener);
+  }
 
   async close(): Promise<void> {
     this.listeners.clear();

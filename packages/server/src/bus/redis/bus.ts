@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { ConversationEvent, Signal } from '@parley/protocol';
 import { Redis } from 'ioredis';
-import type { Bus, BusListener, BusMessage, HotLogRange } from '../../core/ports.js';
+import type { Bus, BusListener, BusMessage, ControlMessage, HotLogRange } from '../../core/ports.js';
 import { conversationKeyString, type ConversationKey } from '../../core/types.js';
 
 /** Where the Redis bus keeps things and for how long. */
@@ -32,6 +32,7 @@ export class RedisBus implements Bus {
   private readonly subscriber: Redis;
   private readonly listeners = new Map<string, Set<BusListener>>();
   private readonly resubscribedListeners: Array<() => void> = [];
+  private readonly controlListeners: Array<(message: ControlMessage) => void> = [];
   private subscriberWasReady = false;
 
   constructor(private readonly options: RedisBusOptions) {
@@ -58,6 +59,26 @@ export class RedisBus implements Bus {
 
   onResubscribed(listener: () => void): void {
     this.resubscribedListeners.push(listener);
+  }
+
+  async publishControl(message: ControlMessage): Promise<void> {
+    await this.commands.publish(this.controlChannel, JSON.stringify(message));
+  }
+
+  onControl(listener: (message: ControlMessage) => void): void {
+    if (this.controlListeners.length === 0) {
+      this.subscriber.on('message', (channel: string, message: string) => {
+        if (channel !== this.controlChannel) return;
+        try {
+          const parsed = JSON.parse(message) as ControlMessage;
+          for (const each of this.controlListeners) each(parsed);
+        } catch {
+          // not ours
+        }
+      });
+      this.subscriber.subscribe(this.controlChannel).catch(() => undefined);
+    }
+    this.controlListeners.push(listener);
   }
 
   async publishEvent(event: ConversationEvent): Promise<void> {
@@ -127,6 +148,11 @@ export class RedisBus implements Bus {
       return; // not ours: another writer on the channel
     }
     for (const listener of set) listener(parsed);
+  }
+
+  /** One channel for all nodes: control messages are rare. */
+  private get controlChannel(): string {
+    return `${this.options.prefix}:control`;
   }
 
   private hotLogKey(key: ConversationKey): string {
