@@ -31,15 +31,17 @@ describe.each(factories)('UsageBudgets conformance: $name', (factory) => {
     const { budgets, close } = await factory.open({ windowMs: 60_000, requests: 2, tokens: 100 });
     try {
       await budgets.charge('acme', 'alice');
-      await budgets.charge('acme', 'alice');
+      const refundSecond = await budgets.charge('acme', 'alice');
       const refused = await budgets.charge('acme', 'alice').catch((error: unknown) => error);
       expect(refused).toMatchObject({ code: 'rate_limited', details: { budget: 'requests', limit: 2 } });
       const { retryAfterMs, details } = refused as { retryAfterMs: number; details: { resetAt: number } };
       expect(retryAfterMs).toBeGreaterThan(0);
       expect(retryAfterMs).toBeLessThanOrEqual(60_000);
       expect(details.resetAt).toBeGreaterThan(Date.now());
-      await budgets.refund('acme', 'alice');
+      await refundSecond();
+      await refundSecond(); // a second refund of one charge changes nothing more
       await budgets.charge('acme', 'alice');
+      await expect(budgets.charge('acme', 'alice')).rejects.toMatchObject({ code: 'rate_limited' });
       // Other users and tenants have budgets of their own.
       await budgets.charge('acme', 'bob');
       await budgets.charge('other', 'alice');

@@ -16,9 +16,12 @@ const REMEMBERED_DECISIONS = 10_000;
 export class Approvals {
   private readonly pending = new Map<string, Pending>();
   private readonly decided = new Map<string, { conversation: string; approved: boolean }>();
+  /** Decisions being recorded: concurrent duplicates wait for them. */
+  private readonly recording = new Map<string, { conversation: string; approved: Promise<boolean> }>();
 
   /** Waits for the decision on `approvalId`; false (denied) when `timeoutMs` passes or `signal` aborts. */
   wait(key: ConversationKey, approvalId: string, timeoutMs: number, signal: AbortSignal): Promise<boolean> {
+    if (signal.aborted) return Promise.resolve(false);
     return new Promise((resolve) => {
       const finish = (approved: boolean) => {
         clearTimeout(timer);
@@ -33,17 +36,26 @@ export class Approvals {
     });
   }
 
-  /** Records a decision; `record` makes it durable before the waiting tool call is released. */
+  /**
+   * Records a decision; `record` makes it durable before the waiting tool call is released. Concurrent and
+   * later decisions get the first one back; if recording fails, nothing is decided and it may be sent again.
+   */
   async resolve(key: ConversationKey, approvalId: string, approved: boolean, record: () => Promise<void>): Promise<{ approved: boolean; duplicate: boolean }> {
     const conversation = conversationKeyString(key);
-    const earlier = this.decided.get(approvalId);
-    if (earlier?.conversation === conversation) return { approved: earlier.approved, duplicate: true };
+    const earlier = this.decided.get(approvalId) ?? this.recording.get(approvalId);
+    if (earlier?.conversation === conversation) return { approved: await earlier.approved, duplicate: true };
     const pending = this.pending.get(approvalId);
     if (!pending || pending.conversation !== conversation) throw new ParleyError('not_found', `no tool call waits for approval ${approvalId}`);
+    const recorded = record().then(() => approved);
+    this.recording.set(approvalId, { conversation, approved: recorded });
+    try {
+      await recorded;
+    } finally {
+      this.recording.delete(approvalId);
+    }
     this.remember(approvalId, { conversation, approved });
-    this.pending.delete(approvalId);
-    await record();
-    pending.decide(approved);
+    // The wait may have ended meanwhile (Stop, timeout): then the decision is recorded but changes nothing.
+    this.pending.get(approvalId)?.decide(approved);
     return { approved, duplicate: false };
   }
 

@@ -81,7 +81,7 @@ export class Generation {
   constructor(
     readonly key: ConversationKey,
     private readonly profile: AssistantProfile,
-    private readonly trigger: ConversationEvent,
+    readonly trigger: ConversationEvent,
     private readonly dependencies: GenerationDependencies,
     id: string,
   ) {
@@ -111,10 +111,8 @@ export class Generation {
   async run(): Promise<void> {
     const total = new Watchdog(this.controller, this.profile.limits.totalTimeoutMs, this.profile.limits.totalTimeoutMs, () => this.waitingForPeople > 0);
     total.activity(true);
-    let started = false;
     try {
-      await this.append('ai.started', { profile: this.profile.id, replyTo: this.trigger.seq });
-      started = true;
+      await this.appendStarted();
       const [history, memory, providers] = await Promise.all([
         this.dependencies.log.history(this.key, { limit: HISTORY_EVENTS }),
         this.dependencies.log.getMemory(this.key),
@@ -135,12 +133,16 @@ export class Generation {
       await this.finish(outcome);
       this.summarizeDroppedTurns();
     } catch (error) {
-      // Whatever failed (the store, a bug), a started generation still gets its one terminal event if it can.
-      if (started && !this.ended) {
-        await this.append('ai.failed', { code: 'internal', message: 'the answer failed', text: this.coalescer.text }).then(
-          () => (this.ended = true),
-          () => undefined,
-        );
+      // Whatever failed (the store, a bug), the generation still gets its one terminal event if the store
+      // takes it. Both appends are idempotent: if `ai.started` or a terminal event was committed before the
+      // failure was seen, the original is kept and nothing is doubled.
+      if (!this.ended) {
+        await this.appendStarted()
+          .then(() => this.append('ai.failed', { code: 'internal', message: 'the answer failed', text: this.coalescer.text }, 'end'))
+          .then(
+            () => (this.ended = true),
+            () => undefined,
+          );
       }
       throw error;
     } finally {
@@ -166,9 +168,13 @@ export class Generation {
     return this.usage?.outputTokens ?? Math.ceil(this.coalescer.text.length / 4);
   }
 
-  /** The question, when the cache applies: caching on, and a first question (its answer cannot depend on earlier turns). */
+  /**
+   * The question, when the cache applies: caching on, and a first question whose answer depends on nothing
+   * else (no earlier turns, summarized or dropped; no per-user context from providers).
+   */
   private cacheableQuestion(context: GenerationContext): string | null {
-    if (this.profile.cache.ttlSeconds === 0 || context.messages.length !== 1) return null;
+    if (this.profile.cache.ttlSeconds === 0 || context.messages.length !== 1 || context.dropped || this.memory) return null;
+    if (context.providers.some((provided) => provided.ok)) return null;
     const [only] = context.messages;
     return only?.role === 'user' && typeof only.content === 'string' ? only.content : null;
   }
@@ -239,14 +245,14 @@ export class Generation {
       case 'tool-call':
         this.toolCalls++;
         this.coalescer.flush();
-        await this.append('ai.tool_call', { toolCallId: part.toolCallId, toolName: part.toolName, input: part.input as Record<string, unknown> });
+        await this.append('ai.tool_call', { toolCallId: part.toolCallId, toolName: part.toolName, input: part.input as Record<string, unknown> }, `call:${part.toolCallId}`);
         this.recorded(part.toolCallId).resolve();
         return;
       case 'tool-result':
-        await this.append('ai.tool_result', { toolCallId: part.toolCallId, toolName: part.toolName, output: part.output as unknown });
+        await this.append('ai.tool_result', { toolCallId: part.toolCallId, toolName: part.toolName, output: part.output as unknown }, `result:${part.toolCallId}`);
         return;
       case 'tool-error':
-        await this.append('ai.tool_result', { toolCallId: part.toolCallId, toolName: part.toolName, error: String((part.error as Error)?.message ?? part.error) });
+        await this.append('ai.tool_result', { toolCallId: part.toolCallId, toolName: part.toolName, error: String((part.error as Error)?.message ?? part.error) }, `result:${part.toolCallId}`);
         return;
       case 'finish':
         this.usage = part.totalUsage;
@@ -267,7 +273,7 @@ export class Generation {
       gate: (call: ToolCall) => this.approve(call, signal),
       ran: (toolName: string, seconds: number) => this.dependencies.observer.toolCalled?.(toolName, seconds),
     };
-    return toAiTools(definitions, signal, hooks, this.key);
+    return toAiTools(definitions, signal, hooks, { ...this.key, userId: this.trigger.actor.id, generationId: this.id });
   }
 
   /**
@@ -277,11 +283,13 @@ export class Generation {
   private async approve(call: ToolCall, signal: AbortSignal): Promise<boolean> {
     if (!this.profile.approvalRequired.includes(call.toolName)) return true;
     await this.recorded(call.toolCallId).done;
+    if (signal.aborted) return false;
     const approvalId = `${this.id}:${call.toolCallId}`;
     this.waitingForPeople++;
     try {
       const decision = this.dependencies.approvals.wait(this.key, approvalId, this.profile.limits.approvalTimeoutMs, signal);
-      await this.append('ai.approval_requested', { approvalId, toolCallId: call.toolCallId, toolName: call.toolName, input: call.input });
+      if (signal.aborted) return false;
+      await this.append('ai.approval_requested', { approvalId, toolCallId: call.toolCallId, toolName: call.toolName, input: call.input }, `approval:${call.toolCallId}`);
       return await decision;
     } finally {
       this.waitingForPeople--;
@@ -307,24 +315,32 @@ export class Generation {
     if (outcome.kind === 'completed') {
       const ttftMs = this.firstTokenAt === null ? null : Math.round(this.firstTokenAt - this.startedAt);
       const usage = { inputTokens: this.usage?.inputTokens ?? null, outputTokens };
-      await this.append('ai.completed', { text, model: outcome.model, ttftMs, usage, ...(outcome.cached ? { cached: true } : {}) });
+      await this.append('ai.completed', { text, model: outcome.model, ttftMs, usage, ...(outcome.cached ? { cached: true } : {}) }, 'end');
     } else if (outcome.kind === 'stopped') {
-      await this.append('ai.stopped', { text });
+      await this.append('ai.stopped', { text }, 'end');
     } else {
       const fallback = this.profile.fallbackText;
-      await this.append('ai.failed', { code: outcome.code, message: outcome.message, text, ...(fallback ? { fallbackText: fallback } : {}) });
+      await this.append('ai.failed', { code: outcome.code, message: outcome.message, text, ...(fallback ? { fallbackText: fallback } : {}) }, 'end');
     }
     this.ended = true;
     this.dependencies.observer.finished?.(outcome.kind, seconds, outputTokens);
   }
 
-  private async append(type: string, data: Record<string, unknown>): Promise<void> {
+  private appendStarted(): Promise<void> {
+    return this.append('ai.started', { profile: this.profile.id, replyTo: this.trigger.seq }, 'started');
+  }
+
+  /**
+   * Appends an event of this generation. `step` names it within the generation and makes the append
+   * idempotent (it becomes the event's `clientMsgId`): a retried append never creates a second event.
+   */
+  private async append(type: string, data: Record<string, unknown>, step: string): Promise<void> {
     await this.dependencies.log.append({
       key: this.key,
       type,
       actor: { kind: 'assistant', id: this.profile.id },
       data: { generationId: this.id, ...data },
-      causation: { replyTo: this.trigger.seq, generationId: this.id },
+      causation: { replyTo: this.trigger.seq, generationId: this.id, clientMsgId: `${this.id}:${step}` },
     });
   }
 }

@@ -102,7 +102,9 @@ export class MemoryJobQueue {
     } finally {
       this.running--;
       this.runningKeys.delete(job.serialKey);
-      this.runningPerTenant.set(job.tenant, (this.runningPerTenant.get(job.tenant) ?? 1) - 1);
+      const remaining = (this.runningPerTenant.get(job.tenant) ?? 1) - 1;
+      if (remaining > 0) this.runningPerTenant.set(job.tenant, remaining);
+      else this.runningPerTenant.delete(job.tenant);
       this.pump();
     }
   }

@@ -5,7 +5,7 @@ import { ParleyError } from '../core/errors.js';
 import type { Admission, Assistants, Bus, UsageBudgets } from '../core/ports.js';
 import { conversationKeyString, type ConversationKey, type ConversationRecord } from '../core/types.js';
 import { Generation, type GenerationDependencies } from './generation.js';
-import type { MemoryJobQueue } from './job-queue.js';
+import type { MemoryJobQueue, Reservation } from './job-queue.js';
 import type { AssistantProfile } from './profiles.js';
 
 // Generation contexts kept for inspection per node.
@@ -54,18 +54,20 @@ export class Orchestrator implements Assistants {
     if (profile.doubleTexting === 'reject' && (this.activeJobs.get(name) ?? 0) > 0) {
       throw new ParleyError('conflict', 'the assistant is still answering; wait for it or stop it', { details: { policy: 'reject' } });
     }
-    await this.budgets.charge(conversation.tenant, sender.id);
-    let reservation;
+    const refund = await this.budgets.charge(conversation.tenant, sender.id);
+    // Counted from admission (not commit), so that two messages sent at once cannot both pass `reject`.
+    this.activeJobs.set(name, (this.activeJobs.get(name) ?? 0) + 1);
+    let reservation: Reservation;
     try {
       reservation = this.queue.reserve(conversation.tenant);
     } catch (error) {
-      await this.budgets.refund(conversation.tenant, sender.id);
+      this.finishJob(name);
+      await refund();
       throw error;
     }
     return {
       committed: (event) => {
-        if (profile.doubleTexting === 'interrupt') for (const generation of this.generationsOf(name)) generation.stop();
-        this.activeJobs.set(name, (this.activeJobs.get(name) ?? 0) + 1);
+        if (profile.doubleTexting === 'interrupt') for (const generation of this.generationsOf(name)) if (generation.trigger.seq < event.seq) generation.stop();
         const admittedAt = performance.now();
         const run = () => {
           this.dependencies.observer.queued?.((performance.now() - admittedAt) / 1000);
@@ -75,7 +77,8 @@ export class Orchestrator implements Assistants {
       },
       release: () => {
         this.queue.cancel(reservation);
-        this.budgets.refund(conversation.tenant, sender.id).catch((error: unknown) => this.onError(error, 'refund'));
+        this.finishJob(name);
+        refund().catch((error: unknown) => this.onError(error, 'refund'));
       },
     };
   }

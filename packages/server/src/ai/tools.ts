@@ -11,7 +11,17 @@ export interface ToolDefinition {
   timeoutMs: number;
   /** Tenants that may use it; all when absent. */
   tenants?: string[];
-  execute(input: Record<string, unknown>, signal: AbortSignal, call: { tenant: string; conversationId: string; toolCallId: string }): Promise<unknown>;
+  execute(input: Record<string, unknown>, signal: AbortSignal, call: ToolCallContext): Promise<unknown>;
+}
+
+/** Who and what a tool call is for: the tenant's backend authorizes with it (the user who asked, for one). */
+export interface ToolCallContext {
+  tenant: string;
+  conversationId: string;
+  /** The user whose message the answer is for. */
+  userId: string;
+  generationId: string;
+  toolCallId: string;
 }
 
 /** A tool declared in the assistants file, executed as a signed webhook to the tenant's backend. */
@@ -45,7 +55,7 @@ export interface ToolHooks {
  * Turns tool definitions into AI SDK tools. A tool that fails or times out returns `{error}` as its
  * result, so the model sees what happened and the generation never hangs on it.
  */
-export function toAiTools(definitions: ToolDefinition[], generationSignal: AbortSignal, hooks: ToolHooks, where: { tenant: string; conversationId: string }): ToolSet {
+export function toAiTools(definitions: ToolDefinition[], generationSignal: AbortSignal, hooks: ToolHooks, where: Omit<ToolCallContext, 'toolCallId'>): ToolSet {
   const tools: ToolSet = {};
   for (const definition of definitions) {
     tools[definition.name] = tool({
@@ -55,6 +65,8 @@ export function toAiTools(definitions: ToolDefinition[], generationSignal: Abort
         if (!(await hooks.gate({ toolCallId, toolName: definition.name, input }))) {
           return { error: 'denied', message: `${definition.name} was not approved` };
         }
+        // Stopped while waiting for approval: the tool must not run after Stop.
+        if (generationSignal.aborted) return { error: 'stopped', message: 'the answer was stopped' };
         const started = performance.now();
         try {
           return await runTool(definition, input, generationSignal, { ...where, toolCallId });
@@ -71,14 +83,22 @@ async function runTool(
   definition: ToolDefinition,
   input: Record<string, unknown>,
   generationSignal: AbortSignal,
-  call: { tenant: string; conversationId: string; toolCallId: string },
+  call: ToolCallContext,
 ): Promise<unknown> {
   const signal = AbortSignal.any([generationSignal, AbortSignal.timeout(definition.timeoutMs)]);
   try {
-    return await definition.execute(input, signal, call);
+    // Raced with the signal: a tool that ignores it still cannot hold the generation past its timeout or Stop.
+    return await Promise.race([definition.execute(input, signal, call), rejectWhenAborted(signal)]);
   } catch (error) {
     if (generationSignal.aborted) throw error;
     const timedOut = signal.aborted;
     return { error: timedOut ? 'timeout' : 'failed', message: timedOut ? `${definition.name} did not answer within ${definition.timeoutMs} ms` : (error as Error).message };
   }
+}
+
+function rejectWhenAborted(signal: AbortSignal): Promise<never> {
+  return new Promise((_, reject) => {
+    if (signal.aborted) return reject(signal.reason);
+    signal.addEventListener('abort', () => reject(signal.reason), { once: true });
+  });
 }

@@ -126,10 +126,12 @@ export interface GenerationTexts {
 
 /** Per-user AI budgets in fixed windows, shared by the nodes that share the adapter. */
 export interface UsageBudgets {
-  /** Counts one AI request of the user, or throws ParleyError `rate_limited` (with the reset time) when a budget is spent. */
-  charge(tenant: string, userId: string): Promise<void>;
-  /** Gives back a request that was charged but not committed. */
-  refund(tenant: string, userId: string): Promise<void>;
+  /**
+   * Counts one AI request of the user, or throws ParleyError `rate_limited` (with the reset time) when a
+   * budget is spent. Returns the refund for a request that is then not committed: once, to the same window,
+   * never below 0.
+   */
+  charge(tenant: string, userId: string): Promise<() => Promise<void>>;
   /** Adds the output tokens of a finished answer. */
   addTokens(tenant: string, userId: string, tokens: number): Promise<void>;
 }

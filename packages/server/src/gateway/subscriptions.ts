@@ -47,8 +47,9 @@ class ConversationSubscription implements HubSubscriber {
   }
 
   onSignal(signal: Signal): void {
-    if (signal.type === 'ai.delta' && this.heldDeltas && this.heldDeltas.length < MAX_HELD_DELTAS) {
-      this.heldDeltas.push(signal);
+    if (signal.type === 'ai.delta' && this.heldDeltas) {
+      // Past the cap, deltas are dropped: the snapshot sent next covers them.
+      if (this.heldDeltas.length < MAX_HELD_DELTAS) this.heldDeltas.push(signal);
       return;
     }
     this.session.sendSignal(signal);

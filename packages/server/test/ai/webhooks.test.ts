@@ -88,7 +88,7 @@ describe('webhook tools and context providers', () => {
     expect(completed!.data.text).toContain('shipped (from the tenant backend)');
 
     const toolCall = backend.received.find((request) => request.path === '/tools')!;
-    expect(toolCall).toMatchObject({ signed: true, body: { tool: 'lookup_order', input: { orderId: '777' }, tenant: 'acme', conversationId: key.conversationId } });
+    expect(toolCall).toMatchObject({ signed: true, body: { tool: 'lookup_order', input: { orderId: '777' }, tenant: 'acme', conversationId: key.conversationId, userId: 'alice', generationId: completed!.data.generationId } });
     const contextCall = backend.received.find((request) => request.path === '/profile')!;
     expect(contextCall).toMatchObject({ signed: true, body: { tenant: 'acme', userId: 'alice', question: 'where is order 777?' } });
 

@@ -5,7 +5,8 @@ import type { UsageBudgets } from '../../core/ports.js';
 import type { BudgetLimits } from '../../core/types.js';
 
 interface BudgetCommands {
-  budgetCharge(key: string, requestLimit: number, tokenLimit: number, windowMs: number): Promise<[number, string]>;
+  budgetCharge(key: string, requestLimit: number, tokenLimit: number, expireAt: number): Promise<[number, string]>;
+  budgetRefund(key: string): Promise<number>;
 }
 
 /**
@@ -22,24 +23,28 @@ export class RedisBudgets implements UsageBudgets {
   ) {
     this.redis = redis as Redis & BudgetCommands;
     this.redis.defineCommand('budgetCharge', { numberOfKeys: 1, lua: readFileSync(new URL('./lua/budget-charge-1.lua', import.meta.url), 'utf8') });
+    this.redis.defineCommand('budgetRefund', { numberOfKeys: 1, lua: readFileSync(new URL('./lua/budget-refund-1.lua', import.meta.url), 'utf8') });
   }
 
-  async charge(tenant: string, userId: string): Promise<void> {
+  async charge(tenant: string, userId: string): Promise<() => Promise<void>> {
     const { key, resetAt } = this.window(tenant, userId);
-    const [allowed, budget] = await this.redis.budgetCharge(key, this.limits.requests, this.limits.tokens, this.limits.windowMs);
+    const [allowed, budget] = await this.redis.budgetCharge(key, this.limits.requests, this.limits.tokens, resetAt);
     if (allowed !== 1) {
       const spent = budget as 'requests' | 'tokens';
       throw budgetSpentError(spent, resetAt, this.limits[spent], Date.now());
     }
-  }
-
-  async refund(tenant: string, userId: string): Promise<void> {
-    await this.redis.hincrby(this.window(tenant, userId).key, 'requests', -1);
+    // The refund goes to the window that was charged, even after the next one began; once per charge.
+    let refunded = false;
+    return async () => {
+      if (refunded) return;
+      refunded = true;
+      await this.redis.budgetRefund(key);
+    };
   }
 
   async addTokens(tenant: string, userId: string, tokens: number): Promise<void> {
-    const { key } = this.window(tenant, userId);
-    await this.redis.multi().hincrby(key, 'tokens', tokens).pexpire(key, this.limits.windowMs).exec();
+    const { key, resetAt } = this.window(tenant, userId);
+    await this.redis.multi().hincrby(key, 'tokens', tokens).pexpireat(key, resetAt).exec();
   }
 
   private window(tenant: string, userId: string): { key: string; resetAt: number } {

@@ -5,7 +5,8 @@ import { conversationKeyString, type ConversationKey } from '../../core/types.js
 
 /**
  * Generation texts in Redis: one hash per conversation (`{tenant/conversation}` hash tag), a field per
- * running generation. The hash expires `ttlMs` after its last write, so a dead node's entries go away.
+ * running generation with the time of its last write. A field not written for `ttlMs` (its node died) is
+ * ignored and removed; the whole hash expires `ttlMs` after the last write of any generation.
  */
 export class RedisGenerationTexts implements GenerationTexts {
   constructor(
@@ -16,16 +17,24 @@ export class RedisGenerationTexts implements GenerationTexts {
 
   async put(key: ConversationKey, text: GenerationText): Promise<void> {
     const hash = this.hashKey(key);
-    await this.redis.multi().hset(hash, text.generationId, JSON.stringify(text)).pexpire(hash, this.ttlMs).exec();
+    await this.redis.multi().hset(hash, text.generationId, JSON.stringify({ ...text, updatedAt: Date.now() })).pexpire(hash, this.ttlMs).exec();
   }
 
   async remove(key: ConversationKey, generationId: string): Promise<void> {
     await this.redis.hdel(this.hashKey(key), generationId);
   }
 
+  /** Running generations; an entry not written for `ttlMs` belonged to a node that died, and is dropped. */
   async list(key: ConversationKey): Promise<GenerationText[]> {
-    const fields = await this.redis.hvals(this.hashKey(key));
-    return fields.map((json) => JSON.parse(json) as GenerationText);
+    const hash = this.hashKey(key);
+    const fields = await this.redis.hgetall(hash);
+    const live: GenerationText[] = [];
+    for (const [generationId, json] of Object.entries(fields)) {
+      const { updatedAt, ...text } = JSON.parse(json) as GenerationText & { updatedAt: number };
+      if (Date.now() - updatedAt <= this.ttlMs) live.push(text);
+      else await this.redis.hdel(hash, generationId);
+    }
+    return live;
   }
 
   private hashKey(key: ConversationKey): string {
