@@ -1,27 +1,18 @@
-import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { MemoryBudgets } from '../src/ai/budgets.js';
 import { RedisBudgets } from '../src/bus/redis/budgets.js';
 import type { UsageBudgets } from '../src/core/ports.js';
 import type { BudgetLimits } from '../src/core/types.js';
+import { redisTestPrefix } from '../../../test/support/redis.js';
 
-const REDIS_URL = process.env.PARLEY_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
 const factories: Array<{ name: string; open(limits: BudgetLimits): Promise<{ budgets: UsageBudgets; close(): Promise<void> }> }> = [
   { name: 'memory', open: async (limits) => ({ budgets: new MemoryBudgets(limits), close: async () => undefined }) },
   {
     name: 'redis',
     open: async (limits) => {
-      const prefix = `parley-test-budgets-${process.pid}-${Date.now()}`;
-      const redis = new Redis(REDIS_URL);
-      return {
-        budgets: new RedisBudgets(redis, prefix, limits),
-        close: async () => {
-          const keys = await redis.keys(`${prefix}:*`);
-          if (keys.length > 0) await redis.del(...keys);
-          await redis.quit();
-        },
-      };
+      const { prefix, redis, cleanup } = redisTestPrefix('budgets');
+      return { budgets: new RedisBudgets(redis, prefix, limits), close: cleanup };
     },
   },
 ];

@@ -6,6 +6,7 @@ import { MemoryBus } from '../src/bus/memory/bus.js';
 import { MemoryPresence } from '../src/bus/memory/presence.js';
 import { RedisBus } from '../src/bus/redis/bus.js';
 import { RedisPresence } from '../src/bus/redis/presence.js';
+import { redisTestPrefix } from '../../../test/support/redis.js';
 import type { Bus, BusMessage, Presence } from '../src/core/ports.js';
 
 interface BusFactory {
@@ -123,16 +124,8 @@ const presenceFactories: PresenceFactory[] = [
   {
     name: 'redis',
     open: async (ttlMs) => {
-      const prefix = `parley-test-presence-${process.pid}-${Date.now()}`;
-      const redis = new Redis(REDIS_URL);
-      return {
-        presence: new RedisPresence(redis, prefix, ttlMs),
-        close: async () => {
-          const keys = await redis.keys(`${prefix}:*`);
-          if (keys.length > 0) await redis.del(...keys);
-          await redis.quit();
-        },
-      };
+      const { prefix, redis, cleanup } = redisTestPrefix('presence');
+      return { presence: new RedisPresence(redis, prefix, ttlMs), close: cleanup };
     },
   },
 ];

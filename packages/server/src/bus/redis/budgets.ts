@@ -1,8 +1,8 @@
-import { readFileSync } from 'node:fs';
 import type { Redis } from 'ioredis';
 import { budgetSpentError } from '../../core/errors.js';
 import type { UsageBudgets } from '../../core/ports.js';
 import type { BudgetLimits } from '../../core/types.js';
+import { defineScripts } from './scripts.js';
 
 interface BudgetCommands {
   budgetCharge(key: string, requestLimit: number, tokenLimit: number, expireAt: number): Promise<[number, string]>;
@@ -22,8 +22,7 @@ export class RedisBudgets implements UsageBudgets {
     private readonly limits: BudgetLimits,
   ) {
     this.redis = redis as Redis & BudgetCommands;
-    this.redis.defineCommand('budgetCharge', { numberOfKeys: 1, lua: readFileSync(new URL('./lua/budget-charge-1.lua', import.meta.url), 'utf8') });
-    this.redis.defineCommand('budgetRefund', { numberOfKeys: 1, lua: readFileSync(new URL('./lua/budget-refund-1.lua', import.meta.url), 'utf8') });
+    defineScripts(redis, { budgetCharge: 'budget-charge-1.lua', budgetRefund: 'budget-refund-1.lua' });
   }
 
   async charge(tenant: string, userId: string): Promise<() => Promise<void>> {

@@ -1,8 +1,8 @@
-import { readFileSync } from 'node:fs';
 import type { ConversationEvent, Signal } from '@parley/protocol';
 import { Redis } from 'ioredis';
 import type { Bus, BusListener, BusMessage, ControlMessage, HotLogRange } from '../../core/ports.js';
 import { conversationKeyString, type ConversationKey } from '../../core/types.js';
+import { defineScripts } from './scripts.js';
 
 /** Where the Redis bus keeps things and for how long. */
 export interface RedisBusOptions {
@@ -18,8 +18,6 @@ export interface RedisBusOptions {
 interface PublishEventCommand {
   publishEvent(hotLog: string, channel: string, seq: number, event: string, size: number, ttlMs: number, message: string): Promise<number>;
 }
-
-const PUBLISH_EVENT = readFileSync(new URL('./lua/publish-event-2.lua', import.meta.url), 'utf8');
 
 /**
  * The Bus over Redis: a capped, seq-sorted hot log per conversation (a sorted set with a TTL) and sharded
@@ -37,7 +35,7 @@ export class RedisBus implements Bus {
 
   constructor(private readonly options: RedisBusOptions) {
     this.commands = new Redis(options.url, { maxRetriesPerRequest: 2, lazyConnect: false }) as Redis & PublishEventCommand;
-    this.commands.defineCommand('publishEvent', { numberOfKeys: 2, lua: PUBLISH_EVENT });
+    defineScripts(this.commands, { publishEvent: 'publish-event-2.lua' });
     this.subscriber = new Redis(options.url, { maxRetriesPerRequest: null });
     // Connection errors are retried by ioredis; operations report their own failures.
     this.commands.on('error', () => undefined);

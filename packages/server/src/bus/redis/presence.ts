@@ -1,15 +1,13 @@
-import { readFileSync } from 'node:fs';
 import type { Redis } from 'ioredis';
 import type { Presence } from '../../core/ports.js';
 import { conversationKeyString, type ConversationKey } from '../../core/types.js';
+import { defineScripts } from './scripts.js';
 
 interface PresenceCommands {
   presenceJoin(key: string, userId: string, connectionId: string, now: number, ttlMs: number): Promise<number>;
   presenceLeave(key: string, userId: string, connectionId: string, now: number): Promise<number>;
   presenceRefresh(key: string, userId: string, connectionId: string, now: number, ttlMs: number): Promise<number>;
 }
-
-const script = (name: string) => readFileSync(new URL(`./lua/${name}`, import.meta.url), 'utf8');
 
 /**
  * Presence shared by every node: a hash per conversation of connection entries with an expiry. Gateways
@@ -24,9 +22,7 @@ export class RedisPresence implements Presence {
     private readonly ttlMs: number,
   ) {
     this.redis = redis as Redis & PresenceCommands;
-    this.redis.defineCommand('presenceJoin', { numberOfKeys: 1, lua: script('presence-join-1.lua') });
-    this.redis.defineCommand('presenceLeave', { numberOfKeys: 1, lua: script('presence-leave-1.lua') });
-    this.redis.defineCommand('presenceRefresh', { numberOfKeys: 1, lua: script('presence-refresh-1.lua') });
+    defineScripts(redis, { presenceJoin: 'presence-join-1.lua', presenceLeave: 'presence-leave-1.lua', presenceRefresh: 'presence-refresh-1.lua' });
   }
 
   async join(key: ConversationKey, userId: string, connectionId: string): Promise<boolean> {
