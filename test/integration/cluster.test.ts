@@ -151,6 +151,7 @@ describe('two nodes over Redis and PostgreSQL', () => {
 async function startRedis(port: number): Promise<{ kill(): Promise<void> }> {
   const { spawn } = await import('node:child_process');
   const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  process.once('exit', () => child.kill('SIGKILL'));
   const probe = new Redis(`redis://127.0.0.1:${port}`, { lazyConnect: true, retryStrategy: () => 50 });
   probe.on('error', () => undefined);
   for (let attempt = 0; (await probe.ping().catch(() => 'down')) !== 'PONG'; attempt++) {
