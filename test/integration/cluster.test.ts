@@ -204,3 +204,20 @@ describe('a Redis restart during traffic', () => {
     }
   });
 });
+
+describe('shutdown while Redis is down', () => {
+  it('exits 0 on SIGTERM instead of waiting for Redis', async () => {
+    const port = 17_379 + (process.pid % 1000);
+    const redis = await startRedis(port);
+    const schema = await createTestSchema();
+    const node = await startServer({ DATABASE_URL, PARLEY_DATABASE_SCHEMA: schema.schema, PARLEY_REDIS_URL: `redis://127.0.0.1:${port}` });
+    try {
+      await redis.kill();
+      await new Promise((resolve) => setTimeout(resolve, 1000)); // ioredis is in its reconnect backoff by now
+      expect(await node.stop()).toBe(0);
+    } finally {
+      if (node.process.exitCode === null) await node.kill();
+      await schema.drop();
+    }
+  });
+});

@@ -15,6 +15,8 @@ export interface RedisBusOptions {
   hotLogTtlMs: number;
 }
 
+const CLOSE_TIMEOUT_MS = 1000;
+
 interface PublishEventCommand {
   publishEvent(hotLog: string, channel: string, seq: number, event: string, size: number, ttlMs: number, message: string): Promise<number>;
 }
@@ -130,10 +132,15 @@ export class RedisBus implements Bus {
     return this.commands;
   }
 
+  /** Closes both connections; never waits for a Redis that is down (QUIT would wait for a reconnect). */
   async close(): Promise<void> {
     this.listeners.clear();
     this.subscriber.disconnect();
-    await this.commands.quit().catch(() => this.commands.disconnect());
+    if (this.commands.status !== 'ready') return this.commands.disconnect();
+    const quit = this.commands.quit().catch(() => undefined);
+    const deadline = new Promise<void>((resolve) => setTimeout(resolve, CLOSE_TIMEOUT_MS).unref());
+    await Promise.race([quit, deadline]);
+    this.commands.disconnect();
   }
 
   private dispatch(channel: string, message: string): void {
