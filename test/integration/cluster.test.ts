@@ -118,6 +118,30 @@ describe('two nodes over Redis and PostgreSQL', () => {
     await eventually(() => expect(states.at(-1)?.status).toBe('stopped'));
   });
 
+  it('an approval sent through the other node releases the tool call once', async () => {
+    const asker = client('alice', nodes[0]!.wsUrl);
+    await asker.connect();
+    const { conversation } = await asker.open({ assistant: 'assistant' });
+    const events: ConversationEvent[] = [];
+    const subscription = asker.subscribe(conversation.id, { since: 0 });
+    subscription.on('event', (event) => events.push(event));
+    await subscription.ready;
+    await asker.send(conversation.id, 'cancel my order 4242');
+    await eventually(() => expect(events.some((event) => event.type === 'ai.approval_requested')).toBe(true));
+    const approvalId = String(events.find((event) => event.type === 'ai.approval_requested')!.data.approvalId);
+    const otherDevice = client('alice', nodes[1]!.wsUrl); // the generation runs on node 1
+    await otherDevice.connect();
+    const decisions = await Promise.all([otherDevice.approveTool(conversation.id, approvalId, true), asker.approveTool(conversation.id, approvalId, false)]);
+    expect(decisions.filter((decision) => !decision.duplicate)).toHaveLength(1);
+    const winner = decisions.find((decision) => !decision.duplicate)!.approved;
+    expect(decisions.every((decision) => decision.approved === winner)).toBe(true);
+    await eventually(() => expect(events.some((event) => event.type === 'ai.completed')).toBe(true));
+    expect(events.filter((event) => event.type === 'ai.approval_resolved')).toHaveLength(1);
+    const results = events.filter((event) => event.type === 'ai.tool_result');
+    expect(results).toHaveLength(1);
+    expect(results[0]!.data.output).toMatchObject(winner ? { cancelled: true, cancellationsOfThisOrder: 1 } : { error: 'denied' });
+  });
+
   it('a client of a node that is killed resumes on the other node with nothing lost or repeated', async () => {
     const proxy = await TcpProxy.start(nodes[0]!.port);
     try {

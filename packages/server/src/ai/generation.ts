@@ -1,7 +1,7 @@
 import type { LanguageModelV3 } from '@ai-sdk/provider';
 import { stepCountIs, streamText, type LanguageModelUsage, type ToolSet } from 'ai';
 import type { ConversationEvent, GenerationText } from '@parley/protocol';
-import type { GenerationTexts } from '../core/ports.js';
+import type { ApprovalRegistry, GenerationTexts } from '../core/ports.js';
 import type { ConversationKey, ConversationMemory } from '../core/types.js';
 import type { ConversationLog } from '../log/conversation-log.js';
 import type { AnswerCache } from './answer-cache.js';
@@ -43,6 +43,8 @@ export interface GenerationDependencies {
   observer: GenerationObserver;
   answerCache: AnswerCache;
   approvals: Approvals;
+  /** Shared with every node, so that any node can take the decision. */
+  approvalRegistry: ApprovalRegistry;
 }
 
 /** A failure of one attempt, classified for the retry decision and the `ai.failed` code. */
@@ -288,6 +290,7 @@ export class Generation {
     this.waitingForPeople++;
     try {
       const decision = this.dependencies.approvals.wait(this.key, approvalId, this.profile.limits.approvalTimeoutMs, signal);
+      await this.dependencies.approvalRegistry.open(this.key, approvalId, this.profile.limits.approvalTimeoutMs);
       if (signal.aborted) return false;
       await this.append('ai.approval_requested', { approvalId, toolCallId: call.toolCallId, toolName: call.toolName, input: call.input }, `approval:${call.toolCallId}`);
       return await decision;

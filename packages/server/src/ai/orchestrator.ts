@@ -37,7 +37,14 @@ export class Orchestrator implements Assistants {
   ) {
     this.profiles = new Map(profiles.map((profile) => [profile.id, profile]));
     control.onControl((message) => {
-      if (message.type === 'ai.stop') this.stopLocal({ tenant: message.tenant, conversationId: message.conversationId }, message.generationId);
+      const key = { tenant: message.tenant, conversationId: message.conversationId };
+      if (message.type === 'ai.stop') return this.stopLocal(key, message.generationId);
+      // A decision taken on another node, for a generation that runs here.
+      if (!this.running.has(message.approvalId.split(':')[0]!)) return;
+      this.recordApproval(key, message.approvalId, message.approved, message.by).catch(async (error: unknown) => {
+        await this.dependencies.approvalRegistry.reopen(key, message.approvalId).catch(() => undefined);
+        this.onError(error, message.approvalId);
+      });
     });
   }
 
@@ -98,7 +105,29 @@ export class Orchestrator implements Assistants {
     for (const generation of this.generationsOf(conversationKeyString(key))) if (!generationId || generation.id === generationId) generation.stop();
   }
 
+  /**
+   * The first decision, taken through any node, wins in the shared registry; the node that runs the
+   * generation records it (`ai.approval_resolved`) and releases the tool call, here or after a control message.
+   */
   async resolveApproval(key: ConversationKey, approvalId: string, approved: boolean, by: Actor): Promise<{ approved: boolean; duplicate: boolean }> {
+    const { approvalRegistry } = this.dependencies;
+    const outcome = await approvalRegistry.decide(key, approvalId, approved);
+    if (outcome === 'unknown') throw new ParleyError('not_found', `no tool call waits for approval ${approvalId}`);
+    if (outcome !== 'first') return { approved: outcome === 'approved', duplicate: true };
+    const generationId = approvalId.split(':')[0]!;
+    if (!this.running.has(generationId)) {
+      await this.control.publishControl({ type: 'ai.approve', tenant: key.tenant, conversationId: key.conversationId, approvalId, approved, by });
+      return { approved, duplicate: false };
+    }
+    try {
+      return await this.recordApproval(key, approvalId, approved, by);
+    } catch (error) {
+      await approvalRegistry.reopen(key, approvalId).catch(() => undefined);
+      throw error;
+    }
+  }
+
+  private recordApproval(key: ConversationKey, approvalId: string, approved: boolean, by: Actor): Promise<{ approved: boolean; duplicate: boolean }> {
     const generationId = approvalId.split(':')[0]!;
     const record = async () => {
       await this.dependencies.log.append({
@@ -106,7 +135,7 @@ export class Orchestrator implements Assistants {
         type: 'ai.approval_resolved',
         actor: by,
         data: { generationId, approvalId, approved },
-        causation: { generationId },
+        causation: { generationId, clientMsgId: `${approvalId}:resolved` },
       });
     };
     return this.dependencies.approvals.resolve(key, approvalId, approved, record);

@@ -9,11 +9,13 @@ import { signDevelopmentToken, TokenVerifier } from '../auth/tokens.js';
 import { MemoryBus } from '../bus/memory/bus.js';
 import { MemoryPresence } from '../bus/memory/presence.js';
 import { RedisBus } from '../bus/redis/bus.js';
+import { MemoryApprovalRegistry } from '../bus/memory/approval-registry.js';
 import { MemoryGenerationTexts } from '../bus/memory/generation-texts.js';
 import { RedisGenerationTexts } from '../bus/redis/generation-texts.js';
+import { RedisApprovalRegistry } from '../bus/redis/approval-registry.js';
 import { RedisBudgets } from '../bus/redis/budgets.js';
 import { RedisPresence } from '../bus/redis/presence.js';
-import type { Bus, GenerationTexts, Presence, UsageBudgets } from '../core/ports.js';
+import type { ApprovalRegistry, Bus, GenerationTexts, Presence, UsageBudgets } from '../core/ports.js';
 import type { Config } from '../config/config.js';
 import { Gateway } from '../gateway/gateway.js';
 import { Hub } from '../gateway/hub.js';
@@ -59,7 +61,7 @@ export async function resolveSecret(config: Config, logger?: Logger): Promise<Ui
 }
 
 /** The in-memory bus of one process, or Redis shared by several nodes (PARLEY_REDIS_URL). */
-function openBus(config: Config): { bus: Bus; texts: GenerationTexts; presence: Presence; budgets: UsageBudgets } {
+function openBus(config: Config): { bus: Bus; texts: GenerationTexts; presence: Presence; budgets: UsageBudgets; approvalRegistry: ApprovalRegistry } {
   const budgetLimits = { windowMs: config.aiBudgetWindowSeconds * 1000, requests: config.aiBudgetRequests, tokens: config.aiBudgetTokens };
   if (!config.redisUrl) {
     return {
@@ -67,6 +69,7 @@ function openBus(config: Config): { bus: Bus; texts: GenerationTexts; presence: 
       texts: new MemoryGenerationTexts(),
       presence: new MemoryPresence(),
       budgets: new MemoryBudgets(budgetLimits),
+      approvalRegistry: new MemoryApprovalRegistry(),
     };
   }
   const bus = new RedisBus({ url: config.redisUrl, prefix: config.redisPrefix, hotLogSize: config.hotLogSize, hotLogTtlMs: config.hotLogTtlSeconds * 1000 });
@@ -75,6 +78,7 @@ function openBus(config: Config): { bus: Bus; texts: GenerationTexts; presence: 
     texts: new RedisGenerationTexts(bus.connection, config.redisPrefix, GENERATION_TEXT_TTL_MS),
     presence: new RedisPresence(bus.connection, config.redisPrefix, config.presenceTtlSeconds * 1000),
     budgets: new RedisBudgets(bus.connection, config.redisPrefix, budgetLimits),
+    approvalRegistry: new RedisApprovalRegistry(bus.connection, config.redisPrefix),
   };
 }
 
@@ -102,7 +106,7 @@ function optional<T extends Record<string, string | undefined>>(values: T): Part
 export async function startNode(config: Config, logger: Logger): Promise<ParleyNode> {
   const metrics = new Metrics();
   const store = await openStore(config);
-  const { bus, texts, presence, budgets } = openBus(config);
+  const { bus, texts, presence, budgets, approvalRegistry } = openBus(config);
   const secret = await resolveSecret(config, logger);
   const verifier = await TokenVerifier.create({
     ...(secret ? { secret } : {}),
@@ -130,6 +134,7 @@ export async function startNode(config: Config, logger: Logger): Promise<ParleyN
     budgets,
     log,
     texts,
+    approvalRegistry,
     control: bus,
     publishDelta: (key, delta) => {
       const signal = { tenant: key.tenant, conversation: key.conversationId, type: 'ai.delta' as const, ts: Date.now(), actor: { kind: 'assistant' as const, id: delta.generationId }, data: delta };

@@ -68,7 +68,9 @@ export interface Bus {
 }
 
 /** Node-to-node instructions. */
-export type ControlMessage = { type: 'ai.stop'; tenant: string; conversationId: string; generationId?: string };
+export type ControlMessage =
+  | { type: 'ai.stop'; tenant: string; conversationId: string; generationId?: string }
+  | { type: 'ai.approve'; tenant: string; conversationId: string; approvalId: string; approved: boolean; by: Actor };
 
 /** Who is connected to which conversation. Entries belong to connections; a dead node's entries must expire. */
 export interface Presence {
@@ -134,4 +136,17 @@ export interface UsageBudgets {
   charge(tenant: string, userId: string): Promise<() => Promise<void>>;
   /** Adds the output tokens of a finished answer. */
   addTokens(tenant: string, userId: string, tokens: number): Promise<void>;
+}
+
+/**
+ * Tool calls waiting for approval, shared by every node: the first decision wins wherever it is sent, and
+ * later ones learn it. The node running the generation opens the entry; decisions may come through any node.
+ */
+export interface ApprovalRegistry {
+  /** Marks `approvalId` as waiting for a decision, for at most `ttlMs`. */
+  open(key: ConversationKey, approvalId: string, ttlMs: number): Promise<void>;
+  /** `first` when this decision is the first, the earlier decision otherwise, `unknown` when nothing waits under that id. */
+  decide(key: ConversationKey, approvalId: string, approved: boolean): Promise<'first' | 'approved' | 'denied' | 'unknown'>;
+  /** Makes a first decision undone (it could not be recorded), so that it can be sent again. */
+  reopen(key: ConversationKey, approvalId: string): Promise<void>;
 }

@@ -9,6 +9,7 @@ import { createModel } from '../../src/ai/models.js';
 import { profileSchema, type ModelSpec } from '../../src/ai/profiles.js';
 import { demoBackendTools } from '../../src/ai/demo-backend.js';
 import type { ToolDefinition } from '../../src/ai/tools.js';
+import { MemoryApprovalRegistry } from '../../src/bus/memory/approval-registry.js';
 import { MemoryBus } from '../../src/bus/memory/bus.js';
 import { MemoryGenerationTexts } from '../../src/bus/memory/generation-texts.js';
 import type { ConversationKey } from '../../src/core/types.js';
@@ -89,6 +90,7 @@ export class AiHarness {
   /** Errors of background work (memory refreshes). */
   readonly failures: unknown[] = [];
   readonly approvals = new Approvals();
+  readonly approvalRegistry = new MemoryApprovalRegistry();
   private counter = 0;
 
   constructor(private readonly store: PostgresStore) {
@@ -127,6 +129,7 @@ export class AiHarness {
         observer: { memoryFailed: (error) => this.failures.push(error) },
         answerCache: this.answerCache,
         approvals: this.approvals,
+        approvalRegistry: this.approvalRegistry,
       },
       () => undefined,
       this.bus,
