@@ -3,11 +3,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '../../../test/support/eventually.js';
 import { Redis } from 'ioredis';
 import { MemoryBus } from '../src/bus/memory/bus.js';
+import { MemoryApprovalRegistry } from '../src/bus/memory/approval-registry.js';
 import { MemoryPresence } from '../src/bus/memory/presence.js';
+import { RedisApprovalRegistry } from '../src/bus/redis/approval-registry.js';
 import { RedisBus } from '../src/bus/redis/bus.js';
 import { RedisPresence } from '../src/bus/redis/presence.js';
 import { redisTestPrefix } from '../../../test/support/redis.js';
-import type { Bus, BusMessage, Presence } from '../src/core/ports.js';
+import type { ApprovalRegistry, Bus, BusMessage, Presence } from '../src/core/ports.js';
 
 interface BusFactory {
   name: string;
@@ -168,6 +170,36 @@ describe('Redis presence expiry', () => {
       expect(await presence.list(key)).toEqual([{ userId: 'alice', connections: 1 }]);
       // The ghost's later return counts as a join again.
       expect(await presence.join(key, 'ghost', 'new-connection')).toBe(true);
+    } finally {
+      await close();
+    }
+  });
+});
+
+const registryFactories: Array<{ name: string; open(): Promise<{ registry: ApprovalRegistry; close(): Promise<void> }> }> = [
+  { name: 'memory', open: async () => ({ registry: new MemoryApprovalRegistry(), close: async () => undefined }) },
+  {
+    name: 'redis',
+    open: async () => {
+      const { prefix, redis, cleanup } = redisTestPrefix('approvals');
+      return { registry: new RedisApprovalRegistry(redis, prefix), close: cleanup };
+    },
+  },
+];
+
+describe.each(registryFactories)('ApprovalRegistry conformance: $name', (factory) => {
+  it('lets the first decision win, tells later ones, and knows nothing of other conversations', async () => {
+    const { registry, close } = await factory.open();
+    try {
+      const key = newKey();
+      expect(await registry.decide(key, 'g:1', true)).toBe('unknown');
+      await registry.open(key, 'g:1', 60_000);
+      expect(await registry.decide(newKey(), 'g:1', true)).toBe('unknown');
+      expect(await registry.decide(key, 'g:1', false)).toBe('first');
+      expect(await registry.decide(key, 'g:1', true)).toBe('denied');
+      await registry.reopen(key, 'g:1'); // the first decision could not be recorded
+      expect(await registry.decide(key, 'g:1', true)).toBe('first');
+      expect(await registry.decide(key, 'g:1', false)).toBe('approved');
     } finally {
       await close();
     }
