@@ -4,6 +4,7 @@ import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '../support/eventually.js';
 import { createTestSchema, DATABASE_URL } from '../support/postgres.js';
+import { RawClient } from '../support/raw-client.js';
 import { startServer, type TestServer } from '../support/server.js';
 import { TcpProxy } from '../support/tcp-proxy.js';
 import { token } from '../support/tokens.js';
@@ -140,6 +141,26 @@ describe('two nodes over Redis and PostgreSQL', () => {
     const results = events.filter((event) => event.type === 'ai.tool_result');
     expect(results).toHaveLength(1);
     expect(results[0]!.data.output).toMatchObject(winner ? { cancelled: true, cancellationsOfThisOrder: 1 } : { error: 'denied' });
+  });
+
+  it('an agent on the other node can inspect the context of a generation that ran on this one', async () => {
+    const asker = client('alice', nodes[0]!.wsUrl);
+    await asker.connect();
+    const { conversation } = await asker.open({ assistant: 'assistant' });
+    const events: ConversationEvent[] = [];
+    const subscription = asker.subscribe(conversation.id, { since: 0 });
+    subscription.on('event', (event) => events.push(event));
+    await subscription.ready;
+    await asker.send(conversation.id, 'how long does shipping take?');
+    await eventually(() => expect(events.some((event) => event.type === 'ai.completed')).toBe(true));
+    const generationId = String(events.find((event) => event.type === 'ai.completed')!.data.generationId);
+    const agent = await RawClient.connect(nodes[1]!.wsUrl, await token('agent-1', { roles: ['agent'] }));
+    const context = await agent.call('ai.context', { conversationId: conversation.id, generationId });
+    expect(context).toMatchObject({ generationId, messages: [{ role: 'user', content: 'how long does shipping take?' }] });
+    const user = await RawClient.connect(nodes[1]!.wsUrl, await token('alice'));
+    expect((await user.request('ai.context', { conversationId: conversation.id, generationId })).error?.code).toBe('forbidden');
+    agent.close();
+    user.close();
   });
 
   it('a client of a node that is killed resumes on the other node with nothing lost or repeated', async () => {

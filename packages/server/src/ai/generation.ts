@@ -1,7 +1,7 @@
 import type { LanguageModelV3 } from '@ai-sdk/provider';
 import { stepCountIs, streamText, type LanguageModelUsage, type ToolSet } from 'ai';
 import type { ConversationEvent, GenerationText } from '@parley/protocol';
-import type { ApprovalRegistry, GenerationTexts } from '../core/ports.js';
+import type { ApprovalRegistry, ContextArchive, GenerationTexts } from '../core/ports.js';
 import type { ConversationKey, ConversationMemory } from '../core/types.js';
 import type { ConversationLog } from '../log/conversation-log.js';
 import type { AnswerCache } from './answer-cache.js';
@@ -45,6 +45,8 @@ export interface GenerationDependencies {
   approvals: Approvals;
   /** Shared with every node, so that any node can take the decision. */
   approvalRegistry: ApprovalRegistry;
+  /** Where finished generations' contexts are kept for inspection. */
+  contexts: ContextArchive;
 }
 
 /** A failure of one attempt, classified for the retry decision and the `ai.failed` code. */

@@ -2,7 +2,7 @@ import type { LanguageModelV3 } from '@ai-sdk/provider';
 import { readFile } from 'node:fs/promises';
 import type { GenerationText } from '@parley/protocol';
 import { ConfigError } from '../config/config.js';
-import type { ApprovalRegistry, Bus, GenerationTexts, UsageBudgets } from '../core/ports.js';
+import type { ApprovalRegistry, Bus, ContextArchive, GenerationTexts, UsageBudgets } from '../core/ports.js';
 import type { ConversationKey } from '../core/types.js';
 import type { ConversationLog } from '../log/conversation-log.js';
 import { AnswerCache } from './answer-cache.js';
@@ -30,6 +30,7 @@ export interface AiSettings extends DefaultModelSettings {
   log: ConversationLog;
   texts: GenerationTexts;
   approvalRegistry: ApprovalRegistry;
+  contexts: ContextArchive;
   /** Reaches generations on other nodes (stop). */
   control: Pick<Bus, 'publishControl' | 'onControl'>;
   publishDelta: (key: ConversationKey, delta: GenerationText) => void;
@@ -74,6 +75,7 @@ export async function createAssistants(settings: AiSettings): Promise<{ orchestr
       answerCache: new AnswerCache(ANSWER_CACHE_ENTRIES),
       approvals: new Approvals(),
       approvalRegistry: settings.approvalRegistry,
+      contexts: settings.contexts,
     },
     settings.onError,
     settings.control,

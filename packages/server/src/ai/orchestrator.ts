@@ -8,9 +8,6 @@ import { Generation, type GenerationDependencies } from './generation.js';
 import type { MemoryJobQueue, Reservation } from './job-queue.js';
 import type { AssistantProfile } from './profiles.js';
 
-// Generation contexts kept for inspection per node.
-const KEPT_CONTEXTS = 1000;
-
 const NO_ADMISSION: Admission = { committed: () => undefined, release: () => undefined };
 
 /**
@@ -23,8 +20,6 @@ export class Orchestrator implements Assistants {
   /** Jobs admitted and not finished, per conversation: the `reject` policy looks at this. */
   private readonly activeJobs = new Map<string, number>();
   private readonly running = new Map<string, Generation>();
-  /** Contexts of recent generations by id, for inspection; the oldest are forgotten first. */
-  private readonly contexts = new Map<string, { conversation: string; context: GenerationContext }>();
   private closing = false;
 
   constructor(
@@ -160,10 +155,8 @@ export class Orchestrator implements Assistants {
 
   async inspectContext(key: ConversationKey, generationId: string): Promise<OperationResult<'ai.context'> | null> {
     const running = this.running.get(generationId);
-    const kept = running?.builtContext ? { conversation: conversationKeyString(running.key), context: running.builtContext } : this.contexts.get(generationId);
-    if (!kept || kept.conversation !== conversationKeyString(key)) return null;
-    const { system, messages, estimatedTokens, historyEvents, providers } = kept.context;
-    return { generationId, system, messages: messages.map(({ role, content }) => ({ role, content })), estimatedTokens, historyEvents, providers };
+    if (running?.builtContext && conversationKeyString(running.key) === conversationKeyString(key)) return contextView(generationId, running.builtContext);
+    return this.dependencies.contexts.get(key, generationId);
   }
 
   private async answer(key: ConversationKey, profile: AssistantProfile, trigger: ConversationEvent): Promise<void> {
@@ -178,16 +171,15 @@ export class Orchestrator implements Assistants {
       this.onError(error, generation.id);
     } finally {
       this.running.delete(generation.id);
-      this.keepContext(name, generation);
+      this.keepContext(generation);
       this.finishJob(name);
     }
   }
 
-  private keepContext(conversation: string, generation: Generation): void {
+  private keepContext(generation: Generation): void {
     const context = generation.builtContext;
     if (!context) return;
-    this.contexts.set(generation.id, { conversation, context });
-    if (this.contexts.size > KEPT_CONTEXTS) this.contexts.delete(this.contexts.keys().next().value!);
+    this.dependencies.contexts.put(generation.key, generation.id, contextView(generation.id, context)).catch((error: unknown) => this.onError(error, generation.id));
   }
 
   private finishJob(name: string): void {
@@ -199,4 +191,10 @@ export class Orchestrator implements Assistants {
   private generationsOf(name: string): Generation[] {
     return [...this.running.values()].filter((generation) => conversationKeyString(generation.key) === name);
   }
+}
+
+/** A generation's context as `ai.context` returns it. */
+function contextView(generationId: string, context: GenerationContext): OperationResult<'ai.context'> {
+  const { system, messages, estimatedTokens, historyEvents, providers } = context;
+  return { generationId, system, messages: messages.map(({ role, content }) => ({ role, content })), estimatedTokens, historyEvents, providers };
 }

@@ -10,12 +10,14 @@ import { MemoryBus } from '../bus/memory/bus.js';
 import { MemoryPresence } from '../bus/memory/presence.js';
 import { RedisBus } from '../bus/redis/bus.js';
 import { MemoryApprovalRegistry } from '../bus/memory/approval-registry.js';
+import { MemoryContextArchive } from '../bus/memory/context-archive.js';
 import { MemoryGenerationTexts } from '../bus/memory/generation-texts.js';
 import { RedisGenerationTexts } from '../bus/redis/generation-texts.js';
 import { RedisApprovalRegistry } from '../bus/redis/approval-registry.js';
 import { RedisBudgets } from '../bus/redis/budgets.js';
+import { RedisContextArchive } from '../bus/redis/context-archive.js';
 import { RedisPresence } from '../bus/redis/presence.js';
-import type { ApprovalRegistry, Bus, GenerationTexts, Presence, UsageBudgets } from '../core/ports.js';
+import type { ApprovalRegistry, Bus, ContextArchive, GenerationTexts, Presence, UsageBudgets } from '../core/ports.js';
 import type { Config } from '../config/config.js';
 import { Gateway } from '../gateway/gateway.js';
 import { Hub } from '../gateway/hub.js';
@@ -30,6 +32,9 @@ import type { PostgresStore } from '../store/postgres/store.js';
 export const SERVER_VERSION = '0.1.0';
 // The web UI built by packages/web, next to this package in the repository.
 const DEFAULT_WEB_ROOT = fileURLToPath(new URL('../../../web/dist', import.meta.url));
+// Generation contexts kept for inspection: this many on one node, this long with Redis.
+const KEPT_CONTEXTS = 1000;
+const CONTEXT_TTL_MS = 60 * 60_000;
 // The text of a running generation outlives its last delta this long (its node may have died).
 const GENERATION_TEXT_TTL_MS = 5 * 60_000;
 // How long an out-of-order event waits for its predecessors before the gap is read from the log.
@@ -61,7 +66,16 @@ export async function resolveSecret(config: Config, logger?: Logger): Promise<Ui
 }
 
 /** The in-memory bus of one process, or Redis shared by several nodes (PARLEY_REDIS_URL). */
-function openBus(config: Config): { bus: Bus; texts: GenerationTexts; presence: Presence; budgets: UsageBudgets; approvalRegistry: ApprovalRegistry } {
+interface SharedState {
+  bus: Bus;
+  texts: GenerationTexts;
+  presence: Presence;
+  budgets: UsageBudgets;
+  approvalRegistry: ApprovalRegistry;
+  contexts: ContextArchive;
+}
+
+function openBus(config: Config): SharedState {
   const budgetLimits = { windowMs: config.aiBudgetWindowSeconds * 1000, requests: config.aiBudgetRequests, tokens: config.aiBudgetTokens };
   if (!config.redisUrl) {
     return {
@@ -70,6 +84,7 @@ function openBus(config: Config): { bus: Bus; texts: GenerationTexts; presence: 
       presence: new MemoryPresence(),
       budgets: new MemoryBudgets(budgetLimits),
       approvalRegistry: new MemoryApprovalRegistry(),
+      contexts: new MemoryContextArchive(KEPT_CONTEXTS),
     };
   }
   const bus = new RedisBus({ url: config.redisUrl, prefix: config.redisPrefix, hotLogSize: config.hotLogSize, hotLogTtlMs: config.hotLogTtlSeconds * 1000 });
@@ -79,6 +94,7 @@ function openBus(config: Config): { bus: Bus; texts: GenerationTexts; presence: 
     presence: new RedisPresence(bus.connection, config.redisPrefix, config.presenceTtlSeconds * 1000),
     budgets: new RedisBudgets(bus.connection, config.redisPrefix, budgetLimits),
     approvalRegistry: new RedisApprovalRegistry(bus.connection, config.redisPrefix),
+    contexts: new RedisContextArchive(bus.connection, config.redisPrefix, CONTEXT_TTL_MS),
   };
 }
 
@@ -106,7 +122,7 @@ function optional<T extends Record<string, string | undefined>>(values: T): Part
 export async function startNode(config: Config, logger: Logger): Promise<ParleyNode> {
   const metrics = new Metrics();
   const store = await openStore(config);
-  const { bus, texts, presence, budgets, approvalRegistry } = openBus(config);
+  const { bus, texts, presence, budgets, approvalRegistry, contexts } = openBus(config);
   const secret = await resolveSecret(config, logger);
   const verifier = await TokenVerifier.create({
     ...(secret ? { secret } : {}),
@@ -135,6 +151,7 @@ export async function startNode(config: Config, logger: Logger): Promise<ParleyN
     log,
     texts,
     approvalRegistry,
+    contexts,
     control: bus,
     publishDelta: (key, delta) => {
       const signal = { tenant: key.tenant, conversation: key.conversationId, type: 'ai.delta' as const, ts: Date.now(), actor: { kind: 'assistant' as const, id: delta.generationId }, data: delta };

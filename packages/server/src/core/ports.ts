@@ -150,3 +150,10 @@ export interface ApprovalRegistry {
   /** Makes a first decision undone (it could not be recorded), so that it can be sent again. */
   reopen(key: ConversationKey, approvalId: string): Promise<void>;
 }
+
+/** The exact contexts recent generations sent to their models, for inspection by agents from any node. */
+export interface ContextArchive {
+  put(key: ConversationKey, generationId: string, context: OperationResult<'ai.context'>): Promise<void>;
+  /** The context, or null when unknown or no longer kept. */
+  get(key: ConversationKey, generationId: string): Promise<OperationResult<'ai.context'> | null>;
+}

@@ -11,6 +11,7 @@ import { demoBackendTools } from '../../src/ai/demo-backend.js';
 import type { ToolDefinition } from '../../src/ai/tools.js';
 import { MemoryApprovalRegistry } from '../../src/bus/memory/approval-registry.js';
 import { MemoryBus } from '../../src/bus/memory/bus.js';
+import { MemoryContextArchive } from '../../src/bus/memory/context-archive.js';
 import { MemoryGenerationTexts } from '../../src/bus/memory/generation-texts.js';
 import type { ConversationKey } from '../../src/core/types.js';
 import { ConversationLog } from '../../src/log/conversation-log.js';
@@ -130,6 +131,7 @@ export class AiHarness {
         answerCache: this.answerCache,
         approvals: this.approvals,
         approvalRegistry: this.approvalRegistry,
+        contexts: new MemoryContextArchive(100),
       },
       () => undefined,
       this.bus,
