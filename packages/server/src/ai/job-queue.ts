@@ -1,3 +1,4 @@
+import { CountMap } from '../core/count-map.js';
 import { ParleyError } from '../core/errors.js';
 
 /** Bounds of the AI job queue. */
@@ -29,7 +30,7 @@ export interface Reservation {
 export class MemoryJobQueue {
   private readonly waiting: Job[] = [];
   private readonly reserved = new Set<Reservation>();
-  private readonly runningPerTenant = new Map<string, number>();
+  private readonly runningPerTenant = new CountMap<string>();
   private readonly runningKeys = new Set<string>();
   private running = 0;
   private idleWaiters: Array<() => void> = [];
@@ -88,13 +89,13 @@ export class MemoryJobQueue {
 
   private canStart(job: Job): boolean {
     if (this.runningKeys.has(job.serialKey)) return false;
-    return (this.runningPerTenant.get(job.tenant) ?? 0) < this.limits.perTenantConcurrency;
+    return this.runningPerTenant.get(job.tenant) < this.limits.perTenantConcurrency;
   }
 
   private async start(job: Job): Promise<void> {
     this.running++;
     this.runningKeys.add(job.serialKey);
-    this.runningPerTenant.set(job.tenant, (this.runningPerTenant.get(job.tenant) ?? 0) + 1);
+    this.runningPerTenant.increment(job.tenant);
     try {
       await job.run();
     } catch (error) {
@@ -102,9 +103,7 @@ export class MemoryJobQueue {
     } finally {
       this.running--;
       this.runningKeys.delete(job.serialKey);
-      const remaining = (this.runningPerTenant.get(job.tenant) ?? 1) - 1;
-      if (remaining > 0) this.runningPerTenant.set(job.tenant, remaining);
-      else this.runningPerTenant.delete(job.tenant);
+      this.runningPerTenant.decrement(job.tenant);
       this.pump();
     }
   }

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { TokenVerifier } from '../auth/tokens.js';
+import { CountMap } from '../core/count-map.js';
 import type { Assistants, Bus, Presence } from '../core/ports.js';
 import type { ConversationLog } from '../log/conversation-log.js';
 import type { Metrics } from '../observability/metrics.js';
@@ -22,22 +23,18 @@ export interface SessionLimits {
 
 /** Counts connections per user on this node. */
 export class UserConnections {
-  private readonly counts = new Map<string, number>();
+  private readonly counts = new CountMap<string>();
 
   /** Registers one more connection; false (and nothing registered) when the user is at `limit`. */
   add(tenant: string, userId: string, limit: number): boolean {
     const key = `${tenant}/${userId}`;
-    const count = this.counts.get(key) ?? 0;
-    if (count >= limit) return false;
-    this.counts.set(key, count + 1);
+    if (this.counts.get(key) >= limit) return false;
+    this.counts.increment(key);
     return true;
   }
 
   remove(tenant: string, userId: string): void {
-    const key = `${tenant}/${userId}`;
-    const count = (this.counts.get(key) ?? 1) - 1;
-    if (count <= 0) this.counts.delete(key);
-    else this.counts.set(key, count);
+    this.counts.decrement(`${tenant}/${userId}`);
   }
 }
 

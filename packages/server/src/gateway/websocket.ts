@@ -2,6 +2,7 @@ import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { CLOSE_CODES, JSON_SUBPROTOCOL, jsonCodec, type Codec, type ErrorCode, type ServerFrame } from '@parley/protocol';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
+import { CountMap } from '../core/count-map.js';
 import type { ClientConnection, ConnectionHandler } from './connection.js';
 
 export const WEBSOCKET_PATH = '/v1/ws';
@@ -75,7 +76,7 @@ class WebSocketConnection implements ClientConnection {
 export class WebSocketTransport {
   private readonly server: WebSocketServer;
   private readonly connections = new Set<WebSocketConnection>();
-  private readonly perIp = new Map<string, number>();
+  private readonly perIp = new CountMap<string>();
   private readonly heartbeat: ReturnType<typeof setInterval>;
 
   constructor(
@@ -125,7 +126,7 @@ export class WebSocketTransport {
       return { status: 400, message: `unsupported subprotocol; use ${JSON_SUBPROTOCOL}` };
     }
     const address = request.socket.remoteAddress ?? 'unknown';
-    if ((this.perIp.get(address) ?? 0) >= this.options.maxConnectionsPerIp) return { status: 429, message: 'too many connections from this address' };
+    if (this.perIp.get(address) >= this.options.maxConnectionsPerIp) return { status: 429, message: 'too many connections from this address' };
     return null;
   }
 
@@ -144,7 +145,7 @@ export class WebSocketTransport {
     const codec = CODECS.get(socket.protocol) ?? jsonCodec;
     const connection = new WebSocketConnection(this.newId(), address, socket, codec);
     this.connections.add(connection);
-    this.perIp.set(address, (this.perIp.get(address) ?? 0) + 1);
+    this.perIp.increment(address);
     const handler = this.accept(connection, codec);
     socket.on('message', (data: RawData, binary: boolean) => {
       connection.lastSeenAt = Date.now();
@@ -156,9 +157,7 @@ export class WebSocketTransport {
     socket.on('error', () => socket.terminate());
     socket.on('close', (code) => {
       this.connections.delete(connection);
-      const remaining = (this.perIp.get(address) ?? 1) - 1;
-      if (remaining <= 0) this.perIp.delete(address);
-      else this.perIp.set(address, remaining);
+      this.perIp.decrement(address);
       handler.onClose(code);
     });
   }
