@@ -1,9 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import type { Actor, ConversationEvent, GenerationText, OperationResult } from '@parley/protocol';
 import type { GenerationContext } from './context.js';
+import { CountMap } from '../core/count-map.js';
 import { ParleyError } from '../core/errors.js';
 import type { Admission, Assistants, Bus, UsageBudgets } from '../core/ports.js';
 import { conversationKeyString, type ConversationKey, type ConversationRecord } from '../core/types.js';
+import { generationOfApproval } from './approvals.js';
 import { Generation, type GenerationDependencies } from './generation.js';
 import type { MemoryJobQueue, Reservation } from './job-queue.js';
 import type { AssistantProfile } from './profiles.js';
@@ -18,7 +20,7 @@ const NO_ADMISSION: Admission = { committed: () => undefined, release: () => und
 export class Orchestrator implements Assistants {
   private readonly profiles: ReadonlyMap<string, AssistantProfile>;
   /** Jobs admitted and not finished, per conversation: the `reject` policy looks at this. */
-  private readonly activeJobs = new Map<string, number>();
+  private readonly activeJobs = new CountMap<string>();
   private readonly running = new Map<string, Generation>();
   private closing = false;
 
@@ -35,7 +37,7 @@ export class Orchestrator implements Assistants {
       const key = { tenant: message.tenant, conversationId: message.conversationId };
       if (message.type === 'ai.stop') return this.stopLocal(key, message.generationId);
       // A decision taken on another node, for a generation that runs here.
-      if (!this.running.has(message.approvalId.split(':')[0]!)) return;
+      if (!this.running.has(generationOfApproval(message.approvalId))) return;
       this.recordApproval(key, message.approvalId, message.approved, message.by).catch(async (error: unknown) => {
         await this.dependencies.approvalRegistry.reopen(key, message.approvalId).catch(() => undefined);
         this.onError(error, message.approvalId);
@@ -53,17 +55,17 @@ export class Orchestrator implements Assistants {
     if (!profile) throw new ParleyError('unavailable', `assistant ${conversation.assistant} is not configured on this server`);
     const key = { tenant: conversation.tenant, conversationId: conversation.id };
     const name = conversationKeyString(key);
-    if (profile.doubleTexting === 'reject' && (this.activeJobs.get(name) ?? 0) > 0) {
+    if (profile.doubleTexting === 'reject' && this.activeJobs.get(name) > 0) {
       throw new ParleyError('conflict', 'the assistant is still answering; wait for it or stop it', { details: { policy: 'reject' } });
     }
     const refund = await this.budgets.charge(conversation.tenant, sender.id);
     // Counted from admission (not commit), so that two messages sent at once cannot both pass `reject`.
-    this.activeJobs.set(name, (this.activeJobs.get(name) ?? 0) + 1);
+    this.activeJobs.increment(name);
     let reservation: Reservation;
     try {
       reservation = this.queue.reserve(conversation.tenant);
     } catch (error) {
-      this.finishJob(name);
+      this.activeJobs.decrement(name);
       await refund();
       throw error;
     }
@@ -79,7 +81,7 @@ export class Orchestrator implements Assistants {
       },
       release: () => {
         this.queue.cancel(reservation);
-        this.finishJob(name);
+        this.activeJobs.decrement(name);
         refund().catch((error: unknown) => this.onError(error, 'refund'));
       },
     };
@@ -109,8 +111,7 @@ export class Orchestrator implements Assistants {
     const outcome = await approvalRegistry.decide(key, approvalId, approved);
     if (outcome === 'unknown') throw new ParleyError('not_found', `no tool call waits for approval ${approvalId}`);
     if (outcome !== 'first') return { approved: outcome === 'approved', duplicate: true };
-    const generationId = approvalId.split(':')[0]!;
-    if (!this.running.has(generationId)) {
+    if (!this.running.has(generationOfApproval(approvalId))) {
       await this.control.publishControl({ type: 'ai.approve', tenant: key.tenant, conversationId: key.conversationId, approvalId, approved, by });
       return { approved, duplicate: false };
     }
@@ -123,7 +124,7 @@ export class Orchestrator implements Assistants {
   }
 
   private recordApproval(key: ConversationKey, approvalId: string, approved: boolean, by: Actor): Promise<{ approved: boolean; duplicate: boolean }> {
-    const generationId = approvalId.split(':')[0]!;
+    const generationId = generationOfApproval(approvalId);
     const record = async () => {
       await this.dependencies.log.append({
         key,
@@ -161,7 +162,7 @@ export class Orchestrator implements Assistants {
 
   private async answer(key: ConversationKey, profile: AssistantProfile, trigger: ConversationEvent): Promise<void> {
     const name = conversationKeyString(key);
-    if (this.closing) return this.finishJob(name);
+    if (this.closing) return this.activeJobs.decrement(name);
     const generation = new Generation(key, profile, trigger, this.dependencies, randomUUID());
     this.running.set(generation.id, generation);
     try {
@@ -172,7 +173,7 @@ export class Orchestrator implements Assistants {
     } finally {
       this.running.delete(generation.id);
       this.keepContext(generation);
-      this.finishJob(name);
+      this.activeJobs.decrement(name);
     }
   }
 
@@ -180,12 +181,6 @@ export class Orchestrator implements Assistants {
     const context = generation.builtContext;
     if (!context) return;
     this.dependencies.contexts.put(generation.key, generation.id, contextView(generation.id, context)).catch((error: unknown) => this.onError(error, generation.id));
-  }
-
-  private finishJob(name: string): void {
-    const remaining = (this.activeJobs.get(name) ?? 1) - 1;
-    if (remaining <= 0) this.activeJobs.delete(name);
-    else this.activeJobs.set(name, remaining);
   }
 
   private generationsOf(name: string): Generation[] {
