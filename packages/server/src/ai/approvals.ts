@@ -6,6 +6,16 @@ interface Pending {
   decide: (approved: boolean) => void;
 }
 
+/** The id of the approval of one tool call: it names the generation, so any node can find where it runs. */
+export function approvalIdOf(generationId: string, toolCallId: string): string {
+  return `${generationId}:${toolCallId}`;
+}
+
+/** The generation an approval id belongs to. */
+export function generationOfApproval(approvalId: string): string {
+  return approvalId.slice(0, approvalId.indexOf(':'));
+}
+
 // Decisions remembered to answer re-sent approvals; older ones are forgotten first.
 const REMEMBERED_DECISIONS = 10_000;
 

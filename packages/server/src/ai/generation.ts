@@ -5,7 +5,7 @@ import type { ApprovalRegistry, ContextArchive, GenerationTexts } from '../core/
 import type { ConversationKey, ConversationMemory } from '../core/types.js';
 import type { ConversationLog } from '../log/conversation-log.js';
 import type { AnswerCache } from './answer-cache.js';
-import type { Approvals } from './approvals.js';
+import { approvalIdOf, type Approvals } from './approvals.js';
 import { buildContext, type GenerationContext } from './context.js';
 import { gatherContext } from './context-providers.js';
 import { refreshMemory } from './memory.js';
@@ -113,8 +113,8 @@ export class Generation {
 
   /** Runs to one terminal event. Never throws for model or tool failures; only if the store itself fails. */
   async run(): Promise<void> {
+    // The whole answer's deadline: a watchdog that nothing feeds, postponed only while a person decides.
     const total = new Watchdog(this.controller, this.profile.limits.totalTimeoutMs, this.profile.limits.totalTimeoutMs, () => this.waitingForPeople > 0);
-    total.activity(true);
     try {
       await this.appendStarted();
       const [history, memory, providers] = await Promise.all([
@@ -288,7 +288,7 @@ export class Generation {
     if (!this.profile.approvalRequired.includes(call.toolName)) return true;
     await this.recorded(call.toolCallId).done;
     if (signal.aborted) return false;
-    const approvalId = `${this.id}:${call.toolCallId}`;
+    const approvalId = approvalIdOf(this.id, call.toolCallId);
     this.waitingForPeople++;
     try {
       const decision = this.dependencies.approvals.wait(this.key, approvalId, this.profile.limits.approvalTimeoutMs, signal);
