@@ -63,7 +63,7 @@ class ConversationSubscription implements HubSubscriber {
     await this.feed.catchUp();
     const snapshots = await this.session.services.assistants.snapshots(this.key).catch(() => []);
     for (const snapshot of snapshots) {
-      this.session.sendSignal({ tenant: this.key.tenant, conversation: this.key.conversationId, type: 'ai.snapshot', ts: Date.now(), actor: { kind: 'assistant', id: 'assistant' }, data: snapshot });
+      this.session.sendSignal({ tenant: this.key.tenant, conversation: this.key.conversationId, type: 'ai.snapshot', ts: Date.now(), actor: { kind: 'assistant', id: snapshot.generationId }, data: snapshot });
     }
     const held = this.heldDeltas ?? [];
     this.heldDeltas = null;
