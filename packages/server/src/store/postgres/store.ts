@@ -120,7 +120,7 @@ export class PostgresStore implements Store {
         [tenant, conversationId, members, now],
       );
       const data = { createdBy: input.createdBy, members, metadata: input.metadata, assistant: input.assistant };
-      const event = await this.insertEvent(tx, input.key, 1, now, {
+      const event = await this.insertOwnEvent(tx, input.key, 1, now, {
         key: input.key,
         type: 'conversation.created',
         actor: { kind: 'user', id: input.createdBy },
@@ -145,30 +145,21 @@ export class PostgresStore implements Store {
   }
 
   async append(input: AppendInput): Promise<AppendResult> {
-    const clientMsgId = input.causation?.clientMsgId;
-    // Fast path for re-sends: no lock, no transaction.
-    if (clientMsgId) {
-      const original = await this.findByClientMsgId(this.db, input, clientMsgId);
-      if (original) return { event: original, duplicate: true };
-    }
-    return this.db.transaction(async (tx) => {
-      // The row lock on the conversation orders concurrent writers and makes the seq gapless.
-      const bumped = await tx.query<{ last_seq: string | number }>(
-        'UPDATE parley_conversations SET last_seq = last_seq + 1 WHERE tenant = $1 AND id = $2 RETURNING last_seq',
-        [input.key.tenant, input.key.conversationId],
-      );
-      const row = bumped.rows[0];
-      if (!row) throw new ParleyError('not_found', `conversation ${input.key.conversationId} does not exist`);
-      if (clientMsgId) {
-        // Checked again under the lock: a concurrent re-send may have committed since the fast path.
-        const original = await this.findByClientMsgId(tx, input, clientMsgId);
-        if (original) throw new DuplicateFound(original);
-      }
-      return { event: await this.insertEvent(tx, input.key, Number(row.last_seq), Date.now(), input), duplicate: false };
-    }).catch((error: unknown) => {
-      if (error instanceof DuplicateFound) return { event: error.original, duplicate: true };
-      throw error;
-    });
+    const event = await this.db
+      .transaction(async (tx) => {
+        const seq = await this.nextSeq(tx, input.key);
+        // A re-send hits the idempotency index: rolling back returns the seq it took.
+        return (await this.insertEvent(tx, input.key, seq, Date.now(), input)) ?? rollBack();
+      })
+      .catch((error: unknown) => {
+        if (error instanceof Duplicate) return null;
+        throw error;
+      });
+    if (event) return { event, duplicate: false };
+    // Committed before this transaction took the row lock, so it is visible now.
+    const original = await this.findByClientMsgId(this.db, input, input.causation!.clientMsgId!);
+    if (!original) throw new ParleyError('internal', 'a duplicate message could not be read back');
+    return { event: original, duplicate: true };
   }
 
   async readRange(key: ConversationKey, query: RangeQuery): Promise<ConversationEvent[]> {
@@ -197,12 +188,7 @@ export class PostgresStore implements Store {
         );
         return { seq: Number(current.rows[0]?.last_read_seq ?? 0), event: null };
       }
-      const bumped = await tx.query<{ last_seq: string | number }>(
-        'UPDATE parley_conversations SET last_seq = last_seq + 1 WHERE tenant = $1 AND id = $2 RETURNING last_seq',
-        [key.tenant, key.conversationId],
-      );
-      const next = Number(bumped.rows[0]?.last_seq);
-      const event = await this.insertEvent(tx, key, next, Date.now(), {
+      const event = await this.insertOwnEvent(tx, key, await this.nextSeq(tx, key), Date.now(), {
         key,
         type: 'receipt.read',
         actor: { kind: 'user', id: userId },
@@ -256,13 +242,35 @@ export class PostgresStore implements Store {
     return rows[0] ? toEvent(rows[0]) : null;
   }
 
+  /**
+   * Takes the conversation's next seq. The row lock this UPDATE holds until commit orders concurrent
+   * writers of one conversation and keeps the seq gapless.
+   */
+  private async nextSeq(tx: SqlExecutor, key: ConversationKey): Promise<number> {
+    const bumped = await tx.query<{ last_seq: string | number }>(
+      'UPDATE parley_conversations SET last_seq = last_seq + 1 WHERE tenant = $1 AND id = $2 RETURNING last_seq',
+      [key.tenant, key.conversationId],
+    );
+    const row = bumped.rows[0];
+    if (!row) throw new ParleyError('not_found', `conversation ${key.conversationId} does not exist`);
+    return Number(row.last_seq);
+  }
+
+  /** Inserts an event the store itself writes (no `clientMsgId`, so it cannot be a re-send). */
+  private async insertOwnEvent(executor: SqlExecutor, key: ConversationKey, seq: number, ts: number, input: AppendInput): Promise<ConversationEvent> {
+    const event = await this.insertEvent(executor, key, seq, ts, input);
+    if (!event) throw new ParleyError('internal', `${input.type} was taken for a re-send`);
+    return event;
+  }
+
+  /** Inserts an event; null when its sender already appended its `clientMsgId` (nothing inserted). */
   private async insertEvent(
     executor: SqlExecutor,
     key: ConversationKey,
     seq: number,
     ts: number,
     input: AppendInput,
-  ): Promise<ConversationEvent> {
+  ): Promise<ConversationEvent | null> {
     const event: ConversationEvent = {
       id: randomUUID(),
       tenant: key.tenant,
@@ -274,8 +282,9 @@ export class PostgresStore implements Store {
       data: input.data,
     };
     if (input.causation) event.causation = input.causation;
-    await executor.query(
-      `INSERT INTO parley_events (${EVENT_COLUMNS}, client_msg_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+    const inserted = await executor.query(
+      `INSERT INTO parley_events (${EVENT_COLUMNS}, client_msg_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+       ON CONFLICT (tenant, conversation, actor_id, client_msg_id) WHERE client_msg_id IS NOT NULL DO NOTHING RETURNING seq`,
       [
         key.tenant,
         key.conversationId,
@@ -290,13 +299,17 @@ export class PostgresStore implements Store {
         input.causation?.clientMsgId ?? null,
       ],
     );
-    return event;
+    return inserted.rows.length > 0 ? event : null;
   }
 }
 
-/** Carries the original event out of a rolled-back transaction. */
-class DuplicateFound extends Error {
-  constructor(readonly original: ConversationEvent) {
+/** Aborts the append's transaction: the event is a re-send. */
+class Duplicate extends Error {
+  constructor() {
     super('duplicate clientMsgId');
   }
+}
+
+function rollBack(): never {
+  throw new Duplicate();
 }
