@@ -25,6 +25,20 @@ describe('two nodes over Redis and PostgreSQL', () => {
     return created;
   };
 
+  /** Alice on `url` in a new assistant conversation, following it from its start: its events and answers. */
+  async function assistantConversation(url: string) {
+    const asker = client('alice', url);
+    await asker.connect();
+    const { conversation } = await asker.open({ assistant: 'assistant' });
+    const subscription = asker.subscribe(conversation.id, { since: 0 });
+    const events: ConversationEvent[] = [];
+    const states: GenerationState[] = [];
+    subscription.on('event', (event) => events.push(event));
+    new Generations(subscription).on('update', (state) => states.push(state));
+    await subscription.ready;
+    return { asker, conversationId: conversation.id, events, states };
+  }
+
   beforeAll(async () => {
     schema = await createTestSchema();
     env = { DATABASE_URL, PARLEY_DATABASE_SCHEMA: schema.schema, PARLEY_REDIS_URL: REDIS_URL, PARLEY_REDIS_PREFIX: prefix, PARLEY_RATE_PER_SECOND: '1000', PARLEY_RATE_BURST: '1000', PARLEY_DEMO_TTFT_MS: '50', PARLEY_DEMO_TOKENS_PER_SECOND: '200' };
@@ -79,18 +93,12 @@ describe('two nodes over Redis and PostgreSQL', () => {
   });
 
   it('a client that subscribes on the other node mid-answer gets the text so far, then the rest', async () => {
-    const asker = client('alice', nodes[0]!.wsUrl);
-    await asker.connect();
-    const { conversation } = await asker.open({ assistant: 'assistant' });
-    const own = asker.subscribe(conversation.id, { since: 0 });
-    const ownStates: GenerationState[] = [];
-    new Generations(own).on('update', (state) => ownStates.push(state));
-    await own.ready;
-    await asker.send(conversation.id, 'tell me a long story');
+    const { asker, conversationId, states: ownStates } = await assistantConversation(nodes[0]!.wsUrl);
+    await asker.send(conversationId, 'tell me a long story');
     await eventually(() => expect(ownStates.at(-1)?.text.length ?? 0).toBeGreaterThan(60));
     const elsewhere = client('alice', nodes[1]!.wsUrl); // the generation runs on node 1; this client is on node 2
     await elsewhere.connect();
-    const subscription = elsewhere.subscribe(conversation.id);
+    const subscription = elsewhere.subscribe(conversationId);
     const states: GenerationState[] = [];
     new Generations(subscription).on('update', (state) => states.push(state));
     await eventually(() => expect(states.at(-1)?.status).toBe('completed'));
@@ -103,36 +111,24 @@ describe('two nodes over Redis and PostgreSQL', () => {
   });
 
   it('Stop from a client on the other node ends an answer generated on this one', async () => {
-    const asker = client('alice', nodes[0]!.wsUrl);
-    await asker.connect();
-    const { conversation } = await asker.open({ assistant: 'assistant' });
-    const subscription = asker.subscribe(conversation.id, { since: 0 });
-    const states: GenerationState[] = [];
-    new Generations(subscription).on('update', (state) => states.push(state));
-    await subscription.ready;
-    await asker.send(conversation.id, 'tell me a long story');
+    const { asker, conversationId, states } = await assistantConversation(nodes[0]!.wsUrl);
+    await asker.send(conversationId, 'tell me a long story');
     await eventually(() => expect(states.at(-1)?.text.length ?? 0).toBeGreaterThan(40));
     const otherDevice = client('alice', nodes[1]!.wsUrl);
     await otherDevice.connect();
-    const stopped = await otherDevice.stopGeneration(conversation.id);
+    const stopped = await otherDevice.stopGeneration(conversationId);
     expect(stopped).toEqual([states.at(-1)!.generationId]);
     await eventually(() => expect(states.at(-1)?.status).toBe('stopped'));
   });
 
   it('an approval sent through the other node releases the tool call once', async () => {
-    const asker = client('alice', nodes[0]!.wsUrl);
-    await asker.connect();
-    const { conversation } = await asker.open({ assistant: 'assistant' });
-    const events: ConversationEvent[] = [];
-    const subscription = asker.subscribe(conversation.id, { since: 0 });
-    subscription.on('event', (event) => events.push(event));
-    await subscription.ready;
-    await asker.send(conversation.id, 'cancel my order 4242');
+    const { asker, conversationId, events } = await assistantConversation(nodes[0]!.wsUrl);
+    await asker.send(conversationId, 'cancel my order 4242');
     await eventually(() => expect(events.some((event) => event.type === 'ai.approval_requested')).toBe(true));
     const approvalId = String(events.find((event) => event.type === 'ai.approval_requested')!.data.approvalId);
     const otherDevice = client('alice', nodes[1]!.wsUrl); // the generation runs on node 1
     await otherDevice.connect();
-    const decisions = await Promise.all([otherDevice.approveTool(conversation.id, approvalId, true), asker.approveTool(conversation.id, approvalId, false)]);
+    const decisions = await Promise.all([otherDevice.approveTool(conversationId, approvalId, true), asker.approveTool(conversationId, approvalId, false)]);
     expect(decisions.filter((decision) => !decision.duplicate)).toHaveLength(1);
     const winner = decisions.find((decision) => !decision.duplicate)!.approved;
     expect(decisions.every((decision) => decision.approved === winner)).toBe(true);
@@ -144,21 +140,15 @@ describe('two nodes over Redis and PostgreSQL', () => {
   });
 
   it('an agent on the other node can inspect the context of a generation that ran on this one', async () => {
-    const asker = client('alice', nodes[0]!.wsUrl);
-    await asker.connect();
-    const { conversation } = await asker.open({ assistant: 'assistant' });
-    const events: ConversationEvent[] = [];
-    const subscription = asker.subscribe(conversation.id, { since: 0 });
-    subscription.on('event', (event) => events.push(event));
-    await subscription.ready;
-    await asker.send(conversation.id, 'how long does shipping take?');
+    const { asker, conversationId, events } = await assistantConversation(nodes[0]!.wsUrl);
+    await asker.send(conversationId, 'how long does shipping take?');
     await eventually(() => expect(events.some((event) => event.type === 'ai.completed')).toBe(true));
     const generationId = String(events.find((event) => event.type === 'ai.completed')!.data.generationId);
     const agent = await RawClient.connect(nodes[1]!.wsUrl, await token('agent-1', { roles: ['agent'] }));
-    const context = await agent.call('ai.context', { conversationId: conversation.id, generationId });
+    const context = await agent.call('ai.context', { conversationId, generationId });
     expect(context).toMatchObject({ generationId, messages: [{ role: 'user', content: 'how long does shipping take?' }] });
     const user = await RawClient.connect(nodes[1]!.wsUrl, await token('alice'));
-    expect((await user.request('ai.context', { conversationId: conversation.id, generationId })).error?.code).toBe('forbidden');
+    expect((await user.request('ai.context', { conversationId, generationId })).error?.code).toBe('forbidden');
     agent.close();
     user.close();
   });
