@@ -39,9 +39,16 @@ export function generationsStore(subscription: Subscription): ExternalStore<read
   return store;
 }
 
-/** The connection state of a client as an external store. */
+const connectionStores = new WeakMap<ParleyClient, ExternalStore<ClientState>>();
+
+/** The connection state of a client as an external store; one per client, so React does not re-subscribe on every render. */
 export function connectionStore(client: ParleyClient): ExternalStore<ClientState> {
-  return { subscribe: (onChange) => client.on('state', onChange), getSnapshot: () => client.state };
+  let store = connectionStores.get(client);
+  if (!store) {
+    store = { subscribe: (onChange) => client.on('state', onChange), getSnapshot: () => client.state };
+    connectionStores.set(client, store);
+  }
+  return store;
 }
 
 const EMPTY: readonly GenerationState[] = [];
