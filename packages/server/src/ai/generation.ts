@@ -2,7 +2,7 @@ import type { LanguageModelV3 } from '@ai-sdk/provider';
 import { stepCountIs, streamText, type LanguageModelUsage, type ToolSet } from 'ai';
 import type { ConversationEvent, GenerationText } from '@parley/protocol';
 import type { ApprovalRegistry, ContextArchive, GenerationTexts } from '../core/ports.js';
-import type { ConversationKey, ConversationMemory } from '../core/types.js';
+import type { AppendResult, ConversationKey, ConversationMemory } from '../core/types.js';
 import type { ConversationLog } from '../log/conversation-log.js';
 import type { AnswerCache } from './answer-cache.js';
 import { approvalIdOf, type Approvals } from './approvals.js';
@@ -111,12 +111,17 @@ export class Generation {
     this.controller.abort(STOPPED);
   }
 
-  /** Runs to one terminal event. Never throws for model or tool failures; only if the store itself fails. */
-  async run(): Promise<void> {
+  /**
+   * Runs to one terminal event. Never throws for model or tool failures; only if the store itself fails.
+   * `reclaimed`: the job was taken over from a worker presumed dead. If that worker had begun the answer,
+   * it is ended with `ai.failed` (`worker_lost`); if not, it is answered here from the start.
+   */
+  async run(options: { reclaimed?: boolean } = {}): Promise<void> {
     // The whole answer's deadline: a watchdog that nothing feeds, postponed only while a person decides.
     const total = new Watchdog(this.controller, this.profile.limits.totalTimeoutMs, this.profile.limits.totalTimeoutMs, () => this.waitingForPeople > 0);
     try {
-      await this.appendStarted();
+      const started = await this.appendStarted();
+      if (options.reclaimed && started.duplicate) return await this.endLost();
       const [history, memory, providers] = await Promise.all([
         this.dependencies.log.history(this.key, { limit: HISTORY_EVENTS }),
         this.dependencies.log.getMemory(this.key),
@@ -154,6 +159,16 @@ export class Generation {
       this.coalescer.close();
       await this.dependencies.texts.remove(this.key, this.id).catch(() => undefined);
     }
+  }
+
+  /**
+   * Ends an answer that a lost worker had begun, with the text its deltas had carried as far as the shared
+   * texts have it. Tools it called may have run; they are not run again. A no-op if it had already ended.
+   */
+  private async endLost(): Promise<void> {
+    const texts = await this.dependencies.texts.list(this.key).catch(() => []);
+    const text = texts.find((entry) => entry.generationId === this.id)?.text ?? '';
+    await this.finish({ kind: 'failed', code: 'worker_lost', message: 'the worker producing this answer was lost' }, text);
   }
 
   /** Turns that no longer fit the context are folded into the conversation's memory, in the background. */
@@ -312,9 +327,8 @@ export class Generation {
     return entry;
   }
 
-  private async finish(outcome: Outcome): Promise<void> {
+  private async finish(outcome: Outcome, text = this.coalescer.text): Promise<void> {
     this.coalescer.flush();
-    const text = this.coalescer.text;
     const seconds = (performance.now() - this.startedAt) / 1000;
     const outputTokens = this.outputTokens;
     if (outcome.kind === 'completed') {
@@ -331,23 +345,49 @@ export class Generation {
     this.dependencies.observer.finished?.(outcome.kind, seconds, outputTokens);
   }
 
-  private appendStarted(): Promise<void> {
+  private appendStarted(): Promise<AppendResult> {
     return this.append('ai.started', { profile: this.profile.id, replyTo: this.trigger.seq }, 'started');
   }
 
-  /**
-   * Appends an event of this generation. `step` names it within the generation and makes the append
-   * idempotent (it becomes the event's `clientMsgId`): a retried append never creates a second event.
-   */
-  private async append(type: string, data: Record<string, unknown>, step: string): Promise<void> {
-    await this.dependencies.log.append({
-      key: this.key,
-      type,
-      actor: { kind: 'assistant', id: this.profile.id },
-      data: { generationId: this.id, ...data },
-      causation: { replyTo: this.trigger.seq, generationId: this.id, clientMsgId: `${this.id}:${step}` },
-    });
+  private append(type: string, data: Record<string, unknown>, step: string): Promise<AppendResult> {
+    return appendGenerationEvent(this.dependencies.log, this.key, { id: this.id, profileId: this.profile.id, triggerSeq: this.trigger.seq }, type, data, step);
   }
+}
+
+/**
+ * Appends an event of a generation. `step` names it within the generation and makes the append
+ * idempotent (it becomes the event's `clientMsgId`): a retried append never creates a second event, and
+ * two workers ending the same generation store one terminal event.
+ */
+function appendGenerationEvent(
+  log: ConversationLog,
+  key: ConversationKey,
+  generation: { id: string; profileId: string; triggerSeq: number },
+  type: string,
+  data: Record<string, unknown>,
+  step: string,
+): Promise<AppendResult> {
+  return log.append({
+    key,
+    type,
+    actor: { kind: 'assistant', id: generation.profileId },
+    data: { generationId: generation.id, ...data },
+    causation: { replyTo: generation.triggerSeq, generationId: generation.id, clientMsgId: `${generation.id}:${step}` },
+  });
+}
+
+/** Ends an answer that cannot be produced at all (its profile is unknown here, the queue refused it) with `ai.started` and `ai.failed`. */
+export async function failUnanswerable(
+  log: ConversationLog,
+  key: ConversationKey,
+  trigger: ConversationEvent,
+  job: { id: string; profileId: string },
+  code: string,
+  message: string,
+): Promise<void> {
+  const generation = { id: job.id, profileId: job.profileId, triggerSeq: trigger.seq };
+  await appendGenerationEvent(log, key, generation, 'ai.started', { profile: job.profileId, replyTo: trigger.seq }, 'started');
+  await appendGenerationEvent(log, key, generation, 'ai.failed', { code, message, text: '' }, 'end');
 }
 
 type Outcome = { kind: 'completed'; model: string; cached?: boolean } | { kind: 'stopped' } | { kind: 'failed'; code: string; message: string };

@@ -2,14 +2,13 @@ import type { LanguageModelV3 } from '@ai-sdk/provider';
 import { readFile } from 'node:fs/promises';
 import type { GenerationText } from '@parley/protocol';
 import { ConfigError } from '../config/config.js';
-import type { ApprovalRegistry, Bus, ContextArchive, GenerationTexts, UsageBudgets } from '../core/ports.js';
+import type { ApprovalRegistry, Bus, ContextArchive, GenerationTexts, JobQueue, UsageBudgets } from '../core/ports.js';
 import type { ConversationKey } from '../core/types.js';
 import type { ConversationLog } from '../log/conversation-log.js';
 import { AnswerCache } from './answer-cache.js';
 import { Approvals } from './approvals.js';
 import { demoBackendTools } from './demo-backend.js';
 import type { GenerationObserver } from './generation.js';
-import { MemoryJobQueue, type JobQueueLimits } from './job-queue.js';
 import { createModel } from './models.js';
 import { Orchestrator } from './orchestrator.js';
 import { defaultProfiles, profilesFileSchema, type AssistantProfile, type DefaultModelSettings, type ModelSpec, type WebhookToolSpec } from './profiles.js';
@@ -25,7 +24,7 @@ export type { AssistantProfile } from './profiles.js';
 /** Everything the AI side needs from the node, wired by the composition root. */
 export interface AiSettings extends DefaultModelSettings {
   assistantsFile?: string;
-  queue: JobQueueLimits;
+  queue: JobQueue;
   budgets: UsageBudgets;
   log: ConversationLog;
   texts: GenerationTexts;
@@ -55,15 +54,14 @@ export async function loadAssistantsFile(settings: DefaultModelSettings & { assi
   return { profiles: parsed.data.assistants, tools: parsed.data.tools };
 }
 
-/** The orchestrator with its queue, the demo backend's tools and the configured profiles. */
-export async function createAssistants(settings: AiSettings): Promise<{ orchestrator: Orchestrator; queue: MemoryJobQueue }> {
+/** The orchestrator over the given queue, with the demo backend's tools and the configured profiles. */
+export async function createAssistants(settings: AiSettings): Promise<Orchestrator> {
   const { profiles, tools: webhookTools } = await loadAssistantsFile(settings);
-  const queue = new MemoryJobQueue(settings.queue, settings.onError);
   // Webhook tools of the assistants file replace demo tools of the same name.
   const tools = new Map([...demoBackendTools(), ...webhookTools.map(webhookTool)].map((tool) => [tool.name, tool]));
-  const orchestrator = new Orchestrator(
+  return new Orchestrator(
     profiles,
-    queue,
+    settings.queue,
     settings.budgets,
     {
       log: settings.log,
@@ -80,5 +78,4 @@ export async function createAssistants(settings: AiSettings): Promise<{ orchestr
     settings.onError,
     settings.control,
   );
-  return { orchestrator, queue };
 }

@@ -1,32 +1,29 @@
 import { randomUUID } from 'node:crypto';
 import type { Actor, ConversationEvent, GenerationText, OperationResult } from '@parley/protocol';
 import type { GenerationContext } from './context.js';
-import { CountMap } from '../core/count-map.js';
 import { ParleyError } from '../core/errors.js';
-import type { Admission, Assistants, Bus, UsageBudgets } from '../core/ports.js';
+import type { Admission, AiJob, Assistants, Bus, JobQueue, UsageBudgets } from '../core/ports.js';
 import { conversationKeyString, type ConversationKey, type ConversationRecord } from '../core/types.js';
 import { generationOfApproval } from './approvals.js';
-import { Generation, type GenerationDependencies } from './generation.js';
-import type { MemoryJobQueue, Reservation } from './job-queue.js';
+import { failUnanswerable, Generation, type GenerationDependencies } from './generation.js';
 import type { AssistantProfile } from './profiles.js';
 
 const NO_ADMISSION: Admission = { committed: () => undefined, release: () => undefined };
 
 /**
  * Reacts to user messages in assistant conversations: admits them against the queue and the profile's
- * double-texting policy before they are committed, then runs one Generation per message, one at a time
- * per conversation. Keeps the running generations for stop and snapshots.
+ * double-texting policy before they are committed, and queues one job per message. On worker nodes it
+ * runs the queued jobs, one Generation each (one at a time per conversation, which the queue sees to),
+ * and keeps the running generations for stop, approvals and snapshots.
  */
 export class Orchestrator implements Assistants {
   private readonly profiles: ReadonlyMap<string, AssistantProfile>;
-  /** Jobs admitted and not finished, per conversation: the `reject` policy looks at this. */
-  private readonly activeJobs = new CountMap<string>();
   private readonly running = new Map<string, Generation>();
   private closing = false;
 
   constructor(
     profiles: AssistantProfile[],
-    private readonly queue: MemoryJobQueue,
+    private readonly queue: JobQueue,
     private readonly budgets: UsageBudgets,
     private readonly dependencies: GenerationDependencies,
     private readonly onError: (error: unknown, generationId: string) => void,
@@ -54,34 +51,29 @@ export class Orchestrator implements Assistants {
     const profile = this.profiles.get(conversation.assistant);
     if (!profile) throw new ParleyError('unavailable', `assistant ${conversation.assistant} is not configured on this server`);
     const key = { tenant: conversation.tenant, conversationId: conversation.id };
-    const name = conversationKeyString(key);
-    if (profile.doubleTexting === 'reject' && this.activeJobs.get(name) > 0) {
-      throw new ParleyError('conflict', 'the assistant is still answering; wait for it or stop it', { details: { policy: 'reject' } });
-    }
-    const refund = await this.budgets.charge(conversation.tenant, sender.id);
-    // Counted from admission (not commit), so that two messages sent at once cannot both pass `reject`.
-    this.activeJobs.increment(name);
-    let reservation: Reservation;
+    // Reserved from admission (not commit), so that two messages sent at once cannot both pass `reject`.
+    const reservation = await this.queue.reserve(key, { exclusive: profile.doubleTexting === 'reject' });
+    let refund: () => Promise<void>;
     try {
-      reservation = this.queue.reserve(conversation.tenant);
+      refund = await this.budgets.charge(conversation.tenant, sender.id);
     } catch (error) {
-      this.activeJobs.decrement(name);
-      await refund();
+      await this.queue.cancel(reservation).catch(() => undefined);
       throw error;
     }
     return {
       committed: (event) => {
-        if (profile.doubleTexting === 'interrupt') for (const generation of this.generationsOf(name)) if (generation.trigger.seq < event.seq) generation.stop();
-        const admittedAt = performance.now();
-        const run = () => {
-          this.dependencies.observer.queued?.((performance.now() - admittedAt) / 1000);
-          return this.answer(key, profile, event);
-        };
-        this.queue.submit(reservation, { tenant: key.tenant, serialKey: name, run });
+        // The new job waits behind the running answers of the conversation: under `interrupt` they stop.
+        if (profile.doubleTexting === 'interrupt') this.stop(key).catch((error: unknown) => this.onError(error, 'interrupt'));
+        const job: AiJob = { id: randomUUID(), tenant: key.tenant, conversationId: key.conversationId, triggerSeq: event.seq, profileId: profile.id, admittedAt: Date.now() };
+        this.queue.submit(reservation, job).catch(async (error: unknown) => {
+          // The message is committed but cannot be answered: say so in the conversation rather than leave it hanging.
+          this.onError(error, job.id);
+          await refund().catch(() => undefined);
+          await failUnanswerable(this.dependencies.log, key, event, job, 'unavailable', 'the assistant could not take the message').catch((failure: unknown) => this.onError(failure, job.id));
+        });
       },
       release: () => {
-        this.queue.cancel(reservation);
-        this.activeJobs.decrement(name);
+        this.queue.cancel(reservation).catch((error: unknown) => this.onError(error, 'cancel'));
         refund().catch((error: unknown) => this.onError(error, 'refund'));
       },
     };
@@ -145,13 +137,20 @@ export class Orchestrator implements Assistants {
     return [...local, ...shared.filter((text) => !localIds.has(text.generationId))];
   }
 
+  /** Makes this node a worker: it runs queued jobs from now on. */
+  work(): void {
+    this.queue.work((job, context) => this.runJob(job, context));
+  }
+
   /**
-   * Shutdown: stops every running generation (each still ends with its terminal event) and starts no
-   * queued one. A queued message stays unanswered; the in-process queue does not outlive the process.
+   * Shutdown: takes no further job and stops every running generation (each still ends with its terminal
+   * event). Jobs still waiting stay in a shared queue for other workers; an in-process queue loses them.
    */
-  async stopAll(): Promise<void> {
+  async shutdown(): Promise<void> {
     this.closing = true;
+    const idle = this.queue.stopWorking();
     for (const generation of this.running.values()) generation.stop();
+    await idle;
   }
 
   async inspectContext(key: ConversationKey, generationId: string): Promise<OperationResult<'ai.context'> | null> {
@@ -160,20 +159,28 @@ export class Orchestrator implements Assistants {
     return this.dependencies.contexts.get(key, generationId);
   }
 
-  private async answer(key: ConversationKey, profile: AssistantProfile, trigger: ConversationEvent): Promise<void> {
-    const name = conversationKeyString(key);
-    if (this.closing) return this.activeJobs.decrement(name);
-    const generation = new Generation(key, profile, trigger, this.dependencies, randomUUID());
+  private async runJob(job: AiJob, { reclaimed, lost }: { reclaimed: boolean; lost: AbortSignal }): Promise<void> {
+    const key = { tenant: job.tenant, conversationId: job.conversationId };
+    if (!reclaimed) this.dependencies.observer.queued?.(Math.max(0, Date.now() - job.admittedAt) / 1000);
+    const [trigger] = await this.dependencies.log.readAfter(key, job.triggerSeq - 1, 1);
+    if (trigger?.seq !== job.triggerSeq) throw new Error(`AI job ${job.id}: message ${job.triggerSeq} of ${conversationKeyString(key)} not found`);
+    const profile = this.profiles.get(job.profileId);
+    if (!profile) return failUnanswerable(this.dependencies.log, key, trigger, job, 'unavailable', `assistant ${job.profileId} is not configured on the worker`);
+    const generation = new Generation(key, profile, trigger, this.dependencies, job.id);
     this.running.set(generation.id, generation);
+    // Another worker took the job over (this one was presumed dead): it ends the answer, this one stops.
+    const stop = () => generation.stop();
+    lost.addEventListener('abort', stop, { once: true });
+    if (this.closing) generation.stop();
     try {
-      await generation.run();
+      await generation.run({ reclaimed });
       await this.budgets.addTokens(key.tenant, trigger.actor.id, generation.outputTokens);
     } catch (error) {
       this.onError(error, generation.id);
     } finally {
+      lost.removeEventListener('abort', stop);
       this.running.delete(generation.id);
       this.keepContext(generation);
-      this.activeJobs.decrement(name);
     }
   }
 

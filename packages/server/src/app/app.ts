@@ -11,13 +11,15 @@ import { MemoryPresence } from '../bus/memory/presence.js';
 import { RedisBus } from '../bus/redis/bus.js';
 import { MemoryApprovalRegistry } from '../bus/memory/approval-registry.js';
 import { MemoryContextArchive } from '../bus/memory/context-archive.js';
+import { MemoryJobQueue } from '../bus/memory/job-queue.js';
 import { MemoryGenerationTexts } from '../bus/memory/generation-texts.js';
 import { RedisGenerationTexts } from '../bus/redis/generation-texts.js';
 import { RedisApprovalRegistry } from '../bus/redis/approval-registry.js';
 import { RedisBudgets } from '../bus/redis/budgets.js';
 import { RedisContextArchive } from '../bus/redis/context-archive.js';
+import { RedisJobQueue } from '../bus/redis/job-queue.js';
 import { RedisPresence } from '../bus/redis/presence.js';
-import type { ApprovalRegistry, Bus, ContextArchive, GenerationTexts, Presence, UsageBudgets } from '../core/ports.js';
+import type { ApprovalRegistry, Bus, ContextArchive, GenerationTexts, JobQueue, Presence, UsageBudgets } from '../core/ports.js';
 import type { Config } from '../config/config.js';
 import { Gateway } from '../gateway/gateway.js';
 import { Hub } from '../gateway/hub.js';
@@ -73,9 +75,11 @@ interface SharedState {
   budgets: UsageBudgets;
   approvalRegistry: ApprovalRegistry;
   contexts: ContextArchive;
+  queue: JobQueue;
 }
 
-function openBus(config: Config): SharedState {
+function openBus(config: Config, onError: (error: unknown) => void): SharedState {
+  const queueLimits = { maxQueued: config.aiQueueSize, concurrency: config.aiConcurrency, perTenantConcurrency: config.aiTenantConcurrency };
   const budgetLimits = { windowMs: config.aiBudgetWindowSeconds * 1000, requests: config.aiBudgetRequests, tokens: config.aiBudgetTokens };
   if (!config.redisUrl) {
     return {
@@ -85,6 +89,7 @@ function openBus(config: Config): SharedState {
       budgets: new MemoryBudgets(budgetLimits),
       approvalRegistry: new MemoryApprovalRegistry(),
       contexts: new MemoryContextArchive(KEPT_CONTEXTS),
+      queue: new MemoryJobQueue(queueLimits, onError),
     };
   }
   const bus = new RedisBus({ url: config.redisUrl, prefix: config.redisPrefix, hotLogSize: config.hotLogSize, hotLogTtlMs: config.hotLogTtlSeconds * 1000 });
@@ -95,6 +100,7 @@ function openBus(config: Config): SharedState {
     budgets: new RedisBudgets(bus.connection, config.redisPrefix, budgetLimits),
     approvalRegistry: new RedisApprovalRegistry(bus.connection, config.redisPrefix),
     contexts: new RedisContextArchive(bus.connection, config.redisPrefix, CONTEXT_TTL_MS),
+    queue: new RedisJobQueue(bus.connection, { ...queueLimits, prefix: config.redisPrefix, visibilityMs: config.aiJobVisibilityMs }, onError),
   };
 }
 
@@ -122,7 +128,8 @@ function optional<T extends Record<string, string | undefined>>(values: T): Part
 export async function startNode(config: Config, logger: Logger): Promise<ParleyNode> {
   const metrics = new Metrics();
   const store = await openStore(config);
-  const { bus, texts, presence, budgets, approvalRegistry, contexts } = openBus(config);
+  const onAiError = (error: unknown) => logger.error({ err: error }, 'AI job failed');
+  const { bus, texts, presence, budgets, approvalRegistry, contexts, queue } = openBus(config, onAiError);
   const secret = await resolveSecret(config, logger);
   const verifier = await TokenVerifier.create({
     ...(secret ? { secret } : {}),
@@ -141,12 +148,12 @@ export async function startNode(config: Config, logger: Logger): Promise<ParleyN
       logger.warn({ err: error, conversation: event.conversation, seq: event.seq }, 'publish failed after commit');
     },
   });
-  const { orchestrator, queue } = await createAssistants({
+  const orchestrator = await createAssistants({
     ...(config.assistantsFile ? { assistantsFile: config.assistantsFile } : {}),
     ...optional({ llmBaseUrl: config.llmBaseUrl, llmApiKey: config.llmApiKey, llmModel: config.llmModel, anthropicApiKey: config.anthropicApiKey, anthropicModel: config.anthropicModel }),
     demoTtftMs: config.demoTtftMs,
     demoTokensPerSecond: config.demoTokensPerSecond,
-    queue: { maxQueued: config.aiQueueSize, concurrency: config.aiConcurrency, perTenantConcurrency: config.aiTenantConcurrency },
+    queue,
     budgets,
     log,
     texts,
@@ -158,9 +165,10 @@ export async function startNode(config: Config, logger: Logger): Promise<ParleyN
       bus.publishSignal(signal).catch((error: unknown) => logger.warn({ err: error }, 'delta publish failed'));
     },
     observer: aiObserver(metrics, logger),
-    onError: (error) => logger.error({ err: error }, 'AI job failed'),
+    onError: onAiError,
   });
-  metrics.watchAiQueue(() => ({ depth: queue.depth, running: queue.active }));
+  metrics.watchAiQueue(() => queue.stats());
+  const servesClients = config.role !== 'worker';
   const gateway = new Gateway({
     log,
     bus,
@@ -191,17 +199,19 @@ export async function startNode(config: Config, logger: Logger): Promise<ParleyN
       registry: metrics.registry,
       checkStore: () => store.ping(),
       isDraining: () => gateway.isDraining,
-      webRoot: config.webDir ?? DEFAULT_WEB_ROOT,
-      ...(devSecret ? { issueDevToken: (tenant: string, userId: string) => signDevelopmentToken(devSecret, { tenant, userId, roles: ['user'], ttlSeconds: 3600 }) } : {}),
+      ...(servesClients ? { webRoot: config.webDir ?? DEFAULT_WEB_ROOT } : {}),
+      ...(devSecret && servesClients ? { issueDevToken: (tenant: string, userId: string) => signDevelopmentToken(devSecret, { tenant, userId, roles: ['user'], ttlSeconds: 3600 }) } : {}),
     }),
   );
-  gateway.listen(server, {
-    maxFrameBytes: config.maxFrameBytes,
-    allowedOrigins: config.allowedOrigins,
-    maxConnectionsPerIp: config.maxConnectionsPerIp,
-    pingIntervalMs: config.pingIntervalMs,
-    pingTimeoutMs: config.pingTimeoutMs,
-  });
+  if (servesClients) {
+    gateway.listen(server, {
+      maxFrameBytes: config.maxFrameBytes,
+      allowedOrigins: config.allowedOrigins,
+      maxConnectionsPerIp: config.maxConnectionsPerIp,
+      pingIntervalMs: config.pingIntervalMs,
+      pingTimeoutMs: config.pingTimeoutMs,
+    });
+  }
   try {
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -209,9 +219,12 @@ export async function startNode(config: Config, logger: Logger): Promise<ParleyN
     });
   } catch (error) {
     await gateway.shutdown(0);
+    await queue.close();
+    await bus.close();
     await store.close();
     throw error;
   }
+  if (config.role !== 'gateway') orchestrator.work();
   const port = (server.address() as AddressInfo).port;
   return {
     port,
@@ -219,8 +232,8 @@ export async function startNode(config: Config, logger: Logger): Promise<ParleyN
     stop: async () => {
       await gateway.shutdown(config.shutdownGraceMs);
       // Running answers end with a terminal event (ai.stopped) before the store closes.
-      await orchestrator.stopAll();
-      await queue.idle();
+      await orchestrator.shutdown();
+      await queue.close();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       // Keep-alive and stray sockets must not hold shutdown up: cut what is left after a moment.
       const deadline = setTimeout(() => server.closeAllConnections(), 1000);

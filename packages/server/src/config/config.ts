@@ -9,6 +9,7 @@ const optionalText = z.string().min(1).optional();
  * This table is the configuration reference (see `parley config`).
  */
 export const SETTINGS = {
+  role: { env: 'PARLEY_ROLE', flag: 'role', schema: z.enum(['all', 'gateway', 'worker']), default: 'all', help: 'all: serve clients and run AI jobs; gateway: serve clients only; worker: run AI jobs only (HTTP health and metrics still served). gateway and worker need PARLEY_REDIS_URL and DATABASE_URL' },
   port: { env: 'PORT', flag: 'port', schema: integer(0, 65_535), default: '8080', help: 'TCP port to listen on (0 picks a free one)' },
   host: { env: 'HOST', flag: 'host', schema: z.string().min(1), default: '0.0.0.0', help: 'interface to listen on' },
   dataDir: { env: 'PARLEY_DATA_DIR', flag: 'data-dir', schema: z.string().min(1), default: './data', help: 'directory of the embedded database (PGlite) and the development secret' },
@@ -47,9 +48,10 @@ export const SETTINGS = {
   anthropicModel: { env: 'PARLEY_ANTHROPIC_MODEL', flag: undefined, schema: optionalText, default: undefined, help: 'Anthropic model (default claude-3-5-haiku-latest)' },
   demoTtftMs: { env: 'PARLEY_DEMO_TTFT_MS', flag: undefined, schema: integer(0, 60_000), default: '300', help: "the demo model's time to first token" },
   demoTokensPerSecond: { env: 'PARLEY_DEMO_TOKENS_PER_SECOND', flag: undefined, schema: z.coerce.number().positive().max(100_000), default: '40', help: "the demo model's tokens per second" },
-  aiQueueSize: { env: 'PARLEY_AI_QUEUE_SIZE', flag: undefined, schema: integer(1), default: '200', help: 'AI jobs waiting at most; beyond it user messages to assistants get `busy`' },
-  aiConcurrency: { env: 'PARLEY_AI_CONCURRENCY', flag: undefined, schema: integer(1), default: '32', help: 'AI generations running at once per node' },
-  aiTenantConcurrency: { env: 'PARLEY_AI_TENANT_CONCURRENCY', flag: undefined, schema: integer(1), default: '8', help: 'AI generations of one tenant running at once per node' },
+  aiQueueSize: { env: 'PARLEY_AI_QUEUE_SIZE', flag: undefined, schema: integer(1), default: '200', help: 'AI jobs waiting at most (across every node, with Redis); beyond it user messages to assistants get `busy`' },
+  aiConcurrency: { env: 'PARLEY_AI_CONCURRENCY', flag: undefined, schema: integer(1), default: '32', help: 'AI generations running at once on one worker node' },
+  aiTenantConcurrency: { env: 'PARLEY_AI_TENANT_CONCURRENCY', flag: undefined, schema: integer(1), default: '8', help: 'AI generations of one tenant running at once (across every worker, with Redis)' },
+  aiJobVisibilityMs: { env: 'PARLEY_AI_JOB_VISIBILITY_MS', flag: undefined, schema: integer(1000, 600_000), default: '10000', help: 'with Redis: an AI job whose worker has not renewed it for this long (it died) is taken over by another worker; its answer ends within 1.25x this' },
   aiBudgetWindowSeconds: { env: 'PARLEY_AI_BUDGET_WINDOW_S', flag: undefined, schema: integer(1), default: '3600', help: 'length of the per-user AI budget window' },
   aiBudgetRequests: { env: 'PARLEY_AI_BUDGET_REQUESTS', flag: undefined, schema: integer(1), default: '200', help: 'AI answers one user may ask for per window; beyond it `rate_limited` with the reset time' },
   aiBudgetTokens: { env: 'PARLEY_AI_BUDGET_TOKENS', flag: undefined, schema: integer(1), default: '200000', help: 'output tokens of one user\'s AI answers per window' },
@@ -85,6 +87,9 @@ export function loadConfig(env: Record<string, string | undefined>, flags: Recor
   const result = config as Config;
   if (result.jwksFile && result.jwksUrl) throw new ConfigError(['set PARLEY_JWKS_FILE or PARLEY_JWKS_URL, not both']);
   if (result.pingTimeoutMs < 100) throw new ConfigError(['PARLEY_PING_TIMEOUT_MS must be at least 100']);
+  if (result.role !== 'all' && (!result.redisUrl || !result.databaseUrl)) {
+    throw new ConfigError([`--role ${result.role} shares work with other nodes: set PARLEY_REDIS_URL and DATABASE_URL`]);
+  }
   return result;
 }
 

@@ -53,3 +53,13 @@ export function budgetSpentError(budget: 'requests' | 'tokens', resetAt: number,
     details: { budget, resetAt, limit },
   });
 }
+
+/** The AI job queue is full: the sender should try again shortly. */
+export function queueFullError(): ParleyError {
+  return new ParleyError('busy', 'the assistant is saturated; try again shortly', { retryAfterMs: 1000 });
+}
+
+/** The `reject` double-texting policy refuses a message while the assistant answers an earlier one. */
+export function assistantBusyError(): ParleyError {
+  return new ParleyError('conflict', 'the assistant is still answering; wait for it or stop it', { details: { policy: 'reject' } });
+}

@@ -30,16 +30,26 @@ export class Metrics {
   readonly aiAttemptFailures = new Counter({ name: 'parley_ai_attempt_failures_total', help: 'Model attempts that failed (retried or not)', labelNames: ['model'], registers: [this.registry] });
   readonly aiQueueWait = new Histogram({ name: 'parley_ai_queue_wait_seconds', help: 'Time an admitted message waited for a worker', buckets: [0.001, 0.01, 0.05, 0.1, 0.5, 1, 5, 30], registers: [this.registry] });
   readonly aiToolDuration = new Histogram({ name: 'parley_ai_tool_seconds', help: 'Tool call latency', labelNames: ['tool'], buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 10], registers: [this.registry] });
-  private readQueue: () => { depth: number; running: number } = () => ({ depth: 0, running: 0 });
-  readonly aiQueueDepth: Gauge = new Gauge({ name: 'parley_ai_queue_depth', help: 'AI jobs waiting (reserved included)', registers: [this.registry], collect: (): void => this.aiQueueDepth.set(this.readQueue().depth) });
-  readonly aiRunning: Gauge = new Gauge({ name: 'parley_ai_running', help: 'AI generations running', registers: [this.registry], collect: (): void => this.aiRunning.set(this.readQueue().running) });
+  private readQueue: () => Promise<{ waiting: number; running: number }> = async () => ({ waiting: 0, running: 0 });
+  readonly aiQueueDepth: Gauge = new Gauge({
+    name: 'parley_ai_queue_depth',
+    help: 'AI jobs waiting, reserved included (of every node, with Redis)',
+    registers: [this.registry],
+    collect: async (): Promise<void> => this.aiQueueDepth.set((await this.readQueue().catch(() => ({ waiting: Number.NaN }))).waiting),
+  });
+  readonly aiRunning: Gauge = new Gauge({
+    name: 'parley_ai_running',
+    help: 'AI generations running on this node',
+    registers: [this.registry],
+    collect: async (): Promise<void> => this.aiRunning.set((await this.readQueue().catch(() => ({ running: Number.NaN }))).running),
+  });
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'parley_' });
   }
 
   /** Where the AI queue gauges read their values when scraped. */
-  watchAiQueue(read: () => { depth: number; running: number }): void {
+  watchAiQueue(read: () => Promise<{ waiting: number; running: number }>): void {
     this.readQueue = read;
   }
 }

@@ -4,7 +4,6 @@ import { Orchestrator } from '../../src/ai/orchestrator.js';
 import { AnswerCache } from '../../src/ai/answer-cache.js';
 import { Approvals } from '../../src/ai/approvals.js';
 import { MemoryBudgets, type BudgetLimits } from '../../src/ai/budgets.js';
-import { MemoryJobQueue, type JobQueueLimits } from '../../src/ai/job-queue.js';
 import { createModel } from '../../src/ai/models.js';
 import { profileSchema, type ModelSpec } from '../../src/ai/profiles.js';
 import { demoBackendTools } from '../../src/ai/demo-backend.js';
@@ -13,6 +12,8 @@ import { MemoryApprovalRegistry } from '../../src/bus/memory/approval-registry.j
 import { MemoryBus } from '../../src/bus/memory/bus.js';
 import { MemoryContextArchive } from '../../src/bus/memory/context-archive.js';
 import { MemoryGenerationTexts } from '../../src/bus/memory/generation-texts.js';
+import { MemoryJobQueue, type JobQueueLimits } from '../../src/bus/memory/job-queue.js';
+import type { JobQueue } from '../../src/core/ports.js';
 import type { ConversationKey } from '../../src/core/types.js';
 import { ConversationLog } from '../../src/log/conversation-log.js';
 import { openPostgresStore } from '../../src/store/postgres/open.js';
@@ -115,8 +116,8 @@ export class AiHarness {
     limits: JobQueueLimits = { maxQueued: 50, concurrency: 8, perTenantConcurrency: 8 },
     budgets: BudgetLimits = { windowMs: 60_000, requests: 1000, tokens: 1_000_000 },
     extraTools: ToolDefinition[] = [],
+    queue: JobQueue = new MemoryJobQueue(limits, () => undefined),
   ) {
-    const queue = new MemoryJobQueue(limits, () => undefined);
     const orchestrator = new Orchestrator(
       [profileSchema.parse({ id: 'p', deltaIntervalMs: 0, ...profile })],
       queue,
@@ -136,6 +137,7 @@ export class AiHarness {
       () => undefined,
       this.bus,
     );
+    orchestrator.work();
     return { orchestrator, queue };
   }
 

@@ -1,5 +1,7 @@
 import type { ConversationEvent } from '@parley/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MemoryJobQueue } from '../../src/bus/memory/job-queue.js';
+import type { JobRunner } from '../../src/core/ports.js';
 import { AiHarness } from './harness.js';
 let ai: AiHarness;
 
@@ -164,7 +166,7 @@ describe('double texting and the queue', () => {
   });
 
   it('busy with retryAfterMs when the queue is full, before anything is stored', async () => {
-    const { orchestrator, queue } = ai.orchestrator({ models: [slowModel('busy')] }, { maxQueued: 2, concurrency: 1, perTenantConcurrency: 1 });
+    const { orchestrator } = ai.orchestrator({ models: [slowModel('busy')] }, { maxQueued: 2, concurrency: 1, perTenantConcurrency: 1 });
     const keys = [await ai.conversation(), await ai.conversation(), await ai.conversation(), await ai.conversation()];
     await ai.send(orchestrator, keys[0]!, 'one'); // starts running
     await ai.send(orchestrator, keys[1]!, 'two'); // waits
@@ -172,7 +174,6 @@ describe('double texting and the queue', () => {
     const refused = ai.send(orchestrator, keys[3]!, 'four');
     await expect(refused).rejects.toMatchObject({ code: 'busy', retryAfterMs: 1000 });
     expect((await ai.events(keys[3]!)).filter((event) => event.type === 'message.created')).toHaveLength(0);
-    await queue.idle();
     for (const key of keys.slice(0, 3)) expect((await ai.terminals(key)).map((event) => event.type)).toEqual(['ai.completed']);
   });
 });
@@ -329,5 +330,48 @@ describe('failures outside the model', () => {
     } finally {
       ai.log.append = append;
     }
+  });
+});
+
+/** A queue that hands every job over as if its first worker had been lost (what a shared queue does after the visibility timeout). */
+class ReclaimingQueue extends MemoryJobQueue {
+  constructor(private readonly beforeRun: (job: Parameters<JobRunner>[0]) => Promise<void> = async () => undefined) {
+    super({ maxQueued: 10, concurrency: 2, perTenantConcurrency: 2 }, () => undefined);
+  }
+
+  override work(run: JobRunner): void {
+    super.work(async (job, context) => {
+      await this.beforeRun(job);
+      await run(job, { ...context, reclaimed: true });
+    });
+  }
+}
+
+describe('jobs taken over from a lost worker', () => {
+  it('answers from the start when the lost worker had not begun', async () => {
+    const model = ai.model('takeover', [{ kind: 'text', tokens: ['all ', 'of ', 'it'] }]);
+    const { orchestrator } = ai.orchestrator({ models: [model] }, undefined, undefined, [], new ReclaimingQueue());
+    const key = await ai.conversation();
+    await ai.send(orchestrator, key, 'hi');
+    const [end] = await ai.terminals(key);
+    expect(end).toMatchObject({ type: 'ai.completed', data: { text: 'all of it' } });
+    expectOneTerminalPerGeneration(await ai.events(key));
+  });
+
+  it('ends with ai.failed (worker_lost) when the lost worker had begun, without calling the model again', async () => {
+    const model = ai.model('lost', [{ kind: 'text', tokens: ['never'] }]);
+    // The lost worker stored ai.started under the generation's key, then died.
+    const queue = new ReclaimingQueue(async (job) => {
+      const key = { tenant: job.tenant, conversationId: job.conversationId };
+      await ai.log.append({ key, type: 'ai.started', actor: { kind: 'assistant', id: job.profileId }, data: { generationId: job.id, profile: job.profileId, replyTo: job.triggerSeq }, causation: { replyTo: job.triggerSeq, generationId: job.id, clientMsgId: `${job.id}:started` } });
+    });
+    const { orchestrator } = ai.orchestrator({ models: [model] }, undefined, undefined, [], queue);
+    const key = await ai.conversation();
+    await ai.send(orchestrator, key, 'hi');
+    const [end] = await ai.terminals(key);
+    expect(end).toMatchObject({ type: 'ai.failed', data: { code: 'worker_lost' } });
+    expect((await ai.events(key)).filter((event) => event.type === 'ai.started')).toHaveLength(1);
+    expect(ai.models.get('lost')!.calls).toHaveLength(0);
+    expectOneTerminalPerGeneration(await ai.events(key));
   });
 });
