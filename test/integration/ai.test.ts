@@ -19,7 +19,7 @@ describe('assistant conversations end to end', () => {
   };
 
   beforeAll(async () => {
-    server = await startServer({ PARLEY_DEMO_TTFT_MS: '50', PARLEY_DEMO_TOKENS_PER_SECOND: '150', PARLEY_RATE_PER_SECOND: '1000', PARLEY_RATE_BURST: '1000' });
+    server = await startServer({ PARLEY_DEMO_TTFT_MS: '50', PARLEY_DEMO_TOKENS_PER_SECOND: '150', PARLEY_RATE_PER_SECOND: '1000', PARLEY_RATE_BURST: '1000', PARLEY_USER_SEND_RATE_PER_SECOND: '10000', PARLEY_USER_SEND_BURST: '10000' });
     proxy = await TcpProxy.start(server.port);
   });
   afterAll(async () => {

@@ -41,7 +41,7 @@ describe('two nodes over Redis and PostgreSQL', () => {
 
   beforeAll(async () => {
     schema = await createTestSchema();
-    env = { DATABASE_URL, PARLEY_DATABASE_SCHEMA: schema.schema, PARLEY_REDIS_URL: REDIS_URL, PARLEY_REDIS_PREFIX: prefix, PARLEY_RATE_PER_SECOND: '1000', PARLEY_RATE_BURST: '1000', PARLEY_DEMO_TTFT_MS: '50', PARLEY_DEMO_TOKENS_PER_SECOND: '200' };
+    env = { DATABASE_URL, PARLEY_DATABASE_SCHEMA: schema.schema, PARLEY_REDIS_URL: REDIS_URL, PARLEY_REDIS_PREFIX: prefix, PARLEY_RATE_PER_SECOND: '1000', PARLEY_RATE_BURST: '1000', PARLEY_USER_SEND_RATE_PER_SECOND: '10000', PARLEY_USER_SEND_BURST: '10000', PARLEY_DEMO_TTFT_MS: '50', PARLEY_DEMO_TOKENS_PER_SECOND: '200' };
     nodes = [await startServer(env), await startServer(env)];
   });
   afterAll(async () => {
@@ -207,7 +207,7 @@ describe('a Redis restart during traffic', () => {
     const port = 16_379 + (process.pid % 1000);
     let redis = await startRedis(port);
     const schema = await createTestSchema();
-    const env = { DATABASE_URL, PARLEY_DATABASE_SCHEMA: schema.schema, PARLEY_REDIS_URL: `redis://127.0.0.1:${port}`, PARLEY_RATE_PER_SECOND: '1000', PARLEY_RATE_BURST: '1000' };
+    const env = { DATABASE_URL, PARLEY_DATABASE_SCHEMA: schema.schema, PARLEY_REDIS_URL: `redis://127.0.0.1:${port}`, PARLEY_RATE_PER_SECOND: '1000', PARLEY_RATE_BURST: '1000', PARLEY_USER_SEND_RATE_PER_SECOND: '10000', PARLEY_USER_SEND_BURST: '10000' };
     const nodes = [await startServer(env), await startServer(env)];
     const clients: ParleyClient[] = [];
     try {

@@ -32,7 +32,7 @@ describe.each(stores)('delivery contract over $name', (store) => {
   beforeAll(async () => {
     const prepared = await store.env();
     cleanup = prepared.cleanup;
-    server = await startServer({ ...prepared.env, PARLEY_RATE_PER_SECOND: '1000', PARLEY_RATE_BURST: '1000' });
+    server = await startServer({ ...prepared.env, PARLEY_RATE_PER_SECOND: '1000', PARLEY_RATE_BURST: '1000', PARLEY_USER_SEND_RATE_PER_SECOND: '10000', PARLEY_USER_SEND_BURST: '10000' });
   });
   afterAll(async () => {
     await server.stop();

@@ -23,7 +23,7 @@ function runCli(args: string[], env: Record<string, string> = {}): Promise<{ cod
 
 describe('operations', () => {
   it('closes a slow consumer with 4001, and it recovers every event by resuming', async () => {
-    const server = await startServer({ PARLEY_MAX_BUFFERED_BYTES: String(256 * 1024), PARLEY_RATE_PER_SECOND: '10000', PARLEY_RATE_BURST: '10000' });
+    const server = await startServer({ PARLEY_MAX_BUFFERED_BYTES: String(256 * 1024), PARLEY_RATE_PER_SECOND: '10000', PARLEY_RATE_BURST: '10000', PARLEY_USER_SEND_RATE_PER_SECOND: '10000', PARLEY_USER_SEND_BURST: '10000' });
     try {
       const bob = await RawClient.connect(server.wsUrl, await token('bob'));
       const id = 'slow';
@@ -102,7 +102,7 @@ describe('operations', () => {
   it('on SIGTERM finishes queued appends, tells clients to reconnect (4000) and exits 0', async () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'parley-shutdown-'));
     try {
-      const server = await startServer({ PARLEY_DATA_DIR: dataDir, PARLEY_RATE_PER_SECOND: '1000', PARLEY_RATE_BURST: '1000' });
+      const server = await startServer({ PARLEY_DATA_DIR: dataDir, PARLEY_RATE_PER_SECOND: '1000', PARLEY_RATE_BURST: '1000', PARLEY_USER_SEND_RATE_PER_SECOND: '10000', PARLEY_USER_SEND_BURST: '10000' });
       const alice = await RawClient.connect(server.wsUrl, await token('alice'));
       await alice.call('conversation.open', { conversationId: 'bye' });
       const replies = Array.from({ length: 30 }, (_, index) => alice.request('message.send', { conversationId: 'bye', clientMsgId: `q-${index}`, content: text(`${index}`) }));
@@ -189,6 +189,26 @@ describe('operations', () => {
       expect(third).not.toBeNull();
       second.close();
       third?.close();
+    } finally {
+      await server.stop();
+    }
+  });
+
+  it("limits one user's messages over all their connections, with rate_limited (scope user) and retryAfterMs", async () => {
+    const server = await startServer({ PARLEY_USER_SEND_BURST: '3', PARLEY_USER_SEND_RATE_PER_SECOND: '0.5' });
+    try {
+      const phone = await RawClient.connect(server.wsUrl, await token('ursula'));
+      const laptop = await RawClient.connect(server.wsUrl, await token('ursula'));
+      const other = await RawClient.connect(server.wsUrl, await token('victor'));
+      await phone.call('conversation.open', { conversationId: 'user-rate', members: ['victor'] });
+      const send = (client: RawClient, index: number) => client.request('message.send', { conversationId: 'user-rate', clientMsgId: `m-${index}`, content: text(`#${index}`) });
+      const replies = [await send(phone, 1), await send(laptop, 2), await send(phone, 3), await send(laptop, 4)];
+      expect(replies.slice(0, 3).every((reply) => reply.result)).toBe(true);
+      expect(replies[3]!.error).toMatchObject({ code: 'rate_limited', details: { scope: 'user' } });
+      expect(replies[3]!.error.retryAfterMs).toBeGreaterThan(0);
+      // Nothing of the refused message was stored, and other users are not held back.
+      expect((await other.call('message.send', { conversationId: 'user-rate', clientMsgId: 'v-1', content: text('hi') })).seq).toBe(5);
+      for (const client of [phone, laptop, other]) client.close();
     } finally {
       await server.stop();
     }

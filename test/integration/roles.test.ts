@@ -50,7 +50,7 @@ describe('gateway and worker roles', () => {
     const seenByAlice = follow(alice);
     const seenByBob = follow(bob);
     await Promise.all([seenByAlice.subscription.ready, seenByBob.subscription.ready]);
-    return { alice, conversationId: conversation.id, seenByAlice, seenByBob };
+    return { alice, bob, conversationId: conversation.id, seenByAlice, seenByBob };
   }
 
   beforeAll(async () => {
@@ -62,6 +62,8 @@ describe('gateway and worker roles', () => {
       PARLEY_REDIS_PREFIX: prefix,
       PARLEY_RATE_PER_SECOND: '1000',
       PARLEY_RATE_BURST: '1000',
+      PARLEY_USER_SEND_RATE_PER_SECOND: '10000',
+      PARLEY_USER_SEND_BURST: '10000',
       PARLEY_DEMO_TTFT_MS: '50',
       PARLEY_DEMO_TOKENS_PER_SECOND: '30',
       PARLEY_AI_JOB_VISIBILITY_MS: String(VISIBILITY_MS),
@@ -89,6 +91,16 @@ describe('gateway and worker roles', () => {
     const completedOn = async (node: TestServer) => metric(node, 'parley_ai_generations_total{outcome="completed"}');
     expect((await Promise.all(gateways.map(completedOn))).reduce((sum, count) => sum + count, 0)).toBe(0);
     expect((await Promise.all(workers.map(completedOn))).reduce((sum, count) => sum + count, 0)).toBeGreaterThanOrEqual(1);
+  });
+
+  it('Stop sent through the other gateway reaches the worker running the answer', async () => {
+    const { alice, bob, conversationId, seenByAlice, seenByBob } = await conversationOnTwoGateways();
+    await alice.send(conversationId, 'tell me a long story');
+    await eventually(() => expect(seenByAlice.states.at(-1)?.text.length ?? 0).toBeGreaterThan(10));
+    const stopped = await bob.stopGeneration(conversationId);
+    expect(stopped).toEqual([seenByAlice.states.at(-1)!.generationId]);
+    await eventually(() => expect(seenByBob.states.at(-1)?.status).toBe('stopped'));
+    await eventually(() => expect(seenByAlice.states.at(-1)?.status).toBe('stopped'));
   });
 
   it('a worker does not serve WebSocket clients', async () => {

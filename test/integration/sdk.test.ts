@@ -25,7 +25,7 @@ describe('client SDK end to end', () => {
   };
 
   beforeAll(async () => {
-    server = await startServer({ PARLEY_RATE_PER_SECOND: '1000', PARLEY_RATE_BURST: '1000' });
+    server = await startServer({ PARLEY_RATE_PER_SECOND: '1000', PARLEY_RATE_BURST: '1000', PARLEY_USER_SEND_RATE_PER_SECOND: '10000', PARLEY_USER_SEND_BURST: '10000' });
     proxy = await TcpProxy.start(server.port);
   });
   afterAll(async () => {

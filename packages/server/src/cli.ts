@@ -8,7 +8,7 @@ import { createLogger } from './observability/logger.js';
 const USAGE = `parley ${SERVER_VERSION}
 
 Usage:
-  parley start [--port N] [--host H] [--data-dir D] [--database-url URL] [--log-level L]
+  parley start [--role all|gateway|worker] [--port N] [--host H] [--data-dir D] [--database-url URL] [--log-level L]
   parley migrate [--database-url URL] [--data-dir D]
   parley token --tenant T --user U [--roles user,agent,admin] [--ttl SECONDS]
   parley config      list every setting (environment variable, flag, default)

@@ -122,6 +122,8 @@ export class Generation {
     try {
       const started = await this.appendStarted();
       if (options.reclaimed && started.duplicate) return await this.endLost();
+      // Listed from now on (text still empty), so that a stop sent through any node finds it before its first token.
+      this.dependencies.texts.put(this.key, this.coalescer.snapshot()).catch(() => undefined);
       const [history, memory, providers] = await Promise.all([
         this.dependencies.log.history(this.key, { limit: HISTORY_EVENTS }),
         this.dependencies.log.getMemory(this.key),

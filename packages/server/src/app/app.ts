@@ -12,14 +12,16 @@ import { RedisBus } from '../bus/redis/bus.js';
 import { MemoryApprovalRegistry } from '../bus/memory/approval-registry.js';
 import { MemoryContextArchive } from '../bus/memory/context-archive.js';
 import { MemoryJobQueue } from '../bus/memory/job-queue.js';
+import { MemoryUserRateLimits } from '../bus/memory/user-rate-limits.js';
 import { MemoryGenerationTexts } from '../bus/memory/generation-texts.js';
 import { RedisGenerationTexts } from '../bus/redis/generation-texts.js';
 import { RedisApprovalRegistry } from '../bus/redis/approval-registry.js';
 import { RedisBudgets } from '../bus/redis/budgets.js';
 import { RedisContextArchive } from '../bus/redis/context-archive.js';
 import { RedisJobQueue } from '../bus/redis/job-queue.js';
+import { RedisUserRateLimits } from '../bus/redis/user-rate-limits.js';
 import { RedisPresence } from '../bus/redis/presence.js';
-import type { ApprovalRegistry, Bus, ContextArchive, GenerationTexts, JobQueue, Presence, UsageBudgets } from '../core/ports.js';
+import type { ApprovalRegistry, Bus, ContextArchive, GenerationTexts, JobQueue, Presence, UsageBudgets, UserRateLimits } from '../core/ports.js';
 import type { Config } from '../config/config.js';
 import { Gateway } from '../gateway/gateway.js';
 import { Hub } from '../gateway/hub.js';
@@ -76,6 +78,7 @@ interface SharedState {
   approvalRegistry: ApprovalRegistry;
   contexts: ContextArchive;
   queue: JobQueue;
+  userSendRates: UserRateLimits;
 }
 
 function openBus(config: Config, onError: (error: unknown) => void): SharedState {
@@ -90,6 +93,7 @@ function openBus(config: Config, onError: (error: unknown) => void): SharedState
       approvalRegistry: new MemoryApprovalRegistry(),
       contexts: new MemoryContextArchive(KEPT_CONTEXTS),
       queue: new MemoryJobQueue(queueLimits, onError),
+      userSendRates: new MemoryUserRateLimits(config.userSendRatePerSecond, config.userSendBurst),
     };
   }
   const bus = new RedisBus({ url: config.redisUrl, prefix: config.redisPrefix, hotLogSize: config.hotLogSize, hotLogTtlMs: config.hotLogTtlSeconds * 1000 });
@@ -101,6 +105,7 @@ function openBus(config: Config, onError: (error: unknown) => void): SharedState
     approvalRegistry: new RedisApprovalRegistry(bus.connection, config.redisPrefix),
     contexts: new RedisContextArchive(bus.connection, config.redisPrefix, CONTEXT_TTL_MS),
     queue: new RedisJobQueue(bus.connection, { ...queueLimits, prefix: config.redisPrefix, visibilityMs: config.aiJobVisibilityMs }, onError),
+    userSendRates: new RedisUserRateLimits(bus.connection, config.redisPrefix, config.userSendRatePerSecond, config.userSendBurst),
   };
 }
 
@@ -129,7 +134,7 @@ export async function startNode(config: Config, logger: Logger): Promise<ParleyN
   const metrics = new Metrics();
   const store = await openStore(config);
   const onAiError = (error: unknown) => logger.error({ err: error }, 'AI job failed');
-  const { bus, texts, presence, budgets, approvalRegistry, contexts, queue } = openBus(config, onAiError);
+  const { bus, texts, presence, budgets, approvalRegistry, contexts, queue, userSendRates } = openBus(config, onAiError);
   const secret = await resolveSecret(config, logger);
   const verifier = await TokenVerifier.create({
     ...(secret ? { secret } : {}),
@@ -173,6 +178,7 @@ export async function startNode(config: Config, logger: Logger): Promise<ParleyN
     log,
     bus,
     presence,
+    userSendRates,
     assistants: orchestrator,
     hub: new Hub(bus),
     verifier,

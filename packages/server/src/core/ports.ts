@@ -202,3 +202,9 @@ export interface JobQueue {
   stats(): Promise<{ waiting: number; running: number }>;
   close(): Promise<void>;
 }
+
+/** Per-user rate limits that hold across every node sharing the adapter (a user may connect to several). */
+export interface UserRateLimits {
+  /** Takes one unit of the user's rate; returns 0 when granted, else the milliseconds until one is available. */
+  take(tenant: string, userId: string): Promise<number>;
+}

@@ -110,6 +110,9 @@ const getConversation: Handler<'conversation.get'> = async (session, args) => ({
 const sendMessage: Handler<'message.send'> = async (session, args) => {
   const conversation = await authorized(session, args.conversationId);
   const actor = actorOf(session);
+  // Across all of the user's connections, on every node (the per-connection bucket alone would multiply with them).
+  const waitMs = await session.services.userSendRates.take(conversation.tenant, actor.id);
+  if (waitMs > 0) throw new ParleyError('rate_limited', 'too many messages from this user', { retryAfterMs: waitMs, details: { scope: 'user' } });
   const causation = args.replyTo === undefined ? { clientMsgId: args.clientMsgId } : { clientMsgId: args.clientMsgId, replyTo: args.replyTo };
   // The assistant admits the message before it is committed, so a full queue is the sender's error, not a silent wait.
   const admission = await session.services.assistants.admit(conversation, actor);

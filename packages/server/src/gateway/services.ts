@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { TokenVerifier } from '../auth/tokens.js';
 import { CountMap } from '../core/count-map.js';
-import type { Assistants, Bus, Presence } from '../core/ports.js';
+import type { Assistants, Bus, Presence, UserRateLimits } from '../core/ports.js';
 import type { ConversationLog } from '../log/conversation-log.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { Hub } from './hub.js';
@@ -43,6 +43,8 @@ export interface GatewayServices {
   log: ConversationLog;
   bus: Bus;
   presence: Presence;
+  /** Messages per user, across every connection and node. */
+  userSendRates: UserRateLimits;
   assistants: Assistants;
   hub: Hub;
   verifier: TokenVerifier;

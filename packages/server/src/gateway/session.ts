@@ -16,7 +16,7 @@ import { ParleyError, toParleyError } from '../core/errors.js';
 import type { Principal } from '../core/types.js';
 import type { ClientConnection, ConnectionHandler } from './connection.js';
 import { OPERATIONS, type OperationSession } from './operations.js';
-import { TokenBucket } from './rate-limit.js';
+import { TokenBucket } from '../core/token-bucket.js';
 import type { GatewayServices } from './services.js';
 import { ConversationSubscriptions } from './subscriptions.js';
 

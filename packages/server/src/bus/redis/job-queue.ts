@@ -306,7 +306,8 @@ export class RedisJobQueue implements JobQueue {
     if (free <= 0) return;
     try {
       const [, entries] = (await this.redis.xautoclaim(this.stream, GROUP, this.consumer, this.options.visibilityMs, '0-0', 'COUNT', free)) as [string, Array<[string, string[] | null]>];
-      for (const [entryId, fields] of entries) await this.begin(entryId, fields, true);
+      // One of this worker's own jobs comes back if its renewals failed for a while (Redis was away): it still runs here.
+      for (const [entryId, fields] of entries) if (!this.running.has(entryId)) await this.begin(entryId, fields, true);
     } catch (error) {
       if (!String((error as Error).message).includes('NOGROUP')) this.onError(error);
     }

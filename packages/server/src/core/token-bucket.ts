@@ -22,6 +22,12 @@ export class TokenBucket {
     return Math.ceil(((1 - this.tokens) / this.ratePerSecond) * 1000);
   }
 
+  /** Whether the bucket has refilled to its burst (it then holds no state worth keeping). */
+  get full(): boolean {
+    this.refill();
+    return this.tokens >= this.burst;
+  }
+
   private refill(): void {
     const now = this.now();
     this.tokens = Math.min(this.burst, this.tokens + ((now - this.updatedAt) / 1000) * this.ratePerSecond);
