@@ -32,7 +32,7 @@ export class Orchestrator implements Assistants {
     this.profiles = new Map(profiles.map((profile) => [profile.id, profile]));
     control.onControl((message) => {
       const key = { tenant: message.tenant, conversationId: message.conversationId };
-      if (message.type === 'ai.stop') return this.stopLocal(key, message.generationId);
+      if (message.type === 'ai.stop') return this.stopLocal(key, message);
       // A decision taken on another node, for a generation that runs here.
       if (!this.running.has(generationOfApproval(message.approvalId))) return;
       this.recordApproval(key, message.approvalId, message.approved, message.by).catch(async (error: unknown) => {
@@ -63,7 +63,7 @@ export class Orchestrator implements Assistants {
     return {
       committed: (event) => {
         // The new job waits behind the running answers of the conversation: under `interrupt` they stop.
-        if (profile.doubleTexting === 'interrupt') this.stop(key).catch((error: unknown) => this.onError(error, 'interrupt'));
+        if (profile.doubleTexting === 'interrupt') this.interrupt(key, event.seq).catch((error: unknown) => this.onError(error, 'interrupt'));
         const job: AiJob = { id: randomUUID(), tenant: key.tenant, conversationId: key.conversationId, triggerSeq: event.seq, profileId: profile.id, admittedAt: Date.now() };
         this.queue.submit(reservation, job).catch(async (error: unknown) => {
           // The message is committed but cannot be answered: say so in the conversation rather than leave it hanging.
@@ -83,15 +83,25 @@ export class Orchestrator implements Assistants {
   async stop(key: ConversationKey, generationId?: string): Promise<string[]> {
     const running = await this.snapshots(key);
     const ids = running.map((text) => text.generationId).filter((id) => !generationId || id === generationId);
-    this.stopLocal(key, generationId);
+    this.stopLocal(key, generationId ? { generationId } : {});
     if (ids.some((id) => !this.running.has(id))) {
       await this.control.publishControl({ type: 'ai.stop', tenant: key.tenant, conversationId: key.conversationId, ...(generationId ? { generationId } : {}) });
     }
     return ids;
   }
 
-  private stopLocal(key: ConversationKey, generationId?: string): void {
-    for (const generation of this.generationsOf(conversationKeyString(key))) if (!generationId || generation.id === generationId) generation.stop();
+  /** Under `interrupt`: stops the answers to the conversation's earlier messages, wherever they run (not the one to `beforeSeq`, which may start meanwhile). */
+  private async interrupt(key: ConversationKey, beforeSeq: number): Promise<void> {
+    this.stopLocal(key, { beforeSeq });
+    await this.control.publishControl({ type: 'ai.stop', tenant: key.tenant, conversationId: key.conversationId, beforeSeq });
+  }
+
+  private stopLocal(key: ConversationKey, which: { generationId?: string; beforeSeq?: number }): void {
+    for (const generation of this.generationsOf(conversationKeyString(key))) {
+      if (which.generationId && generation.id !== which.generationId) continue;
+      if (which.beforeSeq !== undefined && generation.trigger.seq >= which.beforeSeq) continue;
+      generation.stop();
+    }
   }
 
   /**

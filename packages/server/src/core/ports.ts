@@ -69,7 +69,7 @@ export interface Bus {
 
 /** Node-to-node instructions. */
 export type ControlMessage =
-  | { type: 'ai.stop'; tenant: string; conversationId: string; generationId?: string }
+  | { type: 'ai.stop'; tenant: string; conversationId: string; generationId?: string; /** Only answers to messages before this seq. */ beforeSeq?: number }
   | { type: 'ai.approve'; tenant: string; conversationId: string; approvalId: string; approved: boolean; by: Actor };
 
 /** Who is connected to which conversation. Entries belong to connections; a dead node's entries must expire. */
