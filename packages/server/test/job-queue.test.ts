@@ -257,19 +257,67 @@ describe('RedisJobQueue across workers', () => {
     await eventually(async () => expect((await queue.stats()).waiting).toBe(0));
   });
 
-  it('recovers when Redis loses the stream and its consumer group', async () => {
-    const { queue, prefix } = openRedisQueue({ maxQueued: 10, concurrency: 2, perTenantConcurrency: 2 });
+  it('recovers when Redis loses the stream and its group while a job runs: the job is not taken for lost, and the conversation moves on', async () => {
+    const { queue, prefix } = openRedisQueue({ maxQueued: 10, concurrency: 2, perTenantConcurrency: 2 }, 1000);
     const runner = controlledRunner();
     queue.work(runner.run);
-    const first = await enqueue(queue, conversation());
+    const key = conversation();
+    const first = await enqueue(queue, key, 2);
+    const second = await enqueue(queue, key, 3);
+    await eventually(() => expect(runner.started).toHaveLength(1));
+    const admin = new Redis(REDIS_URL);
+    await admin.del(`${prefix}:{jobs}:stream`);
+    // Several renewals later the running job is still held, not abandoned.
+    await new Promise((resolve) => setTimeout(resolve, 1200));
+    expect(runner.started[0]!.lost.aborted).toBe(false);
+    runner.finish(first);
+    await eventually(() => expect(runner.started.map((entry) => entry.job.id)).toEqual([first.id, second.id]), 10_000);
+    runner.finish(second);
+    const third = await enqueue(queue, conversation());
+    await eventually(() => expect(runner.started.map((entry) => entry.job.id)).toContain(third.id), 10_000);
+    runner.finish(third);
+    await eventually(async () => expect(await queue.stats()).toEqual({ waiting: 0, running: 0 }));
+    admin.disconnect();
+  });
+
+  it('a worker that stops while it still holds a delivery (its finish failed) leaves it for another worker to reclaim', async () => {
+    const { queue, share } = openRedisQueue({ maxQueued: 10, concurrency: 1, perTenantConcurrency: 1 }, 1000);
+    const runner = controlledRunner();
+    queue.work(runner.run);
+    // Fault injection: the first finish does not reach Redis.
+    const commands = (queue as unknown as { redis: { jobFinish: (...args: unknown[]) => Promise<number> } }).redis;
+    const finish = commands.jobFinish.bind(commands);
+    let failures = 0;
+    commands.jobFinish = async (...args) => (failures++ === 0 ? Promise.reject(new Error('connection reset')) : finish(...args));
+    const key = conversation();
+    const first = await enqueue(queue, key, 2);
+    const second = await enqueue(queue, key, 3);
     await eventually(() => expect(runner.started).toHaveLength(1));
     runner.finish(first);
-    const admin = new Redis(REDIS_URL);
-    await eventually(async () => expect(await admin.xlen(`${prefix}:{jobs}:stream`)).toBe(0));
-    await admin.del(`${prefix}:{jobs}:stream`);
-    admin.disconnect();
-    const second = await enqueue(queue, conversation());
-    await eventually(() => expect(runner.started.map((entry) => entry.job.id)).toContain(second.id), 10_000);
-    runner.finish(second);
+    await queue.stopWorking();
+    const rescuer = controlledRunner();
+    share().work(rescuer.run);
+    await eventually(() => expect(rescuer.started.map((entry) => entry.job.id)).toEqual([first.id]), 10_000);
+    expect(rescuer.started[0]!.reclaimed).toBe(true);
+    rescuer.finish(first);
+    await eventually(() => expect(rescuer.started.map((entry) => entry.job.id)).toEqual([first.id, second.id]));
+    rescuer.finish(second);
+  });
+
+  it('a submit repeated by the client library (a lost reply) queues the job once', async () => {
+    const { queue } = openRedisQueue({ maxQueued: 10, concurrency: 2, perTenantConcurrency: 2 });
+    const key = conversation();
+    const job = await enqueue(queue, key);
+    const commands = (queue as unknown as { redis: { jobSubmit: (...args: unknown[]) => Promise<number> } }).redis;
+    const base = (queue as unknown as { base: string }).base;
+    const raw = JSON.stringify(job);
+    expect(await commands.jobSubmit(`${base}:stream`, `${base}:unfinished`, `${base}:conversation:${key.tenant}/${key.conversationId}`, `${base}:reserved:${key.tenant}/${key.conversationId}`, raw, 0)).toBe(0);
+    expect((await queue.stats()).waiting).toBe(1);
+    const runner = controlledRunner();
+    queue.work(runner.run);
+    await eventually(() => expect(runner.started).toHaveLength(1));
+    runner.finish(job);
+    await eventually(async () => expect(await queue.stats()).toEqual({ waiting: 0, running: 0 }));
+    expect(runner.started).toHaveLength(1);
   });
 });

@@ -113,15 +113,15 @@ export class Generation {
 
   /**
    * Runs to one terminal event. Never throws for model or tool failures; only if the store itself fails.
-   * `reclaimed`: the job was taken over from a worker presumed dead. If that worker had begun the answer,
-   * it is ended with `ai.failed` (`worker_lost`); if not, it is answered here from the start.
+   * If this generation had begun before (its `ai.started` is stored: a worker that took the job was lost),
+   * it is ended with `ai.failed` (`worker_lost`) instead of being answered a second time.
    */
-  async run(options: { reclaimed?: boolean } = {}): Promise<void> {
+  async run(): Promise<void> {
     // The whole answer's deadline: a watchdog that nothing feeds, postponed only while a person decides.
     const total = new Watchdog(this.controller, this.profile.limits.totalTimeoutMs, this.profile.limits.totalTimeoutMs, () => this.waitingForPeople > 0);
     try {
       const started = await this.appendStarted();
-      if (options.reclaimed && started.duplicate) return await this.endLost();
+      if (started.duplicate) return await this.endLost();
       // Listed from now on (text still empty), so that a stop sent through any node finds it before its first token.
       this.dependencies.texts.put(this.key, this.coalescer.snapshot()).catch(() => undefined);
       const [history, memory, providers] = await Promise.all([

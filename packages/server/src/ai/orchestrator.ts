@@ -174,6 +174,8 @@ export class Orchestrator implements Assistants {
     if (!reclaimed) this.dependencies.observer.queued?.(Math.max(0, Date.now() - job.admittedAt) / 1000);
     const [trigger] = await this.dependencies.log.readAfter(key, job.triggerSeq - 1, 1);
     if (trigger?.seq !== job.triggerSeq) throw new Error(`AI job ${job.id}: message ${job.triggerSeq} of ${conversationKeyString(key)} not found`);
+    // Taken over while the trigger was read: the new holder answers; starting here would end its answer.
+    if (lost.aborted) return;
     const profile = this.profiles.get(job.profileId);
     if (!profile) return failUnanswerable(this.dependencies.log, key, trigger, job, 'unavailable', `assistant ${job.profileId} is not configured on the worker`);
     const generation = new Generation(key, profile, trigger, this.dependencies, job.id);
@@ -183,7 +185,7 @@ export class Orchestrator implements Assistants {
     lost.addEventListener('abort', stop, { once: true });
     if (this.closing) generation.stop();
     try {
-      await generation.run({ reclaimed });
+      await generation.run();
       await this.budgets.addTokens(key.tenant, trigger.actor.id, generation.outputTokens);
     } catch (error) {
       this.onError(error, generation.id);

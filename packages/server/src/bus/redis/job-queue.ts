@@ -31,13 +31,15 @@ const ERROR_BACKOFF_MS = 500;
 const STOP_WAIT_MS = 1000;
 
 interface JobCommands {
-  jobReserve(unfinished: string, running: string, conversation: string, reservations: string, max: number, exclusive: 0 | 1, localReserved: number, ttlMs: number, now: number): Promise<'ok' | 'busy' | 'conflict'>;
+  jobReserve(unfinished: string, running: string, conversation: string, reservations: string, max: number, exclusive: 0 | 1, localReserved: number, ttlMs: number): Promise<'ok' | 'busy' | 'conflict'>;
   jobRelease(reservations: string): Promise<number>;
   jobSubmit(stream: string, unfinished: string, conversation: string, reservations: string, job: string, exclusive: 0 | 1): Promise<number>;
-  jobStart(running: string, tenantRunning: string, conversation: string, jobId: string, now: number, expiry: number, cap: number, job: string): Promise<number>;
-  jobHeartbeat(stream: string, running: string, tenantRunning: string, group: string, consumer: string, entryId: string, jobId: string, expiry: number): Promise<number>;
+  jobStart(running: string, tenantRunning: string, conversation: string, jobId: string, visibilityMs: number, cap: number, job: string, reclaimed: 0 | 1): Promise<number>;
+  jobHeartbeat(stream: string, running: string, tenantRunning: string, conversation: string, group: string, consumer: string, entryId: string, jobId: string, visibilityMs: number, job: string): Promise<number>;
   jobFinish(stream: string, unfinished: string, conversation: string, running: string, tenantRunning: string, entryId: string, group: string, job: string, jobId: string): Promise<number>;
   jobRequeue(stream: string, entryId: string, group: string, job: string): Promise<number>;
+  jobRetire(stream: string, group: string, consumer: string): Promise<number>;
+  jobStats(unfinished: string, running: string): Promise<[number, number]>;
 }
 
 interface RunningJob {
@@ -72,6 +74,11 @@ export class RedisJobQueue implements JobQueue {
   private loopDone: Promise<void> = Promise.resolve();
   private slotFreed: (() => void) | null = null;
   private idleWaiters: Array<() => void> = [];
+  /** Deliveries between their read and their start (or requeue), which stopping waits for. */
+  private beginning = 0;
+  /** Where the last XAUTOCLAIM scan stopped: the next one goes on from there, so every pending entry is reached. */
+  private reclaimCursor = '0-0';
+  private reclaimPausedUntil = 0;
 
   constructor(
     redis: Redis,
@@ -85,9 +92,16 @@ export class RedisJobQueue implements JobQueue {
       jobRelease: 'job-release-1.lua',
       jobSubmit: 'job-submit-4.lua',
       jobStart: 'job-start-3.lua',
-      jobHeartbeat: 'job-heartbeat-3.lua',
+      jobHeartbeat: 'job-heartbeat-4.lua',
       jobFinish: 'job-finish-5.lua',
       jobRequeue: 'job-requeue-1.lua',
+      jobRetire: 'job-retire-1.lua',
+      jobStats: 'job-stats-2.lua',
+    });
+    // After Redis was away, every delivery looks idle: renew this worker's at once, before anyone reclaims.
+    redis.on('ready', () => {
+      this.reclaimPausedUntil = Date.now() + this.options.visibilityMs / 2;
+      void this.heartbeat();
     });
   }
 
@@ -121,7 +135,6 @@ export class RedisJobQueue implements JobQueue {
       exclusive,
       this.reserved.size,
       RESERVATION_TTL_MS,
-      Date.now(),
     );
     if (outcome === 'busy') throw queueFullError();
     if (outcome === 'conflict') throw assistantBusyError();
@@ -165,17 +178,21 @@ export class RedisJobQueue implements JobQueue {
     this.reader?.disconnect();
     this.wakeReader();
     // With Redis down the loop may be waiting on a command; it ends by itself once that fails.
-    await Promise.race([this.loopDone, delay(STOP_WAIT_MS)]);
+    await Promise.race([Promise.all([this.loopDone, this.until(() => this.beginning === 0)]), delay(STOP_WAIT_MS)]);
     if (this.running.size > 0) await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
     for (const timer of this.timers) clearInterval(timer);
     this.timers = [];
-    // A consumer with nothing pending is only clutter in the group's consumer list.
-    await Promise.race([this.redis.xgroup('DELCONSUMER', this.stream, GROUP, this.consumer).catch(() => undefined), delay(STOP_WAIT_MS)]);
+    // A consumer with nothing pending is only clutter in the group's list (one with pending entries stays, for reclaim).
+    await Promise.race([this.redis.jobRetire(this.stream, GROUP, this.consumer).catch(() => undefined), delay(STOP_WAIT_MS)]);
+  }
+
+  private async until(condition: () => boolean): Promise<void> {
+    while (!condition()) await delay(10);
   }
 
   async stats(): Promise<{ waiting: number; running: number }> {
-    const [unfinished, runningAnywhere] = await Promise.all([this.redis.get(this.unfinished), this.redis.zcount(this.runningSet, Date.now(), '+inf')]);
-    return { waiting: Math.max(0, Number(unfinished ?? 0) - runningAnywhere), running: this.running.size };
+    const [unfinished, runningAnywhere] = await this.redis.jobStats(this.unfinished, this.runningSet);
+    return { waiting: Math.max(0, unfinished - runningAnywhere), running: this.running.size };
   }
 
   async close(): Promise<void> {
@@ -218,30 +235,38 @@ export class RedisJobQueue implements JobQueue {
     }
   }
 
-  /** Starts a delivered job, or puts it back (tenant at its cap), or drops a stale delivery. */
+  /** Starts a delivered job, or puts it back (tenant at its cap), or drops a stale or repeated delivery. */
   private async begin(entryId: string, fields: string[] | null, reclaimed: boolean): Promise<'started' | 'capped' | 'dropped'> {
+    this.beginning++;
+    try {
+      return await this.tryBegin(entryId, fields, reclaimed);
+    } finally {
+      this.beginning--;
+    }
+  }
+
+  private async tryBegin(entryId: string, fields: string[] | null, reclaimed: boolean): Promise<'started' | 'capped' | 'dropped'> {
     const raw = fields?.[fields.indexOf('job') + 1];
     const job = raw ? parseJob(raw) : null;
     const run = this.runner;
     try {
       if (!raw || !job) {
         this.onError(new Error(`malformed AI job ${entryId} dropped`));
-        await this.redis.xack(this.stream, GROUP, entryId);
+        await this.drop(entryId);
         return 'dropped';
       }
       if (!run) {
         await this.redis.jobRequeue(this.stream, entryId, GROUP, raw);
         return 'capped';
       }
-      const now = Date.now();
       const key = { tenant: job.tenant, conversationId: job.conversationId };
-      const started = await this.redis.jobStart(this.runningSet, this.tenantRunning(job.tenant), this.conversationJobs(key), job.id, now, now + this.options.visibilityMs, this.options.perTenantConcurrency, raw);
+      const started = await this.redis.jobStart(this.runningSet, this.tenantRunning(job.tenant), this.conversationJobs(key), job.id, this.options.visibilityMs, this.options.perTenantConcurrency, raw, reclaimed ? 1 : 0);
       if (started === 0) {
         await this.redis.jobRequeue(this.stream, entryId, GROUP, raw);
         return 'capped';
       }
-      if (started === -1) {
-        await this.redis.multi().xack(this.stream, GROUP, entryId).xdel(this.stream, entryId).exec();
+      if (started < 0) {
+        await this.drop(entryId);
         return 'dropped';
       }
     } catch (error) {
@@ -253,6 +278,10 @@ export class RedisJobQueue implements JobQueue {
     this.running.set(entryId, entry);
     void this.execute(entry, run, reclaimed);
     return 'started';
+  }
+
+  private async drop(entryId: string): Promise<void> {
+    await this.redis.multi().xack(this.stream, GROUP, entryId).xdel(this.stream, entryId).exec();
   }
 
   private async execute(entry: RunningJob, run: JobRunner, reclaimed: boolean): Promise<void> {
@@ -286,11 +315,12 @@ export class RedisJobQueue implements JobQueue {
 
   /** Renews this worker's running jobs; a job another worker has taken over is abandoned here. */
   private async heartbeat(): Promise<void> {
-    const expiry = Date.now() + this.options.visibilityMs;
     await Promise.all(
       [...this.running.values()].map(async (entry) => {
+        const { job } = entry;
         try {
-          const held = await this.redis.jobHeartbeat(this.stream, this.runningSet, this.tenantRunning(entry.job.tenant), GROUP, this.consumer, entry.entryId, entry.job.id, expiry);
+          const conversation = this.conversationJobs({ tenant: job.tenant, conversationId: job.conversationId });
+          const held = await this.redis.jobHeartbeat(this.stream, this.runningSet, this.tenantRunning(job.tenant), conversation, GROUP, this.consumer, entry.entryId, job.id, this.options.visibilityMs, entry.raw);
           if (held === 0) entry.lost.abort();
         } catch {
           // Redis unreachable: nobody can reclaim meanwhile either; the next beat tries again.
@@ -301,11 +331,12 @@ export class RedisJobQueue implements JobQueue {
 
   /** Takes over jobs whose worker stopped renewing them for the visibility timeout. */
   private async reclaim(): Promise<void> {
-    if (!this.runner) return;
+    if (!this.runner || Date.now() < this.reclaimPausedUntil) return;
     const free = this.options.concurrency - this.running.size;
     if (free <= 0) return;
     try {
-      const [, entries] = (await this.redis.xautoclaim(this.stream, GROUP, this.consumer, this.options.visibilityMs, '0-0', 'COUNT', free)) as [string, Array<[string, string[] | null]>];
+      const [next, entries] = (await this.redis.xautoclaim(this.stream, GROUP, this.consumer, this.options.visibilityMs, this.reclaimCursor, 'COUNT', free)) as [string, Array<[string, string[] | null]>];
+      this.reclaimCursor = next;
       // One of this worker's own jobs comes back if its renewals failed for a while (Redis was away): it still runs here.
       for (const [entryId, fields] of entries) if (!this.running.has(entryId)) await this.begin(entryId, fields, true);
     } catch (error) {

@@ -2,7 +2,8 @@
 -- Safe to repeat: only the job heading its conversation's list is taken off it.
 -- KEYS: stream, unfinished count, the conversation's job list, running set, the tenant's running set
 -- ARGV: entry id, group, job (JSON), job id
-redis.call('XACK', KEYS[1], ARGV[2], ARGV[1])
+-- The group may be gone (Redis lost it): the conversation must move on all the same.
+redis.pcall('XACK', KEYS[1], ARGV[2], ARGV[1])
 redis.call('XDEL', KEYS[1], ARGV[1])
 redis.call('ZREM', KEYS[4], ARGV[4])
 redis.call('ZREM', KEYS[5], ARGV[4])
