@@ -109,6 +109,53 @@ describe.each(factories)('Store conformance: $name', (factory) => {
     expect((await store.getConversation(key))?.lastSeq).toBe(4);
   });
 
+  it('commits concurrent appends of one conversation in arrival order, with re-sends inside and across groups', async () => {
+    const key = newKey();
+    await store.createConversation({ key, createdBy: 'alice', members: ['bob'], metadata: {}, assistant: null });
+    const earlier = await store.append(message(key, 'alice', 'earlier', 'x-0'));
+    // Called together: the first goes alone, the rest wait for it and commit as one group.
+    const inputs = [
+      message(key, 'alice', 'a', 'x-1'),
+      message(key, 'bob', 'b', 'x-1'), // another sender may reuse an id
+      message(key, 'alice', 'a again', 'x-1'), // re-send inside the group
+      message(key, 'alice', 'earlier again', 'x-0'), // re-send of an earlier commit
+      message(key, 'alice', 'c', 'x-2'),
+    ];
+    const results = await Promise.all(inputs.map((input) => store.append(input)));
+    expect(results.map((result) => result.duplicate)).toEqual([false, false, true, true, false]);
+    expect(results.map((result) => result.event.seq)).toEqual([3, 4, 3, 2, 5]);
+    expect(results[2]!.event).toEqual(results[0]!.event);
+    expect(results[3]!.event).toEqual(earlier.event);
+    const stored = await store.readRange(key, { after: 0, limit: 100, from: 'oldest' });
+    expect(stored.slice(1).map((event) => [event.seq, (event.data.content as { text: string }).text])).toEqual([
+      [2, 'earlier'],
+      [3, 'a'],
+      [4, 'b'],
+      [5, 'c'],
+    ]);
+    expect((await store.getConversation(key))?.lastSeq).toBe(5);
+  });
+
+  it('fails only the append that cannot be stored, not the others of its group', async () => {
+    const key = newKey();
+    await store.createConversation({ key, createdBy: 'alice', members: [], metadata: {}, assistant: null });
+    // PostgreSQL's jsonb refuses NUL characters (the gateway refuses them earlier; here the store meets one).
+    const results = await Promise.allSettled([
+      store.append(message(key, 'alice', 'one', 'y-1')),
+      store.append(message(key, 'alice', 'two', 'y-2')),
+      store.append(message(key, 'alice', 'nul \u0000 inside', 'y-3')),
+      store.append(message(key, 'alice', 'three', 'y-4')),
+    ]);
+    expect(results.map((result) => result.status)).toEqual(['fulfilled', 'fulfilled', 'rejected', 'fulfilled']);
+    const stored = await store.readRange(key, { after: 1, limit: 10, from: 'oldest' });
+    expect(stored.map((event) => [event.seq, (event.data.content as { text: string }).text])).toEqual([
+      [2, 'one'],
+      [3, 'two'],
+      [4, 'three'],
+    ]);
+    await expect(store.append({ ...message(key, 'bob', 'x', 'y-5'), key: { ...key, conversationId: 'no-such-conversation' } })).rejects.toMatchObject({ code: 'not_found' });
+  });
+
   it('reads ranges from either end, always ascending', async () => {
     const key = newKey();
     await store.createConversation({ key, createdBy: 'alice', members: [], metadata: {}, assistant: null });

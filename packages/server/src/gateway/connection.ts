@@ -8,8 +8,11 @@ export interface ClientConnection {
   readonly id: string;
   readonly transport: string;
   readonly remoteAddress: string;
-  /** Queues a frame. Returns false if the connection is closed. */
-  send(frame: ServerFrame): boolean;
+  /**
+   * Queues a frame. Returns false if the connection is closed. `shared` names content that many connections
+   * receive unchanged (the event or signal of a push): it is encoded and framed once for all of them.
+   */
+  send(frame: ServerFrame, shared?: object): boolean;
   /** Bytes queued for the client and not yet handed to the kernel. */
   readonly bufferedBytes: number;
   /** Resolves once at most `lowBytes` are queued, or undefined when that is already so (replays pace themselves with it). */

@@ -17,6 +17,11 @@ import type { ConversationSubscriptions } from './subscriptions.js';
 /** A session as operations see it: its context and its subscriptions. */
 export interface OperationSession extends SessionContext {
   readonly subscriptions: ConversationSubscriptions;
+  /**
+   * The rest of the current request cannot change the order of this connection's requests (a send is in
+   * its conversation's append queue): the next request may start while this one waits for its commit.
+   */
+  proceed(): void;
 }
 
 type Handler<Op extends OperationName> = (session: OperationSession, args: OperationArgs<Op>) => Promise<OperationResult<Op>>;
@@ -28,6 +33,12 @@ function keyOf(session: OperationSession, conversationId: string): ConversationK
 /** Loads a conversation and checks that the session's principal may act in it. */
 async function authorized(session: OperationSession, conversationId: string): Promise<ConversationRecord> {
   const conversation = await session.services.log.get(keyOf(session, conversationId));
+  return authorizeConversation(session.principal!, conversation, conversationId);
+}
+
+/** The same check on a recently read conversation: for frequent operations that need no current `lastSeq` (send, typing). */
+async function authorizedRecent(session: OperationSession, conversationId: string): Promise<ConversationRecord> {
+  const conversation = await session.services.log.getRecent(keyOf(session, conversationId));
   return authorizeConversation(session.principal!, conversation, conversationId);
 }
 
@@ -108,7 +119,7 @@ const getConversation: Handler<'conversation.get'> = async (session, args) => ({
 });
 
 const sendMessage: Handler<'message.send'> = async (session, args) => {
-  const conversation = await authorized(session, args.conversationId);
+  const conversation = await authorizedRecent(session, args.conversationId);
   const actor = actorOf(session);
   // Across all of the user's connections, on every node (the per-connection bucket alone would multiply with them).
   const waitMs = await session.services.userSendRates.take(conversation.tenant, actor.id);
@@ -118,7 +129,10 @@ const sendMessage: Handler<'message.send'> = async (session, args) => {
   const admission = await session.services.assistants.admit(conversation, actor);
   let appended;
   try {
-    appended = await session.services.log.append({ key: keyOf(session, args.conversationId), type: 'message.created', actor, data: { content: args.content }, causation });
+    const appending = session.services.log.append({ key: keyOf(session, args.conversationId), type: 'message.created', actor, data: { content: args.content }, causation });
+    // Its place in the conversation is taken (appends commit in call order): the client's next send may go on.
+    session.proceed();
+    appended = await appending;
   } catch (error) {
     admission.release();
     throw error;
@@ -154,7 +168,7 @@ const unsubscribe: Handler<'unsubscribe'> = async (session, args) => {
 };
 
 const typing: Handler<'typing'> = async (session, args) => {
-  await authorized(session, args.conversationId);
+  await authorizedRecent(session, args.conversationId);
   const principal = session.principal!;
   await session.services.bus.publishSignal({
     tenant: principal.tenant,

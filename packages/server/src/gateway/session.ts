@@ -17,6 +17,7 @@ import type { Principal } from '../core/types.js';
 import type { ClientConnection, ConnectionHandler } from './connection.js';
 import { OPERATIONS, type OperationSession } from './operations.js';
 import { TokenBucket } from '../core/token-bucket.js';
+import type { FrameCounters } from '../observability/metrics.js';
 import type { GatewayServices } from './services.js';
 import { ConversationSubscriptions } from './subscriptions.js';
 
@@ -41,6 +42,7 @@ export class Session implements ConnectionHandler, OperationSession {
   principal: Principal | null = null;
   readonly subscriptions: ConversationSubscriptions;
   private readonly bucket: TokenBucket;
+  private readonly frames: FrameCounters;
   private readonly queue: QueuedRequest[] = [];
   private processing: Promise<void> | null = null;
   private connectTimer: ReturnType<typeof setTimeout> | null;
@@ -49,6 +51,10 @@ export class Session implements ConnectionHandler, OperationSession {
   private draining = false;
   private ended = false;
   private refusedInARow = 0;
+  /** Lets the next request start (see `proceed`). */
+  private proceedCurrent: (() => void) | null = null;
+  /** Requests started and not finished. */
+  private readonly finishing = new Set<Promise<void>>();
 
   constructor(
     readonly connection: ClientConnection,
@@ -57,13 +63,14 @@ export class Session implements ConnectionHandler, OperationSession {
   ) {
     const { limits } = services;
     this.bucket = new TokenBucket(limits.ratePerSecond, limits.rateBurst);
+    this.frames = services.metrics.frameCounters(connection.transport);
     this.subscriptions = new ConversationSubscriptions(this);
     this.connectTimer = setTimeout(() => this.close(CLOSE_CODES.authTimeout, 'no connect in time'), limits.connectTimeoutMs);
   }
 
   onFrame(data: string | Uint8Array, binary: boolean): void {
     if (this.ended) return;
-    this.services.metrics.framesIn.inc({ transport: this.connection.transport });
+    this.frames.in.inc();
     // Every frame pays, valid or not, so that no input makes the server reply faster than the limit.
     if (!this.admit(data)) return;
     const request = this.parse(data, binary);
@@ -82,7 +89,7 @@ export class Session implements ConnectionHandler, OperationSession {
     this.queue.length = 0;
     this.subscriptions.stopFeeds();
     // A request still running (connect, subscribe) may register state after this point: release it once settled.
-    void (this.processing ?? Promise.resolve()).then(() => this.release());
+    void this.idle().then(() => this.release());
   }
 
   private release(): void {
@@ -110,11 +117,11 @@ export class Session implements ConnectionHandler, OperationSession {
   }
 
   sendEvent(event: ConversationEvent): void {
-    this.send({ push: 'event', event });
+    this.send({ push: 'event', event }, event);
   }
 
   sendSignal(signal: Signal): void {
-    this.send({ push: 'signal', signal });
+    this.send({ push: 'signal', signal }, signal);
   }
 
   /** Tells the client why, then closes. `reason` is one of a fixed set (it is a metric label). */
@@ -129,7 +136,7 @@ export class Session implements ConnectionHandler, OperationSession {
   /** Stops taking requests and resolves when the ones already queued are done. */
   async drain(): Promise<void> {
     this.draining = true;
-    await this.processing;
+    await this.idle();
   }
 
   /** Applies the token bucket. A client that keeps sending past it is closed (4501) rather than answered forever. */
@@ -182,11 +189,34 @@ export class Session implements ConnectionHandler, OperationSession {
     return { id: frame.data.id, op: frame.data.op as OperationName, args: frame.data.args ?? {} };
   }
 
+  /**
+   * Runs the requests one at a time, in order; a request that says its order is settled (`proceed`, a
+   * send in its append queue) lets the next start while it finishes, up to the pending-request limit.
+   */
   private async processQueue(): Promise<void> {
     for (let request = this.queue.shift(); request && !this.ended; request = this.queue.shift()) {
-      await this.execute(request);
+      let proceeded!: () => void;
+      const settled = new Promise<void>((resolve) => (proceeded = resolve));
+      this.proceedCurrent = proceeded;
+      const done = this.execute(request).finally(() => this.finishing.delete(done));
+      this.finishing.add(done);
+      await Promise.race([done, settled]);
+      this.proceedCurrent = null;
+      if (this.finishing.size >= this.services.limits.maxPendingRequests) await Promise.race(this.finishing);
     }
     this.processing = null;
+  }
+
+  /** Resolves once no request is queued or running. */
+  private async idle(): Promise<void> {
+    while (this.processing || this.finishing.size > 0) {
+      await this.processing;
+      await Promise.all(this.finishing);
+    }
+  }
+
+  proceed(): void {
+    this.proceedCurrent?.();
   }
 
   /** Runs one request and replies; never throws, whatever the request or the operation does. */
@@ -209,9 +239,9 @@ export class Session implements ConnectionHandler, OperationSession {
     this.send({ id, error: error.toBody() });
   }
 
-  private send(frame: Parameters<ClientConnection['send']>[0]): void {
-    if (!this.connection.send(frame)) return;
-    this.services.metrics.framesOut.inc({ transport: this.connection.transport });
+  private send(frame: Parameters<ClientConnection['send']>[0], shared?: object): void {
+    if (!this.connection.send(frame, shared)) return;
+    this.frames.out.inc();
     if (this.connection.bufferedBytes > this.services.limits.maxBufferedBytes) {
       // Nothing more is queued for it. The close frame waits behind the buffer, and ws destroys the socket
       // if the client never reads it, so memory stays bounded either way; the client resumes by seq.

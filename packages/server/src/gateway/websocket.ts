@@ -1,7 +1,7 @@
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { CLOSE_CODES, JSON_SUBPROTOCOL, jsonCodec, type Codec, type ErrorCode, type ServerFrame } from '@parley/protocol';
-import { WebSocket, WebSocketServer, type RawData } from 'ws';
+import { Sender, WebSocket, WebSocketServer, type RawData } from 'ws';
 import { CountMap } from '../core/count-map.js';
 import type { ClientConnection, ConnectionHandler } from './connection.js';
 
@@ -25,43 +25,74 @@ const DRAIN_POLL_MS = 10;
 
 const CODECS: ReadonlyMap<string, Codec> = new Map([[JSON_SUBPROTOCOL, jsonCodec]]);
 
-/** A client connection over `ws`. */
+/**
+ * A client connection over `ws`. Data frames are built here and written to the TCP socket directly: the
+ * frames of one event-loop turn go out in one write (the cost of a delivery is the write, not the bytes),
+ * and a push that many connections receive is encoded and framed once (see `framedOnce`). Control frames
+ * (ping, close) still go through `ws`; they may come between two data frames, which WebSocket allows.
+ * With permessage-deflate negotiated, frames are compressed per connection and go through `ws` instead.
+ */
 class WebSocketConnection implements ClientConnection {
   readonly transport = 'websocket';
   lastSeenAt = Date.now();
   private closing = false;
+  /** Whole frames waiting for the end of this event-loop turn. */
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+  private readonly tcp: Duplex | null;
 
   constructor(
     readonly id: string,
     readonly remoteAddress: string,
     readonly socket: WebSocket,
     private readonly codec: Codec,
-  ) {}
+  ) {
+    this.tcp = socket.extensions.includes('permessage-deflate') ? null : (socket as unknown as { _socket: Duplex })._socket;
+  }
 
   get closed(): boolean {
     return this.closing || this.socket.readyState !== WebSocket.OPEN;
   }
 
   get bufferedBytes(): number {
-    return this.socket.bufferedAmount;
+    return this.socket.bufferedAmount + this.pendingBytes;
   }
 
-  send(frame: ServerFrame): boolean {
+  send(frame: ServerFrame, shared?: object): boolean {
     if (this.closed) return false;
-    this.socket.send(this.codec.encode(frame));
+    if (!this.tcp) {
+      this.socket.send(this.codec.encode(frame));
+      return true;
+    }
+    const bytes = shared ? framedOnce(this.codec, shared, frame) : frameOf(this.codec, this.codec.encode(frame));
+    if (this.pending.length === 0) scheduleFlush(this);
+    this.pending.push(bytes);
+    this.pendingBytes += bytes.length;
     return true;
   }
 
+  /** Writes the frames queued in this turn, as one write. */
+  flush(): void {
+    const frames = this.pending;
+    if (frames.length === 0) return;
+    this.pending = [];
+    this.pendingBytes = 0;
+    if (this.socket.readyState !== WebSocket.OPEN || !this.tcp || this.tcp.destroyed) return;
+    this.tcp.write(frames.length === 1 ? frames[0]! : Buffer.concat(frames));
+  }
+
   drained(low: number): Promise<void> | undefined {
-    if (this.closed || this.socket.bufferedAmount <= low) return undefined;
+    if (this.closed || this.bufferedBytes <= low) return undefined;
     return new Promise((resolve) => {
-      const check = () => (this.closed || this.socket.bufferedAmount <= low ? resolve() : setTimeout(check, DRAIN_POLL_MS));
+      const check = () => (this.closed || this.bufferedBytes <= low ? resolve() : setTimeout(check, DRAIN_POLL_MS));
       check();
     });
   }
 
   close(code: number, reason: string): void {
     if (this.closing) return;
+    // What was queued (a `disconnect` push, notably) goes before the close frame.
+    this.flush();
     this.closing = true;
     try {
       // A close reason is limited to 123 bytes; ws throws on longer ones.
@@ -70,6 +101,43 @@ class WebSocketConnection implements ClientConnection {
       this.socket.terminate();
     }
   }
+}
+
+/** Connections with frames queued in this event-loop turn; written together once the turn's I/O is done. */
+const flushQueue = new Set<WebSocketConnection>();
+
+function scheduleFlush(connection: WebSocketConnection): void {
+  if (flushQueue.size === 0) setImmediate(flushAll);
+  flushQueue.add(connection);
+}
+
+function flushAll(): void {
+  for (const connection of flushQueue) connection.flush();
+  flushQueue.clear();
+}
+
+/** A complete unmasked WebSocket data frame (header and payload in one buffer). */
+function frameOf(codec: Codec, data: string | Uint8Array): Buffer {
+  const payload = typeof data === 'string' ? Buffer.from(data) : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  const [header, body] = Sender.frame(payload, { fin: true, rsv1: false, opcode: codec.binary ? 2 : 1, mask: false, readOnly: true });
+  return Buffer.concat([header!, body!]);
+}
+
+/** Frames of shared content by codec, kept as long as the content (an event or signal object) is referenced. */
+const sharedFrames = new WeakMap<object, Map<Codec, Buffer>>();
+
+function framedOnce(codec: Codec, shared: object, frame: ServerFrame): Buffer {
+  let byCodec = sharedFrames.get(shared);
+  if (!byCodec) {
+    byCodec = new Map();
+    sharedFrames.set(shared, byCodec);
+  }
+  let bytes = byCodec.get(codec);
+  if (!bytes) {
+    bytes = frameOf(codec, codec.encode(frame));
+    byCodec.set(codec, bytes);
+  }
+  return bytes;
 }
 
 /** Accepts WebSocket upgrades at /v1/ws: origin allowlist, per-IP limit, subprotocol, heartbeats. */
@@ -204,3 +272,4 @@ function truncateUtf8(text: string, maxBytes: number): string {
   // Cut on a character boundary: drop a trailing partial character.
   return bytes.subarray(0, maxBytes).toString('utf8').replace(/\uFFFD$/, '');
 }
+

@@ -3,6 +3,9 @@ import type { Bus, Store } from '../core/ports.js';
 import type { AppendInput, AppendResult, ConversationKey, ConversationMemory, ConversationRecord, NewConversation } from '../core/types.js';
 
 const PUBLISH_RETRIES = 5;
+// Conversations kept for `getRecent`, and for how long.
+const RECENT_CONVERSATIONS = 10_000;
+const RECENT_CONVERSATION_MS = 5_000;
 const PUBLISH_RETRY_BASE_MS = 200;
 
 /** Observers of the log, so that metrics and logging stay outside it. */
@@ -22,6 +25,8 @@ export interface HistoryPage {
  * Reads prefer the bus's hot log and fall back to the store when it cannot vouch for a range.
  */
 export class ConversationLog {
+  private readonly recent = new Map<string, { conversation: ConversationRecord; readAt: number }>();
+
   constructor(
     private readonly store: Store,
     private readonly bus: Bus,
@@ -36,6 +41,24 @@ export class ConversationLog {
 
   get(key: ConversationKey): Promise<ConversationRecord | null> {
     return this.store.getConversation(key);
+  }
+
+  /**
+   * The conversation as read at most RECENT_CONVERSATION_MS ago, for checks on what does not change once a
+   * conversation exists (its tenant, members and assistant): a send then costs no extra query. `lastSeq`
+   * may be behind; use `get` where it matters.
+   */
+  async getRecent(key: ConversationKey): Promise<ConversationRecord | null> {
+    const name = `${key.tenant}/${key.conversationId}`;
+    const cached = this.recent.get(name);
+    if (cached && performance.now() - cached.readAt < RECENT_CONVERSATION_MS) return cached.conversation;
+    const conversation = await this.store.getConversation(key);
+    if (!conversation) return null;
+    this.recent.delete(name);
+    this.recent.set(name, { conversation, readAt: performance.now() });
+    // Oldest first in a Map: beyond the bound, the least recently read goes.
+    if (this.recent.size > RECENT_CONVERSATIONS) this.recent.delete(this.recent.keys().next().value!);
+    return conversation;
   }
 
   async append(input: AppendInput): Promise<AppendResult> {

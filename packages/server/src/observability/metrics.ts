@@ -48,8 +48,25 @@ export class Metrics {
     collectDefaultMetrics({ register: this.registry, prefix: 'parley_' });
   }
 
+  private readonly frameCountersByTransport = new Map<string, FrameCounters>();
+
+  /** The frame counters of one transport, bound once: counting a frame then costs no label lookup (hot path). */
+  frameCounters(transport: string): FrameCounters {
+    let counters = this.frameCountersByTransport.get(transport);
+    if (!counters) {
+      counters = { in: this.framesIn.labels({ transport }), out: this.framesOut.labels({ transport }) };
+      this.frameCountersByTransport.set(transport, counters);
+    }
+    return counters;
+  }
+
   /** Where the AI queue gauges read their values when scraped. */
   watchAiQueue(read: () => Promise<{ waiting: number; running: number }>): void {
     this.readQueue = read;
   }
+}
+
+export interface FrameCounters {
+  in: { inc(): void };
+  out: { inc(): void };
 }

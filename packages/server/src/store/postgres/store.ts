@@ -39,8 +39,16 @@ interface ConversationRow {
 }
 
 const EVENT_COLUMNS = 'tenant, conversation, seq, id, type, ts, actor_kind, actor_id, data, causation';
+// Appends of one conversation committed together at most (bounds one transaction's size).
+const MAX_APPEND_GROUP = 256;
 // Arbitrary constant: serializes migrations of several nodes starting at once.
 const MIGRATION_LOCK_ID = 740_211_801;
+
+interface PendingAppend {
+  input: AppendInput;
+  resolve(result: AppendResult): void;
+  reject(error: unknown): void;
+}
 
 function toEvent(row: EventRow): ConversationEvent {
   const event: ConversationEvent = {
@@ -72,6 +80,9 @@ function toConversation(row: ConversationRow): ConversationRecord {
 
 /** The Store over PostgreSQL: `pg` for servers, PGlite embedded; the SQL is the same. */
 export class PostgresStore implements Store {
+  /** Appends waiting for their conversation's transaction under way, by conversation. */
+  private readonly appendsWaiting = new Map<string, PendingAppend[]>();
+
   constructor(private readonly db: SqlDatabase) {}
 
   async migrate(): Promise<void> {
@@ -144,22 +155,136 @@ export class PostgresStore implements Store {
     return this.getConversationWith(this.db, key);
   }
 
-  async append(input: AppendInput): Promise<AppendResult> {
-    const event = await this.db
-      .transaction(async (tx) => {
-        const seq = await this.nextSeq(tx, input.key);
-        // A re-send hits the idempotency index: rolling back returns the seq it took.
-        return (await this.insertEvent(tx, input.key, seq, Date.now(), input)) ?? rollBack();
-      })
-      .catch((error: unknown) => {
-        if (error instanceof Duplicate) return null;
-        throw error;
-      });
-    if (event) return { event, duplicate: false };
-    // Committed before this transaction took the row lock, so it is visible now.
+  /**
+   * Appends are committed in groups per conversation: while one transaction of a conversation is under way,
+   * the appends that arrive wait and then go together in the next one (in arrival order, so seqs follow
+   * it). One commit (one WAL flush) then serves many messages under load, and a lone append is not delayed.
+   */
+  append(input: AppendInput): Promise<AppendResult> {
+    const name = `${input.key.tenant}/${input.key.conversationId}`;
+    return new Promise((resolve, reject) => {
+      const waiting = this.appendsWaiting.get(name);
+      if (waiting) {
+        waiting.push({ input, resolve, reject });
+        return;
+      }
+      this.appendsWaiting.set(name, [{ input, resolve, reject }]);
+      void this.commitAppends(name);
+    });
+  }
+
+  private async commitAppends(name: string): Promise<void> {
+    const waiting = this.appendsWaiting.get(name)!;
+    while (waiting.length > 0) {
+      const group = waiting.splice(0, MAX_APPEND_GROUP);
+      try {
+        const results = group.length === 1 ? [await this.appendOne(group[0]!.input)] : await this.appendGroup(group.map((each) => each.input));
+        group.forEach((each, index) => each.resolve(results[index]!));
+      } catch (error) {
+        // One bad append must not fail the others: alone, each gets its own outcome.
+        if (group.length === 1) group[0]!.reject(error);
+        else for (const each of group) await this.appendOne(each.input).then(each.resolve, each.reject);
+      }
+    }
+    this.appendsWaiting.delete(name);
+  }
+
+  private async appendOne(input: AppendInput): Promise<AppendResult> {
+    const event = newEvent(input.key, 0, Date.now(), input);
+    try {
+      await this.insertEvents(input.key, [event]);
+      return { event, duplicate: false };
+    } catch (error) {
+      if (!isUniqueViolation(error)) throw error;
+    }
+    // A re-send: the original was committed before this statement took the row lock, so it is visible now.
     const original = await this.findByClientMsgId(this.db, input, input.causation!.clientMsgId!);
     if (!original) throw new ParleyError('internal', 'a duplicate message could not be read back');
     return { event: original, duplicate: true };
+  }
+
+  /**
+   * Appends several events of one conversation in one statement: re-sends (earlier, or twice in the group)
+   * get the original, the others the next seqs in order. Throws if anything is off (the caller then
+   * appends them one by one).
+   */
+  private async appendGroup(inputs: AppendInput[]): Promise<AppendResult[]> {
+    const key = inputs[0]!.key;
+    const originals = await this.findOriginals(key, inputs);
+    const results: Array<AppendResult | null> = [];
+    const fresh: ConversationEvent[] = [];
+    const firstOfGroup = new Map<string, number>();
+    const ts = Date.now();
+    for (const input of inputs) {
+      const clientMsgId = input.causation?.clientMsgId;
+      const idempotencyKey = clientMsgId === undefined ? null : `${input.actor.id}\u0000${clientMsgId}`;
+      const original = idempotencyKey === null ? undefined : originals.get(idempotencyKey);
+      if (original) {
+        results.push({ event: original, duplicate: true });
+        continue;
+      }
+      const repeated = idempotencyKey === null ? undefined : firstOfGroup.get(idempotencyKey);
+      if (repeated !== undefined) {
+        results.push({ event: fresh[repeated]!, duplicate: true });
+        continue;
+      }
+      if (idempotencyKey !== null) firstOfGroup.set(idempotencyKey, fresh.length);
+      fresh.push(newEvent(key, 0, ts, input));
+      results.push(null);
+    }
+    // A re-send that another node commits between the lookup and this insert fails the whole statement.
+    if (fresh.length > 0) await this.insertEvents(key, fresh);
+    let next = 0;
+    return results.map((result) => result ?? { event: fresh[next++]!, duplicate: false });
+  }
+
+  /** The stored events of the inputs that are re-sends (by sender and `clientMsgId`). */
+  private async findOriginals(key: ConversationKey, inputs: AppendInput[]): Promise<Map<string, ConversationEvent>> {
+    const keyed = inputs.filter((input) => input.causation?.clientMsgId !== undefined);
+    if (keyed.length === 0) return new Map();
+    const { rows } = await this.db.query<EventRow & { client_msg_id: string }>(
+      `SELECT ${EVENT_COLUMNS}, client_msg_id FROM parley_events
+       WHERE tenant = $1 AND conversation = $2
+         AND (actor_id, client_msg_id) IN (SELECT * FROM unnest($3::text[], $4::text[]))`,
+      [key.tenant, key.conversationId, keyed.map((input) => input.actor.id), keyed.map((input) => input.causation!.clientMsgId!)],
+    );
+    return new Map(rows.map((row) => [`${row.actor_id}\u0000${row.client_msg_id}`, toEvent(row)]));
+  }
+
+  /**
+   * Takes the conversation's next seqs and inserts the events with them, in one statement (one round trip,
+   * one commit). The row lock of the UPDATE orders concurrent writers of one conversation and keeps seqs
+   * gapless; a re-send hits the idempotency index and fails the statement, taking nothing.
+   */
+  private async insertEvents(key: ConversationKey, events: ConversationEvent[]): Promise<void> {
+    const { rows } = await this.db.query<{ seq: string | number }>(
+      `WITH bumped AS (
+         UPDATE parley_conversations SET last_seq = last_seq + $3 WHERE tenant = $1 AND id = $2 RETURNING last_seq
+       )
+       INSERT INTO parley_events (${EVENT_COLUMNS}, client_msg_id)
+       SELECT $1, $2, bumped.last_seq - $3 + batch.n, batch.id, batch.type, $4, batch.actor_kind, batch.actor_id,
+              batch.data::jsonb, batch.causation::jsonb, batch.client_msg_id
+       FROM bumped, unnest($5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[])
+         WITH ORDINALITY AS batch(id, type, actor_kind, actor_id, data, causation, client_msg_id, n)
+       ORDER BY batch.n
+       RETURNING seq`,
+      [
+        key.tenant,
+        key.conversationId,
+        events.length,
+        events[0]!.ts,
+        events.map((event) => event.id),
+        events.map((event) => event.type),
+        events.map((event) => event.actor.kind),
+        events.map((event) => event.actor.id),
+        events.map((event) => JSON.stringify(event.data)),
+        events.map((event) => (event.causation ? JSON.stringify(event.causation) : null)),
+        events.map((event) => event.causation?.clientMsgId ?? null),
+      ],
+    );
+    if (rows.length === 0) throw new ParleyError('not_found', `conversation ${key.conversationId} does not exist`);
+    const last = Math.max(...rows.map((row) => Number(row.seq)));
+    events.forEach((event, index) => (event.seq = last - events.length + 1 + index));
   }
 
   async readRange(key: ConversationKey, query: RangeQuery): Promise<ConversationEvent[]> {
@@ -271,17 +396,7 @@ export class PostgresStore implements Store {
     ts: number,
     input: AppendInput,
   ): Promise<ConversationEvent | null> {
-    const event: ConversationEvent = {
-      id: randomUUID(),
-      tenant: key.tenant,
-      conversation: key.conversationId,
-      seq,
-      type: input.type,
-      ts,
-      actor: input.actor,
-      data: input.data,
-    };
-    if (input.causation) event.causation = input.causation;
+    const event = newEvent(key, seq, ts, input);
     const inserted = await executor.query(
       `INSERT INTO parley_events (${EVENT_COLUMNS}, client_msg_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
        ON CONFLICT (tenant, conversation, actor_id, client_msg_id) WHERE client_msg_id IS NOT NULL DO NOTHING RETURNING seq`,
@@ -303,13 +418,22 @@ export class PostgresStore implements Store {
   }
 }
 
-/** Aborts the append's transaction: the event is a re-send. */
-class Duplicate extends Error {
-  constructor() {
-    super('duplicate clientMsgId');
-  }
+function newEvent(key: ConversationKey, seq: number, ts: number, input: AppendInput): ConversationEvent {
+  const event: ConversationEvent = {
+    id: randomUUID(),
+    tenant: key.tenant,
+    conversation: key.conversationId,
+    seq,
+    type: input.type,
+    ts,
+    actor: input.actor,
+    data: input.data,
+  };
+  if (input.causation) event.causation = input.causation;
+  return event;
 }
 
-function rollBack(): never {
-  throw new Duplicate();
+/** A unique index refused the row: for an append, the message is a re-send (PostgreSQL error 23505). */
+function isUniqueViolation(error: unknown): boolean {
+  return (error as { code?: unknown } | null)?.code === '23505';
 }
