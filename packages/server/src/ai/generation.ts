@@ -120,15 +120,19 @@ export class Generation {
     // The whole answer's deadline: a watchdog that nothing feeds, postponed only while a person decides.
     const total = new Watchdog(this.controller, this.profile.limits.totalTimeoutMs, this.profile.limits.totalTimeoutMs, () => this.waitingForPeople > 0);
     try {
-      const started = await this.appendStarted();
-      if (started.duplicate) return await this.endLost();
-      // Listed from now on (text still empty), so that a stop sent through any node finds it before its first token.
-      this.dependencies.texts.put(this.key, this.coalescer.snapshot()).catch(() => undefined);
-      const [history, memory, providers] = await Promise.all([
+      // The context is read while `ai.started` commits: the time to first token pays for the slower of the two only.
+      const context = Promise.all([
         this.dependencies.log.history(this.key, { limit: HISTORY_EVENTS }),
         this.dependencies.log.getMemory(this.key),
         gatherContext(this.profile.contextProviders, this.key, this.trigger.actor.id, questionOf(this.trigger), this.controller.signal),
       ]);
+      // Settled here if it fails while `ai.started` is awaited; the await below still reports it.
+      context.catch(() => undefined);
+      const started = await this.appendStarted();
+      if (started.duplicate) return await this.endLost();
+      // Listed from now on (text still empty), so that a stop sent through any node finds it before its first token.
+      this.dependencies.texts.put(this.key, this.coalescer.snapshot()).catch(() => undefined);
+      const [history, memory, providers] = await context;
       this.context = buildContext(this.profile, history.events, this.trigger.seq, { providers, memory });
       this.memory = memory;
       const cacheable = this.cacheableQuestion(this.context);

@@ -9,6 +9,8 @@ export class Gateway {
   private readonly sessions = new Set<Session>();
   private transport: WebSocketTransport | null = null;
   private draining = false;
+  /** One timer for every connection's presence heartbeat, rather than one per connection (idle memory). */
+  private presenceRefresh: ReturnType<typeof setInterval> | null = null;
 
   constructor(private readonly services: GatewayServices) {}
 
@@ -32,6 +34,10 @@ export class Gateway {
       },
       newSessionId,
     );
+    this.presenceRefresh = setInterval(() => {
+      for (const session of this.sessions) session.subscriptions.refreshPresence();
+    }, this.services.limits.presenceRefreshMs);
+    this.presenceRefresh.unref();
   }
 
   get connectionCount(): number {
@@ -52,6 +58,7 @@ export class Gateway {
     for (const session of this.sessions) session.close(CLOSE_CODES.serverShutdown, 'server restart');
     await withTimeout(waitUntil(() => this.sessions.size === 0), 2000);
     this.transport?.close();
+    if (this.presenceRefresh) clearInterval(this.presenceRefresh);
   }
 }
 

@@ -47,7 +47,6 @@ export class Session implements ConnectionHandler, OperationSession {
   private processing: Promise<void> | null = null;
   private connectTimer: ReturnType<typeof setTimeout> | null;
   private expiryTimer: ReturnType<typeof setTimeout> | null = null;
-  private presenceTimer: ReturnType<typeof setInterval> | null = null;
   private draining = false;
   private ended = false;
   private refusedInARow = 0;
@@ -106,7 +105,6 @@ export class Session implements ConnectionHandler, OperationSession {
     this.connectTimer = null;
     this.principal = principal;
     this.scheduleExpiry(principal.expiresAt);
-    this.presenceTimer = setInterval(() => this.subscriptions.refreshPresence(), this.services.limits.presenceRefreshMs);
     return true;
   }
 
@@ -282,7 +280,6 @@ export class Session implements ConnectionHandler, OperationSession {
   private clearTimers(): void {
     if (this.connectTimer) clearTimeout(this.connectTimer);
     if (this.expiryTimer) clearTimeout(this.expiryTimer);
-    if (this.presenceTimer) clearInterval(this.presenceTimer);
   }
 }
 
