@@ -7,9 +7,25 @@ module.exports = {
     { name: 'no-cycles', severity: 'error', from: {}, to: { circular: true } },
     {
       name: 'protocol-imports-only-zod',
+      comment: 'The wire definitions depend on zod alone; MessagePack framing is the one exception, below.',
       severity: 'error',
-      from: { path: '^packages/protocol/src/' },
+      from: { path: '^packages/protocol/src/', pathNot: '^packages/protocol/src/msgpack\\.ts$' },
       to: { dependencyTypesNot: ['local'], pathNot: '^node_modules/zod/' },
+    },
+    {
+      name: 'protocol-msgpack-imports-only-msgpackr',
+      comment:
+        'The MessagePack codec is its own entry (`@parley/protocol/msgpack`) and adds msgpackr, which runs in browsers; ' +
+        'the main entry never imports it, so JSON clients bundle none of it.',
+      severity: 'error',
+      from: { path: '^packages/protocol/src/msgpack\\.ts$' },
+      to: { dependencyTypesNot: ['local'], pathNot: ['^node_modules/zod/', '^node_modules/msgpackr/'] },
+    },
+    {
+      name: 'protocol-main-entry-has-no-msgpack',
+      severity: 'error',
+      from: { path: '^packages/protocol/src/', pathNot: '^packages/protocol/src/msgpack\\.ts$' },
+      to: { path: '^packages/protocol/src/msgpack\\.ts$' },
     },
     {
       name: 'client-is-browser-safe',

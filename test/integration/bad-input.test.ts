@@ -205,7 +205,7 @@ describe('malformed frames (default limits)', () => {
   });
 
   it('refuses an unsupported subprotocol with HTTP 400 at the upgrade', async () => {
-    for (const protocol of ['parley.v2.json', 'parley.v1.msgpack', ['mqtt', 'graphql-ws']]) {
+    for (const protocol of ['parley.v2.json', 'parley.v2.msgpack', ['mqtt', 'graphql-ws']]) {
       await expect(RawClient.open(plain!.wsUrl, { protocol }), JSON.stringify(protocol)).rejects.toThrow('HTTP 400');
     }
     // An unsupported one next to the supported one is fine, and so is none (JSON is the default).

@@ -128,11 +128,12 @@ describe('operations', () => {
   });
 
   it('refuses invalid configuration at start with the variable and the problem', async () => {
-    const result = await runCli(['start'], { PARLEY_MAX_FRAME_BYTES: 'lots', PORT: '99999', PARLEY_JWT_SECRET: 'short' });
+    const result = await runCli(['start'], { PARLEY_MAX_FRAME_BYTES: 'lots', PORT: '99999', PARLEY_JWT_SECRET: 'short', PARLEY_WS_DEFLATE: 'sometimes' });
     expect(result.code).toBe(2);
     expect(result.stderr).toContain('PARLEY_MAX_FRAME_BYTES="lots"');
     expect(result.stderr).toContain('PORT="99999"');
     expect(result.stderr).toContain('PARLEY_JWT_SECRET');
+    expect(result.stderr).toContain('PARLEY_WS_DEFLATE="sometimes": must be off, on, or the smallest message in bytes to compress');
     const badFlag = await runCli(['start', '--no-such-flag']);
     expect(badFlag.code).toBe(2);
     expect(badFlag.stderr).toMatch(/no-such-flag/);

@@ -1,10 +1,23 @@
-import WebSocket from 'ws';
+import { jsonCodec, type Codec } from '@parley/protocol';
+import WebSocket, { type RawData } from 'ws';
 
 type Frame = Record<string, any>;
 
+/** Options of RawClient.open. */
+export interface RawClientOptions {
+  /** Subprotocols to offer; default: the codec's. */
+  protocol?: string | string[];
+  headers?: Record<string, string>;
+  /** How requests are encoded and binary frames decoded; default JSON. */
+  codec?: Codec;
+  /** Offer permessage-deflate (ws's client default). */
+  perMessageDeflate?: boolean;
+}
+
 /**
  * A bare protocol client for tests: sends frames, collects everything the server sends, and lets a test
- * wait for a reply by id or for a frame matching a predicate.
+ * wait for a reply by id or for a frame matching a predicate. With JSON, binary frames are kept as
+ * `{ binary: true, data }`; with a binary codec (MessagePack), text frames are kept as `{ text: true, data }`.
  */
 export class RawClient {
   readonly frames: Frame[] = [];
@@ -14,8 +27,11 @@ export class RawClient {
   private waiters: Array<{ match: (frame: Frame) => boolean; resolve: (frame: Frame) => void }> = [];
   private closedWaiters: Array<() => void> = [];
 
-  private constructor(readonly socket: WebSocket) {
-    socket.on('message', (data, binary) => this.receive(binary ? { binary: true, data } : JSON.parse(data.toString())));
+  private constructor(
+    readonly socket: WebSocket,
+    readonly codec: Codec,
+  ) {
+    socket.on('message', (data, binary) => this.receive(this.parse(data, binary)));
     socket.on('close', (code, reason) => {
       this.closeCode = code;
       this.closeReason = reason.toString();
@@ -24,18 +40,19 @@ export class RawClient {
     socket.on('error', () => undefined);
   }
 
-  static open(url: string, options: { protocol?: string | string[]; headers?: Record<string, string> } = {}): Promise<RawClient> {
-    const socket = new WebSocket(url, options.protocol ?? 'parley.v1.json', { headers: options.headers ?? {} });
+  static open(url: string, options: RawClientOptions = {}): Promise<RawClient> {
+    const codec = options.codec ?? jsonCodec;
+    const socket = new WebSocket(url, options.protocol ?? codec.subprotocol, { headers: options.headers ?? {}, perMessageDeflate: options.perMessageDeflate ?? true });
     return new Promise((resolve, reject) => {
-      socket.once('open', () => resolve(new RawClient(socket)));
+      socket.once('open', () => resolve(new RawClient(socket, codec)));
       socket.once('unexpected-response', (_request, response) => reject(new Error(`HTTP ${response.statusCode}`)));
       socket.once('error', reject);
     });
   }
 
   /** Opens and authenticates; throws if connect fails. */
-  static async connect(url: string, jwt: string): Promise<RawClient> {
-    const client = await RawClient.open(url);
+  static async connect(url: string, jwt: string, options: RawClientOptions = {}): Promise<RawClient> {
+    const client = await RawClient.open(url, options);
     const reply = await client.request('connect', { token: jwt });
     if (reply.error) throw new Error(`connect failed: ${JSON.stringify(reply.error)}`);
     return client;
@@ -44,8 +61,14 @@ export class RawClient {
   /** Sends a request and resolves with its reply frame (result or error). */
   request(op: string, args: unknown = {}): Promise<Frame> {
     const id = this.nextId++;
-    this.sendRaw(JSON.stringify({ id, op, args }));
+    this.sendFrame({ id, op, args });
     return this.waitFor((frame) => frame.id === id);
+  }
+
+  /** Sends a frame with the client's codec: a JSON text frame, or a binary frame for MessagePack. */
+  sendFrame(frame: Frame): void {
+    if (this.codec.binary) this.sendRaw(Buffer.from(this.codec.encode(frame) as Uint8Array), { binary: true });
+    else this.sendRaw(JSON.stringify(frame));
   }
 
   /** Sends a request and returns its result, throwing on an error reply. */
@@ -85,6 +108,11 @@ export class RawClient {
 
   close(): void {
     this.socket.close();
+  }
+
+  private parse(data: RawData, binary: boolean): Frame {
+    if (!this.codec.binary) return binary ? { binary: true, data } : JSON.parse(data.toString());
+    return binary ? (this.codec.decode(data as Buffer) as Frame) : { text: true, data: data.toString() };
   }
 
   private receive(frame: Frame): void {

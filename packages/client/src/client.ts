@@ -1,7 +1,7 @@
 import {
   CLOSE_CODES,
-  JSON_SUBPROTOCOL,
   type Ack,
+  type Codec,
   type Content,
   type ConversationView,
   type OperationArgs,
@@ -11,6 +11,7 @@ import {
 } from '@parley/protocol';
 import { parseArguments } from './arguments.js';
 import { backoffDelay } from './backoff.js';
+import { loadCodec } from './codecs.js';
 import { Connection, type CloseInfo, type EventOrSignalFrame } from './connection.js';
 import { Emitter, type Listener } from './emitter.js';
 import { ParleyClientError, closeCodeError, closedError, toClientError } from './errors.js';
@@ -77,6 +78,7 @@ export class ParleyClient {
   private connectedAt = 0;
   private reconnectTimer: ReturnType<typeof setTimeout> | undefined;
   private refreshTimer: ReturnType<typeof setTimeout> | undefined;
+  private codec: Codec | undefined;
 
   constructor(options: ClientOptions) {
     this.options = resolveOptions(options);
@@ -268,11 +270,13 @@ export class ParleyClient {
   /** One connection attempt: token, socket, `connect` request. Failures lead to a reconnect or to `closed`. */
   private async establish(): Promise<void> {
     this.reconnectTimer = undefined;
+    const codec = await this.resolveCodec();
+    if (codec === undefined) return;
     const token = await this.attemptToken();
     if (token === undefined || this.currentState === 'closed') return;
     let connection: Connection;
     try {
-      connection = this.openSocket();
+      connection = this.openSocket(codec);
     } catch (error) {
       return this.fail(new ParleyClientError('bad_request', `cannot open a WebSocket to ${this.options.url}`, { cause: error }));
     }
@@ -284,6 +288,18 @@ export class ParleyClient {
     } catch (error) {
       // When the socket closed, `closedBy` has handled it already and `this.connection` moved on.
       if (connection === this.connection) this.handshakeFailed(connection, toClientError(error));
+    }
+  }
+
+  /** The codec of the `codec` option, loaded once; undefined (and the client closed) when it cannot be loaded. */
+  private async resolveCodec(): Promise<Codec | undefined> {
+    try {
+      this.codec ??= await loadCodec(this.options.codec);
+      return this.codec;
+    } catch (error) {
+      // A module that failed to load stays failed for the page's life: retrying would not help.
+      this.fail(new ParleyClientError('bad_request', `cannot load the ${this.options.codec} codec`, { cause: error }));
+      return undefined;
     }
   }
 
@@ -303,9 +319,9 @@ export class ParleyClient {
     this.attemptFailed(error);
   }
 
-  private openSocket(): Connection {
-    const socket = new this.WebSocket(this.options.url, JSON_SUBPROTOCOL);
-    const connection: Connection = new Connection(socket, {
+  private openSocket(codec: Codec): Connection {
+    const socket = new this.WebSocket(this.options.url, codec.subprotocol);
+    const connection: Connection = new Connection(socket, codec, {
       push: (frame) => this.pushed(frame),
       close: (info) => this.closedBy(connection, info),
       error: (error) => this.report(error),

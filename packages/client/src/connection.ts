@@ -1,6 +1,6 @@
 import {
   CLOSE_CODES,
-  jsonCodec,
+  CodecError,
   operationResultSchemas,
   pushFrameSchema,
   replyFrameSchema,
@@ -8,8 +8,10 @@ import {
   type OperationArgs,
   type OperationName,
   type OperationResult,
+  type Codec,
   type PushFrame,
 } from '@parley/protocol';
+import { frameData } from './codecs.js';
 import { ParleyClientError, disconnectedError } from './errors.js';
 import { WEBSOCKET_OPEN, type WebSocketLike } from './websocket.js';
 
@@ -59,8 +61,11 @@ export class Connection {
 
   constructor(
     private readonly socket: WebSocketLike,
+    private readonly codec: Codec,
     private readonly handlers: ConnectionHandlers,
   ) {
+    // Binary frames as ArrayBuffers everywhere: browsers would hand over Blobs, which cannot be read at once.
+    socket.binaryType = 'arraybuffer';
     this.opened = new Promise<void>((resolve, reject) => {
       this.rejectOpened = reject;
       socket.onopen = () => resolve();
@@ -83,7 +88,7 @@ export class Connection {
       }, timeoutMs);
       this.pending.set(id, { op, resolve: resolve as (result: unknown) => void, reject, timer });
       try {
-        this.socket.send(jsonCodec.encode({ id, op, args }) as string);
+        this.socket.send(this.codec.encode({ id, op, args }));
       } catch (error) {
         this.settle(id)?.reject(new ParleyClientError('disconnected', `could not send ${op}`, { cause: error }));
       }
@@ -116,15 +121,18 @@ export class Connection {
     });
   }
 
-  private receive(data: unknown): void {
+  private receive(raw: unknown): void {
     if (this.done) return;
     this.lastFrameAt = Date.now();
-    if (typeof data !== 'string') return this.malformed('a binary frame arrived on a JSON connection');
+    const data = frameData(raw);
+    if (data === undefined) return this.malformed('a frame arrived in a form the client cannot read (binaryType must stay "arraybuffer")');
+    const binary = typeof data !== 'string';
+    if (binary !== this.codec.binary) return this.malformed(`a ${binary ? 'binary' : 'text'} frame arrived on a ${this.codec.name} connection`);
     let frame: unknown;
     try {
-      frame = jsonCodec.decode(data);
-    } catch {
-      return this.malformed('a frame is not valid JSON');
+      frame = this.codec.decode(data);
+    } catch (error) {
+      return this.malformed(`a frame is not valid ${this.codec.name}${error instanceof CodecError ? `: ${error.message}` : ''}`);
     }
     if (typeof frame === 'object' && frame !== null && 'push' in frame) return this.receivePush(frame);
     this.receiveReply(frame);

@@ -20,6 +20,7 @@ export { ParleyClientError, type ClientErrorCode, type LocalErrorCode, type Parl
 export { backoffCeiling, backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js';
 export { refreshDelay, type TokenSource } from './token.js';
 export type { WebSocketConstructor, WebSocketLike } from './websocket.js';
+export type { CodecName } from './codecs.js';
 export type { Listener } from './emitter.js';
 export type {
   Ack,

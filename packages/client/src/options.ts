@@ -1,5 +1,6 @@
 import type { ConversationEvent, OperationInput, OperationResult, Signal } from '@parley/protocol';
 import { DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js';
+import { CODEC_NAMES, type CodecName } from './codecs.js';
 import { ParleyClientError } from './errors.js';
 import type { TokenSource } from './token.js';
 import type { WebSocketConstructor } from './websocket.js';
@@ -18,6 +19,8 @@ export interface ClientOptions {
   requestTimeoutMs?: number;
   /** Most unacknowledged messages kept by `send`; more reject with `busy`. Default 1000. */
   outboxLimit?: number;
+  /** Wire encoding: `json` (default) or `msgpack` (binary frames, smaller; needs a server that offers it). */
+  codec?: CodecName;
 }
 
 /** The connection state: `closed` is final (after `close()` or a close code that forbids reconnecting). */
@@ -79,6 +82,7 @@ export interface ResolvedOptions {
   reconnect: BackoffOptions;
   requestTimeoutMs: number;
   outboxLimit: number;
+  codec: CodecName;
 }
 
 /** Applies the defaults and checks the options; throws `bad_request` on invalid ones. */
@@ -97,7 +101,13 @@ export function resolveOptions(options: ClientOptions): ResolvedOptions {
     reconnect,
     requestTimeoutMs: positive(options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS, 'requestTimeoutMs'),
     outboxLimit: positive(options.outboxLimit ?? DEFAULT_OUTBOX_LIMIT, 'outboxLimit'),
+    codec: codecName(options.codec ?? 'json'),
   };
+}
+
+function codecName(value: string): CodecName {
+  if (!(CODEC_NAMES as readonly string[]).includes(value)) throw new ParleyClientError('bad_request', `codec must be one of ${CODEC_NAMES.join(', ')}`);
+  return value as CodecName;
 }
 
 function positive(value: number, name: string): number {

@@ -11,7 +11,9 @@ export interface WebSocketLike {
   onmessage: ((event: any) => void) | null;
   onclose: ((event: any) => void) | null;
   onerror: ((event: any) => void) | null;
-  send(data: string): void;
+  /** Set to 'arraybuffer' so that binary frames arrive as ArrayBuffers (browsers default to Blobs, ws to Buffers). */
+  binaryType: string;
+  send(data: string | Uint8Array): void;
   close(code?: number, reason?: string): void;
 }
 

@@ -216,6 +216,7 @@ export async function startNode(config: Config, logger: Logger): Promise<ParleyN
       maxConnectionsPerIp: config.maxConnectionsPerIp,
       pingIntervalMs: config.pingIntervalMs,
       pingTimeoutMs: config.pingTimeoutMs,
+      deflateThresholdBytes: config.wsDeflate,
     });
   }
   try {

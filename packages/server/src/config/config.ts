@@ -3,6 +3,13 @@ import { z } from 'zod';
 const integer = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max);
 const list = z.string().transform((text) => text.split(',').map((item) => item.trim()).filter(Boolean));
 const optionalText = z.string().min(1).optional();
+// ws compresses messages of 1 KiB and more by default: smaller ones gain little for the CPU they cost.
+const DEFAULT_DEFLATE_THRESHOLD = 1024;
+/** `off`, `on`, or the smallest message in bytes to compress; the output is that threshold, or null for off. */
+const deflate = z
+  .string()
+  .regex(/^(off|on|\d{1,9})$/, 'must be off, on, or the smallest message in bytes to compress')
+  .transform((text) => (text === 'off' ? null : text === 'on' ? DEFAULT_DEFLATE_THRESHOLD : Number(text)));
 
 /**
  * Every setting: its environment variable, optional command-line flag, schema and default.
@@ -26,6 +33,7 @@ export const SETTINGS = {
   connectTimeoutMs: { env: 'PARLEY_CONNECT_TIMEOUT_MS', flag: undefined, schema: integer(100, 600_000), default: '10000', help: 'a connection without a valid `connect` by then is closed (4004)' },
   allowedOrigins: { env: 'PARLEY_ALLOWED_ORIGINS', flag: undefined, schema: list.optional(), default: undefined, help: 'exact browser origins allowed to open WebSockets, comma-separated; unset allows only same-host origins' },
   maxFrameBytes: { env: 'PARLEY_MAX_FRAME_BYTES', flag: undefined, schema: integer(1024, 16 * 1024 * 1024), default: String(128 * 1024), help: 'largest accepted client frame; larger ones get `too_large` (beyond 4x the connection is closed with 1009)' },
+  wsDeflate: { env: 'PARLEY_WS_DEFLATE', flag: undefined, schema: deflate, default: 'off', help: 'WebSocket permessage-deflate: off, on (messages of 1024 bytes or more), or the smallest message in bytes to compress. Costs CPU per message and per connection and about 250 KB of zlib memory per connection (see docs/protocol.md)' },
   pingIntervalMs: { env: 'PARLEY_PING_INTERVAL_MS', flag: undefined, schema: integer(100, 600_000), default: '25000', help: 'WebSocket ping interval' },
   pingTimeoutMs: { env: 'PARLEY_PING_TIMEOUT_MS', flag: undefined, schema: integer(100, 600_000), default: '20000', help: 'a connection silent this long after a ping is closed (4002)' },
   ratePerSecond: { env: 'PARLEY_RATE_PER_SECOND', flag: undefined, schema: z.coerce.number().positive(), default: '20', help: 'frames per second per connection (token bucket refill)' },

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import {
   CLOSE_CODES,
+  CodecError,
   jsonProblem,
   operationArgsSchemas,
   requestFrameSchema,
@@ -148,7 +149,7 @@ export class Session implements ConnectionHandler, OperationSession {
     if (++this.refusedInARow > FLOOD_FACTOR * this.services.limits.rateBurst) {
       this.close(CLOSE_CODES.policyViolation, 'rate limit exceeded repeatedly');
     } else {
-      this.fail(peekRequestId(data), new ParleyError('rate_limited', 'too many frames', { retryAfterMs: waitMs }));
+      this.fail(this.codec.peekId(data), new ParleyError('rate_limited', 'too many frames', { retryAfterMs: waitMs }));
     }
     return false;
   }
@@ -156,7 +157,7 @@ export class Session implements ConnectionHandler, OperationSession {
   private parse(data: string | Uint8Array, binary: boolean): QueuedRequest | null {
     const size = typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength;
     if (size > this.services.limits.maxFrameBytes) {
-      this.fail(peekRequestId(data), new ParleyError('too_large', `frame of ${size} bytes exceeds the limit of ${this.services.limits.maxFrameBytes}`));
+      this.fail(this.codec.peekId(data), new ParleyError('too_large', `frame of ${size} bytes exceeds the limit of ${this.services.limits.maxFrameBytes}`));
       return null;
     }
     if (binary !== this.codec.binary) {
@@ -166,8 +167,10 @@ export class Session implements ConnectionHandler, OperationSession {
     let decoded: unknown;
     try {
       decoded = this.codec.decode(data);
-    } catch {
-      this.fail(null, new ParleyError('bad_request', `frame is not valid ${this.codec.name}`));
+    } catch (error) {
+      // A codec's own errors say what is wrong; a JSON parser's would echo the input back.
+      const detail = error instanceof CodecError ? `: ${error.message}` : '';
+      this.fail(null, new ParleyError('bad_request', `frame is not valid ${this.codec.name}${detail}`));
       return null;
     }
     const problem = jsonProblem(decoded);
@@ -298,12 +301,4 @@ function describeIssues(error: z.ZodError): string {
 function recoverId(decoded: unknown): RequestId | null {
   const id = requestIdSchema.safeParse((decoded as { id?: unknown } | null)?.id);
   return id.success ? id.data : null;
-}
-
-/** Best-effort request id of a frame too large to parse: looks only at its first bytes. */
-function peekRequestId(data: string | Uint8Array): RequestId | null {
-  const head = typeof data === 'string' ? data.slice(0, 200) : Buffer.from(data.subarray(0, 200)).toString('latin1');
-  const match = /^\s*\{\s*"id"\s*:\s*(?:"([^"\\]{1,64})"|(\d{1,15}))/.exec(head);
-  if (!match) return null;
-  return match[1] ?? Number(match[2]);
 }

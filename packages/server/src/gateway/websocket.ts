@@ -1,7 +1,8 @@
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { CLOSE_CODES, JSON_SUBPROTOCOL, jsonCodec, type Codec, type ErrorCode, type ServerFrame } from '@parley/protocol';
-import { Sender, WebSocket, WebSocketServer, type RawData } from 'ws';
+import { CLOSE_CODES, jsonCodec, type Codec, type ErrorCode, type ServerFrame } from '@parley/protocol';
+import { msgpackCodec } from '@parley/protocol/msgpack';
+import { Sender, WebSocket, WebSocketServer, type PerMessageDeflateOptions, type RawData } from 'ws';
 import { CountMap } from '../core/count-map.js';
 import type { ClientConnection, ConnectionHandler } from './connection.js';
 
@@ -14,6 +15,8 @@ export interface WebSocketTransportOptions {
   maxConnectionsPerIp: number;
   pingIntervalMs: number;
   pingTimeoutMs: number;
+  /** permessage-deflate: null leaves it off; a number turns it on for messages of at least that many bytes. */
+  deflateThresholdBytes: number | null;
   /** Whether new connections are refused (shutdown). */
   isDraining: () => boolean;
 }
@@ -23,7 +26,8 @@ const MAX_CLOSE_REASON_BYTES = 123;
 // ws reports no drain event of its own; a replay waiting for the buffer to empty checks this often.
 const DRAIN_POLL_MS = 10;
 
-const CODECS: ReadonlyMap<string, Codec> = new Map([[JSON_SUBPROTOCOL, jsonCodec]]);
+/** The codecs a client can ask for by subprotocol; one that offers none gets JSON. */
+const CODECS: ReadonlyMap<string, Codec> = new Map([jsonCodec, msgpackCodec].map((codec) => [codec.subprotocol, codec]));
 
 /**
  * A client connection over `ws`. Data frames are built here and written to the TCP socket directly: the
@@ -157,7 +161,7 @@ export class WebSocketTransport {
       noServer: true,
       // Frames past the limit still get a `too_large` reply; only far larger ones close the connection (1009).
       maxPayload: options.maxFrameBytes * 4,
-      perMessageDeflate: false,
+      perMessageDeflate: deflateOptions(options.deflateThresholdBytes),
       handleProtocols: (protocols) => (protocols.size === 0 ? false : [...protocols].find((name) => CODECS.has(name)) ?? false),
     });
     httpServer.on('upgrade', (request, socket, head) => this.upgrade(request, socket, head));
@@ -191,7 +195,7 @@ export class WebSocketTransport {
     if (!this.originAllowed(request)) return { status: 403, message: 'origin not allowed' };
     const offered = request.headers['sec-websocket-protocol'];
     if (offered && !offered.split(',').some((name) => CODECS.has(name.trim()))) {
-      return { status: 400, message: `unsupported subprotocol; use ${JSON_SUBPROTOCOL}` };
+      return { status: 400, message: `unsupported subprotocol; use one of ${[...CODECS.keys()].join(', ')}` };
     }
     const address = request.socket.remoteAddress ?? 'unknown';
     if (this.perIp.get(address) >= this.options.maxConnectionsPerIp) return { status: 429, message: 'too many connections from this address' };
@@ -241,6 +245,15 @@ export class WebSocketTransport {
       }
     }
   }
+}
+
+/**
+ * ws's permessage-deflate, when configured. Each connection that negotiates it keeps its own zlib streams
+ * (with ws's defaults, about 250 KB per connection once messages are compressed), and every message is
+ * compressed once per connection: see docs/protocol.md before turning it on.
+ */
+function deflateOptions(thresholdBytes: number | null): PerMessageDeflateOptions | false {
+  return thresholdBytes === null ? false : { threshold: thresholdBytes };
 }
 
 function toBytes(data: RawData): Uint8Array {
