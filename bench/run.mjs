@@ -22,7 +22,7 @@ function settings(tiny, flags) {
       ? { counts: [5], tokens: 20, tokensPerSecond: 200, ttftMs: 20 }
       : { counts: (flags.streams ?? '1000,10000').split(',').map(Number), tokens: 200, tokensPerSecond: 50, ttftMs: 100 },
     storm: tiny ? { conversations: 2, members: 3, rate: 50, processes: 1, warmMs: 500 } : { conversations: 50, members: 100, rate: 250, processes: 4 },
-    cluster: tiny ? { subscribers: 2, rate: 100, durationMs: 500, redisRequests: 1000 } : { subscribers: 20, rate: 1000, durationMs: 10_000, redisRequests: 100_000 },
+    cluster: tiny ? { subscribers: 2, rate: 100, durationMs: 500, publishers: 2, redisRequests: 1000 } : { subscribers: 20, rate: 1000, durationMs: 10_000, publishers: 8, redisRequests: 100_000 },
   };
 }
 

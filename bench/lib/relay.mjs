@@ -24,14 +24,16 @@ function parsePayload(text) {
  * A publisher connection whose `send(text)` resolves when the server acknowledges the message:
  * for Parley the `message.send` ack (after the commit), for the peers their relay loop's ack.
  */
-export async function openPublisher({ system, url, codec, localAddress, conversationId }) {
+export async function openPublisher({ system, url, codec, localAddress, conversationId, connections = 1 }) {
   if (system === 'parley') {
-    const connection = await ParleyConnection.connect(url, await token('publisher'), { codec, localAddress });
-    const conversation = conversationId ?? (await connection.request('conversation.open', { members: [] })).conversation.id;
+    // Parley runs the requests of one connection one at a time, so a fixed rate above what one commit
+    // allows needs several connections; sends go round-robin over them.
+    const pool = await Promise.all(Array.from({ length: connections }, async () => ParleyConnection.connect(url, await token('publisher'), { codec, localAddress })));
+    const conversation = conversationId ?? (await pool[0].request('conversation.open', { members: [] })).conversation.id;
     return {
       conversationId: conversation,
-      send: (text, index) => connection.request('message.send', { conversationId: conversation, clientMsgId: `m-${index}`, content: { type: 'text', text } }),
-      close: () => connection.close(),
+      send: (text, index) => pool[index % pool.length].request('message.send', { conversationId: conversation, clientMsgId: `m-${index}`, content: { type: 'text', text } }),
+      close: () => pool.forEach((connection) => connection.close()),
     };
   }
   if (system === 'ws') {
@@ -95,7 +97,7 @@ export class Subscribers {
   async connect({ system, url, codec, localAddress, conversationId, start, count, concurrency = 200 }) {
     const lastIndex = new Int32Array(count).fill(-1);
     this.connections = await pooled(count, concurrency, async (offset) => {
-      const receive = (text, bytes) => this.#receive(lastIndex, offset, text, bytes);
+      const receive = (text, bytes, order) => this.#receive(lastIndex, offset, text, bytes, order);
       return openSubscriber({ system, url, codec, localAddress, conversationId, user: `viewer-${start + offset}`, receive, closed: () => this.disconnects++ });
     });
   }
@@ -111,9 +113,11 @@ export class Subscribers {
     return report;
   }
 
-  #receive(lastIndex, offset, text, bytes) {
+  /** `order` is the event's seq for Parley (publishers may commit out of index order); the message index for the peers. */
+  #receive(lastIndex, offset, text, bytes, order) {
     const receivedAt = now();
-    const { index, sentAt } = parsePayload(text);
+    const { index: messageIndex, sentAt } = parsePayload(text);
+    const index = order ?? messageIndex;
     this.histogram.record(receivedAt - sentAt);
     this.deliveries++;
     this.bytes += bytes;
@@ -123,12 +127,12 @@ export class Subscribers {
   }
 }
 
-/** One subscriber; `receive(text, bytes)` gets each message's text and its frame's size. */
+/** One subscriber; `receive(text, bytes, order?)` gets each message's text, its frame's size and, from Parley, its seq. */
 async function openSubscriber({ system, url, codec, localAddress, conversationId, user, receive, closed }) {
   if (system === 'parley') {
     // Viewers are agents: a conversation has at most 100 members, and agents may read every conversation of their tenant.
     const connection = await ParleyConnection.connect(url, await token(user, ['agent']), { codec, localAddress });
-    connection.onPush = (frame, bytes) => frame.push === 'event' && frame.event.type === 'message.created' && receive(frame.event.data.content.text, bytes);
+    connection.onPush = (frame, bytes) => frame.push === 'event' && frame.event.type === 'message.created' && receive(frame.event.data.content.text, bytes, frame.event.seq);
     connection.onClose = closed;
     await connection.request('subscribe', { conversationId });
     return connection;

@@ -55,7 +55,7 @@ const SECTIONS = {
       [[result.clients, result.resumed, result.notResumed, result.resumeMs.p50, result.resumeMs.p99, result.resumeMs.all, result.reconnectRetries, result.lost, result.duplicated]],
     )}`,
   cluster: (result) =>
-    `### cluster: 2 nodes (PostgreSQL + Redis), publisher on node 1 at ${result.messagesPerSecond} messages/s, ${result.subscribersPerNode} subscribers per node\n\n${table(
+    `### cluster: 2 nodes (PostgreSQL + Redis), publisher on node 1 at ${result.messagesPerSecond} messages/s over ${result.publisherConnections} connections, ${result.subscribersPerNode} subscribers per node\n\n${table(
       ['path', 'deliveries', 'lost', 'dup', 'p50 ms', 'p99 ms', 'p99.9 ms'],
       [['node 1 → node 2 (cross-node)', result.crossNode.deliveries, result.crossNode.lost, result.crossNode.duplicates, result.crossNode.latencyMs.p50, result.crossNode.latencyMs.p99, result.crossNode.latencyMs.p999], ['node 1 → node 1 (same node)', result.sameNode.deliveries, result.sameNode.lost, result.sameNode.duplicates, result.sameNode.latencyMs.p50, result.sameNode.latencyMs.p99, result.sameNode.latencyMs.p999]],
     )}\n\nRedis's own ceiling (redis-benchmark, ${result.redis.clients} clients, ${number(result.redis.requests)} requests):\n\n${table(

@@ -13,16 +13,17 @@ import { drain } from './fanout.mjs';
 
 const SCRIPT = new URL('../../packages/server/src/bus/redis/lua/publish-event-2.lua', import.meta.url);
 
-/** Runs the scenario: `{ subscribers, rate, durationMs, redisRequests }`; the load processes run fanout's client commands. */
-export async function run({ subscribers, rate, durationMs, redisRequests }) {
+/** Runs the scenario: `{ subscribers, rate, durationMs, publishers, redisRequests }`; the load processes run fanout's client commands. */
+export async function run({ subscribers, rate, durationMs, publishers = 8, redisRequests }) {
   const backends = await createBackends({ redis: true });
   const nodes = [await startParley(backends.env), await startParley(backends.env)];
   const group = new LoadGroup('fanout', 3);
   try {
-    const opened = await group.one(2, 'openPublisher', { system: 'parley', url: nodes[0].wsUrl, codec: 'json' });
+    const opened = await group.one(2, 'openPublisher', { system: 'parley', url: nodes[0].wsUrl, codec: 'json', connections: publishers });
     const subscribe = (index, node) => group.one(index, 'subscribe', { system: 'parley', url: node.wsUrl, codec: 'json', conversationId: opened.conversationId, start: index * subscribers, count: subscribers });
     await Promise.all([subscribe(0, nodes[1]), subscribe(1, nodes[0])]);
-    const published = await group.one(2, 'publish', { durationMs, maxMessages: Math.ceil((rate * durationMs) / 1000), rate, window: 100_000 });
+    // The window only bounds a backlog (below PARLEY_MAX_PENDING_REQUESTS per connection); the rate paces.
+    const published = await group.one(2, 'publish', { durationMs, maxMessages: Math.ceil((rate * durationMs) / 1000), rate, window: 1000 * publishers });
     const expected = published.acked * subscribers;
     await Promise.all([drainOne(group, 0, expected), drainOne(group, 1, expected)]);
     const [crossNode, sameNode] = await Promise.all([group.one(0, 'report'), group.one(1, 'report')]);
@@ -30,6 +31,7 @@ export async function run({ subscribers, rate, durationMs, redisRequests }) {
       store: 'postgresql',
       bus: 'redis',
       messagesPerSecond: rate,
+      publisherConnections: publishers,
       messages: published.acked,
       sendErrors: published.errors,
       subscribersPerNode: subscribers,
