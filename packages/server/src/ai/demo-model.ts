@@ -15,6 +15,8 @@ export interface DemoModelOptions {
   /** Delay before the first token. */
   ttftMs: number;
   tokensPerSecond: number;
+  /** When above 0, every text answer is exactly this many tokens (repeated or cut), so benchmarks control its length. */
+  answerTokens?: number;
 }
 
 const INTRODUCTION = "I'm Parley's demo model, a scripted stand-in for a real AI.";
@@ -95,7 +97,7 @@ export class DemoLanguageModel implements LanguageModelV3 {
         return { text: '', toolCall: { id: `call_${Math.abs(hash(question)).toString(36)}`, name: intent.tool, input: intent.input(match, question) } };
       }
     }
-    return { text: FAQ.find((entry) => entry.pattern.test(question))?.answer ?? FALLBACK, toolCall: null };
+    return { text: sized(FAQ.find((entry) => entry.pattern.test(question))?.answer ?? FALLBACK, this.options.answerTokens ?? 0), toolCall: null };
   }
 }
 
@@ -104,12 +106,23 @@ interface Reply {
   toolCall: { id: string; name: string; input: Record<string, unknown> } | null;
 }
 
+/** The answer's tokens repeated or cut to exactly `tokens` of them (0: the answer as it is). */
+export function sized(answer: string, tokens: number): string {
+  if (tokens === 0) return answer;
+  const words = tokenize(answer);
+  return Array.from({ length: tokens }, (_, index) => words[index % words.length]!.trimEnd()).join(' ');
+}
+
+/** One token per word, with its trailing space, the way real models stream. */
+function tokenize(text: string): string[] {
+  return text.match(/\S+\s*/g) ?? [];
+}
+
 function toParts(reply: Reply): LanguageModelV3StreamPart[] {
   if (reply.toolCall) {
     return [{ type: 'tool-call', toolCallId: reply.toolCall.id, toolName: reply.toolCall.name, input: JSON.stringify(reply.toolCall.input) }];
   }
-  // One token per word, with its trailing space, the way real models stream.
-  const tokens = reply.text.match(/\S+\s*/g) ?? [];
+  const tokens = tokenize(reply.text);
   return [
     { type: 'text-start', id: 'text-0' },
     ...tokens.map((delta): LanguageModelV3StreamPart => ({ type: 'text-delta', id: 'text-0', delta })),

@@ -8,7 +8,7 @@ import type { ModelSpec } from './profiles.js';
 export function createModel(spec: ModelSpec): LanguageModelV3 {
   switch (spec.provider) {
     case 'demo':
-      return new DemoLanguageModel({ ttftMs: spec.ttftMs, tokensPerSecond: spec.tokensPerSecond });
+      return new DemoLanguageModel({ ttftMs: spec.ttftMs, tokensPerSecond: spec.tokensPerSecond, answerTokens: spec.answerTokens });
     case 'openai-compatible':
       return createOpenAICompatible({ name: 'openai-compatible', baseURL: spec.baseUrl, ...(spec.apiKey ? { apiKey: spec.apiKey } : {}) }).chatModel(spec.model);
     case 'anthropic':

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { identifierSchema } from '@parley/protocol';
 
 export const modelSpecSchema = z.discriminatedUnion('provider', [
-  z.object({ provider: z.literal('demo'), ttftMs: z.number().int().min(0).default(300), tokensPerSecond: z.number().positive().default(40) }),
+  z.object({ provider: z.literal('demo'), ttftMs: z.number().int().min(0).default(300), tokensPerSecond: z.number().positive().default(40), answerTokens: z.number().int().min(0).default(0) }),
   z.object({ provider: z.literal('openai-compatible'), baseUrl: z.url(), apiKey: z.string().optional(), model: z.string().min(1) }),
   z.object({ provider: z.literal('anthropic'), apiKey: z.string().min(1), model: z.string().min(1), baseUrl: z.url().optional() }),
 ]);
@@ -71,6 +71,8 @@ export interface DefaultModelSettings {
   anthropicModel?: string;
   demoTtftMs: number;
   demoTokensPerSecond: number;
+  /** Exact length of every demo answer in tokens; 0 keeps each answer's own. */
+  demoAnswerTokens?: number;
 }
 
 /** The profile `assistant`: a configured real model first (if any), the demo model as its fallback. */
@@ -82,7 +84,7 @@ export function defaultProfiles(settings: DefaultModelSettings): AssistantProfil
   if (settings.anthropicApiKey) {
     models.push({ provider: 'anthropic', apiKey: settings.anthropicApiKey, model: settings.anthropicModel ?? 'claude-3-5-haiku-latest' });
   }
-  models.push({ provider: 'demo', ttftMs: settings.demoTtftMs, tokensPerSecond: settings.demoTokensPerSecond });
+  models.push({ provider: 'demo', ttftMs: settings.demoTtftMs, tokensPerSecond: settings.demoTokensPerSecond, answerTokens: settings.demoAnswerTokens ?? 0 });
   return [
     profileSchema.parse({
       id: 'assistant',

@@ -158,6 +158,7 @@ export async function startNode(config: Config, logger: Logger): Promise<ParleyN
     ...optional({ llmBaseUrl: config.llmBaseUrl, llmApiKey: config.llmApiKey, llmModel: config.llmModel, anthropicApiKey: config.anthropicApiKey, anthropicModel: config.anthropicModel }),
     demoTtftMs: config.demoTtftMs,
     demoTokensPerSecond: config.demoTokensPerSecond,
+    demoAnswerTokens: config.demoAnswerTokens,
     queue,
     budgets,
     log,

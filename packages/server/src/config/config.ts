@@ -58,6 +58,7 @@ export const SETTINGS = {
   anthropicModel: { env: 'PARLEY_ANTHROPIC_MODEL', flag: undefined, schema: optionalText, default: undefined, help: 'Anthropic model (default claude-3-5-haiku-latest)' },
   demoTtftMs: { env: 'PARLEY_DEMO_TTFT_MS', flag: undefined, schema: integer(0, 60_000), default: '300', help: "the demo model's time to first token" },
   demoTokensPerSecond: { env: 'PARLEY_DEMO_TOKENS_PER_SECOND', flag: undefined, schema: z.coerce.number().positive().max(100_000), default: '40', help: "the demo model's tokens per second" },
+  demoAnswerTokens: { env: 'PARLEY_DEMO_ANSWER_TOKENS', flag: undefined, schema: integer(0, 100_000), default: '0', help: "when above 0, every demo answer is exactly this many tokens (its text repeated or cut; for benchmarks); 0 keeps each answer's own length" },
   aiQueueSize: { env: 'PARLEY_AI_QUEUE_SIZE', flag: undefined, schema: integer(1), default: '200', help: 'AI jobs waiting at most (across every node, with Redis); beyond it user messages to assistants get `busy`' },
   aiConcurrency: { env: 'PARLEY_AI_CONCURRENCY', flag: undefined, schema: integer(1), default: '32', help: 'AI generations running at once on one worker node' },
   aiTenantConcurrency: { env: 'PARLEY_AI_TENANT_CONCURRENCY', flag: undefined, schema: integer(1), default: '8', help: 'AI generations of one tenant running at once (across every worker, with Redis)' },

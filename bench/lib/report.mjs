@@ -1,0 +1,102 @@
+// Results as JSON, a Markdown report (machine facts, one table per scenario, Parley-to-peer ratios) and
+// one SVG chart per scenario.
+import { execFileSync } from 'node:child_process';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { cpus, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { barChart } from './svg.mjs';
+
+/** Facts of the machine and the code a run measured. */
+export function machineFacts() {
+  const commit = (() => {
+    try {
+      return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
+    } catch {
+      return null;
+    }
+  })();
+  return { cores: cpus().length, cpuModel: cpus()[0]?.model ?? null, memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version, date: new Date().toISOString(), commit };
+}
+
+const number = (value) => (value === null || value === undefined ? '–' : typeof value === 'number' ? value.toLocaleString('en-US') : String(value));
+const ratio = (a, b) => (a && b ? `${(a / b).toFixed(2)}x` : '–');
+const table = (header, rows) => [`| ${header.join(' | ')} |`, `| ${header.map(() => '---').join(' | ')} |`, ...rows.map((row) => `| ${row.map(number).join(' | ')} |`)].join('\n');
+
+const SECTIONS = {
+  fanout: (result) => {
+    const systems = Object.entries(result.systems);
+    const peers = systems.filter(([name]) => !name.startsWith('parley'));
+    const rows = systems.map(([name, item]) =>
+      item.available
+        ? [name, item.messagesPerSecond, item.deliveriesPerSecond, item.latencyMs.p50, item.latencyMs.p99, item.latencyMs.p999, item.bytesPerEvent, item.lost, item.duplicates, ...peers.map(([, peer]) => ratio(item.deliveriesPerSecond, peer.deliveriesPerSecond))]
+        : [name, `not available: ${item.reason}`, ...Array(7 + peers.length).fill(null)],
+    );
+    const header = ['system', 'messages/s', 'deliveries/s', 'p50 ms', 'p99 ms', 'p99.9 ms', 'bytes/event', 'lost', 'dup', ...peers.map(([name]) => `deliveries/s vs ${name}`)];
+    return `### fanout: 1 conversation, ${number(result.subscribers)} subscribers, ${result.payloadBytes}-byte messages, window ${result.window}\n\n${table(header, rows)}`;
+  },
+  idle: (result) => {
+    const systems = Object.entries(result.systems);
+    const rows = systems.map(([name, item]) =>
+      item.available ? [name, item.connected, item.failed, item.bytesPerConnection, `${item.rssBeforeMiB} → ${item.rssAfterMiB}`, item.connectsPerSecond, ratio(item.bytesPerConnection, result.systems.ws?.bytesPerConnection)] : [name, `not available: ${item.reason}`, null, null, null, null, null],
+    );
+    return `### idle: ${number(result.connections)} idle connections on one node\n\n${table(['system', 'connected', 'failed', 'RSS bytes/connection', 'RSS MiB before → after', 'connects/s', 'memory vs ws'], rows)}`;
+  },
+  streams: (result) => {
+    const targets = { 1000: 5, 10000: 25 };
+    const rows = Object.entries(result.runs).map(([count, run]) => [
+      count, run.completed, run.peakConcurrent, run.ttftOverheadMs.p50, run.ttftOverheadMs.p99, targets[count] ? `< ${targets[count]} ms: ${run.ttftOverheadMs.p99 < targets[count] ? 'met' : 'missed'}` : null, run.deltaLagMs.p50, run.deltaLagMs.p99, run.deltasPerAnswer, run.serverCpuSeconds, run.serverCores, run.wallSeconds,
+    ]);
+    const header = ['answers', 'completed', 'peak concurrent', 'TTFT overhead p50 ms', 'p99 ms', 'target p99', 'delta lag p50 ms', 'p99 ms', 'deltas/answer', 'server CPU s', 'server cores', 'wall s'];
+    return `### streams: demo model, ${result.answerTokens} tokens at ${result.tokensPerSecond}/s, TTFT ${result.modelTtftMs} ms (no peer)\n\n${table(header, rows)}`;
+  },
+  storm: (result) =>
+    `### storm: ${number(result.clients)} clients (${result.conversations} conversations × ${result.membersPerConversation} members) drop and reconnect at once, ${result.messagesPerSecond} messages/s\n\n${table(
+      ['clients', 'resumed', 'not resumed', 'resume p50 ms', 'p99 ms', 'all resumed ms', 'reconnect retries', 'lost', 'duplicated'],
+      [[result.clients, result.resumed, result.notResumed, result.resumeMs.p50, result.resumeMs.p99, result.resumeMs.all, result.reconnectRetries, result.lost, result.duplicated]],
+    )}`,
+  cluster: (result) =>
+    `### cluster: 2 nodes (PostgreSQL + Redis), publisher on node 1 at ${result.messagesPerSecond} messages/s over ${result.publisherConnections} connections, ${result.subscribersPerNode} subscribers per node\n\n${table(
+      ['path', 'deliveries', 'lost', 'dup', 'p50 ms', 'p99 ms', 'p99.9 ms'],
+      [['node 1 → node 2 (cross-node)', result.crossNode.deliveries, result.crossNode.lost, result.crossNode.duplicates, result.crossNode.latencyMs.p50, result.crossNode.latencyMs.p99, result.crossNode.latencyMs.p999], ['node 1 → node 1 (same node)', result.sameNode.deliveries, result.sameNode.lost, result.sameNode.duplicates, result.sameNode.latencyMs.p50, result.sameNode.latencyMs.p99, result.sameNode.latencyMs.p999]],
+    )}\n\nRedis's own ceiling (redis-benchmark, ${result.redis.clients} clients, ${number(result.redis.requests)} requests):\n\n${table(
+      ['operation', 'requests/s', 'p50 ms', 'p99 ms', 'vs Parley rate'],
+      [['SPUBLISH', result.redis.spublish.requestsPerSecond, result.redis.spublish.latencyMs.p50, result.redis.spublish.latencyMs.p99, ratio(result.redis.spublish.requestsPerSecond, result.messagesPerSecond)], ['EVALSHA publish-event (ZADD + SPUBLISH)', result.redis.publishScript.requestsPerSecond, result.redis.publishScript.latencyMs.p50, result.redis.publishScript.latencyMs.p99, ratio(result.redis.publishScript.requestsPerSecond, result.messagesPerSecond)]],
+    )}`,
+};
+
+const CHARTS = {
+  fanout: (result) => {
+    const systems = Object.entries(result.systems).filter(([, item]) => item.available);
+    return [
+      { name: 'fanout-throughput', chart: { title: 'fanout: deliveries per second', unit: 'deliveries/s', groups: [{ label: `${result.subscribers} subscribers`, bars: systems.map(([name, item]) => ({ series: name, value: item.deliveriesPerSecond })) }] } },
+      { name: 'fanout-latency', chart: { title: 'fanout: delivery latency', unit: 'ms', groups: ['p50', 'p99', 'p999'].map((key) => ({ label: key.replace('p999', 'p99.9'), bars: systems.map(([name, item]) => ({ series: name, value: item.latencyMs[key] })) })) } },
+    ];
+  },
+  idle: (result) => [{ name: 'idle', chart: { title: `idle: server memory per connection (${result.connections} connections)`, unit: 'bytes/connection', groups: [{ label: `${result.connections} connections`, bars: Object.entries(result.systems).map(([name, item]) => ({ series: name, value: item.bytesPerConnection ?? null })) }] } }],
+  streams: (result) => [{ name: 'streams', chart: { title: 'streams: what Parley adds to the model', unit: 'ms', groups: Object.entries(result.runs).map(([count, run]) => ({ label: `${count} answers`, bars: [{ series: 'TTFT overhead p50', value: run.ttftOverheadMs.p50 }, { series: 'TTFT overhead p99', value: run.ttftOverheadMs.p99 }, { series: 'delta lag p99', value: run.deltaLagMs.p99 }] })) } }],
+  storm: (result) => [{ name: 'storm', chart: { title: `storm: ${result.clients} clients reconnect at once`, unit: 'ms from the drop', groups: [{ label: 'time to resumed', bars: [{ series: 'p50', value: result.resumeMs.p50 }, { series: 'p99', value: result.resumeMs.p99 }, { series: 'all', value: result.resumeMs.all }] }] } }],
+  cluster: (result) => [{ name: 'cluster', chart: { title: `cluster: delivery latency at ${result.messagesPerSecond} messages/s`, unit: 'ms', groups: ['p50', 'p99', 'p999'].map((key) => ({ label: key.replace('p999', 'p99.9'), bars: [{ series: 'same node', value: result.sameNode.latencyMs[key] }, { series: 'cross-node', value: result.crossNode.latencyMs[key] }] })) } }],
+};
+
+/** The Markdown report of a run. */
+export function markdown(run) {
+  const { machine } = run;
+  const lines = [
+    `## Results (${machine.date.slice(0, 10)}, commit ${machine.commit ?? 'unknown'})`,
+    '',
+    `Machine: ${machine.cores} cores (${machine.cpuModel}), ${machine.memoryGiB} GiB, Node ${machine.node}; servers and load clients share it, over loopback.${run.tiny ? ' **Tiny configuration: correctness only, numbers mean nothing.**' : ''}`,
+    '',
+  ];
+  for (const [name, result] of Object.entries(run.scenarios)) lines.push(SECTIONS[name](result), '', `_${name} took ${run.seconds[name]} s._`, '');
+  return lines.join('\n');
+}
+
+/** Writes latest.json, latest.md and the charts to `directory`. */
+export async function writeResults(directory, run) {
+  await mkdir(directory, { recursive: true });
+  await writeFile(join(directory, 'latest.json'), `${JSON.stringify(run, null, 2)}\n`);
+  await writeFile(join(directory, 'latest.md'), markdown(run));
+  for (const [name, result] of Object.entries(run.scenarios)) {
+    for (const { name: file, chart } of CHARTS[name](result)) await writeFile(join(directory, `${file}.svg`), barChart(chart));
+  }
+}

@@ -1,0 +1,81 @@
+// `npm run bench`: runs every scenario against Parley and its peers in one command, on loopback, and
+// writes bench/results/latest.{json,md} plus one SVG chart per scenario. See bench/README.md.
+//   node bench/run.mjs [--only fanout,idle,streams,storm,cluster] [--tiny] [--idle 50000]
+//                      [--streams 1000,10000] [--subscribers 1000] [--duration-ms 10000] [--window 64]
+//                      [--codec json|msgpack|both] [--out bench/results]
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { machineFacts, markdown, writeResults } from './lib/report.mjs';
+
+export const SCENARIOS = ['fanout', 'idle', 'streams', 'storm', 'cluster'];
+
+/** Sizes of each scenario: the full run, and a tiny one that only checks correctness. */
+function settings(tiny, flags) {
+  const idleConnections = Number(flags.idle ?? (tiny ? 20 : 10_000));
+  return {
+    fanout: tiny
+      ? { subscribers: 4, durationMs: 30_000, maxMessages: 20, window: 8, processes: 1, codecs: codecs(flags.codec) }
+      : { subscribers: Number(flags.subscribers ?? 1000), durationMs: Number(flags['duration-ms'] ?? 10_000), window: Number(flags.window ?? 64), processes: 2, codecs: codecs(flags.codec) },
+    // At most 10,000 sockets per load process (each has a 20,000 open-file limit), each from its own address.
+    idle: { connections: idleConnections, processes: tiny ? 1 : Math.max(2, Math.ceil(idleConnections / 10_000)), settleMs: tiny ? 200 : 3000 },
+    streams: tiny
+      ? { counts: [5], tokens: 20, tokensPerSecond: 200, ttftMs: 20 }
+      : { counts: (flags.streams ?? '1000,10000').split(',').map(Number), tokens: 200, tokensPerSecond: 50, ttftMs: 100 },
+    storm: tiny ? { conversations: 2, members: 3, rate: 50, processes: 1, warmMs: 500 } : { conversations: 50, members: 100, rate: 250, processes: 4 },
+    cluster: tiny ? { subscribers: 2, rate: 100, durationMs: 500, publishers: 2, redisRequests: 1000 } : { subscribers: 20, rate: 1000, durationMs: 10_000, publishers: 8, redisRequests: 100_000 },
+  };
+}
+
+function codecs(flag = 'both') {
+  return flag === 'both' ? ['json', 'msgpack'] : [flag];
+}
+
+/** Runs the scenarios `only` (all by default); resolves with the results, machine facts and seconds per scenario. */
+export async function runBench({ tiny = false, only = SCENARIOS, flags = {}, log = () => {} } = {}) {
+  const sizes = settings(tiny, flags);
+  const run = { machine: machineFacts(), tiny, settings: {}, scenarios: {}, seconds: {} };
+  for (const name of only) {
+    log(`${name}: running`);
+    const startedAt = performance.now();
+    const scenario = await import(`./scenarios/${name}.mjs`);
+    run.settings[name] = sizes[name];
+    run.scenarios[name] = await scenario.run(sizes[name]);
+    run.seconds[name] = Math.round((performance.now() - startedAt) / 1000);
+    log(`${name}: done in ${run.seconds[name]} s`);
+  }
+  return run;
+}
+
+async function main() {
+  const { values } = parseArgs({
+    options: {
+      tiny: { type: 'boolean' },
+      only: { type: 'string' },
+      idle: { type: 'string' },
+      streams: { type: 'string' },
+      subscribers: { type: 'string' },
+      'duration-ms': { type: 'string' },
+      window: { type: 'string' },
+      codec: { type: 'string' },
+      out: { type: 'string' },
+    },
+  });
+  const only = values.only ? values.only.split(',') : SCENARIOS;
+  const unknown = only.filter((name) => !SCENARIOS.includes(name));
+  if (unknown.length > 0) throw new Error(`unknown scenario ${unknown.join(', ')}; choose from ${SCENARIOS.join(', ')}`);
+  const run = await runBench({ tiny: values.tiny ?? false, only, flags: values, log: (line) => console.error(`[bench] ${line}`) });
+  // A tiny run checks correctness; it keeps the last real results unless told where to write.
+  const out = values.out ?? (values.tiny ? null : fileURLToPath(new URL('./results/', import.meta.url)));
+  if (out) await writeResults(out, run);
+  console.log(markdown(run));
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  main().then(
+    () => process.exit(0),
+    (error) => {
+      console.error(error);
+      process.exit(1);
+    },
+  );
+}
