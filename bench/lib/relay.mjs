@@ -21,13 +21,51 @@ function parsePayload(text) {
 }
 
 /**
- * A publisher connection whose `send(text)` resolves when the server acknowledges the message:
- * for Parley the `message.send` ack (after the commit), for the peers their relay loop's ack.
+ * A publisher connection whose `send(text, index)` resolves when the message has gone all the way round:
+ * acknowledged by the server and received by a probe subscriber in this process. Pacing on that, not on
+ * the ack alone, bounds the messages between the publisher and the subscribers, so latency measures
+ * delivery and not a backlog in socket buffers (Parley acknowledges after the commit, before the fan-out).
  */
 export async function openPublisher({ system, url, codec, localAddress, conversationId, connections = 1 }) {
+  const raw = await openRawPublisher({ system, url, codec, localAddress, conversationId, connections });
+  const arrived = new Map();
+  const probe = await openSubscriber({
+    system,
+    url,
+    codec,
+    localAddress,
+    conversationId: raw.conversationId,
+    user: 'probe',
+    receive: (text) => {
+      const { index } = parsePayload(text);
+      arrived.get(index)?.();
+      arrived.delete(index);
+    },
+    closed: () => undefined,
+  });
+  return {
+    conversationId: raw.conversationId,
+    send: (text, index) => {
+      const received = new Promise((resolve) => arrived.set(index, resolve));
+      return raw.send(text, index).then(
+        () => received,
+        (error) => {
+          arrived.delete(index);
+          throw error;
+        },
+      );
+    },
+    close: () => {
+      raw.close();
+      probe.close();
+    },
+  };
+}
+
+/** A publisher whose `send` resolves on the server's acknowledgement. */
+async function openRawPublisher({ system, url, codec, localAddress, conversationId, connections }) {
   if (system === 'parley') {
-    // Parley runs the requests of one connection one at a time, so a fixed rate above what one commit
-    // allows needs several connections; sends go round-robin over them.
+    // Several connections only for fixed rates above what one connection's pipeline carries; round-robin.
     const pool = await Promise.all(Array.from({ length: connections }, async () => ParleyConnection.connect(url, await token('publisher'), { codec, localAddress })));
     const conversation = conversationId ?? (await pool[0].request('conversation.open', { members: [] })).conversation.id;
     return {
@@ -48,7 +86,7 @@ export async function openPublisher({ system, url, codec, localAddress, conversa
 }
 
 /**
- * Sends as fast as the server accepts: at most `window` unacknowledged messages, until `durationMs`
+ * Sends as fast as the system carries: at most `window` messages not yet round (see openPublisher), until `durationMs`
  * passed or `maxMessages` were sent. With `rate`, sends at that fixed rate instead (messages per second).
  */
 export async function publish(publisher, { durationMs, maxMessages = Infinity, window = 128, rate }) {

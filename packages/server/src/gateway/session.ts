@@ -70,7 +70,7 @@ export class Session implements ConnectionHandler, OperationSession {
 
   onFrame(data: string | Uint8Array, binary: boolean): void {
     if (this.ended) return;
-    this.frames.in.inc();
+    this.frames.in++;
     // Every frame pays, valid or not, so that no input makes the server reply faster than the limit.
     if (!this.admit(data)) return;
     const request = this.parse(data, binary);
@@ -242,7 +242,7 @@ export class Session implements ConnectionHandler, OperationSession {
 
   private send(frame: Parameters<ClientConnection['send']>[0], shared?: object): void {
     if (!this.connection.send(frame, shared)) return;
-    this.frames.out.inc();
+    this.frames.out++;
     if (this.connection.bufferedBytes > this.services.limits.maxBufferedBytes) {
       // Nothing more is queued for it. The close frame waits behind the buffer, and ws destroys the socket
       // if the client never reads it, so memory stays bounded either way; the client resumes by seq.
