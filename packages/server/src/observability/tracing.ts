@@ -65,10 +65,13 @@ export async function inSpan<T>(name: string, options: InSpanOptions, work: (spa
   });
 }
 
-/** Records a span that has already happened (from `startTime`, ms since the epoch, until now), e.g. a wait in a queue. */
+/**
+ * Records a span that has already happened (from `startTime`, ms since the epoch, until now), e.g. a wait in a
+ * queue. The start may come from another node's clock: one ahead of this one makes an empty span, not a negative one.
+ */
 export function recordSpan(name: string, startTime: number, options: InSpanOptions): void {
   if (!enabled) return;
-  tracer.startSpan(name, { ...options, startTime }, options.parent ?? context.active()).end();
+  tracer.startSpan(name, { ...options, startTime: Math.min(startTime, Date.now()) }, options.parent ?? context.active()).end();
 }
 
 /** Adds attributes to the active span (the generation's outcome, once known). */
