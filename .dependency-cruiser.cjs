@@ -77,6 +77,13 @@ module.exports = {
       to: { path: server, pathNot: `${server}(core|bus|store)/` },
     },
     {
+      name: 'only-app-starts-tracing',
+      comment: 'Modules trace through the OpenTelemetry API (observability/tracing.ts); the SDK is started by the composition root only.',
+      severity: 'error',
+      from: { path: server, pathNot: [`${server}app/`, `${server}observability/tracing-sdk\\.ts$`] },
+      to: { path: [`${server}observability/tracing-sdk\\.ts$`, '^node_modules/@opentelemetry/(sdk-|exporter-|resources/)'] },
+    },
+    {
       name: 'nothing-imports-app',
       severity: 'error',
       from: { path: server, pathNot: [`${server}app/`, `${server}cli\\.ts$`, `${server}index\\.ts$`] },

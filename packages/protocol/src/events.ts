@@ -23,11 +23,15 @@ export const actorSchema = z.object({
 });
 export type Actor = z.infer<typeof actorSchema>;
 
-/** What caused an event: the sender's idempotency key, the event it answers, the generation it belongs to. */
+/**
+ * What caused an event: the sender's idempotency key, the event it answers, the generation it belongs to,
+ * and, when the server traces, the W3C `traceparent` of the operation that appended it (for correlation only).
+ */
 export const causationSchema = z.object({
   clientMsgId: z.string().optional(),
   replyTo: z.number().int().positive().optional(),
   generationId: z.string().optional(),
+  traceparent: z.string().optional(),
 });
 export type Causation = z.infer<typeof causationSchema>;
 

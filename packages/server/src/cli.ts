@@ -43,7 +43,7 @@ function parseConfig(args: string[], extra: Record<string, { type: 'string' }> =
 
 async function start(args: string[]): Promise<number> {
   const { config } = parseConfig(args);
-  const logger = createLogger(config.logLevel);
+  const logger = createLogger(config.logLevel, config.otel === 'on');
   const node = await startNode(config, logger);
   logger.info({ port: node.port, host: config.host, role: config.role, store: config.databaseUrl ? 'postgres' : 'pglite', bus: config.redisUrl ? 'redis' : 'memory', version: SERVER_VERSION }, 'listening');
   let stopping = false;

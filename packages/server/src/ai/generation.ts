@@ -4,6 +4,7 @@ import type { ConversationEvent, GenerationText } from '@parley/protocol';
 import type { ApprovalRegistry, ContextArchive, GenerationTexts } from '../core/ports.js';
 import type { AppendResult, ConversationKey, ConversationMemory } from '../core/types.js';
 import type { ConversationLog } from '../log/conversation-log.js';
+import { annotateActiveSpan, markActiveSpan, tracingEnabled } from '../observability/tracing.js';
 import type { AnswerCache } from './answer-cache.js';
 import { approvalIdOf, type Approvals } from './approvals.js';
 import { buildContext, type GenerationContext } from './context.js';
@@ -19,6 +20,9 @@ export const STOPPED = 'stopped';
 const TIMED_OUT = 'timeout';
 // Recent events read to build the context; the token budget then decides how many turns are sent.
 const HISTORY_EVENTS = 200;
+// The AI SDK's spans of the model call (ai.streamText, ai.streamText.doStream, ai.toolCall), when tracing is on:
+// without prompts or answers, which are the conversation's content.
+const MODEL_TELEMETRY = { isEnabled: true, recordInputs: false, recordOutputs: false, functionId: 'parley.generation' } as const;
 
 /** Hooks for metrics and logs; the generation itself knows nothing of either. */
 export interface GenerationObserver {
@@ -244,6 +248,7 @@ export class Generation {
         ...(tools ? { tools, stopWhen: stepCountIs(this.profile.limits.maxToolSteps) } : {}),
         maxRetries: 0,
         abortSignal: attempt.signal,
+        ...(tracingEnabled() ? { experimental_telemetry: MODEL_TELEMETRY } : {}),
         // Errors arrive as `error` parts and are handled there; the SDK's default would also log them.
         onError: () => undefined,
         ...(this.profile.limits.maxOutputTokens ? { maxOutputTokens: this.profile.limits.maxOutputTokens } : {}),
@@ -265,6 +270,7 @@ export class Generation {
         if (this.firstTokenAt === null) {
           this.firstTokenAt = performance.now();
           this.dependencies.observer.firstToken?.((this.firstTokenAt - this.startedAt) / 1000, modelName(spec));
+          markActiveSpan('parley.first_token', { 'parley.ai.model': modelName(spec) });
         }
         return this.coalescer.push(part.text);
       case 'tool-call':
@@ -348,6 +354,13 @@ export class Generation {
       await this.append('ai.failed', { code: outcome.code, message: outcome.message, text, ...(fallback ? { fallbackText: fallback } : {}) }, 'end');
     }
     this.ended = true;
+    annotateActiveSpan({
+      'parley.ai.outcome': outcome.kind,
+      'parley.ai.output_tokens': outputTokens,
+      ...(outcome.kind === 'completed' ? { 'parley.ai.model': outcome.model, 'parley.ai.cached': outcome.cached === true } : {}),
+      ...(outcome.kind === 'failed' ? { 'parley.ai.error_code': outcome.code } : {}),
+      ...(this.firstTokenAt === null ? {} : { 'parley.ai.ttft_ms': Math.round(this.firstTokenAt - this.startedAt) }),
+    });
     this.dependencies.observer.finished?.(outcome.kind, seconds, outputTokens);
   }
 

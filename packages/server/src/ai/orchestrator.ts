@@ -4,6 +4,7 @@ import type { GenerationContext } from './context.js';
 import { ParleyError } from '../core/errors.js';
 import type { Admission, AiJob, Assistants, Bus, JobQueue, UsageBudgets } from '../core/ports.js';
 import { conversationKeyString, type ConversationKey, type ConversationRecord } from '../core/types.js';
+import { activeTraceparent, contextOf, inSpan, recordSpan, SpanKind } from '../observability/tracing.js';
 import { generationOfApproval } from './approvals.js';
 import { failUnanswerable, Generation, type GenerationDependencies } from './generation.js';
 import type { AssistantProfile } from './profiles.js';
@@ -64,7 +65,8 @@ export class Orchestrator implements Assistants {
       committed: (event) => {
         // The new job waits behind the running answers of the conversation: under `interrupt` they stop.
         if (profile.doubleTexting === 'interrupt') this.interrupt(key, event.seq).catch((error: unknown) => this.onError(error, 'interrupt'));
-        const job: AiJob = { id: randomUUID(), tenant: key.tenant, conversationId: key.conversationId, triggerSeq: event.seq, profileId: profile.id, admittedAt: Date.now() };
+        const traceparent = activeTraceparent();
+        const job: AiJob = { id: randomUUID(), tenant: key.tenant, conversationId: key.conversationId, triggerSeq: event.seq, profileId: profile.id, admittedAt: Date.now(), ...(traceparent ? { traceparent } : {}) };
         this.queue.submit(reservation, job).catch(async (error: unknown) => {
           // The message is committed but cannot be answered: say so in the conversation rather than leave it hanging.
           this.onError(error, job.id);
@@ -169,7 +171,15 @@ export class Orchestrator implements Assistants {
     return this.dependencies.contexts.get(key, generationId);
   }
 
-  private async runJob(job: AiJob, { reclaimed, lost }: { reclaimed: boolean; lost: AbortSignal }): Promise<void> {
+  /** Runs a job as the `parley.ai.generation` span, in the trace of the message it answers, after its `parley.ai.queue` wait. */
+  private runJob(job: AiJob, context: { reclaimed: boolean; lost: AbortSignal }): Promise<void> {
+    const parent = contextOf(job.traceparent);
+    const attributes = { 'parley.tenant': job.tenant, 'parley.conversation.id': job.conversationId, 'parley.ai.generation_id': job.id, 'parley.ai.profile': job.profileId, 'parley.ai.reclaimed': context.reclaimed };
+    recordSpan('parley.ai.queue', job.admittedAt, { parent, attributes });
+    return inSpan('parley.ai.generation', { kind: SpanKind.CONSUMER, parent, attributes }, () => this.runGeneration(job, context));
+  }
+
+  private async runGeneration(job: AiJob, { reclaimed, lost }: { reclaimed: boolean; lost: AbortSignal }): Promise<void> {
     const key = { tenant: job.tenant, conversationId: job.conversationId };
     if (!reclaimed) this.dependencies.observer.queued?.(Math.max(0, Date.now() - job.admittedAt) / 1000);
     const [trigger] = await this.dependencies.log.readAfter(key, job.triggerSeq - 1, 1);

@@ -1,5 +1,6 @@
 import { jsonSchema, tool, type ToolSet } from 'ai';
 import type { JSONSchema7 } from '@ai-sdk/provider';
+import { inSpan } from '../observability/tracing.js';
 import type { WebhookToolSpec } from './profiles.js';
 import { callWebhook } from './webhook.js';
 
@@ -69,7 +70,7 @@ export function toAiTools(definitions: ToolDefinition[], generationSignal: Abort
         if (generationSignal.aborted) return { error: 'stopped', message: 'the answer was stopped' };
         const started = performance.now();
         try {
-          return await runTool(definition, input, generationSignal, { ...where, toolCallId });
+          return await traceTool(definition, toolCallId, () => runTool(definition, input, generationSignal, { ...where, toolCallId }));
         } finally {
           hooks.ran(definition.name, (performance.now() - started) / 1000);
         }
@@ -77,6 +78,17 @@ export function toAiTools(definitions: ToolDefinition[], generationSignal: Abort
     });
   }
   return tools;
+}
+
+/** One `parley.ai.tool` span per call (inside the AI SDK's `ai.toolCall` when it traces too); never the input or output. */
+function traceTool(definition: ToolDefinition, toolCallId: string, run: () => Promise<unknown>): Promise<unknown> {
+  const attributes = { 'parley.ai.tool.name': definition.name, 'parley.ai.tool.call_id': toolCallId };
+  return inSpan('parley.ai.tool', { attributes }, async (span) => {
+    const output = await run();
+    const error = (output as { error?: unknown } | null)?.error;
+    if (typeof error === 'string') span.setAttribute('parley.ai.tool.error', error);
+    return output;
+  });
 }
 
 async function runTool(

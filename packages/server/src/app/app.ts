@@ -30,6 +30,7 @@ import { createRequestHandler } from '../http/routes.js';
 import { ConversationLog } from '../log/conversation-log.js';
 import type { Logger } from '../observability/logger.js';
 import { Metrics } from '../observability/metrics.js';
+import { startTracing, type TracingPipeline } from '../observability/tracing-sdk.js';
 import { openPostgresStore } from '../store/postgres/open.js';
 import type { PostgresStore } from '../store/postgres/store.js';
 
@@ -114,6 +115,7 @@ function aiObserver(metrics: Metrics, logger: Logger): GenerationObserver {
     memoryFailed: (error) => logger.warn({ err: error }, 'conversation memory refresh failed'),
     firstToken: (seconds, model) => metrics.aiTimeToFirstToken.observe({ model }, seconds),
     finished: (outcome, seconds, outputTokens) => {
+      logger.debug({ outcome, seconds, outputTokens }, 'generation finished');
       metrics.aiOutcomes.inc({ outcome });
       metrics.aiGenerationDuration.observe({ outcome }, seconds);
       if (seconds > 0 && outputTokens > 0) metrics.aiTokensPerSecond.observe(outputTokens / seconds);
@@ -131,6 +133,17 @@ function optional<T extends Record<string, string | undefined>>(values: T): Part
 
 /** Composition root: config -> adapters -> gateway and HTTP, listening. */
 export async function startNode(config: Config, logger: Logger): Promise<ParleyNode> {
+  const tracing = config.otel === 'on' ? startTracing({ serviceVersion: SERVER_VERSION, role: config.role, logger }) : null;
+  try {
+    return await startServices(config, logger, tracing);
+  } catch (error) {
+    await tracing?.shutdown().catch(() => undefined);
+    throw error;
+  }
+}
+
+/** Everything but tracing, which starts first so that the rest is traced from its start. */
+async function startServices(config: Config, logger: Logger, tracing: TracingPipeline | null): Promise<ParleyNode> {
   const metrics = new Metrics();
   const store = await openStore(config);
   const onAiError = (error: unknown) => logger.error({ err: error }, 'AI job failed');
@@ -249,6 +262,8 @@ export async function startNode(config: Config, logger: Logger): Promise<ParleyN
       clearTimeout(deadline);
       await bus.close();
       await store.close();
+      // Last: the spans of everything above are exported before the process exits.
+      await tracing?.shutdown().catch((error: unknown) => logger.warn({ err: error }, 'trace export at shutdown failed'));
     },
   };
 }

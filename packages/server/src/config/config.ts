@@ -24,6 +24,7 @@ export const SETTINGS = {
   databaseSchema: { env: 'PARLEY_DATABASE_SCHEMA', flag: undefined, schema: z.string().regex(/^[a-z_][a-z0-9_]*$/).optional(), default: undefined, help: 'PostgreSQL schema (search_path) for Parley tables' },
   databasePoolSize: { env: 'PARLEY_DATABASE_POOL_SIZE', flag: undefined, schema: integer(1, 1000), default: '10', help: 'PostgreSQL connections per process' },
   logLevel: { env: 'PARLEY_LOG_LEVEL', flag: 'log-level', schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), default: 'info', help: 'log level' },
+  otel: { env: 'PARLEY_OTEL', flag: undefined, schema: z.enum(['on', 'off']), default: 'off', help: 'on: export OpenTelemetry traces over OTLP/HTTP (JSON) as the standard OTEL_* variables say (OTEL_EXPORTER_OTLP_ENDPOINT, default http://localhost:4318; OTEL_TRACES_SAMPLER; OTEL_SERVICE_NAME, default parley), and put trace_id/span_id in log lines; see docs/observability.md' },
   jwtSecret: { env: 'PARLEY_JWT_SECRET', flag: undefined, schema: z.string().min(32, 'must be at least 32 characters').optional(), default: undefined, help: 'HS256 shared secret; when neither it nor a JWKS is set, a development secret is kept in the data directory' },
   jwksFile: { env: 'PARLEY_JWKS_FILE', flag: undefined, schema: optionalText, default: undefined, help: 'path of a JWKS (JSON) with RS256/ES256 public keys' },
   jwksUrl: { env: 'PARLEY_JWKS_URL', flag: undefined, schema: z.url().optional(), default: undefined, help: 'URL of a JWKS with RS256/ES256 public keys' },

@@ -169,6 +169,8 @@ export interface AiJob {
   profileId: string;
   /** When the message was admitted (ms since the epoch), for the queue-wait metric. */
   admittedAt: number;
+  /** W3C trace context of the message's send, when tracing: the answer joins the message's trace on any worker. */
+  traceparent?: string;
 }
 
 /** A place in the queue, taken before the message that causes the job is committed. */

@@ -1,6 +1,7 @@
 import type { ConversationEvent, Signal } from '@parley/protocol';
 import type { Bus, BusMessage } from '../core/ports.js';
 import { conversationKeyString, type ConversationKey } from '../core/types.js';
+import { traceDelivery, tracingEnabled } from '../observability/tracing.js';
 
 /** A local receiver of one conversation's live traffic (a session's subscription). */
 export interface HubSubscriber {
@@ -38,7 +39,7 @@ export class Hub {
     let channel = this.channels.get(name);
     if (!channel) {
       const subscribers = new Set<HubSubscriber>();
-      channel = { subscribers, ready: this.bus.subscribe(key, (message) => dispatch(subscribers, message)) };
+      channel = { subscribers, ready: this.bus.subscribe(key, (message) => deliver(subscribers, message)) };
       this.channels.set(name, channel);
     }
     channel.subscribers.add(subscriber);
@@ -72,6 +73,12 @@ export class Hub {
   get size(): number {
     return this.channels.size;
   }
+}
+
+/** With tracing on, an event's fan-out on this node is one `parley.deliver` span; off, nothing is allocated for it. */
+function deliver(subscribers: Set<HubSubscriber>, message: BusMessage): void {
+  if (message.kind === 'event' && tracingEnabled()) traceDelivery(message.event, subscribers.size, () => dispatch(subscribers, message));
+  else dispatch(subscribers, message);
 }
 
 function dispatch(subscribers: Set<HubSubscriber>, message: BusMessage): void {

@@ -11,6 +11,7 @@ import {
 import { authorizeConversation } from '../auth/authorization.js';
 import { ParleyError } from '../core/errors.js';
 import type { ConversationKey, ConversationRecord, Principal } from '../core/types.js';
+import { inSpan, SpanKind } from '../observability/tracing.js';
 import type { SessionContext } from './session-context.js';
 import type { ConversationSubscriptions } from './subscriptions.js';
 
@@ -118,7 +119,17 @@ const getConversation: Handler<'conversation.get'> = async (session, args) => ({
   conversation: toView(await authorized(session, args.conversationId)),
 });
 
-const sendMessage: Handler<'message.send'> = async (session, args) => {
+/** One trace per message: the send, its append and, for assistants, the answer's job (see docs/observability.md). Never the text. */
+const sendMessage: Handler<'message.send'> = (session, args) => {
+  const attributes = { 'parley.tenant': session.principal!.tenant, 'parley.conversation.id': args.conversationId };
+  return inSpan('parley.message.send', { kind: SpanKind.SERVER, attributes }, async (span) => {
+    const result = await appendMessage(session, args);
+    span.setAttributes({ 'parley.event.seq': result.seq, 'parley.duplicate': result.duplicate });
+    return result;
+  });
+};
+
+const appendMessage: Handler<'message.send'> = async (session, args) => {
   const conversation = await authorizedRecent(session, args.conversationId);
   const actor = actorOf(session);
   // Across all of the user's connections, on every node (the per-connection bucket alone would multiply with them).

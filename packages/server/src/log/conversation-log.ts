@@ -1,6 +1,7 @@
 import type { ConversationEvent } from '@parley/protocol';
 import type { Bus, Store } from '../core/ports.js';
 import type { AppendInput, AppendResult, ConversationKey, ConversationMemory, ConversationRecord, NewConversation } from '../core/types.js';
+import { activeTraceparent, contextOf, eventAttributes, inSpan, SpanKind } from '../observability/tracing.js';
 
 const PUBLISH_RETRIES = 5;
 // Conversations kept for `getRecent`, and for how long.
@@ -61,15 +62,19 @@ export class ConversationLog {
     return conversation;
   }
 
-  async append(input: AppendInput): Promise<AppendResult> {
-    const started = performance.now();
-    const result = await this.store.append(input);
-    if (!result.duplicate) {
-      this.hooks.appended?.(result.event, (performance.now() - started) / 1000);
-      // Not awaited: the ack depends on the commit only, never on the bus (which may be down).
-      void this.publish(result.event);
-    }
-    return result;
+  append(input: AppendInput): Promise<AppendResult> {
+    const attributes = { 'parley.tenant': input.key.tenant, 'parley.conversation.id': input.key.conversationId, 'parley.event.type': input.type };
+    return inSpan('parley.log.append', { attributes }, async (span) => {
+      const started = performance.now();
+      const result = await this.store.append(withTraceparent(input));
+      span.setAttributes({ 'parley.event.seq': result.event.seq, 'parley.duplicate': result.duplicate });
+      if (!result.duplicate) {
+        this.hooks.appended?.(result.event, (performance.now() - started) / 1000);
+        // Not awaited: the ack depends on the commit only, never on the bus (which may be down).
+        void this.publish(result.event);
+      }
+      return result;
+    });
   }
 
   async markRead(key: ConversationKey, userId: string, seq: number): Promise<{ seq: number; changed: boolean }> {
@@ -111,7 +116,7 @@ export class ConversationLog {
    */
   private async publish(event: ConversationEvent, attempt = 0): Promise<void> {
     try {
-      await this.bus.publishEvent(event);
+      await this.publishTraced(event, attempt);
     } catch (error) {
       this.hooks.publishFailed?.(event, error);
       if (attempt < PUBLISH_RETRIES) {
@@ -119,6 +124,20 @@ export class ConversationLog {
       }
     }
   }
+
+  /** Publishes as a `parley.bus.publish` span in the trace of the append that stored the event, if it has one. */
+  private publishTraced(event: ConversationEvent, attempt: number): Promise<void> {
+    const traceparent = event.causation?.traceparent;
+    if (!traceparent) return this.bus.publishEvent(event);
+    const options = { kind: SpanKind.PRODUCER, parent: contextOf(traceparent), attributes: { ...eventAttributes(event), 'parley.attempt': attempt } };
+    return inSpan('parley.bus.publish', options, () => this.bus.publishEvent(event));
+  }
+}
+
+/** The input with the active span's trace context in its causation, so that whoever delivers the event can join the trace. */
+function withTraceparent(input: AppendInput): AppendInput {
+  const traceparent = activeTraceparent();
+  return traceparent ? { ...input, causation: { ...input.causation, traceparent } } : input;
 }
 
 function isContiguousFrom(events: ConversationEvent[], firstSeq: number): boolean {
