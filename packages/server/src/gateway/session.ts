@@ -53,8 +53,8 @@ export class Session implements ConnectionHandler, OperationSession {
   private refusedInARow = 0;
   /** Lets the next request start (see `proceed`). */
   private proceedCurrent: (() => void) | null = null;
-  /** Requests started and not finished. */
-  private readonly finishing = new Set<Promise<void>>();
+  /** Requests started and not finished (none allocated while idle). */
+  private finishing: Set<Promise<void>> | null = null;
 
   constructor(
     readonly connection: ClientConnection,
@@ -199,20 +199,24 @@ export class Session implements ConnectionHandler, OperationSession {
       let proceeded!: () => void;
       const settled = new Promise<void>((resolve) => (proceeded = resolve));
       this.proceedCurrent = proceeded;
-      const done = this.execute(request).finally(() => this.finishing.delete(done));
-      this.finishing.add(done);
+      const finishing = (this.finishing ??= new Set());
+      const done = this.execute(request).finally(() => {
+        finishing.delete(done);
+        if (finishing.size === 0 && this.finishing === finishing) this.finishing = null;
+      });
+      finishing.add(done);
       await Promise.race([done, settled]);
       this.proceedCurrent = null;
-      if (this.finishing.size >= this.services.limits.maxPendingRequests) await Promise.race(this.finishing);
+      if (finishing.size >= this.services.limits.maxPendingRequests) await Promise.race(finishing);
     }
     this.processing = null;
   }
 
   /** Resolves once no request is queued or running. */
   private async idle(): Promise<void> {
-    while (this.processing || this.finishing.size > 0) {
+    while (this.processing || (this.finishing?.size ?? 0) > 0) {
       await this.processing;
-      await Promise.all(this.finishing);
+      await Promise.all(this.finishing ?? []);
     }
   }
 

@@ -39,9 +39,11 @@ const CODECS: ReadonlyMap<string, Codec> = new Map([jsonCodec, msgpackCodec].map
 class WebSocketConnection implements ClientConnection {
   readonly transport = 'websocket';
   lastSeenAt = Date.now();
+  handler: ConnectionHandler | null = null;
+  owner: WebSocketTransport | null = null;
   private closing = false;
-  /** Whole frames waiting for the end of this event-loop turn. */
-  private pending: Buffer[] = [];
+  /** Whole frames waiting for the end of this event-loop turn (none allocated while idle). */
+  private pending: Buffer[] | null = null;
   private pendingBytes = 0;
   private readonly tcp: Duplex | null;
 
@@ -69,7 +71,10 @@ class WebSocketConnection implements ClientConnection {
       return true;
     }
     const bytes = shared ? framedOnce(this.codec, shared, frame) : frameOf(this.codec, this.codec.encode(frame));
-    if (this.pending.length === 0) scheduleFlush(this);
+    if (!this.pending) {
+      this.pending = [];
+      scheduleFlush(this);
+    }
     this.pending.push(bytes);
     this.pendingBytes += bytes.length;
     return true;
@@ -78,8 +83,8 @@ class WebSocketConnection implements ClientConnection {
   /** Writes the frames queued in this turn, as one write. */
   flush(): void {
     const frames = this.pending;
-    if (frames.length === 0) return;
-    this.pending = [];
+    if (!frames) return;
+    this.pending = null;
     this.pendingBytes = 0;
     if (this.socket.readyState !== WebSocket.OPEN || !this.tcp || this.tcp.destroyed) return;
     this.tcp.write(frames.length === 1 ? frames[0]! : Buffer.concat(frames));
@@ -218,20 +223,20 @@ export class WebSocketTransport {
     const connection = new WebSocketConnection(this.newId(), address, socket, codec);
     this.connections.add(connection);
     this.perIp.increment(address);
-    const handler = this.accept(connection, codec);
-    socket.on('message', (data: RawData, binary: boolean) => {
-      connection.lastSeenAt = Date.now();
-      handler.onFrame(binary ? toBytes(data) : data.toString(), binary);
-    });
-    socket.on('pong', () => {
-      connection.lastSeenAt = Date.now();
-    });
-    socket.on('error', () => socket.terminate());
-    socket.on('close', (code) => {
-      this.connections.delete(connection);
-      this.perIp.decrement(address);
-      handler.onClose(code);
-    });
+    connection.handler = this.accept(connection, codec);
+    connection.owner = this;
+    // Shared listeners that find their connection on the socket: closures per connection cost idle memory.
+    (socket as SocketWithConnection)[CONNECTION] = connection;
+    socket.on('message', onSocketMessage);
+    socket.on('pong', onSocketPong);
+    socket.on('error', onSocketError);
+    socket.on('close', onSocketClose);
+  }
+
+  /** A connection's socket closed: forget it. */
+  closed(connection: WebSocketConnection): void {
+    this.connections.delete(connection);
+    this.perIp.decrement(connection.remoteAddress);
   }
 
   private checkHeartbeats(): void {
@@ -254,6 +259,33 @@ export class WebSocketTransport {
  */
 function deflateOptions(thresholdBytes: number | null): PerMessageDeflateOptions | false {
   return thresholdBytes === null ? false : { threshold: thresholdBytes };
+}
+
+const CONNECTION = Symbol('parley connection');
+type SocketWithConnection = WebSocket & { [CONNECTION]: WebSocketConnection };
+
+function connectionOf(socket: WebSocket): WebSocketConnection {
+  return (socket as SocketWithConnection)[CONNECTION];
+}
+
+function onSocketMessage(this: WebSocket, data: RawData, binary: boolean): void {
+  const connection = connectionOf(this);
+  connection.lastSeenAt = Date.now();
+  connection.handler?.onFrame(binary ? toBytes(data) : data.toString(), binary);
+}
+
+function onSocketPong(this: WebSocket): void {
+  connectionOf(this).lastSeenAt = Date.now();
+}
+
+function onSocketError(this: WebSocket): void {
+  this.terminate();
+}
+
+function onSocketClose(this: WebSocket, code: number): void {
+  const connection = connectionOf(this);
+  connection.owner?.closed(connection);
+  connection.handler?.onClose(code);
 }
 
 function toBytes(data: RawData): Uint8Array {
