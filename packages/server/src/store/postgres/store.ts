@@ -117,7 +117,7 @@ export class PostgresStore implements Store {
     return this.db.transaction(async (tx) => {
       const inserted = await tx.query(
         `INSERT INTO parley_conversations (tenant, id, created_by, created_at, metadata, last_seq, assistant)
-         VALUES ($1, $2, $3, $4, $5, 1, $6) ON CONFLICT DO NOTHING RETURNING id`,
+         VALUES ($1, $2, $3, $4, $5, 0, $6) ON CONFLICT DO NOTHING RETURNING id`,
         [tenant, conversationId, input.createdBy, now, JSON.stringify(input.metadata), input.assistant],
       );
       if (inserted.rows.length === 0) {
@@ -131,12 +131,9 @@ export class PostgresStore implements Store {
         [tenant, conversationId, members, now],
       );
       const data = { createdBy: input.createdBy, members, metadata: input.metadata, assistant: input.assistant };
-      const event = await this.insertOwnEvent(tx, input.key, 1, now, {
-        key: input.key,
-        type: 'conversation.created',
-        actor: { kind: 'user', id: input.createdBy },
-        data,
-      });
+      // Takes seq 1 the way every event takes its seq.
+      const event = newEvent(input.key, 0, now, { key: input.key, type: 'conversation.created', actor: { kind: 'user', id: input.createdBy }, data });
+      await this.insertEvents(tx, input.key, [event]);
       const conversation: ConversationRecord = {
         tenant,
         id: conversationId,
@@ -192,7 +189,7 @@ export class PostgresStore implements Store {
   private async appendOne(input: AppendInput): Promise<AppendResult> {
     const event = newEvent(input.key, 0, Date.now(), input);
     try {
-      await this.insertEvents(input.key, [event]);
+      await this.insertEvents(this.db, input.key, [event]);
       return { event, duplicate: false };
     } catch (error) {
       if (!isUniqueViolation(error)) throw error;
@@ -233,7 +230,7 @@ export class PostgresStore implements Store {
       results.push(null);
     }
     // A re-send that another node commits between the lookup and this insert fails the whole statement.
-    if (fresh.length > 0) await this.insertEvents(key, fresh);
+    if (fresh.length > 0) await this.insertEvents(this.db, key, fresh);
     let next = 0;
     return results.map((result) => result ?? { event: fresh[next++]!, duplicate: false });
   }
@@ -252,12 +249,12 @@ export class PostgresStore implements Store {
   }
 
   /**
-   * Takes the conversation's next seqs and inserts the events with them, in one statement (one round trip,
-   * one commit). The row lock of the UPDATE orders concurrent writers of one conversation and keeps seqs
+   * Takes the conversation's next seqs and inserts the events with them, in one statement (one round trip;
+   * outside a transaction, one commit). Every event takes its seq here. The row lock of the UPDATE orders concurrent writers of one conversation and keeps seqs
    * gapless; a re-send hits the idempotency index and fails the statement, taking nothing.
    */
-  private async insertEvents(key: ConversationKey, events: ConversationEvent[]): Promise<void> {
-    const { rows } = await this.db.query<{ seq: string | number }>(
+  private async insertEvents(executor: SqlExecutor, key: ConversationKey, events: ConversationEvent[]): Promise<void> {
+    const { rows } = await executor.query<{ seq: string | number }>(
       `WITH bumped AS (
          UPDATE parley_conversations SET last_seq = last_seq + $3 WHERE tenant = $1 AND id = $2 RETURNING last_seq
        )
@@ -313,12 +310,8 @@ export class PostgresStore implements Store {
         );
         return { seq: Number(current.rows[0]?.last_read_seq ?? 0), event: null };
       }
-      const event = await this.insertOwnEvent(tx, key, await this.nextSeq(tx, key), Date.now(), {
-        key,
-        type: 'receipt.read',
-        actor: { kind: 'user', id: userId },
-        data: { userId, seq },
-      });
+      const event = newEvent(key, 0, Date.now(), { key, type: 'receipt.read', actor: { kind: 'user', id: userId }, data: { userId, seq } });
+      await this.insertEvents(tx, key, [event]);
       return { seq, event };
     });
   }
@@ -365,56 +358,6 @@ export class PostgresStore implements Store {
       [input.key.tenant, input.key.conversationId, input.actor.id, clientMsgId],
     );
     return rows[0] ? toEvent(rows[0]) : null;
-  }
-
-  /**
-   * Takes the conversation's next seq. The row lock this UPDATE holds until commit orders concurrent
-   * writers of one conversation and keeps the seq gapless.
-   */
-  private async nextSeq(tx: SqlExecutor, key: ConversationKey): Promise<number> {
-    const bumped = await tx.query<{ last_seq: string | number }>(
-      'UPDATE parley_conversations SET last_seq = last_seq + 1 WHERE tenant = $1 AND id = $2 RETURNING last_seq',
-      [key.tenant, key.conversationId],
-    );
-    const row = bumped.rows[0];
-    if (!row) throw new ParleyError('not_found', `conversation ${key.conversationId} does not exist`);
-    return Number(row.last_seq);
-  }
-
-  /** Inserts an event the store itself writes (no `clientMsgId`, so it cannot be a re-send). */
-  private async insertOwnEvent(executor: SqlExecutor, key: ConversationKey, seq: number, ts: number, input: AppendInput): Promise<ConversationEvent> {
-    const event = await this.insertEvent(executor, key, seq, ts, input);
-    if (!event) throw new ParleyError('internal', `${input.type} was taken for a re-send`);
-    return event;
-  }
-
-  /** Inserts an event; null when its sender already appended its `clientMsgId` (nothing inserted). */
-  private async insertEvent(
-    executor: SqlExecutor,
-    key: ConversationKey,
-    seq: number,
-    ts: number,
-    input: AppendInput,
-  ): Promise<ConversationEvent | null> {
-    const event = newEvent(key, seq, ts, input);
-    const inserted = await executor.query(
-      `INSERT INTO parley_events (${EVENT_COLUMNS}, client_msg_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
-       ON CONFLICT (tenant, conversation, actor_id, client_msg_id) WHERE client_msg_id IS NOT NULL DO NOTHING RETURNING seq`,
-      [
-        key.tenant,
-        key.conversationId,
-        seq,
-        event.id,
-        event.type,
-        ts,
-        input.actor.kind,
-        input.actor.id,
-        JSON.stringify(input.data),
-        input.causation ? JSON.stringify(input.causation) : null,
-        input.causation?.clientMsgId ?? null,
-      ],
-    );
-    return inserted.rows.length > 0 ? event : null;
   }
 }
 
