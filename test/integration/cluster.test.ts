@@ -158,15 +158,9 @@ describe('two nodes over Redis and PostgreSQL', () => {
     try {
       const bob = client('bob', nodes[1]!.wsUrl);
       await bob.connect();
-      const { conversation } = await bob.open({ members: ['alice'] });
       const alice = client('alice', `ws://127.0.0.1:${proxy.port}/v1/ws`);
       await alice.connect();
-      const received: ConversationEvent[] = [];
-      const subscription = alice.subscribe(conversation.id, { since: 0 });
-      subscription.on('event', (event) => received.push(event));
-      await subscription.ready;
-      await bob.send(conversation.id, 'before');
-      await eventually(() => expect(texts(received)).toEqual(['before']));
+      const { conversation, received } = await aliceFollowsBobsConversation(bob, alice);
 
       proxy.retarget(nodes[1]!.port); // the load balancer sends reconnects to the surviving node
       await nodes[0]!.kill();
@@ -181,6 +175,18 @@ describe('two nodes over Redis and PostgreSQL', () => {
     }
   });
 });
+
+/** Bob opens a conversation with alice, who follows it from its start; returns once bob's `before` reached her. */
+async function aliceFollowsBobsConversation(bob: ParleyClient, alice: ParleyClient) {
+  const { conversation } = await bob.open({ members: ['alice'] });
+  const received: ConversationEvent[] = [];
+  const subscription = alice.subscribe(conversation.id, { since: 0 });
+  subscription.on('event', (event) => received.push(event));
+  await subscription.ready;
+  await bob.send(conversation.id, 'before');
+  await eventually(() => expect(texts(received)).toEqual(['before']));
+  return { conversation, received };
+}
 
 /** A Redis server of the test's own, so that it can be killed and restarted. */
 async function startRedis(port: number): Promise<{ kill(): Promise<void> }> {
@@ -215,13 +221,7 @@ describe('a Redis restart during traffic', () => {
       const bob = new ParleyClient({ url: nodes[1]!.wsUrl, token: () => token('bob'), WebSocket: WebSocket as never });
       clients.push(alice, bob);
       await Promise.all([alice.connect(), bob.connect()]);
-      const { conversation } = await bob.open({ members: ['alice'] });
-      const received: ConversationEvent[] = [];
-      const subscription = alice.subscribe(conversation.id, { since: 0 });
-      subscription.on('event', (event) => received.push(event));
-      await subscription.ready;
-      await bob.send(conversation.id, 'before');
-      await eventually(() => expect(texts(received)).toEqual(['before']));
+      const { conversation, received } = await aliceFollowsBobsConversation(bob, alice);
 
       await redis.kill();
       const during = Array.from({ length: 20 }, (_, index) => `during ${index}`);
