@@ -71,8 +71,9 @@ function answerTraced(collector: OtlpCollector, seq: number): void {
 
 /**
  * Checks the shape of one message's trace: the send and its append on the gateway; the queue wait and the
- * generation under the send; the model call (AI SDK spans), the tool, the answer's appends under the
- * generation; each append's publish and delivery under that append.
+ * generation under the send; the model calls (one per step) under the generation, the tool and its events
+ * under the step that called it, the answer's other appends under the generation; each append's publish
+ * and delivery under that append.
  */
 function expectMessageTrace(trace: TraceView): void {
   const send = trace.one('parley.message.send');
@@ -94,18 +95,22 @@ function expectMessageTrace(trace: TraceView): void {
   expect(generation.attributes['parley.ai.outcome']).toBe('completed');
   expect(generation.events.map((event) => event.name)).toContain('parley.first_token');
 
-  const streamText = trace.one('ai.streamText');
-  expect(trace.parentOf(streamText)).toBe(generation);
-  const modelCalls = trace.all('ai.streamText.doStream');
-  expect(modelCalls.length).toBeGreaterThanOrEqual(1);
-  for (const call of modelCalls) expect(trace.parentOf(call)).toBe(streamText);
-  expect(modelCalls.some((call) => call.events.some((event) => event.name === 'ai.stream.firstChunk'))).toBe(true);
-  const tool = trace.one('parley.ai.tool', { 'parley.ai.tool.name': 'lookup_order' });
-  expect(trace.parentOf(tool)?.name).toBe('ai.toolCall');
+  // One model call per step: the one that called the tool, then the one that answered with its result.
+  const modelCalls = trace.all('parley.ai.model_call');
+  expect(modelCalls.length).toBe(2);
+  for (const call of modelCalls) {
+    expect(trace.parentOf(call)).toBe(generation);
+    expect(call.attributes['gen_ai.provider.name']).toBe('parley-demo');
+    expect(call.events.map((event) => event.name)).toContain('parley.first_chunk');
+  }
+  expect(modelCalls.map((call) => call.attributes['gen_ai.response.finish_reasons'])).toEqual([['tool-calls'], ['stop']]);
+  const callingStep = modelCalls.find((call) => call.attributes['parley.ai.step'] === 0);
+  expect(trace.parentOf(trace.one('parley.ai.tool', { 'parley.ai.tool.name': 'lookup_order' }))).toBe(callingStep);
 
-  for (const type of ['ai.started', 'ai.tool_call', 'ai.tool_result', 'ai.completed']) {
+  // The answer's own events under the generation; the tool call's under the model call that made it.
+  for (const [type, parent] of [['ai.started', generation], ['ai.tool_call', callingStep], ['ai.tool_result', callingStep], ['ai.completed', generation]] as const) {
     const append = trace.one('parley.log.append', { 'parley.event.type': type });
-    expect(trace.parentOf(append), type).toBe(generation);
+    expect(trace.parentOf(append), type).toBe(parent);
     expect(trace.parentOf(trace.one('parley.bus.publish', { 'parley.event.type': type })), type).toBe(append);
     expect(trace.parentOf(trace.one('parley.deliver', { 'parley.event.type': type })), type).toBe(append);
   }

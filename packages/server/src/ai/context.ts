@@ -1,20 +1,25 @@
-import type { ModelMessage } from 'ai';
 import type { ConversationEvent } from '@parley/protocol';
 import type { ConversationMemory } from '../core/types.js';
 import type { ProvidedContext } from './context-providers.js';
 import type { AssistantProfile } from './profiles.js';
 
+/** One turn of the dialogue the model sees. */
+export interface ContextTurn {
+  role: 'user' | 'assistant';
+  content: string;
+}
+
 /** What one generation sends to the model. */
 export interface GenerationContext {
   system: string;
-  messages: ModelMessage[];
+  messages: ContextTurn[];
   /** Events of the conversation the messages were built from. */
   historyEvents: number;
   estimatedTokens: number;
   /** What each context provider contributed (or why not). */
   providers: ProvidedContext[];
   /** The turns that did not fit, oldest first, and the position of the newest of them (for session memory). */
-  dropped: { turns: ModelMessage[]; throughSeq: number } | null;
+  dropped: { turns: ContextTurn[]; throughSeq: number } | null;
 }
 
 // The demo model has no tokenizer and real ones differ: budgets use four characters a token.
@@ -40,13 +45,13 @@ export function buildContext(
   ].join('\n\n');
   const turns = events
     .map((event) => ({ position: positionOf(event), turn: toTurn(event) }))
-    .filter((entry): entry is { position: number; turn: ModelMessage } => entry.turn !== null && entry.position < triggerSeq + 1)
+    .filter((entry): entry is { position: number; turn: ContextTurn } => entry.turn !== null && entry.position < triggerSeq + 1)
     .sort((a, b) => a.position - b.position);
   const budget = profile.contextTokens * CHARACTERS_PER_TOKEN - system.length;
   let first = turns.length;
   let used = 0;
   for (let index = turns.length - 1; index >= 0; index--) {
-    const size = (turns[index]!.turn.content as string).length;
+    const size = turns[index]!.turn.content.length;
     // The newest turn is always kept, even when it alone is over the budget.
     if (first < turns.length && used + size > budget) break;
     first = index;
@@ -70,7 +75,7 @@ function positionOf(event: ConversationEvent): number {
   return event.actor.kind === 'assistant' && replyTo !== undefined ? replyTo + 0.5 : event.seq;
 }
 
-function toTurn(event: ConversationEvent): ModelMessage | null {
+function toTurn(event: ConversationEvent): ContextTurn | null {
   if (event.type === 'ai.completed' || (event.type === 'ai.stopped' && event.data.text)) {
     return { role: 'assistant', content: String(event.data.text) };
   }

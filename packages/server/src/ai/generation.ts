@@ -1,28 +1,25 @@
 import type { LanguageModelV3 } from '@ai-sdk/provider';
-import { stepCountIs, streamText, type LanguageModelUsage, type ToolSet } from 'ai';
 import type { ConversationEvent, GenerationText } from '@parley/protocol';
 import type { ApprovalRegistry, ContextArchive, GenerationTexts } from '../core/ports.js';
 import type { AppendResult, ConversationKey, ConversationMemory } from '../core/types.js';
 import type { ConversationLog } from '../log/conversation-log.js';
-import { annotateActiveSpan, markActiveSpan, tracingEnabled } from '../observability/tracing.js';
+import { activeSpan, annotateActiveSpan } from '../observability/tracing.js';
 import type { AnswerCache } from './answer-cache.js';
 import { approvalIdOf, type Approvals } from './approvals.js';
 import { buildContext, type GenerationContext } from './context.js';
 import { gatherContext } from './context-providers.js';
 import { refreshMemory } from './memory.js';
 import { DeltaCoalescer } from './delta-coalescer.js';
+import { ModelStreamError, streamModel, type ModelUsage, type StreamTool } from './model-stream.js';
 import { modelName } from './models.js';
 import type { AssistantProfile, ModelSpec } from './profiles.js';
-import { toAiTools, type ToolCall, type ToolDefinition } from './tools.js';
+import { toStreamTools, type ToolCall, type ToolDefinition } from './tools.js';
 
 /** Why a generation was aborted. */
 export const STOPPED = 'stopped';
 const TIMED_OUT = 'timeout';
 // Recent events read to build the context; the token budget then decides how many turns are sent.
 const HISTORY_EVENTS = 200;
-// The AI SDK's spans of the model call (ai.streamText, ai.streamText.doStream, ai.toolCall), when tracing is on:
-// without prompts or answers, which are the conversation's content.
-const MODEL_TELEMETRY = { isEnabled: true, recordInputs: false, recordOutputs: false, functionId: 'parley.generation' } as const;
 
 /** Hooks for metrics and logs; the generation itself knows nothing of either. */
 export interface GenerationObserver {
@@ -76,15 +73,15 @@ export class Generation {
   private readonly startedAt = performance.now();
   private firstTokenAt: number | null = null;
   private toolCalls = 0;
-  private usage: LanguageModelUsage | undefined;
+  private usage: ModelUsage | undefined;
   private context: GenerationContext | null = null;
   private memory: ConversationMemory | null = null;
   /** The terminal event is stored. */
   private ended = false;
   /** Approvals being waited for: timeouts do not run meanwhile. */
   private waitingForPeople = 0;
-  /** Resolves once the `ai.tool_call` event of a call is stored, so that its approval request follows it. */
-  private readonly recordedCalls = new Map<string, { done: Promise<void>; resolve: () => void }>();
+  /** The generation's span (when tracing), marked at the first token from inside the model call's span. */
+  private span: ReturnType<typeof activeSpan>;
 
   constructor(
     readonly key: ConversationKey,
@@ -123,6 +120,7 @@ export class Generation {
   async run(): Promise<void> {
     // The whole answer's deadline: a watchdog that nothing feeds, postponed only while a person decides.
     const total = new Watchdog(this.controller, this.profile.limits.totalTimeoutMs, this.profile.limits.totalTimeoutMs, () => this.waitingForPeople > 0);
+    this.span = activeSpan();
     try {
       // The context is read while `ai.started` commits: the time to first token pays for the slower of the two only.
       const context = Promise.all([
@@ -241,70 +239,58 @@ export class Generation {
     const watchdog = new Watchdog(attempt, this.profile.limits.firstTokenTimeoutMs, this.profile.limits.idleTimeoutMs, () => this.waitingForPeople > 0);
     try {
       const tools = this.toolSet(attempt.signal);
-      const result = streamText({
-        model: this.dependencies.createModel(spec),
-        system: context.system,
-        messages: context.messages,
-        ...(tools ? { tools, stopWhen: stepCountIs(this.profile.limits.maxToolSteps) } : {}),
-        maxRetries: 0,
-        abortSignal: attempt.signal,
-        ...(tracingEnabled() ? { experimental_telemetry: MODEL_TELEMETRY } : {}),
-        // Errors arrive as `error` parts and are handled there; the SDK's default would also log them.
-        onError: () => undefined,
-        ...(this.profile.limits.maxOutputTokens ? { maxOutputTokens: this.profile.limits.maxOutputTokens } : {}),
-      });
-      for await (const part of result.fullStream) {
-        watchdog.activity(part.type === 'text-delta' || part.type === 'tool-call');
-        await this.onPart(part, spec);
-      }
+      this.usage = await streamModel(
+        {
+          model: this.dependencies.createModel(spec),
+          system: context.system,
+          messages: context.messages,
+          tools,
+          maxSteps: tools.size > 0 ? this.profile.limits.maxToolSteps : 1,
+          ...(this.profile.limits.maxOutputTokens ? { maxOutputTokens: this.profile.limits.maxOutputTokens } : {}),
+          signal: attempt.signal,
+        },
+        {
+          activity: (progress) => watchdog.activity(progress),
+          text: (delta) => this.onText(delta, spec),
+          toolCall: async (call) => {
+            this.toolCalls++;
+            this.coalescer.flush();
+            await this.append('ai.tool_call', { toolCallId: call.toolCallId, toolName: call.toolName, input: call.input }, `call:${call.toolCallId}`);
+          },
+          toolResult: async (call, output) => {
+            await this.append('ai.tool_result', { toolCallId: call.toolCallId, toolName: call.toolName, output }, `result:${call.toolCallId}`);
+          },
+        },
+      );
+    } catch (error) {
       if (attempt.signal.aborted) throw attemptAbortError(attempt.signal.reason);
+      if (error instanceof ModelStreamError) throw new AttemptError('model_error', error.message, { cause: error.cause });
+      throw new AttemptError('model_error', describeError(error), { cause: error });
     } finally {
       watchdog.stop();
       this.controller.signal.removeEventListener('abort', stopAttempt);
     }
+    if (attempt.signal.aborted) throw attemptAbortError(attempt.signal.reason);
   }
 
-  private async onPart(part: StreamPart, spec: ModelSpec): Promise<void> {
-    switch (part.type) {
-      case 'text-delta':
-        if (this.firstTokenAt === null) {
-          this.firstTokenAt = performance.now();
-          this.dependencies.observer.firstToken?.((this.firstTokenAt - this.startedAt) / 1000, modelName(spec));
-          markActiveSpan('parley.first_token', { 'parley.ai.model': modelName(spec) });
-        }
-        return this.coalescer.push(part.text);
-      case 'tool-call':
-        this.toolCalls++;
-        this.coalescer.flush();
-        await this.append('ai.tool_call', { toolCallId: part.toolCallId, toolName: part.toolName, input: part.input as Record<string, unknown> }, `call:${part.toolCallId}`);
-        this.recorded(part.toolCallId).resolve();
-        return;
-      case 'tool-result':
-        await this.append('ai.tool_result', { toolCallId: part.toolCallId, toolName: part.toolName, output: part.output as unknown }, `result:${part.toolCallId}`);
-        return;
-      case 'tool-error':
-        await this.append('ai.tool_result', { toolCallId: part.toolCallId, toolName: part.toolName, error: String((part.error as Error)?.message ?? part.error) }, `result:${part.toolCallId}`);
-        return;
-      case 'finish':
-        this.usage = part.totalUsage;
-        return;
-      case 'error':
-        throw new AttemptError('model_error', describeError(part.error), { cause: part.error });
-      default:
-        return;
+  private onText(text: string, spec: ModelSpec): void {
+    if (this.firstTokenAt === null) {
+      this.firstTokenAt = performance.now();
+      this.dependencies.observer.firstToken?.((this.firstTokenAt - this.startedAt) / 1000, modelName(spec));
+      this.span?.addEvent('parley.first_token', { 'parley.ai.model': modelName(spec) });
     }
+    this.coalescer.push(text);
   }
 
-  private toolSet(signal: AbortSignal): ToolSet | undefined {
+  private toolSet(signal: AbortSignal): Map<string, StreamTool> {
     const definitions = this.profile.tools
       .map((name) => this.dependencies.tools.get(name))
       .filter((tool): tool is ToolDefinition => tool !== undefined && (!tool.tenants || tool.tenants.includes(this.key.tenant)));
-    if (definitions.length === 0) return undefined;
     const hooks = {
       gate: (call: ToolCall) => this.approve(call, signal),
       ran: (toolName: string, seconds: number) => this.dependencies.observer.toolCalled?.(toolName, seconds),
     };
-    return toAiTools(definitions, signal, hooks, { ...this.key, userId: this.trigger.actor.id, generationId: this.id });
+    return toStreamTools(definitions, signal, hooks, { ...this.key, userId: this.trigger.actor.id, generationId: this.id });
   }
 
   /**
@@ -313,7 +299,6 @@ export class Generation {
    */
   private async approve(call: ToolCall, signal: AbortSignal): Promise<boolean> {
     if (!this.profile.approvalRequired.includes(call.toolName)) return true;
-    await this.recorded(call.toolCallId).done;
     if (signal.aborted) return false;
     const approvalId = approvalIdOf(this.id, call.toolCallId);
     this.waitingForPeople++;
@@ -326,17 +311,6 @@ export class Generation {
     } finally {
       this.waitingForPeople--;
     }
-  }
-
-  private recorded(toolCallId: string): { done: Promise<void>; resolve: () => void } {
-    let entry = this.recordedCalls.get(toolCallId);
-    if (!entry) {
-      let resolve!: () => void;
-      const done = new Promise<void>((settle) => (resolve = settle));
-      entry = { done, resolve };
-      this.recordedCalls.set(toolCallId, entry);
-    }
-    return entry;
   }
 
   private async finish(outcome: Outcome, text = this.coalescer.text): Promise<void> {
@@ -410,7 +384,6 @@ export async function failUnanswerable(
 }
 
 type Outcome = { kind: 'completed'; model: string; cached?: boolean } | { kind: 'stopped' } | { kind: 'failed'; code: string; message: string };
-type StreamPart = ReturnType<typeof streamText>['fullStream'] extends AsyncIterable<infer Part> ? Part : never;
 
 /**
  * Aborts an attempt that waits too long for its first token, or for any part after it. While `paused`

@@ -1,7 +1,8 @@
 import type { LanguageModelV3 } from '@ai-sdk/provider';
-import { generateText, type ModelMessage } from 'ai';
+import { generateText } from 'ai';
 import type { ConversationKey, ConversationMemory } from '../core/types.js';
 import type { ConversationLog } from '../log/conversation-log.js';
+import type { ContextTurn } from './context.js';
 
 /** The instruction that asks a model for a conversation summary (the demo model recognizes it). */
 export const SUMMARY_INSTRUCTIONS =
@@ -18,10 +19,10 @@ export async function refreshMemory(options: {
   model: LanguageModelV3;
   key: ConversationKey;
   previous: ConversationMemory | null;
-  turns: ModelMessage[];
+  turns: ContextTurn[];
   throughSeq: number;
 }): Promise<boolean> {
-  const transcript = options.turns.map((turn) => `${turn.role === 'assistant' ? 'Assistant' : 'User'}: ${String(turn.content)}`).join('\n');
+  const transcript = options.turns.map((turn) => `${turn.role === 'assistant' ? 'Assistant' : 'User'}: ${turn.content}`).join('\n');
   const earlier = options.previous ? `Summary of what came before:\n${options.previous.summary}\n\n` : '';
   const { text } = await generateText({
     model: options.model,

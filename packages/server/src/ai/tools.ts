@@ -1,6 +1,6 @@
-import { jsonSchema, tool, type ToolSet } from 'ai';
 import type { JSONSchema7 } from '@ai-sdk/provider';
 import { inSpan } from '../observability/tracing.js';
+import type { StreamTool } from './model-stream.js';
 import type { WebhookToolSpec } from './profiles.js';
 import { callWebhook } from './webhook.js';
 
@@ -53,24 +53,22 @@ export interface ToolHooks {
 }
 
 /**
- * Turns tool definitions into AI SDK tools. A tool that fails or times out returns `{error}` as its
- * result, so the model sees what happened and the generation never hangs on it.
+ * Turns tool definitions into the tools of a model stream. A tool that fails or times out returns `{error}`
+ * as its result, so the model sees what happened and the generation never hangs on it.
  */
-export function toAiTools(definitions: ToolDefinition[], generationSignal: AbortSignal, hooks: ToolHooks, where: Omit<ToolCallContext, 'toolCallId'>): ToolSet {
-  const tools: ToolSet = {};
+export function toStreamTools(definitions: ToolDefinition[], generationSignal: AbortSignal, hooks: ToolHooks, where: Omit<ToolCallContext, 'toolCallId'>): Map<string, StreamTool> {
+  const tools = new Map<string, StreamTool>();
   for (const definition of definitions) {
-    tools[definition.name] = tool({
+    tools.set(definition.name, {
       description: definition.description,
-      inputSchema: jsonSchema<Record<string, unknown>>(definition.inputSchema),
-      execute: async (input, { toolCallId }) => {
-        if (!(await hooks.gate({ toolCallId, toolName: definition.name, input }))) {
-          return { error: 'denied', message: `${definition.name} was not approved` };
-        }
+      inputSchema: definition.inputSchema,
+      run: async (call) => {
+        if (!(await hooks.gate(call))) return { error: 'denied', message: `${definition.name} was not approved` };
         // Stopped while waiting for approval: the tool must not run after Stop.
         if (generationSignal.aborted) return { error: 'stopped', message: 'the answer was stopped' };
         const started = performance.now();
         try {
-          return await traceTool(definition, toolCallId, () => runTool(definition, input, generationSignal, { ...where, toolCallId }));
+          return await traceTool(definition, call.toolCallId, () => runTool(definition, call.input, generationSignal, { ...where, toolCallId: call.toolCallId }));
         } finally {
           hooks.ran(definition.name, (performance.now() - started) / 1000);
         }
@@ -80,7 +78,7 @@ export function toAiTools(definitions: ToolDefinition[], generationSignal: Abort
   return tools;
 }
 
-/** One `parley.ai.tool` span per call (inside the AI SDK's `ai.toolCall` when it traces too); never the input or output. */
+/** One `parley.ai.tool` span per call, inside the model call that made it; never the input or output. */
 function traceTool(definition: ToolDefinition, toolCallId: string, run: () => Promise<unknown>): Promise<unknown> {
   const attributes = { 'parley.ai.tool.name': definition.name, 'parley.ai.tool.call_id': toolCallId };
   return inSpan('parley.ai.tool', { attributes }, async (span) => {

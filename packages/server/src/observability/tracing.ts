@@ -79,7 +79,12 @@ export function annotateActiveSpan(attributes: Attributes): void {
   if (enabled) trace.getActiveSpan()?.setAttributes(attributes);
 }
 
-/** Adds a timestamped event to the active span (the first token). */
+/** The active span, to mark later from inside child spans; undefined when not tracing. */
+export function activeSpan(): Span | undefined {
+  return enabled ? trace.getActiveSpan() : undefined;
+}
+
+/** Adds a timestamped event to the active span (the first chunk of a model call). */
 export function markActiveSpan(name: string, attributes?: Attributes): void {
   if (enabled) trace.getActiveSpan()?.addEvent(name, attributes);
 }

@@ -1,0 +1,190 @@
+import type {
+  JSONSchema7,
+  JSONValue,
+  LanguageModelV3,
+  LanguageModelV3FunctionTool,
+  LanguageModelV3Prompt,
+  LanguageModelV3ToolCallPart,
+  LanguageModelV3ToolResultPart,
+} from '@ai-sdk/provider';
+import { inSpan, markActiveSpan, SpanKind } from '../observability/tracing.js';
+import type { ContextTurn } from './context.js';
+import type { ToolCall } from './tools.js';
+
+/*
+ * One model interaction in steps, read straight from the provider's stream (`LanguageModelV3.doStream`): text
+ * as it comes, tool calls recorded and then run, their results fed back in the next step, until the model
+ * answers without calling a tool or the step limit is reached.
+ *
+ * Why not the AI SDK's `streamText`: every part passes through about nine chained web streams there. Measured
+ * on this project's 2-core machine (1,000 answers of 200 tokens, demo model, Node 20), that costs 247 µs of
+ * CPU per token against 6.4 µs read straight from `doStream`, and at 50,000 tokens/s it was all the server
+ * did. The providers (the AI SDK's OpenAI-compatible and Anthropic models) are the same either way.
+ */
+
+/** A tool as the model stream runs it. */
+export interface StreamTool {
+  description: string;
+  inputSchema: JSONSchema7;
+  /** What the model is told the call returned; rejects only when the answer is aborted. */
+  run(call: ToolCall): Promise<unknown>;
+}
+
+/** What the model stream reports as it goes. */
+export interface ModelStreamHandlers {
+  /** A part arrived; `progress` when it was text or a tool call. */
+  activity(progress: boolean): void;
+  text(delta: string): void;
+  /** A call the model made, before it runs (the call is recorded first, so that an approval request follows it). */
+  toolCall(call: ToolCall): Promise<void>;
+  toolResult(call: ToolCall, output: unknown): Promise<void>;
+}
+
+export interface ModelStreamRequest {
+  model: LanguageModelV3;
+  system: string;
+  messages: readonly ContextTurn[];
+  tools: ReadonlyMap<string, StreamTool>;
+  /** Model calls at most; a step that calls tools is followed by one that sees their results. */
+  maxSteps: number;
+  maxOutputTokens?: number;
+  signal: AbortSignal;
+}
+
+/** Tokens over all steps, as the provider counted them (undefined when it did not say). */
+export interface ModelUsage {
+  inputTokens: number | undefined;
+  outputTokens: number | undefined;
+}
+
+/** The model call failed or the provider's stream carried an `error` part. */
+export class ModelStreamError extends Error {}
+
+/** Runs the interaction to its end; resolves with the usage, rejects on a model failure or an abort. */
+export async function streamModel(request: ModelStreamRequest, handlers: ModelStreamHandlers): Promise<ModelUsage> {
+  const prompt: LanguageModelV3Prompt = [
+    ...(request.system ? [{ role: 'system' as const, content: request.system }] : []),
+    ...request.messages.map((turn) => ({ role: turn.role, content: [{ type: 'text' as const, text: turn.content }] })),
+  ];
+  const tools = [...request.tools].map(([name, tool]): LanguageModelV3FunctionTool => ({ type: 'function', name, description: tool.description, inputSchema: tool.inputSchema }));
+  const usage: ModelUsage = { inputTokens: undefined, outputTokens: undefined };
+  for (let step = 0; step < request.maxSteps; step++) {
+    const attributes = { 'gen_ai.operation.name': 'chat', 'gen_ai.provider.name': request.model.provider, 'gen_ai.request.model': request.model.modelId, 'parley.ai.step': step };
+    const outcome = await inSpan('parley.ai.model_call', { kind: SpanKind.CLIENT, attributes }, async (span) => {
+      const result = await runStep(request, prompt, tools, handlers);
+      span.setAttributes({
+        'gen_ai.response.finish_reasons': [result.finishReason],
+        ...(result.inputTokens === undefined ? {} : { 'gen_ai.usage.input_tokens': result.inputTokens }),
+        ...(result.outputTokens === undefined ? {} : { 'gen_ai.usage.output_tokens': result.outputTokens }),
+      });
+      return result;
+    });
+    usage.inputTokens = add(usage.inputTokens, outcome.inputTokens);
+    usage.outputTokens = add(usage.outputTokens, outcome.outputTokens);
+    if (outcome.calls.length === 0) break;
+    prompt.push(
+      { role: 'assistant', content: [...(outcome.text ? [{ type: 'text' as const, text: outcome.text }] : []), ...outcome.calls.map(({ part }) => part)] },
+      { role: 'tool', content: outcome.calls.map(({ result }) => result) },
+    );
+  }
+  return usage;
+}
+
+interface StepOutcome {
+  text: string;
+  calls: Array<{ part: LanguageModelV3ToolCallPart; result: LanguageModelV3ToolResultPart }>;
+  finishReason: string;
+  inputTokens: number | undefined;
+  outputTokens: number | undefined;
+}
+
+async function runStep(request: ModelStreamRequest, prompt: LanguageModelV3Prompt, tools: LanguageModelV3FunctionTool[], handlers: ModelStreamHandlers): Promise<StepOutcome> {
+  const { signal } = request;
+  const { stream } = await request.model.doStream({
+    // A copy: the next step extends the prompt, and a provider may keep what it was given.
+    prompt: [...prompt],
+    ...(tools.length > 0 ? { tools, toolChoice: { type: 'auto' as const } } : {}),
+    ...(request.maxOutputTokens ? { maxOutputTokens: request.maxOutputTokens } : {}),
+    abortSignal: signal,
+  });
+  const reader = stream.getReader();
+  // A provider that ignores the signal still stops being read.
+  const cancel = () => void reader.cancel(signal.reason).catch(() => undefined);
+  signal.addEventListener('abort', cancel, { once: true });
+  const outcome: StepOutcome = { text: '', calls: [], finishReason: 'unknown', inputTokens: undefined, outputTokens: undefined };
+  const running: Array<Promise<void>> = [];
+  let first = true;
+  try {
+    for (;;) {
+      const { done, value: part } = await reader.read();
+      if (done || signal.aborted) break;
+      const progress = part.type === 'text-delta' || (part.type === 'tool-call' && !part.providerExecuted);
+      handlers.activity(progress);
+      if (progress && first) {
+        first = false;
+        markActiveSpan('parley.first_chunk');
+      }
+      if (part.type === 'text-delta') {
+        outcome.text += part.delta;
+        handlers.text(part.delta);
+      } else if (part.type === 'tool-call' && !part.providerExecuted) {
+        const call = toolCallOf(part);
+        await handlers.toolCall(call);
+        // The next step lists the calls in the order the model made them, whichever finished first.
+        const entry = { part: { type: 'tool-call' as const, toolCallId: call.toolCallId, toolName: call.toolName, input: call.input }, result: toolResult(call, null) };
+        outcome.calls.push(entry);
+        running.push(runCall(request.tools.get(call.toolName), call, handlers).then((output) => void (entry.result = toolResult(call, output))));
+      } else if (part.type === 'finish') {
+        outcome.finishReason = part.finishReason.unified;
+        outcome.inputTokens = part.usage.inputTokens.total;
+        outcome.outputTokens = part.usage.outputTokens.total;
+      } else if (part.type === 'error') {
+        throw new ModelStreamError(describeError(part.error), { cause: part.error });
+      }
+    }
+  } finally {
+    signal.removeEventListener('abort', cancel);
+    // Calls already running are awaited even when the stream failed: none outlives its answer.
+    await Promise.allSettled(running);
+  }
+  await Promise.all(running);
+  return outcome;
+}
+
+/** Runs one call and records its result; a call of an unknown tool or with unreadable input is answered with an error. */
+async function runCall(tool: StreamTool | undefined, call: ToolCall & { invalidInput?: string }, handlers: ModelStreamHandlers): Promise<unknown> {
+  const output = call.invalidInput
+    ? { error: 'invalid_input', message: `the input of ${call.toolName} is not a JSON object: ${call.invalidInput}` }
+    : tool
+      ? await tool.run(call)
+      : { error: 'unknown_tool', message: `there is no tool named ${call.toolName}` };
+  await handlers.toolResult(call, output);
+  return output;
+}
+
+function toolResult(call: ToolCall, output: unknown): LanguageModelV3ToolResultPart {
+  return { type: 'tool-result', toolCallId: call.toolCallId, toolName: call.toolName, output: { type: 'json', value: (output ?? null) as JSONValue } };
+}
+
+function toolCallOf(part: { toolCallId: string; toolName: string; input: string }): ToolCall & { invalidInput?: string } {
+  const call = { toolCallId: part.toolCallId, toolName: part.toolName };
+  // Some providers send an empty input for a call without arguments.
+  if (part.input.trim() === '') return { ...call, input: {} };
+  try {
+    const input: unknown = JSON.parse(part.input);
+    if (input !== null && typeof input === 'object' && !Array.isArray(input)) return { ...call, input: input as Record<string, unknown> };
+    return { ...call, input: {}, invalidInput: part.input.slice(0, 200) };
+  } catch {
+    return { ...call, input: {}, invalidInput: part.input.slice(0, 200) };
+  }
+}
+
+function add(total: number | undefined, more: number | undefined): number | undefined {
+  return more === undefined ? total : (total ?? 0) + more;
+}
+
+function describeError(error: unknown): string {
+  if (error instanceof Error) return error.message;
+  return typeof error === 'string' ? error : JSON.stringify(error);
+}
+
