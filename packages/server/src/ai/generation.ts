@@ -10,10 +10,10 @@ import { buildContext, type GenerationContext } from './context.js';
 import { gatherContext } from './context-providers.js';
 import { refreshMemory } from './memory.js';
 import { DeltaCoalescer } from './delta-coalescer.js';
-import { ModelStreamError, streamModel, type ModelUsage, type StreamTool } from './model-stream.js';
+import { ModelStreamError, streamModel, type ModelUsage, type StreamTool, type ToolCall } from './model-stream.js';
 import { modelName } from './models.js';
 import type { AssistantProfile, ModelSpec } from './profiles.js';
-import { toStreamTools, type ToolCall, type ToolDefinition } from './tools.js';
+import { toStreamTools, type ToolDefinition } from './tools.js';
 
 /** Why a generation was aborted. */
 export const STOPPED = 'stopped';

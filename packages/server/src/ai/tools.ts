@@ -1,6 +1,6 @@
 import type { JSONSchema7 } from '@ai-sdk/provider';
 import { inSpan } from '../observability/tracing.js';
-import type { StreamTool } from './model-stream.js';
+import type { StreamTool, ToolCall } from './model-stream.js';
 import type { WebhookToolSpec } from './profiles.js';
 import { callWebhook } from './webhook.js';
 
@@ -35,13 +35,6 @@ export function webhookTool(spec: WebhookToolSpec): ToolDefinition {
     ...(spec.tenants ? { tenants: spec.tenants } : {}),
     execute: (input, signal, call) => callWebhook({ url: spec.url, secret: spec.secret, timeoutMs: spec.timeoutMs }, { tool: spec.name, input, ...call }, signal),
   };
-}
-
-/** One call of a tool, as the gate and the observer see it. */
-export interface ToolCall {
-  toolCallId: string;
-  toolName: string;
-  input: Record<string, unknown>;
 }
 
 /** What runs around every tool call of a generation. */

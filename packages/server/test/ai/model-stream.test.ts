@@ -1,7 +1,6 @@
 import type { LanguageModelV3, LanguageModelV3CallOptions, LanguageModelV3StreamPart } from '@ai-sdk/provider';
 import { describe, expect, it } from 'vitest';
-import { ModelStreamError, streamModel, type ModelStreamHandlers, type StreamTool } from '../../src/ai/model-stream.js';
-import type { ToolCall } from '../../src/ai/tools.js';
+import { ModelStreamError, streamModel, type ModelStreamHandlers, type StreamTool, type ToolCall } from '../../src/ai/model-stream.js';
 
 const USAGE = (input: number, output: number) => ({
   inputTokens: { total: input, noCache: undefined, cacheRead: undefined, cacheWrite: undefined },
