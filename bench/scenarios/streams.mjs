@@ -109,7 +109,7 @@ async function runOne(count, { tokens, tokensPerSecond, ttftMs }) {
     PARLEY_AI_TENANT_CONCURRENCY: String(count),
     PARLEY_AI_BUDGET_REQUESTS: '1000',
   });
-  const processes = Math.min(4, Math.ceil(count / 2500));
+  const processes = Math.min(4, Math.max(2, Math.ceil(count / 2500)));
   const group = new LoadGroup('streams', processes);
   try {
     const ranges = split(count, processes);

@@ -69,9 +69,16 @@ export class DemoLanguageModel implements LanguageModelV3 {
       async start(controller) {
         try {
           controller.enqueue({ type: 'stream-start', warnings: [] });
-          await sleep(ttftMs, signal);
-          for (const [index, part] of parts.entries()) {
-            if (index > 0 && part.type === 'text-delta') await sleep(1000 / tokensPerSecond, signal);
+          // Paced by the clock, not by chained timers: like a remote model, it keeps its pace when this
+          // process is busy, and what is late arrives together.
+          const firstAt = performance.now() + ttftMs;
+          let tokens = 0;
+          for (const part of parts) {
+            if (part.type === 'text-delta' || part.type === 'tool-call') {
+              const due = firstAt + (tokens++ * 1000) / tokensPerSecond;
+              if (due > performance.now()) await sleep(due - performance.now(), signal);
+              else if (signal?.aborted) throw signal.reason ?? new Error('aborted');
+            }
             controller.enqueue(part);
           }
           controller.enqueue({ type: 'finish', finishReason: finish(reply.toolCall !== null), usage: usage(options.prompt, reply.text) });
