@@ -134,6 +134,9 @@ describe('operations', () => {
     expect(result.stderr).toContain('PORT="99999"');
     expect(result.stderr).toContain('PARLEY_JWT_SECRET');
     expect(result.stderr).toContain('PARLEY_WS_DEFLATE="sometimes": must be off, on, or the smallest message in bytes to compress');
+    const longGrace = await runCli(['start'], { PARLEY_PRESENCE_TTL_S: '30', PARLEY_PRESENCE_GRACE_MS: '25000' });
+    expect(longGrace.code).toBe(2);
+    expect(longGrace.stderr).toContain('PARLEY_PRESENCE_GRACE_MS=25000 must be at most two thirds of PARLEY_PRESENCE_TTL_S (20000 ms)');
     const badFlag = await runCli(['start', '--no-such-flag']);
     expect(badFlag.code).toBe(2);
     expect(badFlag.stderr).toMatch(/no-such-flag/);

@@ -110,6 +110,11 @@ export class RawClient {
     this.socket.close();
   }
 
+  /** Drops the TCP connection without a closing handshake, as a network failure does. */
+  terminate(): void {
+    this.socket.terminate();
+  }
+
   private parse(data: RawData, binary: boolean): Frame {
     if (!this.codec.binary) return binary ? { binary: true, data } : JSON.parse(data.toString());
     return binary ? (this.codec.decode(data as Buffer) as Frame) : { text: true, data: data.toString() };

@@ -49,6 +49,7 @@ export const SETTINGS = {
   redisPrefix: { env: 'PARLEY_REDIS_PREFIX', flag: undefined, schema: z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/), default: 'parley', help: 'prefix of every Redis key and channel' },
   hotLogTtlSeconds: { env: 'PARLEY_HOT_LOG_TTL_S', flag: undefined, schema: integer(1), default: '86400', help: 'how long the Redis hot log of an idle conversation lives' },
   presenceTtlSeconds: { env: 'PARLEY_PRESENCE_TTL_S', flag: undefined, schema: integer(3, 3600), default: '60', help: 'with Redis: a connection\'s presence entry expires this long after its last heartbeat (a third of it apart)' },
+  presenceGraceMs: { env: 'PARLEY_PRESENCE_GRACE_MS', flag: undefined, schema: integer(0, 600_000), default: '15000', help: 'a connection lost without a closing handshake keeps its user present this long: a reconnect within it announces neither presence.left nor presence.joined (0: at once; at most two thirds of PARLEY_PRESENCE_TTL_S)' },
   hotLogSize: { env: 'PARLEY_HOT_LOG_SIZE', flag: undefined, schema: integer(0), default: '1000', help: 'recent events per conversation kept on the bus for fast resume' },
   hotLogMaxBytes: { env: 'PARLEY_HOT_LOG_MAX_BYTES', flag: undefined, schema: integer(0), default: String(64 * 1024 * 1024), help: 'memory of all hot logs of the in-memory bus; the least recently active conversations are dropped first' },
   assistantsFile: { env: 'PARLEY_ASSISTANTS_FILE', flag: undefined, schema: optionalText, default: undefined, help: 'JSON file of assistant profiles ({"assistants": [...]}, see docs/ai.md); unset: one profile `assistant`' },
@@ -99,6 +100,10 @@ export function loadConfig(env: Record<string, string | undefined>, flags: Recor
   const result = config as Config;
   if (result.jwksFile && result.jwksUrl) throw new ConfigError(['set PARLEY_JWKS_FILE or PARLEY_JWKS_URL, not both']);
   if (result.pingTimeoutMs < 100) throw new ConfigError(['PARLEY_PING_TIMEOUT_MS must be at least 100']);
+  // A lost connection's entry is refreshed no more; it must outlive the grace, however late its last refresh was.
+  if (result.presenceGraceMs > (result.presenceTtlSeconds * 1000 * 2) / 3) {
+    throw new ConfigError([`PARLEY_PRESENCE_GRACE_MS=${result.presenceGraceMs} must be at most two thirds of PARLEY_PRESENCE_TTL_S (${(result.presenceTtlSeconds * 2000) / 3} ms)`]);
+  }
   if (result.role !== 'all' && (!result.redisUrl || !result.databaseUrl)) {
     throw new ConfigError([`--role ${result.role} shares work with other nodes: set PARLEY_REDIS_URL and DATABASE_URL`]);
   }

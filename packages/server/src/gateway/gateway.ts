@@ -25,10 +25,10 @@ export class Gateway {
         this.services.metrics.connectionsOpen.inc({ transport: connection.transport });
         return {
           onFrame: (data, binary) => session.onFrame(data, binary),
-          onClose: () => {
+          onClose: (code) => {
             this.sessions.delete(session);
             this.services.metrics.connectionsOpen.dec({ transport: connection.transport });
-            session.onClose();
+            session.onClose(code);
           },
         };
       },
@@ -57,6 +57,7 @@ export class Gateway {
     await withTimeout(Promise.allSettled([...this.sessions].map((session) => session.drain())), graceMs);
     for (const session of this.sessions) session.close(CLOSE_CODES.serverShutdown, 'server restart');
     await withTimeout(waitUntil(() => this.sessions.size === 0), 2000);
+    await this.services.departures.flush();
     this.transport?.close();
     if (this.presenceRefresh) clearInterval(this.presenceRefresh);
   }

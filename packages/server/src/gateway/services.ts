@@ -5,6 +5,7 @@ import type { Assistants, Bus, Presence, UserRateLimits } from '../core/ports.js
 import type { ConversationLog } from '../log/conversation-log.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { Hub } from './hub.js';
+import type { PresenceDepartures } from './presence-departures.js';
 
 /** Limits applied to every session. */
 export interface SessionLimits {
@@ -43,6 +44,8 @@ export interface GatewayServices {
   log: ConversationLog;
   bus: Bus;
   presence: Presence;
+  /** Leaves of connections lost without a closing handshake, held for the presence grace. */
+  departures: PresenceDepartures;
   /** Messages per user, across every connection and node. */
   userSendRates: UserRateLimits;
   assistants: Assistants;

@@ -30,6 +30,8 @@ interface QueuedRequest {
 
 // Refused frames in a row, in multiples of the burst, after which a connection is closed (4501).
 const FLOOD_FACTOR = 10;
+// Closes after a closing handshake the client began (normal, going away, or without a code): it left on purpose.
+const CLEAN_CLOSE_CODES = new Set([1000, 1001, 1005]);
 // A replay waiting this long for a client that reads nothing closes it as a slow consumer.
 const STALL_MS = 30_000;
 // Longest delay setTimeout accepts.
@@ -83,18 +85,19 @@ export class Session implements ConnectionHandler, OperationSession {
     this.processing ??= this.processQueue();
   }
 
-  onClose(): void {
+  /** The connection closed with `code` (as received: the client's, or 1006 when the socket just died). */
+  onClose(code: number): void {
     if (this.ended) return;
     this.ended = true;
     this.queue.length = 0;
     this.subscriptions.stopFeeds();
     // A request still running (connect, subscribe) may register state after this point: release it once settled.
-    void this.idle().then(() => this.release());
+    void this.idle().then(() => this.release(CLEAN_CLOSE_CODES.has(code)));
   }
 
-  private release(): void {
+  private release(cleanly: boolean): void {
     this.clearTimers();
-    void this.subscriptions.closeAll();
+    void this.subscriptions.closeAll(cleanly);
     if (this.principal) this.services.users.remove(this.principal.tenant, this.principal.userId);
   }
 

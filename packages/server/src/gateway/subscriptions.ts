@@ -125,9 +125,16 @@ export class ConversationSubscriptions {
     for (const subscription of this.byConversation.values()) subscription.feed.close();
   }
 
-  async closeAll(): Promise<void> {
+  /** Ends every subscription; the user leaves at once after a closing handshake, else after the presence grace. */
+  async closeAll(cleanly: boolean): Promise<void> {
     const subscriptions = [...this.byConversation.values()];
-    await Promise.allSettled(subscriptions.map((subscription) => this.unsubscribe(subscription.key)));
+    await Promise.allSettled(
+      subscriptions.map(async ({ key }) => {
+        if (!(await this.detach(key))) return;
+        if (cleanly) await this.leavePresence(key);
+        else this.session.services.departures.schedule(() => this.leavePresence(key));
+      }),
+    );
   }
 
   /** Removes the conversation's subscription without touching presence; true if there was one. */
