@@ -2,6 +2,7 @@
 // commands in all of them at once, stop them.
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { cpuSeconds } from './proc.mjs';
 
 const WORKER = fileURLToPath(new URL('../load/worker.mjs', import.meta.url));
 
@@ -51,6 +52,11 @@ export class LoadGroup {
   /** Runs `command` in every process; `argsFor(index)` gives each its arguments. Resolves with every result. */
   all(command, argsFor = () => ({})) {
     return Promise.all(this.processes.map((process, index) => process.call(this.scenario, command, argsFor(index))));
+  }
+
+  /** CPU seconds (user + system) the load processes have used so far, together. */
+  cpuSeconds() {
+    return this.processes.reduce((sum, process) => sum + cpuSeconds(process.child.pid), 0);
   }
 
   /** Runs `command` in the process `index` only. */

@@ -51,8 +51,8 @@ const SECTIONS = {
   },
   storm: (result) =>
     `### storm: ${number(result.clients)} clients (${result.conversations} conversations × ${result.membersPerConversation} members) drop and reconnect at once, ${result.messagesPerSecond} messages/s\n\n${table(
-      ['clients', 'resumed', 'not resumed', 'resume p50 ms', 'p99 ms', 'all resumed ms', 'reconnect retries', 'lost', 'duplicated', 'not yet received at the end'],
-      [[result.clients, result.resumed, result.notResumed, result.resumeMs.p50, result.resumeMs.p99, result.resumeMs.all, result.reconnectRetries, result.lost, result.duplicated, result.behindAtEnd]],
+      ['clients', 'resumed', 'not resumed', 'resume p50 ms', 'p99 ms', 'all resumed ms', 'reconnect retries', 'lost', 'duplicated', 'not yet received at the end', 'cores while resuming: server / load processes'],
+      [[result.clients, result.resumed, result.notResumed, result.resumeMs.p50, result.resumeMs.p99, result.resumeMs.all, result.reconnectRetries, result.lost, result.duplicated, result.behindAtEnd, result.coresWhileResuming ? `${result.coresWhileResuming.server} / ${result.coresWhileResuming.load}` : '–']],
     )}`,
   cluster: (result) =>
     `### cluster: 2 nodes (PostgreSQL + Redis), publisher on node 1 at ${result.messagesPerSecond} messages/s over ${result.publisherConnections} connections, ${result.subscribersPerNode} subscribers per node\n\n${table(

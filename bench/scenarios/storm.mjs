@@ -4,9 +4,11 @@
 // to the seq the publisher had last acknowledged at the drop. Lost and duplicated events are counted from
 // seqs: an event at or below the last seq seen is a duplicate; a jump over seqs, or ending below the
 // publisher's final seq, is a loss.
+import { backoffDelay, DEFAULT_BACKOFF } from '@parley/client';
 import { now } from '../lib/histogram.mjs';
 import { LoadGroup, sleep, split } from '../lib/load.mjs';
 import { ParleyConnection, pooled } from '../lib/parley-connection.mjs';
+import { cpuSeconds } from '../lib/proc.mjs';
 import { createBackends, startParley } from '../lib/servers.mjs';
 import { token } from '../lib/tokens.mjs';
 
@@ -95,7 +97,10 @@ function receive(member, seq) {
   if (member.caughtUp && seq >= member.target) member.caughtUp();
 }
 
-/** Reconnects (retrying after a random pause, as clients do with jitter) and resolves with the ms from the drop to caught up. */
+/**
+ * Reconnects as the SDK does (a delay with full jitter before each attempt: uniform below 250 ms, the
+ * ceiling doubling per failed attempt) and resolves with the ms from the drop to caught up.
+ */
 async function resume(member, url, localAddress, dropAt, target) {
   const caughtUp = new Promise((resolve) => {
     member.target = target;
@@ -104,7 +109,8 @@ async function resume(member, url, localAddress, dropAt, target) {
   const deadline = dropAt + RESUME_TIMEOUT_MS;
   // Like a real client, it reconnects whenever the connection is lost before it caught up (a server under
   // the storm may close a client that reads too slowly), resuming from its last seq each time.
-  for (;;) {
+  for (let attempt = 0; ; attempt++) {
+    await sleep(backoffDelay(attempt, DEFAULT_BACKOFF));
     const closed = new Promise((resolve) => (member.onLost = resolve));
     try {
       await attach(member, url, localAddress);
@@ -116,7 +122,6 @@ async function resume(member, url, localAddress, dropAt, target) {
     }
     if (now() > deadline) return null;
     member.retries++;
-    await sleep(100 + Math.random() * 400);
   }
 }
 
@@ -134,12 +139,16 @@ export async function run({ conversations, members, rate, processes, warmMs = 20
     await group.one(publisher, 'startPublishing', { rate });
     await sleep(warmMs);
     const targets = await group.one(publisher, 'latest');
+    const cpuBefore = { server: cpuSeconds(server.pid), load: group.cpuSeconds() };
     const dropAt = now();
     const drops = await Promise.all(ranges.map((_range, index) => group.one(index, 'drop', { url, dropAt, targets })));
+    // Who had the CPU while the clients resumed: the server, or the load processes (on the same cores).
+    const stormSeconds = (now() - dropAt) / 1000;
+    const cores = { server: (cpuSeconds(server.pid) - cpuBefore.server) / stormSeconds, load: (group.cpuSeconds() - cpuBefore.load) / stormSeconds };
     await sleep(1000);
     const { sent, finals } = await group.one(publisher, 'stopPublishing');
     const settled = await Promise.all(ranges.map((_range, index) => group.one(index, 'settle', { finals })));
-    return summarize({ conversations, members, rate, sent, drops, settled });
+    return summarize({ conversations, members, rate, sent, drops, settled, cores });
   } finally {
     await group.stop();
     await server.stop();
@@ -147,7 +156,7 @@ export async function run({ conversations, members, rate, processes, warmMs = 20
   }
 }
 
-function summarize({ conversations, members, rate, sent, drops, settled }) {
+function summarize({ conversations, members, rate, sent, drops, settled, cores }) {
   const times = drops.flatMap((drop) => drop.resumeMs);
   const resumed = times.filter((time) => time !== null).sort((a, b) => a - b);
   const pick = (q) => (resumed.length === 0 ? null : Math.round(resumed[Math.min(resumed.length - 1, Math.floor(q * resumed.length))]));
@@ -165,5 +174,6 @@ function summarize({ conversations, members, rate, sent, drops, settled }) {
     lost: settled.reduce((sum, item) => sum + item.lost, 0),
     behindAtEnd: settled.reduce((sum, item) => sum + item.behind, 0),
     duplicated: settled.reduce((sum, item) => sum + item.duplicates, 0),
+    coresWhileResuming: { server: Number(cores.server.toFixed(2)), load: Number(cores.load.toFixed(2)) },
   };
 }

@@ -238,7 +238,7 @@ async function startServices(config: Config, logger: Logger, tracing: TracingPip
   try {
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(config.port, config.host, resolve);
+      server.listen({ port: config.port, host: config.host, backlog: config.listenBacklog }, resolve);
     });
   } catch (error) {
     await gateway.shutdown(0);

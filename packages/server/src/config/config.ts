@@ -18,6 +18,7 @@ const deflate = z
 export const SETTINGS = {
   role: { env: 'PARLEY_ROLE', flag: 'role', schema: z.enum(['all', 'gateway', 'worker']), default: 'all', help: 'all: serve clients and run AI jobs; gateway: serve clients only; worker: run AI jobs only (HTTP health and metrics still served). gateway and worker need PARLEY_REDIS_URL and DATABASE_URL' },
   port: { env: 'PORT', flag: 'port', schema: integer(0, 65_535), default: '8080', help: 'TCP port to listen on (0 picks a free one)' },
+  listenBacklog: { env: 'PARLEY_LISTEN_BACKLOG', flag: undefined, schema: integer(1, 65_535), default: '4096', help: 'connections the kernel queues before they are accepted (capped by net.core.somaxconn); a queue that overflows in a reconnect storm costs clients a SYN retry of 1 s, then 3 s, 7 s ...' },
   host: { env: 'HOST', flag: 'host', schema: z.string().min(1), default: '0.0.0.0', help: 'interface to listen on' },
   dataDir: { env: 'PARLEY_DATA_DIR', flag: 'data-dir', schema: z.string().min(1), default: './data', help: 'directory of the embedded database (PGlite) and the development secret' },
   databaseUrl: { env: 'DATABASE_URL', flag: 'database-url', schema: z.url({ protocol: /^postgres(ql)?$/ }).optional(), default: undefined, help: 'PostgreSQL URL; when unset, PGlite runs embedded under the data directory' },
