@@ -25,6 +25,7 @@ import type { ApprovalRegistry, Bus, ContextArchive, GenerationTexts, JobQueue, 
 import type { Config } from '../config/config.js';
 import { Gateway } from '../gateway/gateway.js';
 import { Hub } from '../gateway/hub.js';
+import { ExpiryClock } from '../gateway/expiry-clock.js';
 import { PresenceDepartures } from '../gateway/presence-departures.js';
 import { UserConnections } from '../gateway/services.js';
 import { createRequestHandler } from '../http/routes.js';
@@ -197,6 +198,7 @@ async function startServices(config: Config, logger: Logger, tracing: TracingPip
     assistants: orchestrator,
     hub: new Hub(bus),
     departures: new PresenceDepartures(config.presenceGraceMs),
+    tokenExpiries: new ExpiryClock(),
     verifier,
     metrics,
     logger,

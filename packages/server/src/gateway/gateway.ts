@@ -1,11 +1,11 @@
 import type { Server } from 'node:http';
 import { CLOSE_CODES } from '@parley/protocol';
-import { newSessionId, Session } from './session.js';
+import { newSessionId, Session, type SessionOwner } from './session.js';
 import type { GatewayServices } from './services.js';
 import { WebSocketTransport, type WebSocketTransportOptions } from './websocket.js';
 
 /** The gateway: transports below, sessions above, and the shutdown sequence. */
-export class Gateway {
+export class Gateway implements SessionOwner {
   private readonly sessions = new Set<Session>();
   private transport: WebSocketTransport | null = null;
   private draining = false;
@@ -20,17 +20,11 @@ export class Gateway {
       server,
       { ...options, isDraining: () => this.draining },
       (connection, codec) => {
-        const session = new Session(connection, this.services, codec);
+        // The session is the connection's handler itself: no closures per connection (idle memory).
+        const session = new Session(connection, this.services, codec, this);
         this.sessions.add(session);
         this.services.metrics.connectionsOpen.inc({ transport: connection.transport });
-        return {
-          onFrame: (data, binary) => session.onFrame(data, binary),
-          onClose: (code) => {
-            this.sessions.delete(session);
-            this.services.metrics.connectionsOpen.dec({ transport: connection.transport });
-            session.onClose(code);
-          },
-        };
+        return session;
       },
       newSessionId,
     );
@@ -38,6 +32,11 @@ export class Gateway {
       for (const session of this.sessions) session.subscriptions.refreshPresence();
     }, this.services.limits.presenceRefreshMs);
     this.presenceRefresh.unref();
+  }
+
+  ended(session: Session): void {
+    this.sessions.delete(session);
+    this.services.metrics.connectionsOpen.dec({ transport: session.connection.transport });
   }
 
   get connectionCount(): number {

@@ -4,6 +4,7 @@ import { CountMap } from '../core/count-map.js';
 import type { Assistants, Bus, Presence, UserRateLimits } from '../core/ports.js';
 import type { ConversationLog } from '../log/conversation-log.js';
 import type { Metrics } from '../observability/metrics.js';
+import type { ExpiryClock } from './expiry-clock.js';
 import type { Hub } from './hub.js';
 import type { PresenceDepartures } from './presence-departures.js';
 
@@ -44,6 +45,8 @@ export interface GatewayServices {
   log: ConversationLog;
   bus: Bus;
   presence: Presence;
+  /** Token expiries of every session, on one timer. */
+  tokenExpiries: ExpiryClock;
   /** Leaves of connections lost without a closing handshake, held for the presence grace. */
   departures: PresenceDepartures;
   /** Messages per user, across every connection and node. */

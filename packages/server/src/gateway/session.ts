@@ -19,6 +19,7 @@ import type { ClientConnection, ConnectionHandler } from './connection.js';
 import { OPERATIONS, type OperationSession } from './operations.js';
 import { TokenBucket } from '../core/token-bucket.js';
 import type { FrameCounters } from '../observability/metrics.js';
+import type { Expiring } from './expiry-clock.js';
 import type { GatewayServices } from './services.js';
 import { ConversationSubscriptions } from './subscriptions.js';
 
@@ -34,22 +35,27 @@ const FLOOD_FACTOR = 10;
 const CLEAN_CLOSE_CODES = new Set([1000, 1001, 1005]);
 // A replay waiting this long for a client that reads nothing closes it as a slow consumer.
 const STALL_MS = 30_000;
-// Longest delay setTimeout accepts.
-const MAX_TIMER_MS = 2_147_483_647;
+
+/** Who keeps track of sessions: told once when a session's connection has closed. */
+export interface SessionOwner {
+  ended(session: Session): void;
+}
 
 /**
  * The protocol semantics of one connection: authentication, request dispatch (one at a time, so a
  * client's sends keep their order), rate limits, token expiry and the connection's subscriptions.
  */
-export class Session implements ConnectionHandler, OperationSession {
+export class Session implements ConnectionHandler, OperationSession, Expiring {
   principal: Principal | null = null;
   readonly subscriptions: ConversationSubscriptions;
   private readonly bucket: TokenBucket;
   private readonly frames: FrameCounters;
-  private readonly queue: QueuedRequest[] = [];
+  /** Requests waiting to start (none allocated while idle). */
+  private queue: QueuedRequest[] | null = null;
   private processing: Promise<void> | null = null;
   private connectTimer: ReturnType<typeof setTimeout> | null;
-  private expiryTimer: ReturnType<typeof setTimeout> | null = null;
+  /** The second the token's expiry is filed under in the shared expiry clock. */
+  private expirySecond: number | null = null;
   private draining = false;
   private ended = false;
   private refusedInARow = 0;
@@ -62,6 +68,7 @@ export class Session implements ConnectionHandler, OperationSession {
     readonly connection: ClientConnection,
     readonly services: GatewayServices,
     private readonly codec: Codec,
+    private readonly owner: SessionOwner,
   ) {
     const { limits } = services;
     this.bucket = new TokenBucket(limits.ratePerSecond, limits.rateBurst);
@@ -78,10 +85,11 @@ export class Session implements ConnectionHandler, OperationSession {
     const request = this.parse(data, binary);
     if (!request) return;
     if (this.draining) return this.fail(request.id, new ParleyError('unavailable', 'server is restarting', { retryAfterMs: 1000 }));
-    if (this.queue.length >= this.services.limits.maxPendingRequests) {
+    const queue = (this.queue ??= []);
+    if (queue.length >= this.services.limits.maxPendingRequests) {
       return this.fail(request.id, new ParleyError('busy', 'too many requests in flight', { retryAfterMs: 100 }));
     }
-    this.queue.push(request);
+    queue.push(request);
     this.processing ??= this.processQueue();
   }
 
@@ -89,7 +97,8 @@ export class Session implements ConnectionHandler, OperationSession {
   onClose(code: number): void {
     if (this.ended) return;
     this.ended = true;
-    this.queue.length = 0;
+    this.owner.ended(this);
+    this.queue = null;
     this.subscriptions.stopFeeds();
     // A request still running (connect, subscribe) may register state after this point: release it once settled.
     void this.idle().then(() => this.release(CLEAN_CLOSE_CODES.has(code)));
@@ -198,7 +207,7 @@ export class Session implements ConnectionHandler, OperationSession {
    * send in its append queue) lets the next start while it finishes, up to the pending-request limit.
    */
   private async processQueue(): Promise<void> {
-    for (let request = this.queue.shift(); request && !this.ended; request = this.queue.shift()) {
+    for (let request = this.queue?.shift(); request && !this.ended; request = this.queue?.shift()) {
       let proceeded!: () => void;
       const settled = new Promise<void>((resolve) => (proceeded = resolve));
       this.proceedCurrent = proceeded;
@@ -213,6 +222,7 @@ export class Session implements ConnectionHandler, OperationSession {
       if (finishing.size >= this.services.limits.maxPendingRequests) await Promise.race(finishing);
     }
     this.processing = null;
+    if (this.queue?.length === 0) this.queue = null;
   }
 
   /** Resolves once no request is queued or running. */
@@ -281,15 +291,22 @@ export class Session implements ConnectionHandler, OperationSession {
     this.connection.close(CLOSE_CODES.slowConsumer, 'slow consumer');
   }
 
+  /** The token expired (the shared expiry clock calls this). */
+  expired(): void {
+    this.expirySecond = null;
+    this.close(CLOSE_CODES.tokenExpired, 'token expired');
+  }
+
   private scheduleExpiry(expiresAt: number): void {
-    if (this.expiryTimer) clearTimeout(this.expiryTimer);
-    const delay = Math.min(Math.max(0, expiresAt - Date.now()), MAX_TIMER_MS);
-    this.expiryTimer = setTimeout(() => this.close(CLOSE_CODES.tokenExpired, 'token expired'), delay);
+    const clock = this.services.tokenExpiries;
+    if (this.expirySecond !== null) clock.remove(this, this.expirySecond);
+    this.expirySecond = clock.add(this, expiresAt);
   }
 
   private clearTimers(): void {
     if (this.connectTimer) clearTimeout(this.connectTimer);
-    if (this.expiryTimer) clearTimeout(this.expiryTimer);
+    if (this.expirySecond !== null) this.services.tokenExpiries.remove(this, this.expirySecond);
+    this.expirySecond = null;
   }
 }
 

@@ -186,12 +186,16 @@ export class WebSocketTransport {
   }
 
   private upgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
-    // Node stops watching an upgraded socket: without this, a reset during the refusal would be an uncaught error.
-    socket.on('error', () => socket.destroy());
+    // Node stops watching an upgraded socket: without this, a reset during the handshake or the refusal
+    // would be an uncaught error. Once ws has the socket, its own listener takes over.
+    socket.on('error', destroyOnError);
     const refusal = this.refusal(request);
     if (refusal) return rejectUpgrade(socket, refusal.status, refusal.message);
     const address = request.socket.remoteAddress ?? 'unknown';
-    this.server.handleUpgrade(request, socket, head, (ws) => this.open(ws, address));
+    this.server.handleUpgrade(request, socket, head, (ws) => {
+      socket.off('error', destroyOnError);
+      this.open(ws, address);
+    });
   }
 
   private refusal(request: IncomingMessage): { status: number; message: string } | null {
@@ -276,6 +280,10 @@ function onSocketMessage(this: WebSocket, data: RawData, binary: boolean): void 
 
 function onSocketPong(this: WebSocket): void {
   connectionOf(this).lastSeenAt = Date.now();
+}
+
+function destroyOnError(this: Duplex): void {
+  this.destroy();
 }
 
 function onSocketError(this: WebSocket): void {
