@@ -1,7 +1,7 @@
 // `npm run bench`: runs every scenario against Parley and its peers in one command, on loopback, and
 // writes bench/results/latest.{json,md} plus one SVG chart per scenario. See bench/README.md.
 //   node bench/run.mjs [--only fanout,idle,streams,storm,cluster] [--tiny] [--idle 50000]
-//                      [--streams 1000,10000] [--subscribers 1000] [--duration-ms 10000] [--window 64]
+//                      [--streams 1000,10000] [--subscribers 1000] [--duration-ms 10000] [--window 64] [--steady-rate 40]
 //                      [--codec json|msgpack|both] [--out bench/results]
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -14,8 +14,8 @@ function settings(tiny, flags) {
   const idleConnections = Number(flags.idle ?? (tiny ? 20 : 10_000));
   return {
     fanout: tiny
-      ? { subscribers: 4, durationMs: 30_000, maxMessages: 20, window: 8, processes: 1, codecs: codecs(flags.codec) }
-      : { subscribers: Number(flags.subscribers ?? 1000), durationMs: Number(flags['duration-ms'] ?? 10_000), window: Number(flags.window ?? 64), processes: 2, codecs: codecs(flags.codec) },
+      ? { subscribers: 4, durationMs: 30_000, maxMessages: 20, window: 8, steadyRate: 100, steadyMs: 200, processes: 1, codecs: codecs(flags.codec) }
+      : { subscribers: Number(flags.subscribers ?? 1000), durationMs: Number(flags['duration-ms'] ?? 10_000), window: Number(flags.window ?? 64), steadyRate: Number(flags['steady-rate'] ?? 40), steadyMs: 5000, processes: 2, codecs: codecs(flags.codec) },
     // At most 10,000 sockets per load process (each has a 20,000 open-file limit), each from its own address.
     idle: { connections: idleConnections, processes: tiny ? 1 : Math.max(2, Math.ceil(idleConnections / 10_000)), settleMs: tiny ? 200 : 3000 },
     streams: tiny
@@ -56,6 +56,7 @@ async function main() {
       subscribers: { type: 'string' },
       'duration-ms': { type: 'string' },
       window: { type: 'string' },
+      'steady-rate': { type: 'string' },
       codec: { type: 'string' },
       out: { type: 'string' },
     },

@@ -90,6 +90,8 @@ async function openRawPublisher({ system, url, codec, localAddress, conversation
  * passed or `maxMessages` were sent. With `rate`, sends at that fixed rate instead (messages per second).
  */
 export async function publish(publisher, { durationMs, maxMessages = Infinity, window = 128, rate }) {
+  // Indexes go on across calls: they are the messages' order and (for Parley) their idempotency keys.
+  const firstIndex = publisher.published ?? 0;
   const startedAt = now();
   const deadline = startedAt + durationMs;
   let sent = 0;
@@ -102,7 +104,8 @@ export async function publish(publisher, { durationMs, maxMessages = Infinity, w
     const pump = () => {
       while (inFlight < window && sent < due() && now() < deadline) {
         inFlight++;
-        publisher.send(payload(sent), sent++).then(
+        const index = firstIndex + sent++;
+        publisher.send(payload(index), index).then(
           () => ((acked += 1), (lastAckAt = now())),
           () => (errors += 1),
         ).finally(() => (inFlight--, pump()));
@@ -116,6 +119,7 @@ export async function publish(publisher, { durationMs, maxMessages = Infinity, w
     const ticker = rate ? setInterval(pump, 1) : undefined;
     pump();
   });
+  publisher.published = firstIndex + sent;
   return { sent, acked, errors, startedAt, lastAckAt };
 }
 
@@ -142,6 +146,14 @@ export class Subscribers {
 
   progress() {
     return { deliveries: this.deliveries, disconnects: this.disconnects };
+  }
+
+  /** The counts of the phase so far; counting starts again from zero. */
+  phase() {
+    const counts = { histogram: this.histogram.counts, deliveries: this.deliveries, duplicates: this.duplicates, bytes: this.bytes, disconnects: this.disconnects, lastReceiveAt: this.lastReceiveAt };
+    this.histogram = new Histogram();
+    this.deliveries = this.duplicates = this.bytes = 0;
+    return counts;
   }
 
   /** The counts so far; then closes the connections (closes from here on are not disconnects). */

@@ -31,8 +31,13 @@ const SECTIONS = {
         ? [name, item.messagesPerSecond, item.deliveriesPerSecond, item.latencyMs.p50, item.latencyMs.p99, item.latencyMs.p999, item.bytesPerEvent, item.lost, item.duplicates, ...peers.map(([, peer]) => ratio(item.deliveriesPerSecond, peer.deliveriesPerSecond))]
         : [name, `not available: ${item.reason}`, ...Array(7 + peers.length).fill(null)],
     );
-    const header = ['system', 'messages/s', 'deliveries/s', 'p50 ms', 'p99 ms', 'p99.9 ms', 'bytes/event', 'lost', 'dup', ...peers.map(([name]) => `deliveries/s vs ${name}`)];
-    return `### fanout: 1 conversation, ${number(result.subscribers)} subscribers, ${result.payloadBytes}-byte messages, window ${result.window}\n\n${table(header, rows)}`;
+    const header = ['system', 'messages/s', 'deliveries/s', 'p50 ms', 'p99 ms', 'p99.9 ms', 'bytes/event', 'lost', 'dup', ...peers.map(([name]) => `deliveries/s vs ${name}`), 'cores: server / load processes'];
+    rows.forEach((row, index) => row.push(systems[index][1].cores ? `${systems[index][1].cores.server} / ${systems[index][1].cores.load}` : null));
+    const steadyRows = systems
+      .filter(([, item]) => item.available && item.steady)
+      .map(([name, { steady }]) => [name, steady.messagesPerSecond, steady.deliveriesPerSecond, steady.latencyMs.p50, steady.latencyMs.p99, steady.latencyMs.p999, steady.lost, steady.duplicates]);
+    const steady = steadyRows.length === 0 ? '' : `Latency at a fixed ${result.steadyRate} messages/s for ${result.steadyMs / 1000} s (below every system's ceiling):\n\n${table(['system', 'messages/s', 'deliveries/s', 'p50 ms', 'p99 ms', 'p99.9 ms', 'lost', 'dup'], steadyRows)}\n\n`;
+    return `### fanout: 1 conversation, ${number(result.subscribers)} subscribers, ${result.payloadBytes}-byte messages\n\n${steady}As fast as each system carries them (at most ${result.window} messages not yet round):\n\n${table(header, rows)}`;
   },
   idle: (result) => {
     const systems = Object.entries(result.systems);

@@ -1,9 +1,13 @@
-// fanout: one conversation, many subscribers, a publisher sending 100-byte messages as fast as the
-// server accepts them (a bounded window of unacknowledged sends). Measures deliveries per second and
-// delivery latency (receive time minus the send time embedded in the message), for Parley and its peers.
+// fanout: one conversation, many subscribers, a publisher sending 100-byte messages, for Parley and its
+// peers, in two phases on the same connections:
+// - at a fixed rate below every system's ceiling: delivery latency (receive time minus the send time
+//   embedded in the message) when nothing queues;
+// - as fast as the system carries them (a bounded window of messages not yet round): deliveries per
+//   second, and latency at saturation, which is mostly queueing.
 import { Histogram } from '../lib/histogram.mjs';
 import { LoadGroup, sleep, split } from '../lib/load.mjs';
 import { openPublisher, publish, Subscribers } from '../lib/relay.mjs';
+import { cpuSeconds } from '../lib/proc.mjs';
 import { createBackends, startParley, startPeer } from '../lib/servers.mjs';
 
 /** Commands run in the load processes. */
@@ -12,10 +16,10 @@ export const client = {
     state.publisher = await openPublisher(args);
     return { conversationId: state.publisher.conversationId };
   },
-  async publish(state, args) {
-    const result = await publish(state.publisher, args);
+  publish: (state, args) => publish(state.publisher, args),
+  closePublisher(state) {
     state.publisher.close();
-    return result;
+    return {};
   },
   async subscribe(state, args) {
     state.subscribers = new Subscribers();
@@ -23,6 +27,8 @@ export const client = {
     return {};
   },
   progress: (state) => state.subscribers.progress(),
+  /** The counts of the phase that ended; the next phase counts from zero. */
+  phase: (state) => state.subscribers.phase(),
   report: (state) => state.subscribers.report(),
 };
 
@@ -31,11 +37,14 @@ function systems(codecs) {
   return [...codecs.map((codec) => ({ name: `parley-${codec}`, system: 'parley', codec })), { name: 'ws', system: 'ws' }, { name: 'socket.io', system: 'socketio' }];
 }
 
-/** Runs the scenario for every system; `subscribers`, `durationMs`, `maxMessages`, `window`, `processes`, `codecs`. */
+/**
+ * Runs the scenario for every system: `subscribers`, `processes`, `codecs`; the fixed-rate phase `steadyRate`
+ * (messages/s) for `steadyMs`; the saturation phase for `durationMs` or `maxMessages`, with `window`.
+ */
 export async function run(options) {
   const results = {};
   for (const target of systems(options.codecs)) results[target.name] = await runOne(target, options);
-  return { store: 'postgresql', subscribers: options.subscribers, payloadBytes: 100, window: options.window, systems: results };
+  return { store: 'postgresql', subscribers: options.subscribers, payloadBytes: 100, window: options.window, steadyRate: options.steadyRate, steadyMs: options.steadyMs, systems: results };
 }
 
 async function runOne({ system, codec }, options) {
@@ -50,11 +59,18 @@ async function runOne({ system, codec }, options) {
     if (opened instanceof Error) throw opened;
     const ranges = split(options.subscribers, options.processes);
     await Promise.all(ranges.map((range, index) => group.one(index, 'subscribe', { ...common, ...range, conversationId: opened.conversationId })));
+    // The fixed rate first: the window only guards against a system that falls behind it.
+    const steady = await group.one(publisherIndex, 'publish', { durationMs: options.steadyMs, maxMessages: options.maxMessages, window: 10_000, rate: options.steadyRate });
+    await drain(group, ranges.length, steady.acked * options.subscribers);
+    const steadyReports = await Promise.all(ranges.map((_range, index) => group.one(index, 'phase')));
+    const cpuBefore = { server: cpuSeconds(server.pid), load: group.cpuSeconds() };
     const published = await group.one(publisherIndex, 'publish', { durationMs: options.durationMs, maxMessages: options.maxMessages, window: options.window });
     const expected = published.acked * options.subscribers;
     await drain(group, ranges.length, expected);
+    const cpu = { server: cpuSeconds(server.pid) - cpuBefore.server, load: group.cpuSeconds() - cpuBefore.load };
     const reports = await Promise.all(ranges.map((_range, index) => group.one(index, 'report')));
-    return summarize(system, published, reports, expected);
+    await group.one(publisherIndex, 'closePublisher');
+    return { ...summarize(system, published, reports, expected, cpu), steady: summarize(system, steady, steadyReports, steady.acked * options.subscribers) };
   } finally {
     await group.stop();
     await server.stop();
@@ -77,7 +93,7 @@ export async function drain(group, count, expected) {
   }
 }
 
-function summarize(system, published, reports, expected) {
+function summarize(system, published, reports, expected, cpu) {
   const histogram = reports.reduce((merged, report) => merged.merge(Histogram.from(report.histogram)), new Histogram());
   const deliveries = reports.reduce((sum, report) => sum + report.deliveries, 0);
   const duplicates = reports.reduce((sum, report) => sum + report.duplicates, 0);
@@ -97,5 +113,7 @@ function summarize(system, published, reports, expected) {
     deliveriesPerSecond: Math.round(deliveries / seconds),
     latencyMs: histogram.summary(),
     bytesPerEvent: system === 'socketio' || deliveries === 0 ? null : Math.round(bytes / deliveries),
+    // Who had the CPU during the phase (server and load processes share the cores).
+    ...(cpu ? { cores: { server: Number((cpu.server / seconds).toFixed(2)), load: Number((cpu.load / seconds).toFixed(2)) } } : {}),
   };
 }
