@@ -82,7 +82,21 @@ function toPrincipal(payload: unknown): Principal {
   if (!claims.success) {
     throw new ParleyError('unauthorized', `token claims are invalid: ${claims.error.issues.map((issue) => issue.path.join('.')).join(', ')}`);
   }
-  return { tenant: claims.data.tenant, userId: claims.data.sub, roles: claims.data.roles, expiresAt: claims.data.exp * 1000 };
+  const roles = shared(sharedRoles, claims.data.roles.join(','), claims.data.roles);
+  return { tenant: shared(sharedTenants, claims.data.tenant, claims.data.tenant), userId: claims.data.sub, roles, expiresAt: claims.data.exp * 1000 };
+}
+
+// Tenants and role lists that many principals share are kept once: a connection holds its principal as long
+// as it lives. Bounded, so that tokens with ever new values cannot grow them.
+const SHARED_MAX = 10_000;
+const sharedTenants = new Map<string, string>();
+const sharedRoles = new Map<string, Role[]>();
+
+function shared<T>(values: Map<string, T>, name: string, value: T): T {
+  const known = values.get(name);
+  if (known !== undefined) return known;
+  if (values.size < SHARED_MAX) values.set(name, value);
+  return value;
 }
 
 function asUnauthorized(error: unknown): ParleyError {

@@ -29,7 +29,7 @@ export class Gateway implements SessionOwner {
       newSessionId,
     );
     this.presenceRefresh = setInterval(() => {
-      for (const session of this.sessions) session.subscriptions.refreshPresence();
+      for (const session of this.sessions) session.refreshPresence();
     }, this.services.limits.presenceRefreshMs);
     this.presenceRefresh.unref();
   }

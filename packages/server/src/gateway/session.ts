@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import {
   CLOSE_CODES,
   CodecError,
@@ -47,7 +47,8 @@ export interface SessionOwner {
  */
 export class Session implements ConnectionHandler, OperationSession, Expiring {
   principal: Principal | null = null;
-  readonly subscriptions: ConversationSubscriptions;
+  /** Allocated on first use: most connections of a node may never subscribe (idle memory). */
+  private subscriptionsOf: ConversationSubscriptions | null = null;
   private readonly bucket: TokenBucket;
   private readonly frames: FrameCounters;
   /** Requests waiting to start (none allocated while idle). */
@@ -73,8 +74,16 @@ export class Session implements ConnectionHandler, OperationSession, Expiring {
     const { limits } = services;
     this.bucket = new TokenBucket(limits.ratePerSecond, limits.rateBurst);
     this.frames = services.metrics.frameCounters(connection.transport);
-    this.subscriptions = new ConversationSubscriptions(this);
     this.connectTimer = setTimeout(() => this.close(CLOSE_CODES.authTimeout, 'no connect in time'), limits.connectTimeoutMs);
+  }
+
+  get subscriptions(): ConversationSubscriptions {
+    return (this.subscriptionsOf ??= new ConversationSubscriptions(this));
+  }
+
+  /** Keeps this connection's presence entries alive (heartbeat). */
+  refreshPresence(): void {
+    this.subscriptionsOf?.refreshPresence();
   }
 
   onFrame(data: string | Uint8Array, binary: boolean): void {
@@ -99,14 +108,14 @@ export class Session implements ConnectionHandler, OperationSession, Expiring {
     this.ended = true;
     this.owner.ended(this);
     this.queue = null;
-    this.subscriptions.stopFeeds();
+    this.subscriptionsOf?.stopFeeds();
     // A request still running (connect, subscribe) may register state after this point: release it once settled.
     void this.idle().then(() => this.release(CLEAN_CLOSE_CODES.has(code)));
   }
 
   private release(cleanly: boolean): void {
     this.clearTimers();
-    void this.subscriptions.closeAll(cleanly);
+    void this.subscriptionsOf?.closeAll(cleanly);
     if (this.principal) this.services.users.remove(this.principal.tenant, this.principal.userId);
   }
 
@@ -140,7 +149,7 @@ export class Session implements ConnectionHandler, OperationSession, Expiring {
     if (this.connection.closed) return;
     this.send({ push: 'disconnect', code, reason, reconnect: code < 4500 });
     this.services.metrics.disconnects.inc({ reason });
-    this.subscriptions.stopFeeds();
+    this.subscriptionsOf?.stopFeeds();
     this.connection.close(code, reason);
   }
 
@@ -287,7 +296,7 @@ export class Session implements ConnectionHandler, OperationSession, Expiring {
   private closeSlowConsumer(): void {
     if (this.connection.closed) return;
     this.services.metrics.disconnects.inc({ reason: 'slow consumer' });
-    this.subscriptions.stopFeeds();
+    this.subscriptionsOf?.stopFeeds();
     this.connection.close(CLOSE_CODES.slowConsumer, 'slow consumer');
   }
 
@@ -312,7 +321,8 @@ export class Session implements ConnectionHandler, OperationSession, Expiring {
 
 /** A new session id; also used as the presence connection id. */
 export function newSessionId(): string {
-  return randomUUID();
+  // 96 random bits in 16 characters: unique across nodes, and 20 bytes less per connection than a UUID's 36.
+  return randomBytes(12).toString('base64url');
 }
 
 function describeIssues(error: z.ZodError): string {
