@@ -14,8 +14,8 @@ function settings(tiny, flags) {
   const idleConnections = Number(flags.idle ?? (tiny ? 20 : 10_000));
   return {
     fanout: tiny
-      ? { subscribers: 4, durationMs: 30_000, maxMessages: 20, window: 8, steadyRate: 100, steadyMs: 200, processes: 1, codecs: codecs(flags.codec) }
-      : { subscribers: Number(flags.subscribers ?? 1000), durationMs: Number(flags['duration-ms'] ?? 10_000), window: Number(flags.window ?? 64), steadyRate: Number(flags['steady-rate'] ?? 40), steadyMs: 5000, processes: 2, codecs: codecs(flags.codec) },
+      ? { subscribers: 4, durationMs: 30_000, maxMessages: 20, window: 8, steadyRate: 100, warmupMs: 100, steadyMs: 200, processes: 1, codecs: codecs(flags.codec) }
+      : { subscribers: Number(flags.subscribers ?? 1000), durationMs: Number(flags['duration-ms'] ?? 10_000), window: Number(flags.window ?? 64), steadyRate: Number(flags['steady-rate'] ?? 40), warmupMs: 1000, steadyMs: 5000, processes: 2, codecs: codecs(flags.codec) },
     // At most 10,000 sockets per load process (each has a 20,000 open-file limit), each from its own address.
     idle: { connections: idleConnections, processes: tiny ? 1 : Math.max(2, Math.ceil(idleConnections / 10_000)), settleMs: tiny ? 200 : 3000 },
     streams: tiny

@@ -39,7 +39,8 @@ function systems(codecs) {
 
 /**
  * Runs the scenario for every system: `subscribers`, `processes`, `codecs`; the fixed-rate phase `steadyRate`
- * (messages/s) for `steadyMs`; the saturation phase for `durationMs` or `maxMessages`, with `window`.
+ * (messages/s) for `warmupMs` (not counted), then `steadyMs`; the saturation phase for `durationMs` or
+ * `maxMessages`, with `window`.
  */
 export async function run(options) {
   const results = {};
@@ -59,8 +60,13 @@ async function runOne({ system, codec }, options) {
     if (opened instanceof Error) throw opened;
     const ranges = split(options.subscribers, options.processes);
     await Promise.all(ranges.map((range, index) => group.one(index, 'subscribe', { ...common, ...range, conversationId: opened.conversationId })));
-    // The fixed rate first: the window only guards against a system that falls behind it.
-    const steady = await group.one(publisherIndex, 'publish', { durationMs: options.steadyMs, maxMessages: options.maxMessages, window: 10_000, rate: options.steadyRate });
+    // The fixed rate first: the window only guards against a system that falls behind it. A first second
+    // at that rate is not counted: every process has just started, and its code is not yet optimized.
+    const atRate = (durationMs) => group.one(publisherIndex, 'publish', { durationMs, maxMessages: options.maxMessages, window: 10_000, rate: options.steadyRate });
+    const warmup = await atRate(options.warmupMs);
+    await drain(group, ranges.length, warmup.acked * options.subscribers);
+    await Promise.all(ranges.map((_range, index) => group.one(index, 'phase')));
+    const steady = await atRate(options.steadyMs);
     await drain(group, ranges.length, steady.acked * options.subscribers);
     const steadyReports = await Promise.all(ranges.map((_range, index) => group.one(index, 'phase')));
     const cpuBefore = { server: cpuSeconds(server.pid), load: group.cpuSeconds() };

@@ -32,6 +32,20 @@ async function pastTheGrace(alice: RawClient, conversationId: string, clientMsgI
   await alice.waitFor((frame) => frame.push === 'event' && frame.event.seq === seq);
 }
 
+/**
+ * bob's connection drops; he comes back on `node` within the grace and resumes. Past the grace, alice has
+ * seen him neither leave nor join again. Resolves with bob's new connection.
+ */
+async function dropAndResume(alice: RawClient, bob: RawClient, node: TestServer, conversationId: string): Promise<RawClient> {
+  bob.terminate();
+  const again = await RawClient.connect(node.wsUrl, await token('bob'));
+  await again.call('subscribe', { conversationId, since: 1 });
+  await pastTheGrace(alice, conversationId, 'm-1');
+  expect(presenceOf(alice, 'presence.left', 'bob')).toHaveLength(0);
+  expect(presenceOf(alice, 'presence.joined', 'bob')).toHaveLength(1);
+  return again;
+}
+
 describe('presence grace on one node', () => {
   let server: TestServer;
 
@@ -44,12 +58,7 @@ describe('presence grace on one node', () => {
 
   it('a user whose connection dropped and who came back within the grace neither left nor joined again', async () => {
     const { alice, bob } = await meet(server, server, 'grace-back');
-    bob.terminate();
-    const again = await RawClient.connect(server.wsUrl, await token('bob'));
-    await again.call('subscribe', { conversationId: 'grace-back', since: 1 });
-    await pastTheGrace(alice, 'grace-back', 'm-1');
-    expect(presenceOf(alice, 'presence.left', 'bob')).toHaveLength(0);
-    expect(presenceOf(alice, 'presence.joined', 'bob')).toHaveLength(1);
+    const again = await dropAndResume(alice, bob, server, 'grace-back');
     const { online } = await alice.call('presence', { conversationId: 'grace-back' });
     expect(online).toContainEqual({ userId: 'bob', connections: 1 });
     again.close();
@@ -96,12 +105,7 @@ describe('presence grace across nodes (Redis)', () => {
   it('a user dropped on one node who resumes on another within the grace neither left nor joined again', async () => {
     const [first, second] = nodes as [TestServer, TestServer];
     const { alice, bob } = await meet(first, first, 'grace-move');
-    bob.terminate();
-    const again = await RawClient.connect(second.wsUrl, await token('bob'));
-    await again.call('subscribe', { conversationId: 'grace-move', since: 1 });
-    await pastTheGrace(alice, 'grace-move', 'm-1');
-    expect(presenceOf(alice, 'presence.left', 'bob')).toHaveLength(0);
-    expect(presenceOf(alice, 'presence.joined', 'bob')).toHaveLength(1);
+    const again = await dropAndResume(alice, bob, second, 'grace-move');
     again.close();
     await alice.waitFor((frame) => frame.push === 'signal' && frame.signal.type === 'presence.left' && frame.signal.actor.id === 'bob');
     alice.close();
