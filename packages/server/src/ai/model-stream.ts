@@ -87,7 +87,8 @@ export async function streamModel(request: ModelStreamRequest, handlers: ModelSt
     });
     usage.inputTokens = add(usage.inputTokens, outcome.inputTokens);
     usage.outputTokens = add(usage.outputTokens, outcome.outputTokens);
-    if (outcome.calls.length === 0) break;
+    // Stopped or timed out during the step: no further model call (the caller reports the abort).
+    if (outcome.calls.length === 0 || request.signal.aborted) break;
     prompt.push(
       { role: 'assistant', content: [...(outcome.text ? [{ type: 'text' as const, text: outcome.text }] : []), ...outcome.calls.map(({ part }) => part)] },
       { role: 'tool', content: outcome.calls.map(({ result }) => result) },

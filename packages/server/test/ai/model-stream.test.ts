@@ -112,6 +112,15 @@ describe('streamModel', () => {
     expect(model.calls).toHaveLength(2);
   });
 
+  it('makes no further model call once the answer is stopped during a step', async () => {
+    const step: LanguageModelV3StreamPart[] = [{ type: 'tool-call', toolCallId: 'a', toolName: 'stopper', input: '{}' }, finish('tool-calls', 1, 1)];
+    const model = new PartsModel([step, step]);
+    const controller = new AbortController();
+    const stopper: StreamTool = { description: 'stops the answer', inputSchema: { type: 'object' }, run: async () => (controller.abort('stopped'), 'stopped') };
+    await streamModel({ model, system: '', messages: [{ role: 'user', content: 'x' }], tools: new Map([['stopper', stopper]]), maxSteps: 4, signal: controller.signal }, recorder().handlers);
+    expect(model.calls).toHaveLength(1);
+  });
+
   it('rejects with the model error carried by an error part, after the text before it', async () => {
     const model = new PartsModel([[{ type: 'text-delta', id: 't', delta: 'Partial' }, { type: 'error', error: new Error('overloaded') }]]);
     const { seen, handlers } = recorder();
