@@ -248,6 +248,7 @@ export class Generation {
           maxSteps: tools.size > 0 ? this.profile.limits.maxToolSteps : 1,
           ...(this.profile.limits.maxOutputTokens ? { maxOutputTokens: this.profile.limits.maxOutputTokens } : {}),
           signal: attempt.signal,
+          abortTools: (reason) => attempt.abort(reason),
         },
         {
           activity: (progress) => watchdog.activity(progress),
@@ -263,8 +264,9 @@ export class Generation {
         },
       );
     } catch (error) {
-      if (attempt.signal.aborted) throw attemptAbortError(attempt.signal.reason);
+      // A failed step aborts the attempt too (its tools stop), so the model's error is named first.
       if (error instanceof ModelStreamError) throw new AttemptError('model_error', error.message, { cause: error.cause });
+      if (attempt.signal.aborted) throw attemptAbortError(attempt.signal.reason);
       throw new AttemptError('model_error', describeError(error), { cause: error });
     } finally {
       watchdog.stop();

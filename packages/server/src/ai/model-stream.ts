@@ -4,6 +4,8 @@ import type {
   LanguageModelV3,
   LanguageModelV3FunctionTool,
   LanguageModelV3Prompt,
+  LanguageModelV3ReasoningPart,
+  LanguageModelV3TextPart,
   LanguageModelV3ToolCallPart,
   LanguageModelV3ToolResultPart,
 } from '@ai-sdk/provider';
@@ -55,6 +57,8 @@ export interface ModelStreamRequest {
   maxSteps: number;
   maxOutputTokens?: number;
   signal: AbortSignal;
+  /** Aborts what the tools run under: called when a step fails, so that no tool outlives it. */
+  abortTools(reason: unknown): void;
 }
 
 /** Tokens over all steps, as the provider counted them (undefined when it did not say). */
@@ -90,7 +94,7 @@ export async function streamModel(request: ModelStreamRequest, handlers: ModelSt
     // Stopped or timed out during the step: no further model call (the caller reports the abort).
     if (outcome.calls.length === 0 || request.signal.aborted) break;
     prompt.push(
-      { role: 'assistant', content: [...(outcome.text ? [{ type: 'text' as const, text: outcome.text }] : []), ...outcome.calls.map(({ part }) => part)] },
+      { role: 'assistant', content: [...outcome.said, ...outcome.calls.map(({ part }) => part)] },
       { role: 'tool', content: outcome.calls.map(({ result }) => result) },
     );
   }
@@ -98,7 +102,8 @@ export async function streamModel(request: ModelStreamRequest, handlers: ModelSt
 }
 
 interface StepOutcome {
-  text: string;
+  /** What the model said in this step, for the next step's prompt: reasoning (which some providers need back, signed) and text. */
+  said: Array<LanguageModelV3ReasoningPart | LanguageModelV3TextPart>;
   calls: Array<{ part: LanguageModelV3ToolCallPart; result: LanguageModelV3ToolResultPart }>;
   finishReason: string;
   inputTokens: number | undefined;
@@ -118,9 +123,12 @@ async function runStep(request: ModelStreamRequest, prompt: LanguageModelV3Promp
   // A provider that ignores the signal still stops being read.
   const cancel = () => void reader.cancel(signal.reason).catch(() => undefined);
   signal.addEventListener('abort', cancel, { once: true });
-  const outcome: StepOutcome = { text: '', calls: [], finishReason: 'unknown', inputTokens: undefined, outputTokens: undefined };
+  if (signal.aborted) cancel();
+  const outcome: StepOutcome = { said: [], calls: [], finishReason: 'unknown', inputTokens: undefined, outputTokens: undefined };
+  const reasoning = new Map<string, LanguageModelV3ReasoningPart>();
   const running: Array<Promise<void>> = [];
   let first = true;
+  let failure: unknown = null;
   try {
     for (;;) {
       const { done, value: part } = await reader.read();
@@ -132,15 +140,26 @@ async function runStep(request: ModelStreamRequest, prompt: LanguageModelV3Promp
         markActiveSpan('parley.first_chunk');
       }
       if (part.type === 'text-delta') {
-        outcome.text += part.delta;
+        const last = outcome.said.at(-1);
+        if (last?.type === 'text') last.text += part.delta;
+        else outcome.said.push({ type: 'text', text: part.delta });
         handlers.text(part.delta);
+      } else if (part.type === 'reasoning-start' || part.type === 'reasoning-delta' || part.type === 'reasoning-end') {
+        let entry = reasoning.get(part.id);
+        if (!entry) outcome.said.push((entry = { type: 'reasoning', text: '' }));
+        reasoning.set(part.id, entry);
+        if (part.type === 'reasoning-delta') entry.text += part.delta;
+        if (part.providerMetadata) entry.providerOptions = { ...entry.providerOptions, ...part.providerMetadata };
       } else if (part.type === 'tool-call' && !part.providerExecuted) {
         const call = toolCallOf(part);
         await handlers.toolCall(call);
         // The next step lists the calls in the order the model made them, whichever finished first.
         const entry = { part: { type: 'tool-call' as const, toolCallId: call.toolCallId, toolName: call.toolName, input: call.input }, result: toolResult(call, null) };
         outcome.calls.push(entry);
-        running.push(runCall(request.tools.get(call.toolName), call, handlers).then((output) => void (entry.result = toolResult(call, output))));
+        const settled = runCall(request.tools.get(call.toolName), call, handlers).then((output) => void (entry.result = toolResult(call, output)));
+        // Handled here as well: a call that rejects (stopped) while the stream is still read must not go unhandled.
+        settled.catch(() => undefined);
+        running.push(settled);
       } else if (part.type === 'finish') {
         outcome.finishReason = part.finishReason.unified;
         outcome.inputTokens = part.usage.inputTokens.total;
@@ -149,11 +168,17 @@ async function runStep(request: ModelStreamRequest, prompt: LanguageModelV3Promp
         throw new ModelStreamError(describeError(part.error), { cause: part.error });
       }
     }
+  } catch (error) {
+    // Stopped or timed out: the caller names it by the signal's reason. Otherwise the model failed.
+    failure = signal.aborted || error instanceof ModelStreamError ? error : new ModelStreamError(describeError(error), { cause: error });
+    // Nothing more is read from the provider, and no tool of this step outlives it.
+    cancel();
+    if (!signal.aborted) request.abortTools(failure);
   } finally {
     signal.removeEventListener('abort', cancel);
-    // Calls already running are awaited even when the stream failed: none outlives its answer.
-    await Promise.allSettled(running);
   }
+  await Promise.allSettled(running);
+  if (failure !== null) throw failure;
   await Promise.all(running);
   return outcome;
 }
