@@ -116,7 +116,8 @@ export class Connection {
     if (Date.now() - this.lastFrameAt < intervalMs) return;
     this.request('ping', {}, timeoutMs).catch((error: ParleyClientError) => {
       if (error.code !== 'timeout' || this.done) return;
-      this.close(1000, 'heartbeat timeout', disconnectedError('the connection stopped answering'));
+      // Not 1000: the connection was lost, not left, and the server treats it so (presence grace).
+      this.close(CLOSE_CODES.heartbeatTimeout, 'heartbeat timeout', disconnectedError('the connection stopped answering'));
       this.handlers.close({ code: CLOSE_CODES.heartbeatTimeout, reason: 'no reply to ping', reconnect: true });
     });
   }

@@ -1,4 +1,4 @@
-import type { OperationArgs } from '@parley/protocol';
+import { CLOSE_CODES, type OperationArgs } from '@parley/protocol';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ClientState, ConversationEvent } from '../src/index.js';
 import { FakeServer } from './helpers/fake-server.js';
@@ -189,5 +189,7 @@ describe('close codes', () => {
     await waitFor(() => server.requests('connect').length === 2 && client.state === 'connected', 'the reconnect');
 
     expect(server.requests('ping').some((request) => request.connection === 0)).toBe(true);
+    // Not a normal close (1000): the server keeps the user's presence for its grace, as for a lost connection.
+    expect(server.connections[0]!.closeCode).toBe(CLOSE_CODES.heartbeatTimeout);
   });
 });

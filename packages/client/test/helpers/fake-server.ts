@@ -224,11 +224,15 @@ export class FakeServer {
 export class FakeConnection {
   readonly subscriptions = new Set<string>();
   authenticated = false;
+  /** The close code received, once closed. */
+  closeCode: number | null = null;
 
   constructor(
     readonly index: number,
     readonly socket: WebSocket,
-  ) {}
+  ) {
+    socket.on('close', (code) => (this.closeCode = code));
+  }
 
   get closed(): boolean {
     return this.socket.readyState !== this.socket.OPEN;
