@@ -36,7 +36,9 @@ process.on('exit', () => {
 
 /** Spawns `node <script> ...args` and resolves when it logs `listening` with its port. */
 export async function startProcess(script, args = [], env = {}) {
-  const child = spawn(process.execPath, [...(process.env.BENCH_SERVER_NODE_FLAGS && script.includes('cli.js') ? process.env.BENCH_SERVER_NODE_FLAGS.split(' ') : []), join(ROOT, script), ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  // Node flags for every server (Parley and the peers), e.g. to profile them.
+  const flags = process.env.BENCH_SERVER_NODE_FLAGS ? process.env.BENCH_SERVER_NODE_FLAGS.split(' ') : [];
+  const child = spawn(process.execPath, [...flags, join(ROOT, script), ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   running.add(child);
   const logs = [];
   const remember = (line) => logs.push(line) > 50 && logs.shift();
