@@ -5,11 +5,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '../support/eventually.js';
 import { createTestSchema, DATABASE_URL } from '../support/postgres.js';
 import { RawClient } from '../support/raw-client.js';
+import { deleteTestKeys, REDIS_URL } from '../support/redis.js';
 import { startServer, type TestServer } from '../support/server.js';
 import { TcpProxy } from '../support/tcp-proxy.js';
 import { token } from '../support/tokens.js';
 
-const REDIS_URL = process.env.PARLEY_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const texts = (events: ConversationEvent[]) => events.filter((event) => event.type === 'message.created').map((event) => (event.data.content as { text: string }).text);
 
 /** Two gateway processes sharing PostgreSQL and the Redis bus. */
@@ -47,10 +47,7 @@ describe('two nodes over Redis and PostgreSQL', () => {
   afterAll(async () => {
     for (const created of clients) created.close();
     for (const node of nodes) if (node.process.exitCode === null) await node.stop();
-    const redis = new Redis(REDIS_URL);
-    const keys = await redis.keys(`${prefix}:*`);
-    if (keys.length > 0) await redis.del(...keys);
-    await redis.quit();
+    await deleteTestKeys(prefix);
     await schema.drop();
   });
 

@@ -1,14 +1,13 @@
 import { ParleyClient, type ConversationEvent } from '@parley/client';
-import { Redis } from 'ioredis';
 import WebSocket from 'ws';
 import { describe, expect, it } from 'vitest';
 import { eventually } from '../support/eventually.js';
 import { createTestSchema, DATABASE_URL } from '../support/postgres.js';
+import { deleteTestKeys, REDIS_URL } from '../support/redis.js';
 import { startServer } from '../support/server.js';
 import { TcpProxy } from '../support/tcp-proxy.js';
 import { token } from '../support/tokens.js';
 
-const REDIS_URL = process.env.PARLEY_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const CLIENTS = 50;
 const CONVERSATIONS = 10;
 const MESSAGES_PER_CLIENT = 20; // 1,000 in all
@@ -85,10 +84,7 @@ describe('failover of a gateway under load', () => {
       for (const client of clients) client.close();
       for (const proxy of proxies) await proxy.close();
       for (const node of nodes) if (node.process.exitCode === null && node.process.signalCode === null) await node.stop();
-      const redis = new Redis(REDIS_URL);
-      const keys = await redis.keys(`${prefix}:*`);
-      if (keys.length > 0) await redis.del(...keys);
-      await redis.quit();
+      await deleteTestKeys(prefix);
       await schema.drop();
     }
   });

@@ -1,10 +1,9 @@
 import { Generations, ParleyClient, type ConversationEvent, type GenerationState } from '@parley/client';
-import { Redis } from 'ioredis';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '../support/eventually.js';
 import { createTestSchema, DATABASE_URL } from '../support/postgres.js';
-import { REDIS_URL } from '../support/redis.js';
+import { deleteTestKeys, REDIS_URL } from '../support/redis.js';
 import { startServer, type TestServer } from '../support/server.js';
 import { token } from '../support/tokens.js';
 
@@ -74,10 +73,7 @@ describe('gateway and worker roles', () => {
   afterAll(async () => {
     for (const created of clients) created.close();
     for (const node of [...gateways, ...workers]) if (node.process.exitCode === null && node.process.signalCode === null) await node.stop();
-    const redis = new Redis(REDIS_URL);
-    const keys = await redis.keys(`${prefix}:*`);
-    if (keys.length > 0) await redis.del(...keys);
-    await redis.quit();
+    await deleteTestKeys(prefix);
     await schema.drop();
   });
 

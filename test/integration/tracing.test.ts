@@ -1,11 +1,10 @@
 import { ParleyClient, type ConversationEvent } from '@parley/client';
-import { Redis } from 'ioredis';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '../support/eventually.js';
 import { startOtlpCollector, type CollectedSpan, type OtlpCollector } from '../support/otlp-collector.js';
 import { createTestSchema, DATABASE_URL } from '../support/postgres.js';
-import { REDIS_URL } from '../support/redis.js';
+import { deleteTestKeys, REDIS_URL } from '../support/redis.js';
 import { startServer, type TestServer } from '../support/server.js';
 import { token } from '../support/tokens.js';
 
@@ -190,10 +189,7 @@ describe('tracing across a gateway and a worker', () => {
   });
   afterAll(async () => {
     for (const node of [gateway, worker]) if (node && node.process.exitCode === null && node.process.signalCode === null) await node.stop();
-    const redis = new Redis(REDIS_URL);
-    const keys = await redis.keys(`${prefix}:*`);
-    if (keys.length > 0) await redis.del(...keys);
-    await redis.quit();
+    await deleteTestKeys(prefix);
     await schema?.drop();
     await collector?.close();
   });

@@ -10,9 +10,23 @@ export function redisTestPrefix(name: string): { prefix: string; redis: Redis; c
     prefix,
     redis,
     cleanup: async () => {
-      const keys = await redis.keys(`${prefix}:*`);
-      if (keys.length > 0) await redis.del(...keys);
+      await deleteKeys(redis, prefix);
       await redis.quit();
     },
   };
+}
+
+/** Deletes every key under `prefix`: what a test's server processes left in the shared Redis. */
+export async function deleteTestKeys(prefix: string): Promise<void> {
+  const redis = new Redis(REDIS_URL);
+  try {
+    await deleteKeys(redis, prefix);
+  } finally {
+    await redis.quit();
+  }
+}
+
+async function deleteKeys(redis: Redis, prefix: string): Promise<void> {
+  const keys = await redis.keys(`${prefix}:*`);
+  if (keys.length > 0) await redis.del(...keys);
 }
