@@ -4,20 +4,8 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 export class Metrics {
   readonly registry = new Registry();
   readonly connectionsOpen = new Gauge({ name: 'parley_connections_open', help: 'Open client connections', labelNames: ['transport'], registers: [this.registry] });
-  readonly framesIn: Counter = new Counter({
-    name: 'parley_frames_in_total',
-    help: 'Frames received from clients',
-    labelNames: ['transport'],
-    registers: [this.registry],
-    collect: (): void => this.collectFrames(this.framesIn, 'in'),
-  });
-  readonly framesOut: Counter = new Counter({
-    name: 'parley_frames_out_total',
-    help: 'Frames sent to clients',
-    labelNames: ['transport'],
-    registers: [this.registry],
-    collect: (): void => this.collectFrames(this.framesOut, 'out'),
-  });
+  readonly framesIn = this.frameCounter('parley_frames_in_total', 'Frames received from clients', 'in');
+  readonly framesOut = this.frameCounter('parley_frames_out_total', 'Frames sent to clients', 'out');
   readonly eventsAppended = new Counter({ name: 'parley_events_appended_total', help: 'Durable events committed to the log', labelNames: ['type'], registers: [this.registry] });
   readonly errors = new Counter({ name: 'parley_errors_total', help: 'Error replies sent, by code', labelNames: ['code'], registers: [this.registry] });
   readonly disconnects = new Counter({ name: 'parley_disconnects_total', help: 'Connections closed by the server, by reason', labelNames: ['reason'], registers: [this.registry] });
@@ -75,11 +63,21 @@ export class Metrics {
     return counters;
   }
 
-  private collectFrames(counter: Counter, direction: 'in' | 'out'): void {
-    for (const [transport, counters] of this.frameCountersByTransport) {
-      if (counters[direction] > 0) counter.inc({ transport }, counters[direction]);
-      counters[direction] = 0;
-    }
+  /** A frame counter by transport, filled from the plain-number counts when Prometheus scrapes. */
+  private frameCounter(name: string, help: string, direction: 'in' | 'out'): Counter {
+    const counter: Counter = new Counter({
+      name,
+      help,
+      labelNames: ['transport'],
+      registers: [this.registry],
+      collect: (): void => {
+        for (const [transport, counters] of this.frameCountersByTransport) {
+          if (counters[direction] > 0) counter.inc({ transport }, counters[direction]);
+          counters[direction] = 0;
+        }
+      },
+    });
+    return counter;
   }
 
   /** Where the AI queue gauges read their values when scraped. */
