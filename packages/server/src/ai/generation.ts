@@ -10,7 +10,7 @@ import { buildContext, type GenerationContext } from './context.js';
 import { gatherContext } from './context-providers.js';
 import { refreshMemory } from './memory.js';
 import { DeltaCoalescer } from './delta-coalescer.js';
-import { ModelStreamError, streamModel, type ModelUsage, type StreamTool, type ToolCall } from './model-stream.js';
+import { describeError, ModelStreamError, streamModel, type ModelUsage, type StreamTool, type ToolCall } from './model-stream.js';
 import { modelName } from './models.js';
 import type { AssistantProfile, ModelSpec } from './profiles.js';
 import { toStreamTools, type ToolDefinition } from './tools.js';
@@ -432,11 +432,6 @@ function questionOf(event: ConversationEvent): string {
 function attemptAbortError(reason: unknown): AttemptError {
   if (reason === TIMED_OUT) return new AttemptError('timeout', 'the model did not answer in time');
   return new AttemptError('model_error', `aborted: ${String(reason)}`);
-}
-
-function describeError(error: unknown): string {
-  if (error instanceof Error) return error.message;
-  return typeof error === 'string' ? error : JSON.stringify(error);
 }
 
 /** Waits 200 ms, 400 ms, 800 ms ... (capped at 2 s) before the next attempt; rejects if aborted meanwhile. */

@@ -215,7 +215,8 @@ function add(total: number | undefined, more: number | undefined): number | unde
   return more === undefined ? total : (total ?? 0) + more;
 }
 
-function describeError(error: unknown): string {
+/** An error's message, whatever a provider threw or put in an `error` part. */
+export function describeError(error: unknown): string {
   if (error instanceof Error) return error.message;
   return typeof error === 'string' ? error : JSON.stringify(error);
 }
