@@ -1,4 +1,5 @@
 import type { LanguageModelV3, LanguageModelV3CallOptions, LanguageModelV3StreamPart } from '@ai-sdk/provider';
+import type { UnderlyingSource } from 'node:stream/web';
 import { describe, expect, it } from 'vitest';
 import { ModelStreamError, streamModel, type ModelStreamHandlers, type StreamTool, type ToolCall } from '../../src/ai/model-stream.js';
 
@@ -26,6 +27,18 @@ class PartsModel implements LanguageModelV3 {
     this.calls.push(options);
     return { stream: new ReadableStream<LanguageModelV3StreamPart>({ start: (controller) => (parts.forEach((part) => controller.enqueue(part)), controller.close()) }) };
   }
+}
+
+/** A model whose every call streams from a new stream over `source`. */
+function streamingModel(modelId: string, source: UnderlyingSource<LanguageModelV3StreamPart>): LanguageModelV3 {
+  return {
+    specificationVersion: 'v3',
+    provider: 'test',
+    modelId,
+    supportedUrls: {},
+    doGenerate: () => Promise.reject(new Error('not used')),
+    doStream: async () => ({ stream: new ReadableStream<LanguageModelV3StreamPart>(source) }),
+  };
 }
 
 function recorder() {
@@ -123,22 +136,13 @@ describe('streamModel', () => {
 
   it('stops reading the provider and aborts the step\'s tools when the stream fails, and waits for them', async () => {
     let cancelled = false;
-    const model: LanguageModelV3 = {
-      specificationVersion: 'v3',
-      provider: 'test',
-      modelId: 'failing',
-      supportedUrls: {},
-      doGenerate: () => Promise.reject(new Error('not used')),
-      doStream: async () => ({
-        stream: new ReadableStream<LanguageModelV3StreamPart>({
-          start: (controller) => {
-            controller.enqueue({ type: 'tool-call', toolCallId: 'a', toolName: 'slow', input: '{}' });
-            controller.enqueue({ type: 'error', error: new Error('overloaded') });
-          },
-          cancel: () => void (cancelled = true),
-        }),
-      }),
-    };
+    const model = streamingModel('failing', {
+      start: (controller) => {
+        controller.enqueue({ type: 'tool-call', toolCallId: 'a', toolName: 'slow', input: '{}' });
+        controller.enqueue({ type: 'error', error: new Error('overloaded') });
+      },
+      cancel: () => void (cancelled = true),
+    });
     const tools = new AbortController();
     let toolEnded = false;
     const slow: StreamTool = {
@@ -163,23 +167,14 @@ describe('streamModel', () => {
       const controller = new AbortController();
       let release!: () => void;
       const later = new Promise<void>((resolve) => (release = resolve));
-      const model: LanguageModelV3 = {
-        specificationVersion: 'v3',
-        provider: 'test',
-        modelId: 'slow-after-call',
-        supportedUrls: {},
-        doGenerate: () => Promise.reject(new Error('not used')),
-        doStream: async () => ({
-          stream: new ReadableStream<LanguageModelV3StreamPart>({
-            async start(stream) {
-              stream.enqueue({ type: 'tool-call', toolCallId: 'a', toolName: 'stopped', input: '{}' });
-              await later;
-              stream.enqueue(finish('tool-calls', 1, 1));
-              stream.close();
-            },
-          }),
-        }),
-      };
+      const model = streamingModel('slow-after-call', {
+        async start(stream) {
+          stream.enqueue({ type: 'tool-call', toolCallId: 'a', toolName: 'stopped', input: '{}' });
+          await later;
+          stream.enqueue(finish('tool-calls', 1, 1));
+          stream.close();
+        },
+      });
       const stopped: StreamTool = { description: 'rejects as a stopped tool does', inputSchema: { type: 'object' }, run: async () => Promise.reject(new Error('stopped')) };
       const run = streamModel({ model, system: '', messages: [{ role: 'user', content: 'x' }], tools: new Map([['stopped', stopped]]), maxSteps: 1, signal: controller.signal, abortTools: () => undefined }, recorder().handlers);
       // The rejection happens while the loop waits for the next part; give the runtime its turn to report it.
@@ -228,15 +223,8 @@ describe('streamModel', () => {
   });
 
   it('stops reading a provider stream that ignores the abort signal', async () => {
-    const model: LanguageModelV3 = {
-      specificationVersion: 'v3',
-      provider: 'test',
-      modelId: 'deaf',
-      supportedUrls: {},
-      doGenerate: () => Promise.reject(new Error('not used')),
-      // Sends one token and then nothing, whatever the signal says.
-      doStream: async () => ({ stream: new ReadableStream<LanguageModelV3StreamPart>({ start: (controller) => controller.enqueue({ type: 'text-delta', id: 't', delta: 'one' }) }) }),
-    };
+    // Sends one token and then nothing, whatever the signal says.
+    const model = streamingModel('deaf', { start: (controller) => controller.enqueue({ type: 'text-delta', id: 't', delta: 'one' }) });
     const controller = new AbortController();
     const { seen, handlers } = recorder();
     handlers.text = (delta) => (seen.push(`text ${delta}`), controller.abort('stopped'));
