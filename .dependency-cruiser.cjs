@@ -64,17 +64,17 @@ module.exports = {
     },
     {
       name: 'only-app-wires-adapters',
-      comment: 'Concrete adapters (bus, store) are imported by the composition root only.',
+      comment: 'Concrete adapters (adapters/memory, adapters/redis, store) are imported by the composition root only.',
       severity: 'error',
-      from: { path: server, pathNot: [`${server}(app|bus|store)/`, `${server}cli\\.ts$`] },
-      to: { path: `${server}(bus|store)/` },
+      from: { path: server, pathNot: [`${server}(app|adapters|store)/`, `${server}cli\\.ts$`] },
+      to: { path: `${server}(adapters|store)/` },
     },
     {
       name: 'adapters-depend-on-core-only',
-      comment: 'Bus and store adapters implement core ports; they know nothing of the modules above them.',
+      comment: 'Memory, Redis and store adapters implement core ports; they know nothing of the modules above them.',
       severity: 'error',
-      from: { path: `${server}(bus|store)/` },
-      to: { path: server, pathNot: `${server}(core|bus|store)/` },
+      from: { path: `${server}(adapters|store)/` },
+      to: { path: server, pathNot: `${server}(core|adapters|store)/` },
     },
     {
       name: 'only-app-starts-tracing',

@@ -11,7 +11,7 @@ import { PAYLOAD_BYTES } from '../lib/relay.mjs';
 import { createBackends, deleteRedisKeys, REDIS_URL, startParley } from '../lib/servers.mjs';
 import { drain } from './fanout.mjs';
 
-const SCRIPT = new URL('../../packages/server/src/bus/redis/lua/publish-event-2.lua', import.meta.url);
+const SCRIPT = new URL('../../packages/server/src/adapters/redis/lua/publish-event-2.lua', import.meta.url);
 
 /** Runs the scenario: `{ subscribers, rate, durationMs, publishers, redisRequests }`; the load processes run fanout's client commands. */
 export async function run({ subscribers, rate, durationMs, publishers = 8, redisRequests }) {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { MemoryBudgets } from '../src/ai/budgets.js';
-import { RedisBudgets } from '../src/bus/redis/budgets.js';
+import { RedisBudgets } from '../src/adapters/redis/budgets.js';
 import type { UsageBudgets } from '../src/core/ports.js';
 import type { BudgetLimits } from '../src/core/types.js';
 import { redisTestPrefix } from '../../../test/support/redis.js';

@@ -2,12 +2,12 @@ import type { ConversationEvent, Signal } from '@parley/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '../../../test/support/eventually.js';
 import { Redis } from 'ioredis';
-import { MemoryBus } from '../src/bus/memory/bus.js';
-import { MemoryApprovalRegistry } from '../src/bus/memory/approval-registry.js';
-import { MemoryPresence } from '../src/bus/memory/presence.js';
-import { RedisApprovalRegistry } from '../src/bus/redis/approval-registry.js';
-import { RedisBus } from '../src/bus/redis/bus.js';
-import { RedisPresence } from '../src/bus/redis/presence.js';
+import { MemoryBus } from '../src/adapters/memory/bus.js';
+import { MemoryApprovalRegistry } from '../src/adapters/memory/approval-registry.js';
+import { MemoryPresence } from '../src/adapters/memory/presence.js';
+import { RedisApprovalRegistry } from '../src/adapters/redis/approval-registry.js';
+import { RedisBus } from '../src/adapters/redis/bus.js';
+import { RedisPresence } from '../src/adapters/redis/presence.js';
 import { redisTestPrefix } from '../../../test/support/redis.js';
 import type { ApprovalRegistry, Bus, BusMessage, Presence } from '../src/core/ports.js';
 

@@ -1,8 +1,8 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { redisTestPrefix, REDIS_URL } from '../../../test/support/redis.js';
-import { MemoryUserRateLimits } from '../src/bus/memory/user-rate-limits.js';
-import { RedisUserRateLimits } from '../src/bus/redis/user-rate-limits.js';
+import { MemoryUserRateLimits } from '../src/adapters/memory/user-rate-limits.js';
+import { RedisUserRateLimits } from '../src/adapters/redis/user-rate-limits.js';
 import type { UserRateLimits } from '../src/core/ports.js';
 
 const redisPrefix = redisTestPrefix('rates');

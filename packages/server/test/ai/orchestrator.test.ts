@@ -1,6 +1,6 @@
 import type { ConversationEvent } from '@parley/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MemoryJobQueue } from '../../src/bus/memory/job-queue.js';
+import { MemoryJobQueue } from '../../src/adapters/memory/job-queue.js';
 import type { JobRunner } from '../../src/core/ports.js';
 import { AiHarness } from './harness.js';
 let ai: AiHarness;
