@@ -9,3 +9,4 @@ export type * from './approval-registry.js';
 export type * from './context-archive.js';
 export type * from './job-queue.js';
 export type * from './user-rate-limits.js';
+export type * from './reactions.js';
