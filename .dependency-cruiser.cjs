@@ -77,6 +77,13 @@ module.exports = {
       to: { path: server, pathNot: `${server}(core|adapters|store)/` },
     },
     {
+      name: 'conversations-below-the-modules',
+      comment: 'The use cases serve every transport and module; they reach the rest only through core ports, auth and the log.',
+      severity: 'error',
+      from: { path: `${server}conversations/` },
+      to: { path: server, pathNot: `${server}(conversations|core|auth|log|observability)/` },
+    },
+    {
       name: 'only-app-starts-tracing',
       comment: 'Modules trace through the OpenTelemetry API (observability/tracing.ts); the SDK is started by the composition root only.',
       severity: 'error',

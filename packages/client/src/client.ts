@@ -189,6 +189,31 @@ export class ParleyClient {
     return (await this.call('conversation.get', { conversationId })).conversation;
   }
 
+  /** This user's conversations, most recently active first, with read markers and unread counts; pass `nextCursor` for the next page. */
+  listConversations(options: OperationInput<'conversation.list'> = {}): Promise<OperationResult<'conversation.list'>> {
+    return this.call('conversation.list', options);
+  }
+
+  /** Merges `metadata` into the conversation's (a null value deletes a key); creator, agents and admins only. */
+  updateConversation(conversationId: string, metadata: Record<string, unknown>): Promise<OperationResult<'conversation.update'>> {
+    return this.call('conversation.update', { conversationId, metadata: metadata as OperationInput<'conversation.update'>['metadata'] });
+  }
+
+  /** Adds members (no cap on a conversation's size; at most 1,000 per call). */
+  addMembers(conversationId: string, userIds: string[]): Promise<OperationResult<'members.add'>> {
+    return this.call('members.add', { conversationId, userIds });
+  }
+
+  /** Removes members (or this user itself: leaving); their subscriptions end at once on every node. */
+  removeMembers(conversationId: string, userIds: string[]): Promise<OperationResult<'members.remove'>> {
+    return this.call('members.remove', { conversationId, userIds });
+  }
+
+  /** A page of the conversation's members, by user id. */
+  listMembers(conversationId: string, options: { cursor?: string; limit?: number } = {}): Promise<OperationResult<'members.list'>> {
+    return this.call('members.list', { conversationId, ...options });
+  }
+
   /** A page of stored events; `after` and `before` are exclusive seq bounds. */
   history(conversationId: string, options: HistoryOptions = {}): Promise<HistoryPage> {
     return this.call('history', { conversationId, ...options });
@@ -407,6 +432,12 @@ export class ParleyClient {
 
   private pushed(frame: EventOrSignalFrame): void {
     if (frame.push === 'event') return this.feeds.get(frame.event.conversation)?.receive(frame.event);
+    if (frame.push === 'notification') return this.emitter.emit('notification', frame.notification);
+    if (frame.push === 'unsubscribed') {
+      // Access was taken away: the subscription ends for good (no resubscribe on reconnect).
+      const error = new ParleyClientError(frame.code === 'forbidden' ? 'forbidden' : 'not_found', frame.reason);
+      return this.feeds.get(frame.conversationId)?.end(error);
+    }
     this.feeds.get(frame.signal.conversation)?.receiveSignal(frame.signal);
     this.emitter.emit('signal', frame.signal);
   }

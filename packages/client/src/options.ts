@@ -32,6 +32,8 @@ export interface ClientEvents {
   event: ConversationEvent;
   /** A signal (typing, presence) of any subscribed conversation. */
   signal: Signal;
+  /** A notice the application's backend sent to this user (server API `notify`). */
+  notification: { id: string; ts: number; data: Record<string, unknown> };
   /** The new state, on every change. */
   state: ClientState;
   /** Something went wrong that no promise reports: malformed frames, failed reconnects, failed refreshes. */

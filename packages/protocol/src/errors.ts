@@ -39,9 +39,13 @@ export const CLOSE_CODES = {
   tokenExpired: 4003,
   authTimeout: 4004,
   tooManyConnections: 4005,
+  /** The tenant's backend disconnected the user (server API) and allows a reconnect. */
+  disconnectedByServer: 4006,
   unauthorized: 4500,
   policyViolation: 4501,
   unsupportedProtocol: 4502,
+  /** The tenant's backend disconnected the user (server API) and asks the client not to reconnect. */
+  disconnectedFinal: 4503,
 } as const;
 
 export type CloseCodeName = keyof typeof CLOSE_CODES;

@@ -32,6 +32,8 @@ export const causationSchema = z.object({
   replyTo: z.number().int().positive().optional(),
   generationId: z.string().optional(),
   traceparent: z.string().optional(),
+  /** The API key through which a backend appended the event (server API), for attribution. */
+  apiKeyId: z.string().optional(),
 });
 export type Causation = z.infer<typeof causationSchema>;
 

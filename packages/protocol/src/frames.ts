@@ -5,6 +5,15 @@ import { identifierSchema, roleSchema } from './ids.js';
 
 export const PROTOCOL_VERSION = 'v1';
 export const HISTORY_MAX_LIMIT = 200;
+/** Members added or removed in one request at most; a conversation itself has no member cap. */
+export const MEMBERS_PER_REQUEST = 1000;
+/** Largest page of `members.list` and `conversation.list`. */
+export const LIST_MAX_LIMIT = 200;
+
+/** Metadata changes: top-level keys replace the stored ones, `null` deletes a key (JSON merge patch, one level). */
+export const metadataPatchSchema = z.record(z.string().max(128), z.json()).refine((patch) => Object.keys(patch).length <= 100, 'at most 100 keys');
+/** An opaque keyset cursor of a listing, from the previous page's `nextCursor`. */
+export const cursorSchema = z.string().min(1).max(512);
 
 /** A request id, chosen by the client and echoed in the reply. */
 export const requestIdSchema = z.union([z.string().min(1).max(64), z.number().int().nonnegative()]);
@@ -23,10 +32,16 @@ export const operationArgsSchemas = {
     conversationId: identifierSchema.optional(),
     /** An assistant profile: the conversation then gets an AI answer to every user message. */
     assistant: identifierSchema.optional(),
-    members: z.array(identifierSchema).max(100).default([]),
+    members: z.array(identifierSchema).max(MEMBERS_PER_REQUEST).default([]),
     metadata: z.record(z.string(), z.json()).default({}),
   }),
   'conversation.get': conversationArgs,
+  /** The caller's conversations, most recently active first. */
+  'conversation.list': z.object({ cursor: cursorSchema.optional(), limit: z.number().int().min(1).max(LIST_MAX_LIMIT).default(50) }),
+  'conversation.update': conversationArgs.extend({ metadata: metadataPatchSchema }),
+  'members.add': conversationArgs.extend({ userIds: z.array(identifierSchema).min(1).max(MEMBERS_PER_REQUEST) }),
+  'members.remove': conversationArgs.extend({ userIds: z.array(identifierSchema).min(1).max(MEMBERS_PER_REQUEST) }),
+  'members.list': conversationArgs.extend({ cursor: cursorSchema.optional(), limit: z.number().int().min(1).max(LIST_MAX_LIMIT).default(100) }),
   'message.send': conversationArgs.extend({
     clientMsgId: identifierSchema,
     content: contentSchema,
@@ -71,7 +86,9 @@ export type PrincipalView = z.infer<typeof principalViewSchema>;
 export const conversationViewSchema = z.object({
   id: identifierSchema,
   tenant: identifierSchema,
-  members: z.array(identifierSchema),
+  /** Every member, in conversations of at most the large-room threshold (default 100); absent in larger ones (use `members.list`). */
+  members: z.array(identifierSchema).optional(),
+  memberCount: z.number().int().nonnegative(),
   metadata: z.record(z.string(), z.unknown()),
   createdAt: z.number().int(),
   createdBy: z.string(),
@@ -80,6 +97,20 @@ export const conversationViewSchema = z.object({
   assistant: z.string().nullable(),
 });
 export type ConversationView = z.infer<typeof conversationViewSchema>;
+
+/** A conversation in the caller's list: its view plus where the caller stands in it. */
+export const conversationSummarySchema = conversationViewSchema.extend({
+  /** When its last event was committed (ms since the epoch). */
+  lastEventAt: z.number().int(),
+  /** The caller's read marker, 0 when the caller is not a member. */
+  lastReadSeq: z.number().int().nonnegative(),
+  /** Events after the caller's read marker (all types, a conservative count). */
+  unread: z.number().int().nonnegative(),
+});
+export type ConversationSummary = z.infer<typeof conversationSummarySchema>;
+
+export const memberViewSchema = z.object({ userId: identifierSchema, joinedAt: z.number().int(), lastReadSeq: z.number().int().nonnegative() });
+export type MemberView = z.infer<typeof memberViewSchema>;
 
 export const ackSchema = z.object({
   eventId: z.string(),
@@ -103,6 +134,12 @@ export const operationResultSchemas = {
   'token.refresh': z.object({ expiresAt: z.number().int() }),
   'conversation.open': z.object({ conversation: conversationViewSchema, created: z.boolean() }),
   'conversation.get': z.object({ conversation: conversationViewSchema }),
+  'conversation.list': z.object({ conversations: z.array(conversationSummarySchema), nextCursor: cursorSchema.nullable() }),
+  'conversation.update': z.object({ conversation: conversationViewSchema, seq: z.number().int().positive().nullable() }),
+  /** `added`: the users who were not members before; `seq` of the `members.added` event, null when nothing changed. */
+  'members.add': z.object({ added: z.array(identifierSchema), seq: z.number().int().positive().nullable() }),
+  'members.remove': z.object({ removed: z.array(identifierSchema), seq: z.number().int().positive().nullable() }),
+  'members.list': z.object({ members: z.array(memberViewSchema), nextCursor: cursorSchema.nullable() }),
   'message.send': ackSchema,
   history: z.object({ events: z.array(eventSchema), hasMore: z.boolean() }),
   subscribe: z.object({ conversationId: identifierSchema, headSeq: z.number().int().nonnegative() }),
@@ -135,6 +172,10 @@ export type ReplyFrame = z.infer<typeof replyFrameSchema>;
 export const pushFrameSchema = z.discriminatedUnion('push', [
   z.object({ push: z.literal('event'), event: eventSchema }),
   z.object({ push: z.literal('signal'), signal: signalSchema }),
+  /** A notice for the user from the tenant's backend (`notify`), to every connection of the user. */
+  z.object({ push: z.literal('notification'), notification: z.object({ id: z.string(), ts: z.number().int(), data: z.record(z.string(), z.unknown()) }) }),
+  /** The server ended a subscription (the user lost access to the conversation); the client must not resubscribe without it. */
+  z.object({ push: z.literal('unsubscribed'), conversationId: identifierSchema, reason: z.string(), code: z.string() }),
   z.object({
     push: z.literal('disconnect'),
     code: z.number().int(),

@@ -4,3 +4,4 @@ export * from './events.js';
 export * from './frames.js';
 export * from './ids.js';
 export * from './json-limits.js';
+export * from './scopes.js';

@@ -66,7 +66,8 @@ describe.each(factories)('Store conformance: $name', (factory) => {
     const key = newKey();
     const { conversation, event } = await store.createConversation({ key, createdBy: 'alice', members: ['bob', 'alice'], metadata: { topic: 'x' }, assistant: null });
     expect(conversation).toMatchObject({ id: key.conversationId, tenant: 'acme', createdBy: 'alice', lastSeq: 1, metadata: { topic: 'x' }, assistant: null });
-    expect(conversation.members.sort()).toEqual(['alice', 'bob']);
+    expect(conversation.members).toEqual(['alice', 'bob']);
+    expect(conversation.memberCount).toBe(2);
     expect(event).toMatchObject({ seq: 1, type: 'conversation.created', actor: { kind: 'user', id: 'alice' } });
     const again = await store.createConversation({ key, createdBy: 'mallory', members: [], metadata: {}, assistant: null });
     expect(again.event).toBeNull();
@@ -175,12 +176,71 @@ describe.each(factories)('Store conformance: $name', (factory) => {
     await store.createConversation({ key, createdBy: 'alice', members: ['bob'], metadata: {}, assistant: null });
     await store.append(message(key, 'alice', 'a'));
     await store.append(message(key, 'alice', 'b'));
-    const read = await store.markRead(key, 'bob', 3);
+    const read = await store.markRead(key, 'bob', 3, true);
     expect(read.seq).toBe(3);
     expect(read.event).toMatchObject({ seq: 4, type: 'receipt.read', data: { userId: 'bob', seq: 3 } });
-    const back = await store.markRead(key, 'bob', 2);
-    expect(back).toEqual({ seq: 3, event: null });
+    const back = await store.markRead(key, 'bob', 2, true);
+    expect(back).toEqual({ seq: 3, moved: false, event: null });
     expect((await store.getConversation(key))?.lastSeq).toBe(4);
+    // Large rooms: the marker moves without an event.
+    expect(await store.markRead(key, 'bob', 4, false)).toEqual({ seq: 4, moved: true, event: null });
+    expect((await store.getConversation(key))?.lastSeq).toBe(4);
+  });
+
+  it('adds and removes members with one durable event per change, and no cap', async () => {
+    const key = newKey();
+    await store.createConversation({ key, createdBy: 'alice', members: [], metadata: {}, assistant: null });
+    const many = Array.from({ length: 150 }, (_, index) => `user-${String(index).padStart(3, '0')}`);
+    const added = await store.addMembers(key, [...many, 'alice'], { kind: 'service', id: 'key-1' });
+    expect(added.added).toEqual(many);
+    expect(added.event).toMatchObject({ seq: 2, type: 'members.added', actor: { kind: 'service', id: 'key-1' }, data: { userIds: many } });
+    // Above the large-room threshold (100 here) the record carries a count, not the members.
+    const large = await store.getConversation(key);
+    expect(large).toMatchObject({ memberCount: 151, members: null, lastSeq: 2 });
+    expect(await store.addMembers(key, ['alice'], { kind: 'user', id: 'alice' })).toEqual({ added: [], event: null });
+    const removed = await store.removeMembers(key, ['user-000', 'nobody'], { kind: 'user', id: 'alice' });
+    expect(removed.removed).toEqual(['user-000']);
+    expect(removed.event).toMatchObject({ seq: 3, type: 'members.removed', data: { userIds: ['user-000'] } });
+    expect(await store.isMember(key, 'user-000')).toBe(false);
+    expect(await store.isMember(key, 'user-001')).toBe(true);
+    expect((await store.getConversation(key))?.memberCount).toBe(150);
+    await expect(store.addMembers({ tenant: 'acme', conversationId: 'missing' }, ['x'], { kind: 'user', id: 'a' })).rejects.toMatchObject({ code: 'not_found' });
+  });
+
+  it('pages members by user id', async () => {
+    const key = newKey();
+    await store.createConversation({ key, createdBy: 'alice', members: ['bob', 'carol', 'dave'], metadata: {}, assistant: null });
+    const first = await store.listMembers(key, null, 3);
+    expect(first.items.map((member) => member.userId)).toEqual(['alice', 'bob', 'carol']);
+    expect(first.next).toBe('carol');
+    const second = await store.listMembers(key, first.next, 3);
+    expect(second.items.map((member) => member.userId)).toEqual(['dave']);
+    expect(second.next).toBeNull();
+  });
+
+  it("lists a user's conversations by last activity, keyset-paged, with read markers", async () => {
+    const user = `lister-${randomUUID().slice(0, 8)}`;
+    const keys = [newKey(), newKey(), newKey()];
+    for (const key of keys) await store.createConversation({ key, createdBy: user, members: [], metadata: {}, assistant: null });
+    await store.append(message(keys[0]!, user, 'latest'));
+    await store.markRead(keys[0]!, user, 1, true);
+    const first = await store.listConversations('acme', user, null, 2);
+    expect(first.items.map((item) => item.conversation.id)).toEqual([keys[0]!.conversationId, ...(first.items.length > 1 ? [first.items[1]!.conversation.id] : [])]);
+    expect(first.items[0]).toMatchObject({ lastReadSeq: 1, conversation: { lastSeq: 3 } });
+    const second = await store.listConversations('acme', user, first.next, 2);
+    const all = [...first.items, ...second.items].map((item) => item.conversation.id);
+    expect(new Set(all)).toEqual(new Set(keys.map((key) => key.conversationId)));
+    expect(second.next).toBeNull();
+    expect((await store.listConversations('other', user, null, 10)).items).toEqual([]);
+  });
+
+  it('merges metadata patches with a conversation.updated event', async () => {
+    const key = newKey();
+    await store.createConversation({ key, createdBy: 'alice', members: [], metadata: { topic: 'x', keep: 1 }, assistant: null });
+    const updated = await store.updateMetadata(key, { topic: 'y', keep: null, added: [1] }, { kind: 'user', id: 'alice' });
+    expect(updated?.conversation.metadata).toEqual({ topic: 'y', added: [1] });
+    expect(updated?.event).toMatchObject({ seq: 2, type: 'conversation.updated', data: { metadata: { topic: 'y', keep: null, added: [1] } } });
+    expect(await store.updateMetadata({ tenant: 'acme', conversationId: 'missing' }, { a: 1 }, { kind: 'user', id: 'alice' })).toBeNull();
   });
 });
 

@@ -214,7 +214,7 @@ export class FakeServer {
     const id = conversationId ?? `conv-${this.conversations.size + 1}`;
     const existing = this.conversations.get(id);
     if (existing) return { conversation: existing, created: false };
-    const conversation: ConversationView = { id, tenant: TENANT, members, metadata, createdAt: Date.now(), createdBy: USER, lastSeq: 0, assistant: assistant ?? null };
+    const conversation: ConversationView = { id, tenant: TENANT, members, memberCount: members.length, metadata, createdAt: Date.now(), createdBy: USER, lastSeq: 0, assistant: assistant ?? null };
     this.conversations.set(id, conversation);
     return { conversation, created: true };
   }

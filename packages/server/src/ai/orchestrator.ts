@@ -32,8 +32,9 @@ export class Orchestrator implements Assistants {
   ) {
     this.profiles = new Map(profiles.map((profile) => [profile.id, profile]));
     control.onControl((message) => {
+      if (message.type === 'ai.stop') return this.stopLocal({ tenant: message.tenant, conversationId: message.conversationId }, message);
+      if (message.type !== 'ai.approve') return;
       const key = { tenant: message.tenant, conversationId: message.conversationId };
-      if (message.type === 'ai.stop') return this.stopLocal(key, message);
       // A decision taken on another node, for a generation that runs here.
       if (!this.running.has(generationOfApproval(message.approvalId))) return;
       this.recordApproval(key, message.approvalId, message.approved, message.by).catch(async (error: unknown) => {

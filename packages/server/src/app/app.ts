@@ -27,14 +27,15 @@ import { Gateway } from '../gateway/gateway.js';
 import { Hub } from '../gateway/hub.js';
 import { ExpiryClock } from '../gateway/expiry-clock.js';
 import { PresenceDepartures } from '../gateway/presence-departures.js';
-import { UserConnections } from '../gateway/services.js';
+import { UserConnections } from '../gateway/user-connections.js';
 import { createRequestHandler } from '../http/routes.js';
 import { ConversationLog } from '../log/conversation-log.js';
 import type { Logger } from '../observability/logger.js';
 import { Metrics } from '../observability/metrics.js';
 import { startTracing, type TracingPipeline } from '../observability/tracing-sdk.js';
 import { openPostgresStore } from '../store/postgres/open.js';
-import type { PostgresStore } from '../store/postgres/store.js';
+import type { PostgresStore, StoreOptions } from '../store/postgres/store.js';
+import { ConversationService } from '../conversations/service.js';
 
 export const SERVER_VERSION = '0.1.0';
 // The web UI built by packages/web, next to this package in the repository.
@@ -58,10 +59,14 @@ export interface ParleyNode {
 /** Opens the store the configuration names (PostgreSQL at DATABASE_URL, else embedded PGlite) and migrates it. */
 export async function openStore(config: Config): Promise<PostgresStore> {
   const store = config.databaseUrl
-    ? await openPostgresStore({ kind: 'postgres', url: config.databaseUrl, poolSize: config.databasePoolSize, ...(config.databaseSchema ? { schema: config.databaseSchema } : {}) })
-    : await openPostgresStore({ kind: 'pglite', dataDir: join(config.dataDir, 'pglite') });
+    ? await openPostgresStore({ kind: 'postgres', url: config.databaseUrl, poolSize: config.databasePoolSize, ...(config.databaseSchema ? { schema: config.databaseSchema } : {}) }, storeOptions(config))
+    : await openPostgresStore({ kind: 'pglite', dataDir: join(config.dataDir, 'pglite') }, storeOptions(config));
   await store.migrate();
   return store;
+}
+
+function storeOptions(config: Config): StoreOptions {
+  return { largeRoomMembers: config.largeRoomMembers };
 }
 
 /** The HS256 secret: configured, or the development one in the data directory. */
@@ -190,7 +195,12 @@ async function startServices(config: Config, logger: Logger, tracing: TracingPip
   });
   metrics.watchAiQueue(() => queue.stats());
   const servesClients = config.role !== 'worker';
+  const conversations = new ConversationService(
+    { log, members: store, bus, presence, assistants: orchestrator, sendRates: userSendRates },
+    { largeRoomMembers: config.largeRoomMembers },
+  );
   const gateway = new Gateway({
+    conversations,
     log,
     bus,
     presence,

@@ -1,20 +1,53 @@
+import type { ApiScope } from '@parley/protocol';
 import { ParleyError } from '../core/errors.js';
 import type { ConversationRecord, Principal } from '../core/types.js';
 
-/** Agents and admins may act in every conversation of their tenant; users only where they are members. */
-export function canAccessConversation(principal: Principal, conversation: ConversationRecord): boolean {
-  if (principal.tenant !== conversation.tenant) return false;
-  if (principal.roles.includes('agent') || principal.roles.includes('admin')) return true;
-  return conversation.members.includes(principal.userId);
+/**
+ * What an operation does to a conversation:
+ * `read` (get, history, subscribe, presence, members list), `send` (messages, typing, read markers, stop,
+ * approvals), `manage` (metadata, members).
+ */
+export type ConversationAction = 'read' | 'send' | 'manage';
+
+/** The scope a service principal needs for each action. */
+const SCOPE_OF: Record<ConversationAction, ApiScope> = { read: 'conversations:read', send: 'messages:write', manage: 'conversations:write' };
+
+/** Agents and admins act in every conversation of their tenant. */
+export function isStaff(principal: Principal): boolean {
+  return principal.roles.includes('agent') || principal.roles.includes('admin');
 }
 
-/** Throws `not_found` for a missing conversation and `forbidden` when the principal may not access it. */
-export function authorizeConversation(principal: Principal, conversation: ConversationRecord | null, conversationId: string): ConversationRecord {
+/** Throws `forbidden` unless the service principal holds `scope`; users pass (their roles decide elsewhere). */
+export function requireScope(principal: Principal, scope: ApiScope): void {
+  if (principal.kind === 'service' && !principal.scopes?.has(scope)) {
+    throw new ParleyError('forbidden', `this API key lacks the ${scope} scope`, { details: { scope } });
+  }
+}
+
+/**
+ * Decides whether `principal` may do `action` in `conversation`, given whether it is a member (asked only
+ * when needed: large rooms answer it with a lookup). Throws `not_found` for a missing conversation or
+ * another tenant's, `forbidden` otherwise. Users act where they are members; only the creator, agents and
+ * admins manage; service principals by scope, in every conversation of their tenant.
+ */
+export async function authorizeConversation(
+  principal: Principal,
+  conversation: ConversationRecord | null,
+  conversationId: string,
+  action: ConversationAction,
+  isMember: () => Promise<boolean>,
+): Promise<ConversationRecord> {
   if (!conversation || conversation.tenant !== principal.tenant) {
     throw new ParleyError('not_found', `conversation ${conversationId} does not exist`);
   }
-  if (!canAccessConversation(principal, conversation)) {
-    throw new ParleyError('forbidden', `not a member of conversation ${conversationId}`);
+  if (principal.kind === 'service') {
+    requireScope(principal, SCOPE_OF[action]);
+    return conversation;
+  }
+  if (isStaff(principal)) return conversation;
+  if (!(await isMember())) throw new ParleyError('forbidden', `not a member of conversation ${conversationId}`);
+  if (action === 'manage' && conversation.createdBy !== principal.userId) {
+    throw new ParleyError('forbidden', 'only the creator, agents and admins manage a conversation');
   }
   return conversation;
 }

@@ -83,7 +83,7 @@ function toPrincipal(payload: unknown): Principal {
     throw new ParleyError('unauthorized', `token claims are invalid: ${claims.error.issues.map((issue) => issue.path.join('.')).join(', ')}`);
   }
   const roles = shared(sharedRoles, claims.data.roles.join(','), claims.data.roles);
-  return { tenant: shared(sharedTenants, claims.data.tenant, claims.data.tenant), userId: claims.data.sub, roles, expiresAt: claims.data.exp * 1000 };
+  return { kind: 'user', tenant: shared(sharedTenants, claims.data.tenant, claims.data.tenant), userId: claims.data.sub, roles, expiresAt: claims.data.exp * 1000 };
 }
 
 // Tenants and role lists that many principals share are kept once: a connection holds its principal as long

@@ -38,4 +38,10 @@ export interface Bus {
 /** Node-to-node instructions. */
 export type ControlMessage =
   | { type: 'ai.stop'; tenant: string; conversationId: string; generationId?: string; /** Only answers to messages before this seq. */ beforeSeq?: number }
-  | { type: 'ai.approve'; tenant: string; conversationId: string; approvalId: string; approved: boolean; by: Actor };
+  | { type: 'ai.approve'; tenant: string; conversationId: string; approvalId: string; approved: boolean; by: Actor }
+  /** The users lost access to the conversation: every node ends their subscriptions to it at once. */
+  | { type: 'members.removed'; tenant: string; conversationId: string; userIds: string[] }
+  /** A notice for every connection of the user, on whichever node. */
+  | { type: 'user.notify'; tenant: string; userId: string; notification: { id: string; ts: number; data: Record<string, unknown> } }
+  /** Closes every connection of the user, on whichever node. */
+  | { type: 'user.disconnect'; tenant: string; userId: string; reconnect: boolean };

@@ -1,4 +1,4 @@
-import type { ConversationEvent } from '@parley/protocol';
+import type { Actor, ConversationEvent } from '@parley/protocol';
 import type { AppendInput, AppendResult, ConversationKey, ConversationMemory, ConversationRecord, NewConversation, RangeQuery } from './types.js';
 
 /**
@@ -17,8 +17,13 @@ export interface Store {
   append(input: AppendInput): Promise<AppendResult>;
   /** Events of a seq range, always returned in ascending seq order. */
   readRange(key: ConversationKey, query: RangeQuery): Promise<ConversationEvent[]>;
-  /** Moves a member's read marker forward (never back) and appends `receipt.read` when it moved, atomically. */
-  markRead(key: ConversationKey, userId: string, seq: number): Promise<{ seq: number; event: ConversationEvent | null }>;
+  /**
+   * Moves a member's read marker forward (never back) and, with `durable`, appends `receipt.read` when it
+   * moved, atomically (large rooms move the marker without an event).
+   */
+  markRead(key: ConversationKey, userId: string, seq: number, durable: boolean): Promise<{ seq: number; moved: boolean; event: ConversationEvent | null }>;
+  /** Merges `patch` into the metadata (a null value deletes its key) and appends `conversation.updated`, atomically. */
+  updateMetadata(key: ConversationKey, patch: Record<string, unknown>, actor: Actor): Promise<{ conversation: ConversationRecord; event: ConversationEvent } | null>;
   getMemory(key: ConversationKey): Promise<ConversationMemory | null>;
   /** Stores a summary only if it reaches further than the stored one (concurrent refreshes cannot go back). */
   putMemory(key: ConversationKey, summary: string, throughSeq: number): Promise<boolean>;

@@ -1,10 +1,16 @@
-import type { Actor, Causation, ConversationEvent, Role } from '@parley/protocol';
+import type { Actor, ApiScope, Causation, ConversationEvent, Role } from '@parley/protocol';
 
-/** Who is acting: a verified JWT subject in one tenant. */
+/**
+ * Who is acting, in one tenant: a person (`user`, from a verified JWT; `roles` decide what it may do) or
+ * the tenant's backend (`service`, from an API key; `scopes` decide, and `userId` is the key's id).
+ */
 export interface Principal {
+  readonly kind: 'user' | 'service';
   readonly tenant: string;
   readonly userId: string;
   readonly roles: readonly Role[];
+  /** A service principal's scopes (with each `:write` adding its `:read`); undefined for users. */
+  readonly scopes?: ReadonlySet<ApiScope>;
   /** Token expiry, ms since epoch. */
   readonly expiresAt: number;
 }
@@ -21,8 +27,12 @@ export interface ConversationRecord {
   createdBy: string;
   createdAt: number;
   metadata: Record<string, unknown>;
-  members: string[];
+  /** Every member, while there are at most the store's large-room threshold of them; null above it (page them instead). */
+  members: string[] | null;
+  memberCount: number;
   lastSeq: number;
+  /** When the last event was committed (ms since the epoch). */
+  lastEventAt: number;
   /** The assistant profile that answers user messages here, or null for people-only conversations. */
   assistant: string | null;
 }
@@ -45,6 +55,8 @@ export interface AppendResult {
 export interface NewConversation {
   key: ConversationKey;
   createdBy: string;
+  /** Who `createdBy` is; default `user`. A person who creates a conversation is a member; a backend or the system is not. */
+  creatorKind?: Actor['kind'];
   members: string[];
   metadata: Record<string, unknown>;
   assistant: string | null;
@@ -78,4 +90,23 @@ export interface BudgetLimits {
   requests: number;
   /** Output tokens a user's answers may use per window. */
   tokens: number;
+}
+
+/** A member of a conversation as the store keeps it. */
+export interface MemberRecord {
+  userId: string;
+  joinedAt: number;
+  lastReadSeq: number;
+}
+
+/** A conversation of a user's list, with the user's read marker. */
+export interface ConversationListing {
+  conversation: ConversationRecord;
+  lastReadSeq: number;
+}
+
+/** One page of a keyset-paged listing; `next` is the key to continue after, null at the end. */
+export interface Page<T, Key> {
+  items: T[];
+  next: Key | null;
 }

@@ -1,5 +1,6 @@
 import type { Server } from 'node:http';
 import { CLOSE_CODES } from '@parley/protocol';
+import type { ControlMessage } from '../core/ports.js';
 import { newSessionId, Session, type SessionOwner } from './session.js';
 import type { GatewayServices } from './services.js';
 import { WebSocketTransport, type WebSocketTransportOptions } from './websocket.js';
@@ -12,7 +13,26 @@ export class Gateway implements SessionOwner {
   /** One timer for every connection's presence heartbeat, rather than one per connection (idle memory). */
   private presenceRefresh: ReturnType<typeof setInterval> | null = null;
 
-  constructor(private readonly services: GatewayServices) {}
+  constructor(private readonly services: GatewayServices) {
+    services.bus.onControl((message) => this.control(message));
+  }
+
+  /** Instructions from any node about users connected here: access lost, a notice, a forced disconnect. */
+  private control(message: ControlMessage): void {
+    const { users, logger } = this.services;
+    if (message.type === 'members.removed') {
+      for (const userId of message.userIds) {
+        for (const session of users.of(message.tenant, userId)) {
+          session.revoke(message.conversationId).catch((error: unknown) => logger.warn({ err: error }, 'ending a revoked subscription failed'));
+        }
+      }
+    } else if (message.type === 'user.notify') {
+      for (const session of users.of(message.tenant, message.userId)) session.notify(message.notification);
+    } else if (message.type === 'user.disconnect') {
+      const code = message.reconnect ? CLOSE_CODES.disconnectedByServer : CLOSE_CODES.disconnectedFinal;
+      for (const session of users.of(message.tenant, message.userId)) session.close(code, 'disconnected by the server');
+    }
+  }
 
   /** Serves WebSocket clients on `server`. */
   listen(server: Server, options: Omit<WebSocketTransportOptions, 'isDraining'>): void {

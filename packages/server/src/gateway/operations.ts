@@ -1,16 +1,7 @@
-import { randomUUID } from 'node:crypto';
-import {
-  CLOSE_CODES,
-  PROTOCOL_VERSION,
-  type Actor,
-  type ConversationView,
-  type OperationArgs,
-  type OperationName,
-  type OperationResult,
-} from '@parley/protocol';
-import { authorizeConversation } from '../auth/authorization.js';
+import { CLOSE_CODES, PROTOCOL_VERSION, type OperationArgs, type OperationName, type OperationResult } from '@parley/protocol';
+import { toView } from '../conversations/service.js';
 import { ParleyError } from '../core/errors.js';
-import type { ConversationKey, ConversationRecord, Principal } from '../core/types.js';
+import type { Principal } from '../core/types.js';
 import { inSpan, SpanKind } from '../observability/tracing.js';
 import type { SessionContext } from './session-context.js';
 import type { ConversationSubscriptions } from './subscriptions.js';
@@ -26,33 +17,6 @@ export interface OperationSession extends SessionContext {
 }
 
 type Handler<Op extends OperationName> = (session: OperationSession, args: OperationArgs<Op>) => Promise<OperationResult<Op>>;
-
-function keyOf(session: OperationSession, conversationId: string): ConversationKey {
-  return { tenant: session.principal!.tenant, conversationId };
-}
-
-/** Loads a conversation and checks that the session's principal may act in it. */
-async function authorized(session: OperationSession, conversationId: string): Promise<ConversationRecord> {
-  const conversation = await session.services.log.get(keyOf(session, conversationId));
-  return authorizeConversation(session.principal!, conversation, conversationId);
-}
-
-/** The same check on a recently read conversation: for frequent operations that need no current `lastSeq` (send, typing). */
-async function authorizedRecent(session: OperationSession, conversationId: string): Promise<ConversationRecord> {
-  const conversation = await session.services.log.getRecent(keyOf(session, conversationId));
-  return authorizeConversation(session.principal!, conversation, conversationId);
-}
-
-/** Who acts: agents and admins as `agent`, everyone else as `user`. */
-function actorOf(session: OperationSession): Actor {
-  const principal = session.principal!;
-  const isAgent = principal.roles.includes('agent') || principal.roles.includes('admin');
-  return { kind: isAgent ? 'agent' : 'user', id: principal.userId };
-}
-
-function toView(conversation: ConversationRecord): ConversationView {
-  return { ...conversation };
-}
 
 async function verifyOrClose(session: OperationSession, token: string, closeOnFailure: boolean): Promise<Principal> {
   try {
@@ -98,150 +62,54 @@ const refreshToken: Handler<'token.refresh'> = async (session, args) => {
   return { expiresAt: principal.expiresAt };
 };
 
-const openConversation: Handler<'conversation.open'> = async (session, args) => {
+const subscribe: Handler<'subscribe'> = async (session, args) => {
   const principal = session.principal!;
-  if (args.assistant !== undefined && !session.services.assistants.hasProfile(args.assistant)) {
-    throw new ParleyError('bad_request', `no assistant profile named ${JSON.stringify(args.assistant)}`);
-  }
-  const key = keyOf(session, args.conversationId ?? randomUUID());
-  const { conversation, created } = await session.services.log.create({
-    key,
-    createdBy: principal.userId,
-    members: args.members,
-    metadata: args.metadata,
-    assistant: args.assistant ?? null,
-  });
-  if (!created) authorizeConversation(principal, conversation, key.conversationId);
-  return { conversation: toView(conversation), created };
+  const { headSeq, announcePresence } = await session.services.conversations.authorizeSubscription(principal, args.conversationId, args.since);
+  await session.subscriptions.subscribe({ tenant: principal.tenant, conversationId: args.conversationId }, args.since ?? headSeq, announcePresence);
+  return { conversationId: args.conversationId, headSeq };
 };
 
-const getConversation: Handler<'conversation.get'> = async (session, args) => ({
-  conversation: toView(await authorized(session, args.conversationId)),
-});
+const unsubscribe: Handler<'unsubscribe'> = async (session, args) => {
+  await session.subscriptions.unsubscribe({ tenant: session.principal!.tenant, conversationId: args.conversationId });
+  return {};
+};
 
 /** One trace per message: the send, its append and, for assistants, the answer's job (see docs/observability.md). Never the text. */
 const sendMessage: Handler<'message.send'> = (session, args) => {
   const attributes = { 'parley.tenant': session.principal!.tenant, 'parley.conversation.id': args.conversationId };
   return inSpan('parley.message.send', { kind: SpanKind.SERVER, attributes }, async (span) => {
-    const result = await appendMessage(session, args);
+    // Once its place in the conversation is taken (appends commit in call order), the client's next request may start.
+    const result = await session.services.conversations.send(session.principal!, args, () => session.proceed());
     span.setAttributes({ 'parley.event.seq': result.seq, 'parley.duplicate': result.duplicate });
     return result;
   });
 };
 
-const appendMessage: Handler<'message.send'> = async (session, args) => {
-  const conversation = await authorizedRecent(session, args.conversationId);
-  const actor = actorOf(session);
-  // Across all of the user's connections, on every node (the per-connection bucket alone would multiply with them).
-  const waitMs = await session.services.userSendRates.take(conversation.tenant, actor.id);
-  if (waitMs > 0) throw new ParleyError('rate_limited', 'too many messages from this user', { retryAfterMs: waitMs, details: { scope: 'user' } });
-  const causation = args.replyTo === undefined ? { clientMsgId: args.clientMsgId } : { clientMsgId: args.clientMsgId, replyTo: args.replyTo };
-  // The assistant admits the message before it is committed, so a full queue is the sender's error, not a silent wait.
-  const admission = await session.services.assistants.admit(conversation, actor);
-  let appended;
-  try {
-    const appending = session.services.log.append({ key: keyOf(session, args.conversationId), type: 'message.created', actor, data: { content: args.content }, causation });
-    // Its place in the conversation is taken (appends commit in call order): the client's next send may go on.
-    session.proceed();
-    appended = await appending;
-  } catch (error) {
-    admission.release();
-    throw error;
-  }
-  const { event, duplicate } = appended;
-  if (duplicate) admission.release();
-  else admission.committed(event);
-  return { eventId: event.id, seq: event.seq, ts: event.ts, duplicate };
-};
-
-const history: Handler<'history'> = async (session, args) => {
-  await authorized(session, args.conversationId);
-  if (args.before !== undefined && args.after !== undefined && args.before <= args.after + 1) {
-    return { events: [], hasMore: false };
-  }
-  return session.services.log.history(keyOf(session, args.conversationId), args);
-};
-
-const subscribe: Handler<'subscribe'> = async (session, args) => {
-  const conversation = await authorized(session, args.conversationId);
-  if (args.since !== undefined && args.since > conversation.lastSeq) {
-    throw new ParleyError('conflict', `since ${args.since} is ahead of the conversation (last seq ${conversation.lastSeq})`, {
-      details: { headSeq: conversation.lastSeq },
-    });
-  }
-  await session.subscriptions.subscribe(keyOf(session, args.conversationId), args.since ?? conversation.lastSeq);
-  return { conversationId: args.conversationId, headSeq: conversation.lastSeq };
-};
-
-const unsubscribe: Handler<'unsubscribe'> = async (session, args) => {
-  await session.subscriptions.unsubscribe(keyOf(session, args.conversationId));
-  return {};
-};
-
-const typing: Handler<'typing'> = async (session, args) => {
-  await authorizedRecent(session, args.conversationId);
-  const principal = session.principal!;
-  await session.services.bus.publishSignal({
-    tenant: principal.tenant,
-    conversation: args.conversationId,
-    type: 'typing',
-    ts: Date.now(),
-    actor: { kind: 'user', id: principal.userId },
-    data: { active: args.active },
-  });
-  return {};
-};
-
-const read: Handler<'read'> = async (session, args) => {
-  const conversation = await authorized(session, args.conversationId);
-  if (!conversation.members.includes(session.principal!.userId)) {
-    throw new ParleyError('forbidden', 'only members have read markers');
-  }
-  if (args.seq > conversation.lastSeq) throw new ParleyError('bad_request', `seq ${args.seq} does not exist yet (last seq ${conversation.lastSeq})`);
-  return session.services.log.markRead(keyOf(session, args.conversationId), session.principal!.userId, args.seq);
-};
-
-const presence: Handler<'presence'> = async (session, args) => {
-  await authorized(session, args.conversationId);
-  return { online: await session.services.presence.list(keyOf(session, args.conversationId)) };
-};
-
-const stopGeneration: Handler<'ai.stop'> = async (session, args) => {
-  await authorized(session, args.conversationId);
-  return { stopped: await session.services.assistants.stop(keyOf(session, args.conversationId), args.generationId) };
-};
-
-const approveTool: Handler<'ai.approve'> = async (session, args) => {
-  await authorized(session, args.conversationId);
-  const decision = await session.services.assistants.resolveApproval(keyOf(session, args.conversationId), args.approvalId, args.approved, actorOf(session));
-  return { approvalId: args.approvalId, ...decision };
-};
-
-const inspectContext: Handler<'ai.context'> = async (session, args) => {
-  await authorized(session, args.conversationId);
-  if (actorOf(session).kind !== 'agent') throw new ParleyError('forbidden', 'only agents and admins may inspect generation contexts');
-  const context = await session.services.assistants.inspectContext(keyOf(session, args.conversationId), args.generationId);
-  if (!context) throw new ParleyError('not_found', `no context kept for generation ${args.generationId}`);
-  return context;
-};
-
 const ping: Handler<'ping'> = async () => ({ ts: Date.now() });
 
-/** The handler of each protocol operation. Every handler authorizes its own target. */
+/** The handler of each protocol operation: the gateway's own (connection, subscriptions) or a conversation use case. */
 export const OPERATIONS: { [Op in OperationName]: Handler<Op> } = {
   connect,
   'token.refresh': refreshToken,
-  'conversation.open': openConversation,
-  'conversation.get': getConversation,
+  'conversation.open': (session, args) => session.services.conversations.open(session.principal!, args),
+  'conversation.get': async (session, args) => ({ conversation: toView(await session.services.conversations.get(session.principal!, args.conversationId)) }),
+  'conversation.list': (session, args) => session.services.conversations.list(session.principal!, args),
+  'conversation.update': (session, args) => session.services.conversations.update(session.principal!, args),
+  'members.add': (session, args) => session.services.conversations.addMembers(session.principal!, args),
+  'members.remove': (session, args) => session.services.conversations.removeMembers(session.principal!, args),
+  'members.list': (session, args) => session.services.conversations.listMembers(session.principal!, args),
   'message.send': sendMessage,
-  history,
+  history: (session, args) => session.services.conversations.history(session.principal!, args),
   subscribe,
   unsubscribe,
-  typing,
-  read,
-  presence,
-  'ai.stop': stopGeneration,
-  'ai.approve': approveTool,
-  'ai.context': inspectContext,
+  typing: async (session, args) => {
+    await session.services.conversations.typing(session.principal!, args);
+    return {};
+  },
+  read: (session, args) => session.services.conversations.read(session.principal!, args),
+  presence: (session, args) => session.services.conversations.presence(session.principal!, args.conversationId),
+  'ai.stop': (session, args) => session.services.conversations.stopGeneration(session.principal!, args),
+  'ai.approve': (session, args) => session.services.conversations.approveTool(session.principal!, args),
+  'ai.context': (session, args) => session.services.conversations.inspectContext(session.principal!, args),
   ping,
 };

@@ -1,10 +1,11 @@
 import type { Logger } from 'pino';
 import type { TokenVerifier } from '../auth/tokens.js';
-import { CountMap } from '../core/count-map.js';
 import type { Assistants, Bus, Presence, UserRateLimits } from '../core/ports.js';
+import type { ConversationService } from '../conversations/service.js';
 import type { ConversationLog } from '../log/conversation-log.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { ExpiryClock } from './expiry-clock.js';
+import type { UserConnections, UserSession } from './user-connections.js';
 import type { Hub } from './hub.js';
 import type { PresenceDepartures } from './presence-departures.js';
 
@@ -23,25 +24,10 @@ export interface SessionLimits {
   presenceRefreshMs: number;
 }
 
-/** Counts connections per user on this node. */
-export class UserConnections {
-  private readonly counts = new CountMap<string>();
-
-  /** Registers one more connection; false (and nothing registered) when the user is at `limit`. */
-  add(tenant: string, userId: string, limit: number): boolean {
-    const key = `${tenant}/${userId}`;
-    if (this.counts.get(key) >= limit) return false;
-    this.counts.increment(key);
-    return true;
-  }
-
-  remove(tenant: string, userId: string): void {
-    this.counts.decrement(`${tenant}/${userId}`);
-  }
-}
-
 /** Everything a session needs, wired by the composition root. */
 export interface GatewayServices {
+  /** The use cases behind every operation but connecting and subscribing. */
+  conversations: ConversationService;
   log: ConversationLog;
   bus: Bus;
   presence: Presence;
@@ -56,7 +42,7 @@ export interface GatewayServices {
   verifier: TokenVerifier;
   metrics: Metrics;
   logger: Logger;
-  users: UserConnections;
+  users: UserConnections<UserSession>;
   limits: SessionLimits;
   serverVersion: string;
   /** How long an out-of-order event waits for its predecessors before the gap is read from the log. */

@@ -2,9 +2,10 @@ import type { ConversationEvent, Signal } from '@parley/protocol';
 import type { Principal } from '../core/types.js';
 import type { ClientConnection } from './connection.js';
 import type { GatewayServices } from './services.js';
+import type { UserSession } from './user-connections.js';
 
 /** What operations and subscriptions may do with the session they serve. */
-export interface SessionContext {
+export interface SessionContext extends UserSession {
   readonly principal: Principal | null;
   readonly connection: ClientConnection;
   readonly services: GatewayServices;

@@ -13,6 +13,7 @@ import {
   type Signal,
 } from '@parley/protocol';
 import type { z } from 'zod';
+import { isStaff } from '../auth/authorization.js';
 import { ParleyError, toParleyError } from '../core/errors.js';
 import type { Principal } from '../core/types.js';
 import type { ClientConnection, ConnectionHandler } from './connection.js';
@@ -116,13 +117,13 @@ export class Session implements ConnectionHandler, OperationSession, Expiring {
   private release(cleanly: boolean): void {
     this.clearTimers();
     void this.subscriptionsOf?.closeAll(cleanly);
-    if (this.principal) this.services.users.remove(this.principal.tenant, this.principal.userId);
+    if (this.principal) this.services.users.remove(this.principal.tenant, this.principal.userId, this);
   }
 
   /** Becomes authenticated as `principal`; false when the user has too many connections. */
   authenticate(principal: Principal): boolean {
     if (this.ended) throw new ParleyError('unavailable', 'the connection closed');
-    if (!this.services.users.add(principal.tenant, principal.userId, this.services.limits.maxConnectionsPerUser)) return false;
+    if (!this.services.users.add(principal.tenant, principal.userId, this, this.services.limits.maxConnectionsPerUser)) return false;
     if (this.connectTimer) clearTimeout(this.connectTimer);
     this.connectTimer = null;
     this.principal = principal;
@@ -142,6 +143,18 @@ export class Session implements ConnectionHandler, OperationSession, Expiring {
 
   sendSignal(signal: Signal): void {
     this.send({ push: 'signal', signal }, signal);
+  }
+
+  notify(notification: { id: string; ts: number; data: Record<string, unknown> }): void {
+    this.send({ push: 'notification', notification });
+  }
+
+  async revoke(conversationId: string): Promise<void> {
+    const principal = this.principal;
+    // Agents and admins read every conversation of their tenant, member or not.
+    if (!principal || isStaff(principal) || !this.subscriptionsOf?.has(conversationId)) return;
+    await this.subscriptionsOf.unsubscribe({ tenant: principal.tenant, conversationId });
+    this.send({ push: 'unsubscribed', conversationId, reason: 'removed from the conversation', code: 'forbidden' });
   }
 
   /** Tells the client why, then closes. `reason` is one of a fixed set (it is a metric label). */

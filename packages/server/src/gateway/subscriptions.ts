@@ -19,6 +19,8 @@ class ConversationSubscription implements HubSubscriber {
     readonly key: ConversationKey,
     private readonly session: SessionContext,
     lastSeq: number,
+    /** Whether the room hears this user join and leave (not in large rooms). */
+    readonly announcePresence: boolean,
   ) {
     const { log, gapHoldMs, logger } = session.services;
     this.feed = new OrderedFeed({
@@ -90,14 +92,14 @@ export class ConversationSubscriptions {
    * Starts delivery after `lastSeq`: live events are held from the moment the hub has the subscriber,
    * the gap is read from the log, and the two meet in the feed without gap or duplicate.
    */
-  async subscribe(key: ConversationKey, lastSeq: number): Promise<void> {
+  async subscribe(key: ConversationKey, lastSeq: number, announcePresence: boolean): Promise<void> {
     // Replacing a subscription of this connection keeps its presence: no left/joined flap.
     const replaced = await this.detach(key);
-    const subscription = new ConversationSubscription(key, this.session, lastSeq);
+    const subscription = new ConversationSubscription(key, this.session, lastSeq, announcePresence);
     (this.byConversation ??= new Map()).set(key.conversationId, subscription);
     try {
       await this.session.services.hub.attach(key, subscription);
-      if (!replaced) await this.joinPresence(key);
+      if (!replaced) await this.joinPresence(key, announcePresence);
     } catch (error) {
       await this.detach(key);
       throw error;
@@ -108,7 +110,8 @@ export class ConversationSubscriptions {
   }
 
   async unsubscribe(key: ConversationKey): Promise<void> {
-    if (await this.detach(key)) await this.leavePresence(key);
+    const announce = this.byConversation?.get(key.conversationId)?.announcePresence ?? false;
+    if (await this.detach(key)) await this.leavePresence(key, announce);
   }
 
   /** Keeps this connection's presence entries alive (heartbeat); a dead node's entries expire instead. */
@@ -130,10 +133,10 @@ export class ConversationSubscriptions {
   async closeAll(cleanly: boolean): Promise<void> {
     const subscriptions = [...(this.byConversation?.values() ?? [])];
     await Promise.allSettled(
-      subscriptions.map(async ({ key }) => {
+      subscriptions.map(async ({ key, announcePresence }) => {
         if (!(await this.detach(key))) return;
-        if (cleanly) await this.leavePresence(key);
-        else this.session.services.departures.schedule(() => this.leavePresence(key));
+        if (cleanly) await this.leavePresence(key, announcePresence);
+        else this.session.services.departures.schedule(() => this.leavePresence(key, announcePresence));
       }),
     );
   }
@@ -148,16 +151,16 @@ export class ConversationSubscriptions {
     return true;
   }
 
-  private async joinPresence(key: ConversationKey): Promise<void> {
+  private async joinPresence(key: ConversationKey, announce: boolean): Promise<void> {
     const { presence } = this.session.services;
     const userId = this.session.principal!.userId;
-    if (await presence.join(key, userId, this.session.connection.id)) await this.publishPresence(key, 'presence.joined', userId);
+    if ((await presence.join(key, userId, this.session.connection.id)) && announce) await this.publishPresence(key, 'presence.joined', userId);
   }
 
-  private async leavePresence(key: ConversationKey): Promise<void> {
+  private async leavePresence(key: ConversationKey, announce: boolean): Promise<void> {
     const { presence } = this.session.services;
     const userId = this.session.principal!.userId;
-    if (await presence.leave(key, userId, this.session.connection.id)) await this.publishPresence(key, 'presence.left', userId);
+    if ((await presence.leave(key, userId, this.session.connection.id)) && announce) await this.publishPresence(key, 'presence.left', userId);
   }
 
   private async publishPresence(key: ConversationKey, type: 'presence.joined' | 'presence.left', userId: string): Promise<void> {

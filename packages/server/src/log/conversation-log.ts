@@ -1,5 +1,5 @@
-import type { ConversationEvent } from '@parley/protocol';
-import type { Bus, Store } from '../core/ports.js';
+import type { Actor, ConversationEvent } from '@parley/protocol';
+import type { Bus, MemberStore, Store } from '../core/ports.js';
 import type { AppendInput, AppendResult, ConversationKey, ConversationMemory, ConversationRecord, NewConversation } from '../core/types.js';
 import { activeTraceparent, contextOf, eventAttributes, inSpan, SpanKind } from '../observability/tracing.js';
 
@@ -29,7 +29,7 @@ export class ConversationLog {
   private readonly recent = new Map<string, { conversation: ConversationRecord; readAt: number }>();
 
   constructor(
-    private readonly store: Store,
+    private readonly store: Store & MemberStore,
     private readonly bus: Bus,
     private readonly hooks: LogHooks = {},
   ) {}
@@ -77,10 +77,43 @@ export class ConversationLog {
     });
   }
 
-  async markRead(key: ConversationKey, userId: string, seq: number): Promise<{ seq: number; changed: boolean }> {
-    const result = await this.store.markRead(key, userId, seq);
+  /** Moves the read marker; `durable` records it as a `receipt.read` event too (not in large rooms). */
+  async markRead(key: ConversationKey, userId: string, seq: number, durable: boolean): Promise<{ seq: number; changed: boolean }> {
+    const result = await this.store.markRead(key, userId, seq, durable);
     if (result.event) void this.publish(result.event);
-    return { seq: result.seq, changed: result.event !== null };
+    return { seq: result.seq, changed: result.moved };
+  }
+
+  /** Merges a metadata patch, recorded as `conversation.updated`; null when the conversation does not exist. */
+  async updateMetadata(key: ConversationKey, patch: Record<string, unknown>, actor: Actor): Promise<{ conversation: ConversationRecord; event: ConversationEvent } | null> {
+    const result = await this.store.updateMetadata(key, patch, actor);
+    if (result) this.committed(result.event);
+    return result;
+  }
+
+  /** Adds members, recorded as `members.added` when anyone was added. */
+  async addMembers(key: ConversationKey, userIds: string[], actor: Actor): Promise<{ added: string[]; event: ConversationEvent | null }> {
+    const result = await this.store.addMembers(key, userIds, actor);
+    if (result.event) this.committed(result.event);
+    return result;
+  }
+
+  /** Removes members, recorded as `members.removed` when anyone was removed. */
+  async removeMembers(key: ConversationKey, userIds: string[], actor: Actor): Promise<{ removed: string[]; event: ConversationEvent | null }> {
+    const result = await this.store.removeMembers(key, userIds, actor);
+    if (result.event) this.committed(result.event);
+    return result;
+  }
+
+  /** Drops the recently read copy of a conversation (its members changed): the next check reads it again. */
+  forget(key: ConversationKey): void {
+    this.recent.delete(`${key.tenant}/${key.conversationId}`);
+  }
+
+  /** A conversation-changing event was committed: the cached record is stale, and subscribers must hear of it. */
+  private committed(event: ConversationEvent): void {
+    this.forget({ tenant: event.tenant, conversationId: event.conversation });
+    void this.publish(event);
   }
 
   getMemory(key: ConversationKey): Promise<ConversationMemory | null> {

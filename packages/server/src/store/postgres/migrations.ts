@@ -63,4 +63,17 @@ CREATE TABLE parley_conversation_memory (
 );
 `,
   },
+  {
+    version: 4,
+    name: 'member counts, last activity, members by user',
+    sql: `
+ALTER TABLE parley_conversations ADD COLUMN member_count integer NOT NULL DEFAULT 0;
+ALTER TABLE parley_conversations ADD COLUMN last_event_at bigint NOT NULL DEFAULT 0;
+UPDATE parley_conversations c SET
+  member_count = (SELECT count(*) FROM parley_members m WHERE m.tenant = c.tenant AND m.conversation = c.id),
+  last_event_at = COALESCE((SELECT max(e.ts) FROM parley_events e WHERE e.tenant = c.tenant AND e.conversation = c.id), c.created_at);
+-- A tenant's most recently active conversations (the reactions' sweep, admin listings).
+CREATE INDEX parley_conversations_by_activity ON parley_conversations (tenant, last_event_at DESC, id DESC);
+`,
+  },
 ];

@@ -1,13 +1,13 @@
 import { mkdir } from 'node:fs/promises';
 import pg from 'pg';
-import { PostgresStore } from './store.js';
+import { PostgresStore, type StoreOptions } from './store.js';
 import { pgDatabase, pgliteDatabase } from './sql.js';
 
 /** Options to open the store: a PostgreSQL URL, or a PGlite data directory (`memory://` for an in-memory one). */
 export type StoreLocation = { kind: 'postgres'; url: string; schema?: string; poolSize: number } | { kind: 'pglite'; dataDir: string };
 
 /** Opens the store at `location`. Does not migrate. */
-export async function openPostgresStore(location: StoreLocation): Promise<PostgresStore> {
+export async function openPostgresStore(location: StoreLocation, options?: StoreOptions): Promise<PostgresStore> {
   if (location.kind === 'postgres') {
     const pool = new pg.Pool({
       connectionString: location.url,
@@ -16,10 +16,10 @@ export async function openPostgresStore(location: StoreLocation): Promise<Postgr
     });
     // An idle client that loses its server must not crash the process; the next query reports the error.
     pool.on('error', () => undefined);
-    return new PostgresStore(pgDatabase(pool));
+    return new PostgresStore(pgDatabase(pool), options);
   }
   const { PGlite } = await import('@electric-sql/pglite');
   if (!location.dataDir.startsWith('memory://')) await mkdir(location.dataDir, { recursive: true });
   const db = await PGlite.create(location.dataDir);
-  return new PostgresStore(pgliteDatabase(db));
+  return new PostgresStore(pgliteDatabase(db), options);
 }

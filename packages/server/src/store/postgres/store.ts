@@ -1,14 +1,17 @@
 import { randomUUID } from 'node:crypto';
-import type { ConversationEvent } from '@parley/protocol';
+import type { Actor, ConversationEvent } from '@parley/protocol';
 import { ParleyError } from '../../core/errors.js';
-import type { Store } from '../../core/ports.js';
+import type { ActivityCursor, MemberStore, Store } from '../../core/ports.js';
 import type {
   AppendInput,
   AppendResult,
   ConversationKey,
+  ConversationListing,
   ConversationMemory,
   ConversationRecord,
+  MemberRecord,
   NewConversation,
+  Page,
   RangeQuery,
 } from '../../core/types.js';
 import { MIGRATIONS } from './migrations.js';
@@ -34,11 +37,24 @@ interface ConversationRow {
   created_at: string | number;
   metadata: Record<string, unknown>;
   last_seq: string | number;
+  last_event_at: string | number;
+  member_count: string | number;
+  /** Null for rooms above the large-room threshold. */
   members: string[] | null;
   assistant: string | null;
 }
 
+/** Store settings. */
+export interface StoreOptions {
+  /** Conversations with more members than this carry none in their record (see ConversationRecord.members). */
+  largeRoomMembers: number;
+}
+
 const EVENT_COLUMNS = 'tenant, conversation, seq, id, type, ts, actor_kind, actor_id, data, causation';
+// Members are embedded only up to the large-room threshold ($3 of the query that selects these).
+const CONVERSATION_COLUMNS = `c.tenant, c.id, c.created_by, c.created_at, c.metadata, c.last_seq, c.last_event_at, c.member_count, c.assistant,
+  CASE WHEN c.member_count <= $3 THEN (SELECT array_agg(m.user_id ORDER BY m.user_id) FROM parley_members m
+    WHERE m.tenant = c.tenant AND m.conversation = c.id) END AS members`;
 // Appends of one conversation committed together at most (bounds one transaction's size).
 const MAX_APPEND_GROUP = 256;
 // Arbitrary constant: serializes migrations of several nodes starting at once.
@@ -65,25 +81,30 @@ function toEvent(row: EventRow): ConversationEvent {
   return event;
 }
 
-function toConversation(row: ConversationRow): ConversationRecord {
+function toConversation(row: ConversationRow, largeRoomMembers: number): ConversationRecord {
   return {
     tenant: row.tenant,
     id: row.id,
     createdBy: row.created_by,
     createdAt: Number(row.created_at),
     metadata: row.metadata,
-    members: row.members ?? [],
+    members: Number(row.member_count) <= largeRoomMembers ? (row.members ?? []) : null,
+    memberCount: Number(row.member_count),
     lastSeq: Number(row.last_seq),
+    lastEventAt: Number(row.last_event_at),
     assistant: row.assistant,
   };
 }
 
-/** The Store over PostgreSQL: `pg` for servers, PGlite embedded; the SQL is the same. */
-export class PostgresStore implements Store {
+/** The Store and MemberStore over PostgreSQL: `pg` for servers, PGlite embedded; the SQL is the same. */
+export class PostgresStore implements Store, MemberStore {
   /** Appends waiting for their conversation's transaction under way, by conversation. */
   private readonly appendsWaiting = new Map<string, PendingAppend[]>();
 
-  constructor(private readonly db: SqlDatabase) {}
+  constructor(
+    private readonly db: SqlDatabase,
+    private readonly options: StoreOptions = { largeRoomMembers: 100 },
+  ) {}
 
   async migrate(): Promise<void> {
     await this.db.transaction(async (tx) => {
@@ -113,12 +134,14 @@ export class PostgresStore implements Store {
   async createConversation(input: NewConversation): Promise<{ conversation: ConversationRecord; event: ConversationEvent | null }> {
     const { tenant, conversationId } = input.key;
     const now = Date.now();
-    const members = [...new Set([input.createdBy, ...input.members])];
+    const creatorKind = input.creatorKind ?? 'user';
+    const creatorIsMember = creatorKind === 'user' || creatorKind === 'agent';
+    const members = [...new Set(creatorIsMember ? [input.createdBy, ...input.members] : input.members)];
     return this.db.transaction(async (tx) => {
       const inserted = await tx.query(
-        `INSERT INTO parley_conversations (tenant, id, created_by, created_at, metadata, last_seq, assistant)
-         VALUES ($1, $2, $3, $4, $5, 0, $6) ON CONFLICT DO NOTHING RETURNING id`,
-        [tenant, conversationId, input.createdBy, now, JSON.stringify(input.metadata), input.assistant],
+        `INSERT INTO parley_conversations (tenant, id, created_by, created_at, metadata, last_seq, assistant, member_count, last_event_at)
+         VALUES ($1, $2, $3, $4, $5, 0, $6, $7, $4) ON CONFLICT DO NOTHING RETURNING id`,
+        [tenant, conversationId, input.createdBy, now, JSON.stringify(input.metadata), input.assistant, members.length],
       );
       if (inserted.rows.length === 0) {
         const existing = await this.getConversationWith(tx, input.key);
@@ -132,7 +155,7 @@ export class PostgresStore implements Store {
       );
       const data = { createdBy: input.createdBy, members, metadata: input.metadata, assistant: input.assistant };
       // Takes seq 1 the way every event takes its seq.
-      const event = newEvent(input.key, 0, now, { key: input.key, type: 'conversation.created', actor: { kind: 'user', id: input.createdBy }, data });
+      const event = newEvent(input.key, 0, now, { key: input.key, type: 'conversation.created', actor: { kind: creatorKind, id: input.createdBy }, data });
       await this.insertEvents(tx, input.key, [event]);
       const conversation: ConversationRecord = {
         tenant,
@@ -140,8 +163,10 @@ export class PostgresStore implements Store {
         createdBy: input.createdBy,
         createdAt: now,
         metadata: input.metadata,
-        members,
+        members: members.length <= this.options.largeRoomMembers ? [...members].sort() : null,
+        memberCount: members.length,
         lastSeq: 1,
+        lastEventAt: now,
         assistant: input.assistant,
       };
       return { conversation, event };
@@ -256,7 +281,7 @@ export class PostgresStore implements Store {
   private async insertEvents(executor: SqlExecutor, key: ConversationKey, events: ConversationEvent[]): Promise<void> {
     const { rows } = await executor.query<{ seq: string | number }>(
       `WITH bumped AS (
-         UPDATE parley_conversations SET last_seq = last_seq + $3 WHERE tenant = $1 AND id = $2 RETURNING last_seq
+         UPDATE parley_conversations SET last_seq = last_seq + $3, last_event_at = $4 WHERE tenant = $1 AND id = $2 RETURNING last_seq
        )
        INSERT INTO parley_events (${EVENT_COLUMNS}, client_msg_id)
        SELECT $1, $2, bumped.last_seq - $3 + batch.n, batch.id, batch.type, $4, batch.actor_kind, batch.actor_id,
@@ -296,7 +321,7 @@ export class PostgresStore implements Store {
     return query.from === 'oldest' ? events : events.reverse();
   }
 
-  async markRead(key: ConversationKey, userId: string, seq: number): Promise<{ seq: number; event: ConversationEvent | null }> {
+  async markRead(key: ConversationKey, userId: string, seq: number, durable: boolean): Promise<{ seq: number; moved: boolean; event: ConversationEvent | null }> {
     return this.db.transaction(async (tx) => {
       const moved = await tx.query(
         `UPDATE parley_members SET last_read_seq = $4
@@ -308,11 +333,12 @@ export class PostgresStore implements Store {
           'SELECT last_read_seq FROM parley_members WHERE tenant = $1 AND conversation = $2 AND user_id = $3',
           [key.tenant, key.conversationId, userId],
         );
-        return { seq: Number(current.rows[0]?.last_read_seq ?? 0), event: null };
+        return { seq: Number(current.rows[0]?.last_read_seq ?? 0), moved: false, event: null };
       }
+      if (!durable) return { seq, moved: true, event: null };
       const event = newEvent(key, 0, Date.now(), { key, type: 'receipt.read', actor: { kind: 'user', id: userId }, data: { userId, seq } });
       await this.insertEvents(tx, key, [event]);
-      return { seq, event };
+      return { seq, moved: true, event };
     });
   }
 
@@ -342,13 +368,90 @@ export class PostgresStore implements Store {
 
   private async getConversationWith(executor: SqlExecutor, key: ConversationKey): Promise<ConversationRecord | null> {
     const { rows } = await executor.query<ConversationRow>(
-      `SELECT c.tenant, c.id, c.created_by, c.created_at, c.metadata, c.last_seq, c.assistant,
-              (SELECT array_agg(m.user_id ORDER BY m.user_id) FROM parley_members m
-                WHERE m.tenant = c.tenant AND m.conversation = c.id) AS members
-       FROM parley_conversations c WHERE c.tenant = $1 AND c.id = $2`,
-      [key.tenant, key.conversationId],
+      `SELECT ${CONVERSATION_COLUMNS} FROM parley_conversations c WHERE c.tenant = $1 AND c.id = $2`,
+      [key.tenant, key.conversationId, this.options.largeRoomMembers],
     );
-    return rows[0] ? toConversation(rows[0]) : null;
+    return rows[0] ? toConversation(rows[0], this.options.largeRoomMembers) : null;
+  }
+
+  async updateMetadata(key: ConversationKey, patch: Record<string, unknown>, actor: Actor): Promise<{ conversation: ConversationRecord; event: ConversationEvent } | null> {
+    return this.db.transaction(async (tx) => {
+      // `||` replaces top-level keys; the keys set to null are then removed.
+      const removed = Object.keys(patch).filter((name) => patch[name] === null);
+      const updated = await tx.query(
+        `UPDATE parley_conversations SET metadata = (metadata || $3::jsonb) - $4::text[] WHERE tenant = $1 AND id = $2 RETURNING id`,
+        [key.tenant, key.conversationId, JSON.stringify(patch), removed],
+      );
+      if (updated.rows.length === 0) return null;
+      const event = newEvent(key, 0, Date.now(), { key, type: 'conversation.updated', actor, data: { metadata: patch } });
+      await this.insertEvents(tx, key, [event]);
+      return { conversation: (await this.getConversationWith(tx, key))!, event };
+    });
+  }
+
+  async addMembers(key: ConversationKey, userIds: string[], actor: Actor): Promise<{ added: string[]; event: ConversationEvent | null }> {
+    return this.db.transaction(async (tx) => {
+      const now = Date.now();
+      const { rows } = await tx.query<{ user_id: string }>(
+        `INSERT INTO parley_members (tenant, conversation, user_id, joined_at)
+         SELECT $1, $2, u, $4 FROM unnest($3::text[]) AS u
+           WHERE EXISTS (SELECT 1 FROM parley_conversations WHERE tenant = $1 AND id = $2)
+         ON CONFLICT DO NOTHING RETURNING user_id`,
+        [key.tenant, key.conversationId, [...new Set(userIds)], now],
+      );
+      return this.recordMembership(tx, key, 'members.added', rows.map((row) => row.user_id).sort(), actor);
+    }).then(({ changed, event }) => ({ added: changed, event }));
+  }
+
+  async removeMembers(key: ConversationKey, userIds: string[], actor: Actor): Promise<{ removed: string[]; event: ConversationEvent | null }> {
+    return this.db.transaction(async (tx) => {
+      const { rows } = await tx.query<{ user_id: string }>(
+        'DELETE FROM parley_members WHERE tenant = $1 AND conversation = $2 AND user_id = ANY($3::text[]) RETURNING user_id',
+        [key.tenant, key.conversationId, userIds],
+      );
+      return this.recordMembership(tx, key, 'members.removed', rows.map((row) => row.user_id).sort(), actor);
+    }).then(({ changed, event }) => ({ removed: changed, event }));
+  }
+
+  /** Keeps the member count and appends the event of a membership change, in the change's transaction. */
+  private async recordMembership(tx: SqlExecutor, key: ConversationKey, type: 'members.added' | 'members.removed', changed: string[], actor: Actor): Promise<{ changed: string[]; event: ConversationEvent | null }> {
+    if (changed.length === 0) {
+      if (!(await this.getConversationWith(tx, key))) throw new ParleyError('not_found', `conversation ${key.conversationId} does not exist`);
+      return { changed, event: null };
+    }
+    const delta = type === 'members.added' ? changed.length : -changed.length;
+    await tx.query('UPDATE parley_conversations SET member_count = member_count + $3 WHERE tenant = $1 AND id = $2', [key.tenant, key.conversationId, delta]);
+    const event = newEvent(key, 0, Date.now(), { key, type, actor, data: { userIds: changed } });
+    await this.insertEvents(tx, key, [event]);
+    return { changed, event };
+  }
+
+  async isMember(key: ConversationKey, userId: string): Promise<boolean> {
+    const { rows } = await this.db.query('SELECT 1 FROM parley_members WHERE tenant = $1 AND conversation = $2 AND user_id = $3', [key.tenant, key.conversationId, userId]);
+    return rows.length > 0;
+  }
+
+  async listMembers(key: ConversationKey, after: string | null, limit: number): Promise<Page<MemberRecord, string>> {
+    const { rows } = await this.db.query<{ user_id: string; joined_at: string | number; last_read_seq: string | number }>(
+      `SELECT user_id, joined_at, last_read_seq FROM parley_members
+       WHERE tenant = $1 AND conversation = $2 AND user_id > $3 ORDER BY user_id LIMIT $4`,
+      [key.tenant, key.conversationId, after ?? '', limit + 1],
+    );
+    const items = rows.slice(0, limit).map((row) => ({ userId: row.user_id, joinedAt: Number(row.joined_at), lastReadSeq: Number(row.last_read_seq) }));
+    return { items, next: rows.length > limit ? items[items.length - 1]!.userId : null };
+  }
+
+  async listConversations(tenant: string, userId: string, after: ActivityCursor | null, limit: number): Promise<Page<ConversationListing, ActivityCursor>> {
+    const { rows } = await this.db.query<ConversationRow & { last_read_seq: string | number }>(
+      `SELECT ${CONVERSATION_COLUMNS}, mine.last_read_seq
+       FROM parley_members mine JOIN parley_conversations c ON c.tenant = mine.tenant AND c.id = mine.conversation
+       WHERE mine.tenant = $1 AND mine.user_id = $2 AND (c.last_event_at, c.id) < ($4, $5)
+       ORDER BY c.last_event_at DESC, c.id DESC LIMIT $6`,
+      [tenant, userId, this.options.largeRoomMembers, after?.lastEventAt ?? Number.MAX_SAFE_INTEGER, after?.conversationId ?? '', limit + 1],
+    );
+    const items = rows.slice(0, limit).map((row) => ({ conversation: toConversation(row, this.options.largeRoomMembers), lastReadSeq: Number(row.last_read_seq) }));
+    const last = items[items.length - 1]?.conversation;
+    return { items, next: rows.length > limit && last ? { lastEventAt: last.lastEventAt, conversationId: last.id } : null };
   }
 
   private async findByClientMsgId(executor: SqlExecutor, input: AppendInput, clientMsgId: string): Promise<ConversationEvent | null> {
