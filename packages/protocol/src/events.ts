@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { jsonValueSchema } from './json.js';
 import { identifierSchema } from './ids.js';
 
 export const MAX_TEXT_LENGTH = 32_768;
@@ -12,7 +13,7 @@ export const structuredContentSchema = z.object({
     .max(64)
     .regex(/^[a-z][a-z0-9_.-]*$/, 'lowercase letters, digits and _ . - only')
     .refine((type) => type !== 'text', 'type "text" needs a "text" field'),
-  data: z.json(),
+  data: jsonValueSchema,
 });
 export const contentSchema = z.union([textContentSchema, structuredContentSchema]);
 export type Content = z.infer<typeof contentSchema>;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { jsonValueSchema } from './json.js';
 import { errorBodySchema } from './errors.js';
 import { contentSchema, eventSchema, signalSchema } from './events.js';
 import { identifierSchema, roleSchema } from './ids.js';
@@ -11,7 +12,7 @@ export const MEMBERS_PER_REQUEST = 1000;
 export const LIST_MAX_LIMIT = 200;
 
 /** Metadata changes: top-level keys replace the stored ones, `null` deletes a key (JSON merge patch, one level). */
-export const metadataPatchSchema = z.record(z.string().max(128), z.json()).refine((patch) => Object.keys(patch).length <= 100, 'at most 100 keys');
+export const metadataPatchSchema = z.record(z.string().max(128), jsonValueSchema).refine((patch) => Object.keys(patch).length <= 100, 'at most 100 keys');
 /** An opaque keyset cursor of a listing, from the previous page's `nextCursor`. */
 export const cursorSchema = z.string().min(1).max(512);
 
@@ -33,7 +34,7 @@ export const operationArgsSchemas = {
     /** An assistant profile: the conversation then gets an AI answer to every user message. */
     assistant: identifierSchema.optional(),
     members: z.array(identifierSchema).max(MEMBERS_PER_REQUEST).default([]),
-    metadata: z.record(z.string(), z.json()).default({}),
+    metadata: z.record(z.string(), jsonValueSchema).default({}),
   }),
   'conversation.get': conversationArgs,
   /** The caller's conversations, most recently active first. */

@@ -4,4 +4,6 @@ export * from './events.js';
 export * from './frames.js';
 export * from './ids.js';
 export * from './json-limits.js';
+export * from './json.js';
 export * from './scopes.js';
+export * from './api.js';

@@ -1,7 +1,10 @@
 import { parseArgs } from 'node:util';
-import { roleSchema, type Role } from '@parley/protocol';
+import { identifierSchema, roleSchema, type Role } from '@parley/protocol';
 import { openStore, resolveSecret, SERVER_VERSION, startNode } from './app/app.js';
 import { signDevelopmentToken } from './auth/tokens.js';
+import { DataDirHeldError, DataDirLock } from './app/data-dir-lock.js';
+import { ParleyError } from './core/errors.js';
+import { openKeyAdmin, parseScopes } from './app/key-admin.js';
 import { ConfigError, configFlags, loadConfig, SETTINGS, type Config } from './config/config.js';
 import { createLogger } from './observability/logger.js';
 
@@ -11,7 +14,13 @@ Usage:
   parley start [--role all|gateway|worker] [--port N] [--host H] [--data-dir D] [--database-url URL] [--log-level L]
   parley migrate [--database-url URL] [--data-dir D]
   parley token --tenant T --user U [--roles user,agent,admin] [--ttl SECONDS]
+  parley apikey create --tenant T --scopes S1,S2 [--name N]   prints a new API key (shown once)
+  parley apikey list --tenant T
+  parley apikey revoke --tenant T --id KEY_ID
   parley config      list every setting (environment variable, flag, default)
+
+With the embedded database (no DATABASE_URL), apikey goes through the running server, or opens the data
+directory itself while no server runs.
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -23,6 +32,8 @@ async function main(argv: string[]): Promise<number> {
       return migrate(rest);
     case 'token':
       return token(rest);
+    case 'apikey':
+      return apikey(rest);
     case 'config':
       return listSettings();
     case undefined:
@@ -67,8 +78,13 @@ async function start(args: string[]): Promise<number> {
 
 async function migrate(args: string[]): Promise<number> {
   const { config } = parseConfig(args);
-  const store = await openStore(config);
-  await store.close();
+  const lock = config.databaseUrl ? null : await DataDirLock.acquire(config.dataDir, 'cli');
+  try {
+    const store = await openStore(config);
+    await store.close();
+  } finally {
+    await lock?.release();
+  }
   process.stdout.write('migrations applied\n');
   return 0;
 }
@@ -96,6 +112,36 @@ async function token(args: string[]): Promise<number> {
   return 0;
 }
 
+async function apikey(args: string[]): Promise<number> {
+  const [action, ...rest] = args;
+  const extra = { tenant: { type: 'string' }, scopes: { type: 'string' }, name: { type: 'string' }, id: { type: 'string' } } as const;
+  const { config, values } = parseConfig(rest, extra);
+  const tenant = identifierSchema.safeParse(values.tenant);
+  if (!tenant.success) throw new ConfigError(['--tenant is required (an identifier)']);
+  if (action !== 'create' && action !== 'list' && action !== 'revoke') throw new ConfigError(['apikey: use create, list or revoke']);
+  const scopes = action === 'create' ? parseScopes(values.scopes) : [];
+  if (action === 'revoke' && !values.id) throw new ConfigError(['apikey revoke: --id is required']);
+  const admin = await openKeyAdmin(config, tenant.data);
+  try {
+    if (action === 'create') {
+      const { key, apiKey } = await admin.create(values.name ?? 'cli', scopes);
+      process.stderr.write(`API key ${apiKey.id} of tenant ${tenant.data}, scopes ${apiKey.scopes.join(',')}. It is shown only now: store it.\n`);
+      process.stdout.write(`${key}\n`);
+    } else if (action === 'list') {
+      for (const key of await admin.list()) {
+        const state = key.revokedAt === null ? 'active' : `revoked ${new Date(key.revokedAt).toISOString()}`;
+        process.stdout.write(`${key.id}  ${key.name}  ${key.scopes.join(',')}  created ${new Date(key.createdAt).toISOString()}  ${state}\n`);
+      }
+    } else {
+      await admin.revoke(values.id!);
+      process.stdout.write(`revoked ${values.id}\n`);
+    }
+  } finally {
+    await admin.close();
+  }
+  return 0;
+}
+
 function listSettings(): number {
   for (const setting of Object.values(SETTINGS)) {
     const flag = setting.flag ? ` (--${setting.flag})` : '';
@@ -109,9 +155,14 @@ main(process.argv.slice(2)).then(
     if (code >= 0) process.exitCode = code;
   },
   (error: unknown) => {
-    if (error instanceof ConfigError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+    if (error instanceof ConfigError || error instanceof DataDirHeldError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
       process.stderr.write(`parley: ${(error as Error).message}\n`);
       process.exitCode = 2;
+      return;
+    }
+    if (error instanceof ParleyError) {
+      process.stderr.write(`parley: ${error.code}: ${error.message}\n`);
+      process.exitCode = 1;
       return;
     }
     const code = (error as NodeJS.ErrnoException).code;

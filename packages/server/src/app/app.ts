@@ -29,11 +29,16 @@ import { ExpiryClock } from '../gateway/expiry-clock.js';
 import { PresenceDepartures } from '../gateway/presence-departures.js';
 import { UserConnections } from '../gateway/user-connections.js';
 import { createRequestHandler } from '../http/routes.js';
+import { createApi } from '../http/api/index.js';
+import { combineHandlers, registerApiDocs } from '../http/server.js';
+import { ApiKeys } from '../auth/api-keys.js';
+import { PostgresKeyStore } from '../store/postgres/key-store.js';
 import { ConversationLog } from '../log/conversation-log.js';
 import type { Logger } from '../observability/logger.js';
 import { Metrics } from '../observability/metrics.js';
 import { startTracing, type TracingPipeline } from '../observability/tracing-sdk.js';
 import { openPostgresStore } from '../store/postgres/open.js';
+import { DataDirLock } from './data-dir-lock.js';
 import type { PostgresStore, StoreOptions } from '../store/postgres/store.js';
 import { ConversationService } from '../conversations/service.js';
 
@@ -140,13 +145,30 @@ function optional<T extends Record<string, string | undefined>>(values: T): Part
 
 /** Composition root: config -> adapters -> gateway and HTTP, listening. */
 export async function startNode(config: Config, logger: Logger): Promise<ParleyNode> {
+  // The embedded database belongs to this process alone; CLI commands reach it through this server.
+  const lock = config.databaseUrl ? null : await DataDirLock.acquire(config.dataDir, 'server');
   const tracing = config.otel === 'on' ? startTracing({ serviceVersion: SERVER_VERSION, role: config.role, logger }) : null;
   try {
-    return await startServices(config, logger, tracing);
+    const node = await startServices(config, logger, tracing);
+    await lock?.listening(`http://${localHost(config.host)}:${node.port}`);
+    return {
+      ...node,
+      stop: async () => {
+        await node.stop();
+        await lock?.release();
+      },
+    };
   } catch (error) {
     await tracing?.shutdown().catch(() => undefined);
+    await lock?.release();
     throw error;
   }
+}
+
+/** The address a local client reaches a server on that listens on `host`. */
+function localHost(host: string): string {
+  if (host === '0.0.0.0' || host === '::') return '127.0.0.1';
+  return host.includes(':') ? `[${host}]` : host;
 }
 
 /** Everything but tracing, which starts first so that the rest is traced from its start. */
@@ -228,14 +250,24 @@ async function startServices(config: Config, logger: Logger, tracing: TracingPip
     },
   });
   const devSecret = secret && !config.jwtSecret ? secret : undefined;
+  const api = createApi({
+    conversations,
+    keys: new ApiKeys(new PostgresKeyStore(store.db), bus),
+    verifier,
+    logger,
+    maxBodyBytes: config.apiMaxBodyBytes,
+    serverVersion: SERVER_VERSION,
+    ...(secret ? { mintToken: (claims) => signDevelopmentToken(secret, { ...claims, ...optional({ issuer: config.jwtIssuer, audience: config.jwtAudience }) }) } : {}),
+  });
+  registerApiDocs(api);
   const server = createServer(
-    createRequestHandler({
+    combineHandlers(api, createRequestHandler({
       registry: metrics.registry,
       checkStore: () => store.ping(),
       isDraining: () => gateway.isDraining,
       ...(servesClients ? { webRoot: config.webDir ?? DEFAULT_WEB_ROOT } : {}),
       ...(devSecret && servesClients ? { issueDevToken: (tenant: string, userId: string) => signDevelopmentToken(devSecret, { tenant, userId, roles: ['user'], ttlSeconds: 3600 }) } : {}),
-    }),
+    })),
   );
   if (servesClients) {
     gateway.listen(server, {

@@ -44,4 +44,6 @@ export type ControlMessage =
   /** A notice for every connection of the user, on whichever node. */
   | { type: 'user.notify'; tenant: string; userId: string; notification: { id: string; ts: number; data: Record<string, unknown> } }
   /** Closes every connection of the user, on whichever node. */
-  | { type: 'user.disconnect'; tenant: string; userId: string; reconnect: boolean };
+  | { type: 'user.disconnect'; tenant: string; userId: string; reconnect: boolean }
+  /** An API key was revoked: every node forgets what it cached of it. */
+  | { type: 'apikey.revoked'; tenant: string; keyId: string };

@@ -1,6 +1,7 @@
 /** The ports: one file each; this index lets modules import them from one place. */
 export type * from './store.js';
 export type * from './member-store.js';
+export type * from './key-store.js';
 export type * from './bus.js';
 export type * from './presence.js';
 export type * from './assistants.js';

@@ -76,4 +76,21 @@ UPDATE parley_conversations c SET
 CREATE INDEX parley_conversations_by_activity ON parley_conversations (tenant, last_event_at DESC, id DESC);
 `,
   },
+  {
+    version: 5,
+    name: 'tenant API keys',
+    sql: `
+CREATE TABLE parley_api_keys (
+  id          text   PRIMARY KEY,
+  tenant      text   NOT NULL,
+  name        text   NOT NULL,
+  scopes      text[] NOT NULL,
+  secret_hash text   NOT NULL,
+  created_at  bigint NOT NULL,
+  created_by  text   NOT NULL,
+  revoked_at  bigint
+);
+CREATE INDEX parley_api_keys_by_tenant ON parley_api_keys (tenant, created_at DESC);
+`,
+  },
 ];

@@ -102,7 +102,8 @@ export class PostgresStore implements Store, MemberStore {
   private readonly appendsWaiting = new Map<string, PendingAppend[]>();
 
   constructor(
-    private readonly db: SqlDatabase,
+    /** The database, for the other stores that live beside this one (keys, webhooks). */
+    readonly db: SqlDatabase,
     private readonly options: StoreOptions = { largeRoomMembers: 100 },
   ) {}
 

@@ -1,0 +1,66 @@
+import { OpenAPIHono } from '@hono/zod-openapi';
+import { bodyLimit } from 'hono/body-limit';
+import type { Logger } from 'pino';
+import type { ApiKeys } from '../../auth/api-keys.js';
+import type { TokenVerifier } from '../../auth/tokens.js';
+import type { ConversationService } from '../../conversations/service.js';
+import { ParleyError } from '../../core/errors.js';
+import { authenticate, type ApiEnv } from '../authenticate.js';
+import { asParleyError, errorResponse } from '../errors.js';
+import { registerConversationRoutes } from './conversations.js';
+import { registerUserRoutes, type TokenMinter } from './users.js';
+
+/** What the server API needs, wired by the composition root. */
+export interface ApiDependencies {
+  conversations: ConversationService;
+  keys: ApiKeys;
+  verifier: TokenVerifier;
+  mintToken?: TokenMinter;
+  logger: Logger;
+  /** Largest accepted request body; larger ones get 413. */
+  maxBodyBytes: number;
+  serverVersion: string;
+}
+
+/**
+ * The server API under `/v1/api`, as a route table: each route's zod schemas validate the request and write
+ * its OpenAPI entry (served at `/v1/openapi.json`), and one handler turns every error into a response.
+ */
+export function createApi(dependencies: ApiDependencies): OpenAPIHono<ApiEnv> {
+  const api = new OpenAPIHono<ApiEnv>({
+    defaultHook: (result) => {
+      if (!result.success) throw new ParleyError('bad_request', `invalid request: ${describeIssues(result.error.issues)}`);
+    },
+  });
+  api.use('*', bodyLimit({ maxSize: dependencies.maxBodyBytes, onError: () => { throw new ParleyError('too_large', `request body exceeds ${dependencies.maxBodyBytes} bytes`); } }));
+  api.use('*', authenticate(dependencies.keys, dependencies.verifier));
+  registerConversationRoutes(api, dependencies.conversations);
+  registerUserRoutes(api, dependencies.conversations, dependencies.keys, dependencies.mintToken);
+
+  const root = new OpenAPIHono<ApiEnv>();
+  root.route('/v1/api', api);
+  root.openAPIRegistry.registerComponent('securitySchemes', 'bearer', {
+    type: 'http',
+    scheme: 'bearer',
+    description: 'A tenant API key (psk_...; `parley apikey create`) or a user JWT',
+  });
+  root.doc31('/v1/openapi.json', {
+    openapi: '3.1.0',
+    info: { title: 'Parley server API', version: dependencies.serverVersion, description: 'The REST API for a backend: conversations, members, messages, history, users, tokens, keys. See docs/api.md.' },
+  });
+  const onError = (error: Error, context: Parameters<Parameters<typeof root.onError>[0]>[1]) => {
+    const failure = asParleyError(error);
+    if (failure.code === 'internal') dependencies.logger.error({ err: error, path: context.req.path }, 'API request failed');
+    return errorResponse(context, failure);
+  };
+  api.onError(onError);
+  root.onError(onError);
+  return root;
+}
+
+function describeIssues(issues: ReadonlyArray<{ path: PropertyKey[]; message: string }>): string {
+  return issues
+    .slice(0, 3)
+    .map((issue) => `${issue.path.length ? issue.path.map(String).join('.') : '(body)'}: ${issue.message}`)
+    .join('; ');
+}
