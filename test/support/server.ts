@@ -20,6 +20,8 @@ export interface TestServer {
   port: number;
   url: string;
   wsUrl: string;
+  /** The server's PARLEY_DATA_DIR (its embedded database, when it uses PGlite). */
+  dataDir: string;
   process: ChildProcess;
   logs: string[];
   /** SIGTERM and wait for exit; returns the exit code. */
@@ -73,6 +75,7 @@ export async function startServer(env: Record<string, string> = {}): Promise<Tes
     port,
     url: `http://127.0.0.1:${port}`,
     wsUrl: `ws://127.0.0.1:${port}/v1/ws`,
+    dataDir,
     process: child,
     logs,
     stop: async () => {

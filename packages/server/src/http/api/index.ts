@@ -1,5 +1,5 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
-import { bodyLimit } from 'hono/body-limit';
+import type { MiddlewareHandler } from 'hono';
 import type { Logger } from 'pino';
 import type { ApiKeys } from '../../auth/api-keys.js';
 import type { TokenVerifier } from '../../auth/tokens.js';
@@ -32,7 +32,7 @@ export function createApi(dependencies: ApiDependencies): OpenAPIHono<ApiEnv> {
       if (!result.success) throw new ParleyError('bad_request', `invalid request: ${describeIssues(result.error.issues)}`);
     },
   });
-  api.use('*', bodyLimit({ maxSize: dependencies.maxBodyBytes, onError: () => { throw new ParleyError('too_large', `request body exceeds ${dependencies.maxBodyBytes} bytes`); } }));
+  api.use('*', limitBody(dependencies.maxBodyBytes));
   api.use('*', authenticate(dependencies.keys, dependencies.verifier));
   registerConversationRoutes(api, dependencies.conversations);
   registerUserRoutes(api, dependencies.conversations, dependencies.keys, dependencies.mintToken);
@@ -56,6 +56,19 @@ export function createApi(dependencies: ApiDependencies): OpenAPIHono<ApiEnv> {
   api.onError(onError);
   root.onError(onError);
   return root;
+}
+
+/**
+ * Refuses a body over `maxBytes` before it is read, by its Content-Length (Node's parser holds the body to that
+ * length); a body without one (chunked) is refused, so no request can make the server buffer without bound.
+ */
+function limitBody(maxBytes: number): MiddlewareHandler<ApiEnv> {
+  return async (context, next) => {
+    const length = context.req.header('content-length');
+    if (length === undefined && context.req.header('transfer-encoding') !== undefined) throw new ParleyError('bad_request', 'send the request body with a Content-Length');
+    if (length !== undefined && Number(length) > maxBytes) throw new ParleyError('too_large', `request body exceeds ${maxBytes} bytes`);
+    await next();
+  };
 }
 
 function describeIssues(issues: ReadonlyArray<{ path: PropertyKey[]; message: string }>): string {
