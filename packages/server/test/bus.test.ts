@@ -9,7 +9,7 @@ import { RedisApprovalRegistry } from '../src/adapters/redis/approval-registry.j
 import { RedisBus } from '../src/adapters/redis/bus.js';
 import { RedisPresence } from '../src/adapters/redis/presence.js';
 import { redisTestPrefix } from '../../../test/support/redis.js';
-import type { ApprovalRegistry, Bus, BusMessage, Presence } from '../src/core/ports.js';
+import type { ApprovalRegistry, Bus, BusMessage, ControlMessage, Presence } from '../src/core/ports.js';
 
 interface BusFactory {
   name: string;
@@ -99,6 +99,17 @@ describe.each(factories)('Bus conformance: $name', (factory) => {
 
   it('says an unknown conversation has no complete hot log', async () => {
     expect(await bus.readHotLog(newKey(), 0, 10)).toEqual({ complete: false, events: [] });
+  });
+
+  it('delivers control messages to every listener, also after the last conversation was unsubscribed', async () => {
+    const received: ControlMessage[] = [];
+    bus.onControl((message) => received.push(message));
+    const message: ControlMessage = { type: 'user.notify', tenant: 'acme', userId: `u-${conversationCounter}`, notification: { id: 'n1', ts: 1, data: {} } };
+    const unsubscribe = await bus.subscribe(newKey(), () => undefined);
+    await unsubscribe();
+    await new Promise((resolve) => setTimeout(resolve, 50)); // the listener subscribes as it is registered
+    await bus.publishControl(message);
+    await eventually(() => expect(received).toContainEqual(message));
   });
 });
 

@@ -34,6 +34,7 @@ export class RedisBus implements Bus {
   private readonly resubscribedListeners: Array<() => void> = [];
   private readonly controlListeners: Array<(message: ControlMessage) => void> = [];
   private subscriberWasReady = false;
+  private controlSubscriber: Redis | null = null;
 
   constructor(private readonly options: RedisBusOptions) {
     this.commands = new Redis(options.url, { maxRetriesPerRequest: 2, lazyConnect: false }) as Redis & PublishEventCommand;
@@ -66,17 +67,22 @@ export class RedisBus implements Bus {
   }
 
   onControl(listener: (message: ControlMessage) => void): void {
-    if (this.controlListeners.length === 0) {
-      this.subscriber.on('message', (channel: string, message: string) => {
+    if (!this.controlSubscriber) {
+      // A connection of its own: ioredis loses track of a plain SUBSCRIBE on a connection whose last sharded
+      // channel is unsubscribed (its replies then fail as "Command queue state error"), and control would go deaf.
+      this.controlSubscriber = new Redis(this.options.url, { maxRetriesPerRequest: null });
+      this.controlSubscriber.on('error', () => undefined);
+      this.controlSubscriber.on('message', (channel: string, message: string) => {
         if (channel !== this.controlChannel) return;
+        let parsed: ControlMessage;
         try {
-          const parsed = JSON.parse(message) as ControlMessage;
-          for (const each of this.controlListeners) each(parsed);
+          parsed = JSON.parse(message) as ControlMessage;
         } catch {
-          // not ours
+          return; // not ours
         }
+        for (const each of this.controlListeners) each(parsed);
       });
-      this.subscriber.subscribe(this.controlChannel).catch(() => undefined);
+      this.controlSubscriber.subscribe(this.controlChannel).catch(() => undefined);
     }
     this.controlListeners.push(listener);
   }
@@ -136,6 +142,7 @@ export class RedisBus implements Bus {
   async close(): Promise<void> {
     this.listeners.clear();
     this.subscriber.disconnect();
+    this.controlSubscriber?.disconnect();
     if (this.commands.status !== 'ready') return this.commands.disconnect();
     const quit = this.commands.quit().catch(() => undefined);
     const deadline = new Promise<void>((resolve) => setTimeout(resolve, CLOSE_TIMEOUT_MS).unref());
