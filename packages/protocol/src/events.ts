@@ -16,6 +16,8 @@ export const structuredContentSchema = z.object({
 });
 export const contentSchema = z.union([textContentSchema, structuredContentSchema]);
 export type Content = z.infer<typeof contentSchema>;
+/** Text content: `{type: 'text', text}`. */
+export type TextContent = z.infer<typeof textContentSchema>;
 
 export const actorSchema = z.object({
   kind: z.enum(['user', 'agent', 'assistant', 'system', 'service']),
@@ -35,9 +37,12 @@ export const causationSchema = z.object({
 });
 export type Causation = z.infer<typeof causationSchema>;
 
-/** Durable event types of protocol v1. `noun.verb`. */
+/** Durable event types of protocol v1. `noun.verb`. The catalogue (catalogue.ts) has the data and audience of each. */
 export const DURABLE_EVENT_TYPES = [
   'conversation.created',
+  'conversation.updated',
+  'members.added',
+  'members.removed',
   'message.created',
   'receipt.read',
   'ai.started',
@@ -72,13 +77,17 @@ export const eventSchema = z.object({
 export type ConversationEvent = z.infer<typeof eventSchema>;
 
 /** Ephemeral signal types: published live, never stored, carry no `seq`. */
-export const SIGNAL_TYPES = ['typing', 'presence.joined', 'presence.left', 'ai.delta', 'ai.snapshot'] as const;
+export const SIGNAL_TYPES = ['typing', 'presence.joined', 'presence.left', 'ai.delta', 'ai.snapshot', 'notification'] as const;
 export type SignalType = (typeof SIGNAL_TYPES)[number];
 
+/**
+ * The signal envelope. `type` is any string, as for events: a client must tolerate signal types added
+ * after it was built (the catalogue types the ones it knows).
+ */
 export const signalSchema = z.object({
   tenant: identifierSchema,
   conversation: identifierSchema,
-  type: z.enum(SIGNAL_TYPES),
+  type: z.string().min(1),
   ts: z.number().int(),
   actor: actorSchema,
   data: z.record(z.string(), z.unknown()),
