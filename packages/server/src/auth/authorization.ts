@@ -1,3 +1,4 @@
+import type { Viewer } from '@parley/protocol';
 import { ParleyError } from '../core/errors.js';
 import type { ConversationRecord, Principal } from '../core/types.js';
 
@@ -6,6 +7,11 @@ export function canAccessConversation(principal: Principal, conversation: Conver
   if (principal.tenant !== conversation.tenant) return false;
   if (principal.roles.includes('agent') || principal.roles.includes('admin')) return true;
   return conversation.members.includes(principal.userId);
+}
+
+/** How the event catalogue's audiences see a principal: agents and admins are staff, everyone else a member. */
+export function viewerOf(principal: Pick<Principal, 'roles'>): Viewer {
+  return principal.roles.includes('agent') || principal.roles.includes('admin') ? 'staff' : 'member';
 }
 
 /** Throws `not_found` for a missing conversation and `forbidden` when the principal may not access it. */
