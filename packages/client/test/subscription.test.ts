@@ -1,6 +1,6 @@
 import type { Signal } from '@parley/protocol';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { InvalidDataError, isKnownEvent, isTextContent, ParleyClientError, toolResultError, type ConversationEvent, type ParleyEvent, type ParleySignal } from '../src/index.js';
+import { InvalidDataError, isKnownEvent, ParleyClientError, toolResultError, type ConversationEvent, type ParleyEvent, type ParleySignal } from '../src/index.js';
 import { FakeServer } from './helpers/fake-server.js';
 import { closeClients, createClient, record, waitFor } from './helpers/util.js';
 
@@ -213,7 +213,7 @@ describe('typed events', () => {
 function summary(event: ParleyEvent): string {
   switch (event.type) {
     case 'message.created':
-      return isTextContent(event.data.content) ? `${event.actor.id}: ${event.data.content.text}` : `[${event.data.content.type}]`;
+      return `${event.actor.id}: ${event.data.content.text ?? `[${event.data.content.type}]`}`;
     case 'ai.tool_result':
       return toolResultError(event.data) ? 'tool failed' : 'tool answered';
     default:

@@ -13,6 +13,8 @@ export const structuredContentSchema = z.object({
     .regex(/^[a-z][a-z0-9_.-]*$/, 'lowercase letters, digits and _ . - only')
     .refine((type) => type !== 'text', 'type "text" needs a "text" field'),
   data: z.json(),
+  // Never present, so that `content.text` reads as `string | undefined` on any content, text or not.
+  text: z.never({ error: 'structured content has no "text": put it in "data"' }).optional(),
 });
 export const contentSchema = z.union([textContentSchema, structuredContentSchema]);
 export type Content = z.infer<typeof contentSchema>;

@@ -205,9 +205,15 @@ describe('types', () => {
 function describeEvent(event: ParleyEvent): string {
   switch (event.type) {
     case 'message.created':
-      return isTextContent(event.data.content) ? `message: ${event.data.content.text}` : `[${event.data.content.type}]`;
+      // `text` reads on any content (undefined for structured content); isTextContent narrows to text content.
+      if (event.data.content.text === undefined) return `[${event.data.content.type}]`;
+      return isTextContent(event.data.content) ? `message: ${event.data.content.text}` : 'never';
     case 'ai.completed':
       return `${event.data.model}: ${event.data.text} (${event.data.usage.outputTokens} tokens)`;
+    case 'ai.stopped':
+      return event.data.text;
+    case 'members.added':
+      return event.data.userIds.join(', ');
     case 'receipt.read':
       return `${event.data.userId} read ${event.data.seq}`;
     default:

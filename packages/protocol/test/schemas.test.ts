@@ -34,6 +34,7 @@ describe('request frames', () => {
     expect(send.safeParse({ ...base, content: { type: 'text', text: '' } }).success).toBe(false);
     expect(send.safeParse({ ...base, content: { type: 'text', text: 'x'.repeat(32_769) } }).success).toBe(false);
     expect(send.safeParse({ ...base, content: { type: 'text', data: {} } }).success).toBe(false);
+    expect(send.safeParse({ ...base, content: { type: 'order.card', data: {}, text: 'a card' } }).success).toBe(false);
     expect(send.safeParse({ ...base, content: { type: 'Bad Type', data: {} } }).success).toBe(false);
     expect(send.safeParse({ ...base, clientMsgId: 'has space', content: { type: 'text', text: 'x' } }).success).toBe(false);
     expect(send.safeParse({ ...base, conversationId: 'c'.repeat(129), content: { type: 'text', text: 'x' } }).success).toBe(false);

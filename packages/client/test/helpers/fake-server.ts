@@ -112,7 +112,7 @@ export class FakeServer {
     const key = `${args.conversationId}|${args.clientMsgId}`;
     const previous = this.acks.get(key);
     if (previous) return { ...previous, duplicate: true };
-    const text = 'text' in args.content ? args.content.text : args.content.type;
+    const text = args.content.text ?? args.content.type;
     const event = this.append(args.conversationId, text, { clientMsgId: args.clientMsgId });
     const ack: Ack = { eventId: event.id, seq: event.seq, ts: event.ts, duplicate: false };
     this.acks.set(key, ack);
