@@ -1,5 +1,8 @@
 import { existsSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Locator, type Page } from 'playwright-core';
@@ -176,6 +179,39 @@ describe('web chat page', () => {
     await page.context().close();
   });
 
+  it('shows a tool that failed as failed, live and after a reload (the failure is inside the result output)', async () => {
+    const backend = await failingToolBackend();
+    const assistantsDir = await mkdtemp(join(tmpdir(), 'parley-assistants-'));
+    let failing: TestServer | undefined;
+    try {
+      const assistantsFile = join(assistantsDir, 'assistants.json');
+      await writeFile(assistantsFile, JSON.stringify(assistantsWithWebhookTool(backend.url)));
+      // Loopback webhooks are allowed today; a later SSRF guard will need this URL on its allow-list.
+      failing = await startServer({ PARLEY_JWT_SECRET: '', PARLEY_WEB_DIR: WEB_DIR, PARLEY_ASSISTANTS_FILE: assistantsFile });
+      const page = await openChat(failing.url);
+      await ask(page, 'where is my order 1234?');
+      const answer = page.getByTestId('answer').last();
+      const final = (await watch(answer, finished)).at(-1)!;
+      expect(final.text).toContain('I could not use lookup_order just now (webhook answered HTTP 500)');
+      expect(backend.calls).toBe(1);
+      const note = answer.getByTestId('tool-note');
+      await expect.poll(() => note.getAttribute('data-state')).toBe('failed');
+      expect(await note.allTextContents()).toEqual(['tool lookup_order failed']);
+      expect(await note.getAttribute('title')).toBe('webhook answered HTTP 500');
+
+      await page.reload();
+      await waitForReady(page);
+      const replayed = page.getByTestId('answer').last().getByTestId('tool-note');
+      await expect.poll(() => replayed.getAttribute('data-state')).toBe('failed');
+      expect(await replayed.allTextContents()).toEqual(['tool lookup_order failed']);
+      await page.context().close();
+    } finally {
+      await failing?.stop();
+      await backend.close();
+      await rm(assistantsDir, { recursive: true, force: true });
+    }
+  });
+
   it('shows a reconnect banner while the connection is down, and works again once it is back', async () => {
     const proxy = await TcpProxy.start(server.port);
     proxies.push(proxy);
@@ -195,3 +231,35 @@ describe('web chat page', () => {
     await page.context().close();
   });
 });
+
+/** A tenant backend whose tool endpoint answers every call with HTTP 500. */
+async function failingToolBackend(): Promise<{ url: string; calls: number; close(): Promise<void> }> {
+  const backend = { url: '', calls: 0, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+  const server: Server = createServer((request, response) => {
+    request.resume();
+    request.on('end', () => {
+      backend.calls++;
+      response.writeHead(500, { 'Content-Type': 'application/json' }).end('{"message":"the order system is down"}');
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  backend.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/tools`;
+  return backend;
+}
+
+/** The page's `assistant` profile on the demo model, with `lookup_order` as a webhook tool at `url`. */
+function assistantsWithWebhookTool(url: string) {
+  return {
+    assistants: [{ id: 'assistant', models: [{ provider: 'demo', ttftMs: 50, tokensPerSecond: 200 }], tools: ['lookup_order'], limits: { retries: 0 } }],
+    tools: [
+      {
+        name: 'lookup_order',
+        description: 'Look up an order by its number',
+        inputSchema: { type: 'object', properties: { orderId: { type: 'string' } }, required: ['orderId'] },
+        url,
+        secret: 'a-long-shared-secret-for-the-test',
+        timeoutMs: 5000,
+      },
+    ],
+  };
+}

@@ -1,5 +1,8 @@
 import {
   CLOSE_CODES,
+  parseEvent,
+  parseSignal,
+  type ParleyEvent,
   type Ack,
   type Codec,
   type Content,
@@ -214,9 +217,16 @@ export class ParleyClient {
     return this.call('members.list', { conversationId, ...options });
   }
 
-  /** A page of stored events; `after` and `before` are exclusive seq bounds. */
-  history(conversationId: string, options: HistoryOptions = {}): Promise<HistoryPage> {
-    return this.call('history', { conversationId, ...options });
+  /** A page of stored events, typed by the catalogue; `after` and `before` are exclusive seq bounds. */
+  async history(conversationId: string, options: HistoryOptions = {}): Promise<HistoryPage> {
+    const page = await this.call('history', { conversationId, ...options });
+    const events: ParleyEvent[] = [];
+    for (const event of page.events) {
+      const parsed = parseEvent(event);
+      if (parsed.ok) events.push(parsed.event);
+      else this.report(parsed.error);
+    }
+    return { events, hasMore: page.hasMore };
   }
 
   /** Tells the conversation this user is typing (or stopped). */
@@ -438,8 +448,10 @@ export class ParleyClient {
       const error = new ParleyClientError(frame.code === 'forbidden' ? 'forbidden' : 'not_found', frame.reason);
       return this.feeds.get(frame.conversationId)?.end(error);
     }
-    this.feeds.get(frame.signal.conversation)?.receiveSignal(frame.signal);
-    this.emitter.emit('signal', frame.signal);
+    const parsed = parseSignal(frame.signal);
+    if (!parsed.ok) return this.report(parsed.error);
+    this.feeds.get(frame.signal.conversation)?.receiveSignal(parsed.signal);
+    this.emitter.emit('signal', parsed.signal);
   }
 
   /** Reports a final failure, then shuts down. */

@@ -1,10 +1,12 @@
 import {
   HISTORY_MAX_LIMIT,
+  parseEvent,
   type ConversationEvent,
   type OperationArgs,
   type OperationName,
   type OperationResult,
-  type Signal,
+  type ParleyEvent,
+  type ParleySignal,
 } from '@parley/protocol';
 import { Emitter, type ListenerErrorHandler } from './emitter.js';
 import { ParleyClientError, closedError, toClientError } from './errors.js';
@@ -17,7 +19,7 @@ export interface FeedHost {
   /** The delay before retry number `attempt`. */
   retryDelay(attempt: number): number;
   /** An event was delivered (for the client-wide 'event'). */
-  publish(event: ConversationEvent): void;
+  publish(event: ParleyEvent): void;
   /** A problem worth telling the application about (client-wide 'error'). */
   report(error: Error): void;
   /** The feed ended: forget it. */
@@ -92,8 +94,8 @@ export class ConversationFeed {
     void this.drain();
   }
 
-  /** A signal pushed by the server. */
-  receiveSignal(signal: Signal): void {
+  /** A signal pushed by the server, already read against the catalogue. */
+  receiveSignal(signal: ParleySignal): void {
     if (this.status !== 'ended') this.emitter.emit('signal', signal);
   }
 
@@ -190,10 +192,16 @@ export class ConversationFeed {
     this.retryLater(error, () => void this.drain());
   }
 
+  /**
+   * Delivers the next event, typed by the catalogue. An event of a known type whose data does not match it is
+   * reported ('error', with the event on it) instead of delivered as typed; its seq counts as delivered.
+   */
   private deliver(event: ConversationEvent): void {
     this.lastSeq = event.seq;
-    this.emitter.emit('event', event);
-    this.host.publish(event);
+    const parsed = parseEvent(event);
+    if (!parsed.ok) return this.report(parsed.error);
+    this.emitter.emit('event', parsed.event);
+    this.host.publish(parsed.event);
   }
 
   private retryLater(error: ParleyClientError, action: () => void): void {

@@ -1,4 +1,4 @@
-import type { ConversationEvent, Signal } from '@parley/protocol';
+import type { KnownEvent, ParleyEvent, ParleySignal } from '@parley/protocol';
 import { Emitter, type Listener } from './emitter.js';
 import { EventQueue } from './event-queue.js';
 import type { Subscription } from './subscription.js';
@@ -26,7 +26,12 @@ interface Assembly {
   ahead: Map<number, string>;
 }
 
-const END_STATUS: Record<string, GenerationStatus> = { 'ai.completed': 'completed', 'ai.stopped': 'stopped', 'ai.failed': 'failed' };
+/** The events of a generation; each names it by `generationId`. */
+const GENERATION_EVENT_TYPES = ['ai.started', 'ai.tool_call', 'ai.tool_result', 'ai.approval_requested', 'ai.approval_resolved', 'ai.completed', 'ai.stopped', 'ai.failed'] as const;
+type GenerationEvent = KnownEvent<(typeof GENERATION_EVENT_TYPES)[number]>;
+type EndEvent = KnownEvent<'ai.completed' | 'ai.stopped' | 'ai.failed'>;
+
+const END_STATUS: Record<EndEvent['type'], GenerationStatus> = { 'ai.completed': 'completed', 'ai.stopped': 'stopped', 'ai.failed': 'failed' };
 
 /**
  * Assembles the AI answers of one subscription from `ai.started`, `ai.snapshot`, `ai.delta` and the
@@ -67,24 +72,23 @@ export class Generations implements AsyncIterable<GenerationState> {
     for (const detach of this.detach) detach();
   }
 
-  private onEvent(event: ConversationEvent): void {
-    const generationId = event.data.generationId;
-    if (typeof generationId !== 'string') return;
-    const assembly = this.assembly(generationId, event.causation?.replyTo);
-    const status = END_STATUS[event.type];
-    if (!status || assembly.state.status !== 'streaming') return;
-    assembly.state.status = status;
-    assembly.state.text = String(event.data.text ?? assembly.state.text);
-    if (status === 'failed') {
-      assembly.state.error = { code: String(event.data.code), message: String(event.data.message), ...(typeof event.data.fallbackText === 'string' ? { fallbackText: event.data.fallbackText } : {}) };
+  private onEvent(event: ParleyEvent): void {
+    if (!isGenerationEvent(event)) return;
+    const assembly = this.assembly(event.data.generationId, event.causation?.replyTo);
+    if (!isEndEvent(event) || assembly.state.status !== 'streaming') return;
+    assembly.state.status = END_STATUS[event.type];
+    assembly.state.text = event.data.text;
+    if (event.type === 'ai.failed') {
+      const { code, message, fallbackText } = event.data;
+      assembly.state.error = { code, message, ...(fallbackText !== undefined ? { fallbackText } : {}) };
     }
     assembly.ahead.clear();
     this.emit(assembly);
   }
 
-  private onSignal(signal: Signal): void {
+  private onSignal(signal: ParleySignal): void {
     if (signal.type !== 'ai.delta' && signal.type !== 'ai.snapshot') return;
-    const { generationId, index, text } = signal.data as { generationId: string; index: number; text: string };
+    const { generationId, index, text } = signal.data;
     const assembly = this.assembly(generationId, undefined);
     if (assembly.state.status !== 'streaming') return;
     if (signal.type === 'ai.snapshot') {
@@ -122,6 +126,14 @@ export class Generations implements AsyncIterable<GenerationState> {
   private emit(assembly: Assembly): void {
     this.emitter.emit('update', { ...assembly.state });
   }
+}
+
+function isGenerationEvent(event: ParleyEvent): event is GenerationEvent {
+  return (GENERATION_EVENT_TYPES as readonly string[]).includes(event.type);
+}
+
+function isEndEvent(event: GenerationEvent): event is EndEvent {
+  return Object.hasOwn(END_STATUS, event.type);
 }
 
 function rethrowLater(error: unknown): void {

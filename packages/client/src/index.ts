@@ -29,6 +29,20 @@ export type {
   ConversationEvent,
   ConversationView,
   ErrorCode,
+  EventData,
+  KnownEvent,
+  KnownEventType,
+  KnownSignal,
+  KnownSignalType,
+  ParleyEvent,
+  ParleySignal,
   PrincipalView,
   Signal,
+  SignalData,
+  TextContent,
+  UnknownEvent,
+  UnknownSignal,
+  UnknownType,
 } from '@parley/protocol';
+/** The catalogue's helpers, for reading typed events. */
+export { InvalidDataError, isKnownEvent, isKnownSignal, isTextContent, toolResultError } from '@parley/protocol';

@@ -1,4 +1,4 @@
-import type { ConversationEvent, OperationInput, OperationResult, Signal } from '@parley/protocol';
+import type { OperationInput, OperationResult, ParleyEvent, ParleySignal } from '@parley/protocol';
 import { DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js';
 import { CODEC_NAMES, type CodecName } from './codecs.js';
 import { ParleyClientError } from './errors.js';
@@ -28,10 +28,10 @@ export type ClientState = 'idle' | 'connecting' | 'connected' | 'reconnecting' |
 
 /** What a ParleyClient emits. */
 export interface ClientEvents {
-  /** An event of any subscribed conversation, after duplicate removal and gap filling. */
-  event: ConversationEvent;
-  /** A signal (typing, presence) of any subscribed conversation. */
-  signal: Signal;
+  /** An event of any subscribed conversation, after duplicate removal and gap filling; typed as on a Subscription. */
+  event: ParleyEvent;
+  /** A signal (typing, presence, AI deltas) of any subscribed conversation. */
+  signal: ParleySignal;
   /** A notice the application's backend sent to this user (server API `notify`). */
   notification: { id: string; ts: number; data: Record<string, unknown> };
   /** The new state, on every change. */
@@ -62,8 +62,11 @@ export type OpenOptions = OperationInput<'conversation.open'>;
 export type OpenResult = OperationResult<'conversation.open'>;
 /** Options of `history`: `after`/`before` are exclusive seq bounds. */
 export type HistoryOptions = Omit<OperationInput<'history'>, 'conversationId'>;
-/** A page of history. */
-export type HistoryPage = OperationResult<'history'>;
+/** A page of history, typed like subscription events (an event whose data does not match its type is reported, not listed). */
+export interface HistoryPage {
+  events: ParleyEvent[];
+  hasMore: boolean;
+}
 /** The result of `markRead`. */
 export type ReadResult = OperationResult<'read'>;
 /** The result of `presence`. */

@@ -1,14 +1,17 @@
-import type { ConversationEvent, OperationResult, Signal } from '@parley/protocol';
+import type { OperationResult, ParleyEvent, ParleySignal } from '@parley/protocol';
 import type { Emitter, Listener } from './emitter.js';
 import { EventQueue } from './event-queue.js';
 
 /** What a Subscription emits. */
 export interface SubscriptionEvents {
-  /** A durable event, in seq order, each exactly once. */
-  event: ConversationEvent;
-  /** An ephemeral signal of this conversation (typing, presence). */
-  signal: Signal;
-  /** Something went wrong; non-fatal unless followed by 'end'. */
+  /**
+   * A durable event, in seq order, each exactly once: typed by the catalogue (`switch (event.type)` narrows
+   * `data`), or, for a type this SDK does not know, as it came.
+   */
+  event: ParleyEvent;
+  /** An ephemeral signal of this conversation (typing, presence, AI deltas), typed the same way. */
+  signal: ParleySignal;
+  /** Something went wrong; non-fatal unless followed by 'end'. An event or signal whose data does not match its type comes here (`InvalidDataError`). */
   error: Error;
   /** The subscription is over: unsubscribed, client closed (no error) or failed (the error). */
   end: Error | undefined;
@@ -36,7 +39,7 @@ export interface SubscriptionSource {
  * A live, resumable feed of one conversation's events. Survives reconnects: the client re-subscribes
  * from `lastSeq`, drops duplicates and fills gaps, so listeners see every event once, in order.
  */
-export class Subscription implements AsyncIterable<ConversationEvent> {
+export class Subscription implements AsyncIterable<ParleyEvent> {
   constructor(private readonly source: SubscriptionSource) {}
 
   /** The conversation this subscription follows. */
@@ -73,9 +76,9 @@ export class Subscription implements AsyncIterable<ConversationEvent> {
    * The events delivered from now on, until the subscription ends. Buffers up to `bufferSize` events; a consumer
    * further behind gets those, then a `busy` error (listeners and other iterators are not affected).
    */
-  [Symbol.asyncIterator](): AsyncIterator<ConversationEvent> {
+  [Symbol.asyncIterator](): AsyncIterator<ParleyEvent> {
     const stops: Array<() => void> = [];
-    const queue = new EventQueue<ConversationEvent>(this.source.bufferSize, () => stops.forEach((stop) => stop()));
+    const queue = new EventQueue<ParleyEvent>(this.source.bufferSize, () => stops.forEach((stop) => stop()));
     if (this.source.status === 'ended') {
       queue.end(this.source.endError);
       return queue;

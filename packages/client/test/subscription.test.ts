@@ -1,6 +1,6 @@
 import type { Signal } from '@parley/protocol';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ParleyClientError, type ConversationEvent } from '../src/index.js';
+import { InvalidDataError, isKnownEvent, ParleyClientError, toolResultError, type ConversationEvent, type ParleyEvent, type ParleySignal } from '../src/index.js';
 import { FakeServer } from './helpers/fake-server.js';
 import { closeClients, createClient, record, waitFor } from './helpers/util.js';
 
@@ -147,3 +147,76 @@ describe('subscribe', () => {
     expect(() => client.subscribe('c1')).toThrow(expect.objectContaining({ code: 'conflict' }));
   });
 });
+
+describe('typed events', () => {
+  it('delivers events typed by the catalogue; an unknown type passes with its seq; a known type with invalid data is reported, not delivered', async () => {
+    const client = await connected();
+    const subscription = client.subscribe('c1');
+    const events = record<ParleyEvent>((listener) => subscription.on('event', listener));
+    const errors = record<Error>((listener) => subscription.on('error', listener));
+    const clientErrors = record<Error>((listener) => client.on('error', listener));
+    await subscription.ready;
+
+    server.append('c1', 'hello');
+    server.appendEvent('c1', { type: 'support.note', data: { text: 'VIP customer' }, actor: { kind: 'agent', id: 'dana' } });
+    const broken = server.appendEvent('c1', { type: 'message.created', data: { content: { type: 'text' } } });
+    server.append('c1', 'still here');
+    await waitFor(() => events.length === 3, 'three events');
+
+    expect(events.map((event) => [event.seq, event.type, summary(event)])).toEqual([
+      [1, 'message.created', 'alice: hello'],
+      [2, 'support.note', 'support.note (not known to this SDK)'],
+      [4, 'message.created', 'alice: still here'],
+    ]);
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toBeInstanceOf(InvalidDataError);
+    expect((errors[0] as InvalidDataError).item).toEqual(broken);
+    expect(clientErrors).toEqual(errors);
+    // The invalid event's seq counts as delivered: no gap to fill.
+    expect(subscription.lastSeq).toBe(4);
+    expect(server.requests('history')).toEqual([]);
+  });
+
+  it('types history pages the same way', async () => {
+    const client = await connected();
+    const errors = record<Error>((listener) => client.on('error', listener));
+    server.append('c1', 'one', { push: false });
+    server.appendEvent('c1', { type: 'receipt.read', data: { userId: 'alice', seq: 'one' } }, { push: false });
+    server.appendEvent('c1', { type: 'reaction.added', data: { emoji: '+1' } }, { push: false });
+
+    const page = await client.history('c1', { after: 0 });
+
+    expect(page.events.map((event) => event.seq)).toEqual([1, 3]);
+    expect(page.hasMore).toBe(false);
+    expect(errors.map((error) => error.message)).toEqual([expect.stringMatching(/^event 2 \(receipt\.read\) of c1 has invalid data: seq/)]);
+  });
+
+  it('passes an unknown signal type through and reports a known one with invalid data', async () => {
+    const client = await connected();
+    const subscription = client.subscribe('c1');
+    const signals = record<ParleySignal>((listener) => subscription.on('signal', listener));
+    const errors = record<Error>((listener) => client.on('error', listener));
+    await subscription.ready;
+    const base = { tenant: 'acme', conversation: 'c1', ts: 1, actor: { kind: 'user' as const, id: 'bob' } };
+
+    server.current.send({ push: 'signal', signal: { ...base, type: 'reaction.typing', data: { emoji: '+1' } } });
+    server.current.send({ push: 'signal', signal: { ...base, type: 'typing', data: { active: 'yes' } } });
+    server.current.send({ push: 'signal', signal: { ...base, type: 'notification', data: { title: 'New reply', badge: 2 } } });
+    await waitFor(() => signals.length === 2, 'two signals');
+
+    expect(signals.map((signal) => signal.type)).toEqual(['reaction.typing', 'notification']);
+    expect(errors.map((error) => error.message)).toEqual([expect.stringMatching(/^signal typing of c1 has invalid data: active/)]);
+  });
+});
+
+/** Compiles only if `switch (event.type)` narrows `data`: the SDK's events are the catalogue's union. */
+function summary(event: ParleyEvent): string {
+  switch (event.type) {
+    case 'message.created':
+      return `${event.actor.id}: ${event.data.content.text ?? `[${event.data.content.type}]`}`;
+    case 'ai.tool_result':
+      return toolResultError(event.data) ? 'tool failed' : 'tool answered';
+    default:
+      return isKnownEvent(event) ? event.type : `${event.type} (not known to this SDK)`;
+  }
+}

@@ -14,9 +14,16 @@ export const structuredContentSchema = z.object({
     .regex(/^[a-z][a-z0-9_.-]*$/, 'lowercase letters, digits and _ . - only')
     .refine((type) => type !== 'text', 'type "text" needs a "text" field'),
   data: jsonValueSchema,
+  // Never present, so that `content.text` reads as `string | undefined` on any content, text or not.
+  text: z
+    .never({ error: 'structured content has no "text": put it in "data"' })
+    .meta({ type: 'null', description: 'Never present: structured content carries its payload in data' })
+    .optional(),
 });
 export const contentSchema = z.union([textContentSchema, structuredContentSchema]);
 export type Content = z.infer<typeof contentSchema>;
+/** Text content: `{type: 'text', text}`. */
+export type TextContent = z.infer<typeof textContentSchema>;
 
 export const actorSchema = z.object({
   kind: z.enum(['user', 'agent', 'assistant', 'system', 'service']),
@@ -38,9 +45,12 @@ export const causationSchema = z.object({
 });
 export type Causation = z.infer<typeof causationSchema>;
 
-/** Durable event types of protocol v1. `noun.verb`. */
+/** Durable event types of protocol v1. `noun.verb`. The catalogue (catalogue.ts) has the data and audience of each. */
 export const DURABLE_EVENT_TYPES = [
   'conversation.created',
+  'conversation.updated',
+  'members.added',
+  'members.removed',
   'message.created',
   'receipt.read',
   'ai.started',
@@ -78,10 +88,14 @@ export type ConversationEvent = z.infer<typeof eventSchema>;
 export const SIGNAL_TYPES = ['typing', 'presence.joined', 'presence.left', 'ai.delta', 'ai.snapshot'] as const;
 export type SignalType = (typeof SIGNAL_TYPES)[number];
 
+/**
+ * The signal envelope. `type` is any string, as for events: a client must tolerate signal types added
+ * after it was built (the catalogue types the ones it knows).
+ */
 export const signalSchema = z.object({
   tenant: identifierSchema,
   conversation: identifierSchema,
-  type: z.enum(SIGNAL_TYPES),
+  type: z.string().min(1),
   ts: z.number().int(),
   actor: actorSchema,
   data: z.record(z.string(), z.unknown()),

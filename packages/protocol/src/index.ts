@@ -1,3 +1,4 @@
+export * from './catalogue.js';
 export * from './codec.js';
 export * from './errors.js';
 export * from './events.js';

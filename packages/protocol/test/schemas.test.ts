@@ -34,6 +34,7 @@ describe('request frames', () => {
     expect(send.safeParse({ ...base, content: { type: 'text', text: '' } }).success).toBe(false);
     expect(send.safeParse({ ...base, content: { type: 'text', text: 'x'.repeat(32_769) } }).success).toBe(false);
     expect(send.safeParse({ ...base, content: { type: 'text', data: {} } }).success).toBe(false);
+    expect(send.safeParse({ ...base, content: { type: 'order.card', data: {}, text: 'a card' } }).success).toBe(false);
     expect(send.safeParse({ ...base, content: { type: 'Bad Type', data: {} } }).success).toBe(false);
     expect(send.safeParse({ ...base, clientMsgId: 'has space', content: { type: 'text', text: 'x' } }).success).toBe(false);
     expect(send.safeParse({ ...base, conversationId: 'c'.repeat(129), content: { type: 'text', text: 'x' } }).success).toBe(false);
@@ -43,7 +44,7 @@ describe('request frames', () => {
     expect(operationArgsSchemas.history.parse({ conversationId: 'c' })).toEqual({ conversationId: 'c', limit: 50 });
     expect(operationArgsSchemas.history.safeParse({ conversationId: 'c', limit: 201 }).success).toBe(false);
     expect(operationArgsSchemas['conversation.open'].parse({})).toEqual({ members: [], metadata: {} });
-    expect(operationArgsSchemas['conversation.open'].safeParse({ members: Array.from({ length: 101 }, (_, i) => `u${i}`) }).success).toBe(false);
+    expect(operationArgsSchemas['conversation.open'].safeParse({ members: Array.from({ length: 1001 }, (_, i) => `u${i}`) }).success).toBe(false);
     expect(operationArgsSchemas.subscribe.safeParse({ conversationId: 'c', since: -1 }).success).toBe(false);
   });
 });

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ConversationKey } from '../src/core/types.js';
+import type { AppendInput, ConversationKey } from '../src/core/types.js';
 import { MIGRATIONS } from '../src/store/postgres/migrations.js';
 import { openPostgresStore } from '../src/store/postgres/open.js';
 import type { PostgresStore } from '../src/store/postgres/store.js';
@@ -47,7 +47,7 @@ describe.each(factories)('Store conformance: $name', (factory) => {
   let cleanup: () => Promise<void>;
   let counter = 0;
   const newKey = (): ConversationKey => ({ tenant: 'acme', conversationId: `c${++counter}` });
-  const message = (key: ConversationKey, actor: string, text: string, clientMsgId?: string) => ({
+  const message = (key: ConversationKey, actor: string, text: string, clientMsgId?: string): AppendInput<'message.created'> => ({
     key,
     type: 'message.created',
     actor: { kind: 'user' as const, id: actor },

@@ -1,5 +1,5 @@
 import { useEffect, useLayoutEffect, useRef, useState, useSyncExternalStore, type FormEvent, type KeyboardEvent } from 'react';
-import type { AnswerItem, ApprovalNote, Chat, ChatItem, ChatView, MessageItem } from './chat';
+import type { AnswerItem, ApprovalNote, Chat, ChatItem, ChatView, MessageItem, ToolNote } from './chat';
 
 export function App({ chat }: { chat: Chat }) {
   const view = useSyncExternalStore(chat.subscribe, chat.view);
@@ -107,6 +107,20 @@ function Approval({ note, chat }: { note: ApprovalNote; chat: Chat }) {
   );
 }
 
+function ToolLine({ tool }: { tool: ToolNote }) {
+  const what = {
+    running: `using tool ${tool.toolName}…`,
+    done: `used tool ${tool.toolName}`,
+    failed: `tool ${tool.toolName} failed`,
+    skipped: `did not use tool ${tool.toolName}`,
+  }[tool.state];
+  return (
+    <p className={`tool tool-${tool.state}`} data-testid="tool-note" data-state={tool.state} title={tool.error}>
+      {what}
+    </p>
+  );
+}
+
 function Answer({ item, chat }: { item: AnswerItem; chat: Chat }) {
   const fallback = item.status === 'failed' ? item.error?.fallbackText : undefined;
   const text = fallback ?? item.text;
@@ -114,9 +128,7 @@ function Answer({ item, chat }: { item: AnswerItem; chat: Chat }) {
     <article className={`message answer status-${item.status}`} data-testid="answer" data-status={item.status} aria-label="Answer from the assistant" aria-busy={item.status === 'streaming'}>
       <p className="author">Assistant</p>
       {item.tools.map((tool) => (
-        <p className={`tool tool-${tool.state}`} data-testid="tool-note" key={tool.toolCallId}>
-          {tool.state === 'running' ? `using tool ${tool.toolName}…` : tool.state === 'failed' ? `tool ${tool.toolName} failed` : `used tool ${tool.toolName}`}
-        </p>
+        <ToolLine key={tool.toolCallId} tool={tool} />
       ))}
       {item.approvals.map((note) => (
         <Approval key={note.approvalId} note={note} chat={chat} />

@@ -1,11 +1,16 @@
 import {
   Generations,
+  isTextContent,
   ParleyClient,
   ParleyClientError,
+  toolResultError,
   type ClientState,
-  type ConversationEvent,
+  type Content,
+  type EventData,
   type GenerationState,
   type GenerationStatus,
+  type KnownEvent,
+  type ParleyEvent,
   type Subscription,
 } from '@parley/client';
 import { conversationKey, DevTokensOff, fetchDevToken, randomHex, type KeyValueStore } from './identity';
@@ -17,7 +22,10 @@ export const ASSISTANT = 'assistant';
 export interface ToolNote {
   toolCallId: string;
   toolName: string;
-  state: 'running' | 'done' | 'failed';
+  /** `skipped`: not run (denied, or the answer was stopped while it waited); `failed`: it ran and failed or timed out. */
+  state: 'running' | 'done' | 'failed' | 'skipped';
+  /** Why it failed or was skipped. */
+  error?: string;
 }
 
 /** A message someone sent (a user of the conversation or a human agent). */
@@ -245,54 +253,52 @@ export class Chat {
     return true;
   }
 
-  private onEvent(event: ConversationEvent): void {
-    const generationId = typeof event.data.generationId === 'string' ? event.data.generationId : undefined;
+  private onEvent(event: ParleyEvent): void {
     switch (event.type) {
-      case 'message.created': {
-        const clientMsgId = event.causation?.clientMsgId;
-        const key = clientMsgId ? messageKey(event.actor.id, clientMsgId) : `event:${event.id}`;
-        const existing = this.entries.get(key)?.item;
-        const mine = event.actor.kind === 'user' && event.actor.id === this.options.user;
-        const text = contentText(event.data.content);
-        if (existing?.kind === 'message') this.patch(key, { status: 'sent', text }, event.seq);
-        else this.put(key, { kind: 'message', key, author: event.actor.id, mine, text, status: 'sent' }, event.seq);
+      case 'message.created':
+        return this.onMessage(event);
+      case 'ai.started':
+        this.answer(event.data.generationId, event.seq);
+        return;
+      case 'ai.tool_call': {
+        const answer = this.answer(event.data.generationId, undefined);
+        const note: ToolNote = { toolCallId: event.data.toolCallId, toolName: event.data.toolName, state: 'running' };
+        this.patch(answer.key, { tools: [...answer.tools, note] });
         return;
       }
-      case 'ai.started':
-        if (generationId) this.answer(generationId, event.seq);
+      case 'ai.tool_result': {
+        const answer = this.answer(event.data.generationId, undefined);
+        const outcome = toolOutcome(event.data);
+        this.patch(answer.key, { tools: answer.tools.map((tool) => (tool.toolCallId === event.data.toolCallId ? { ...tool, ...outcome } : tool)) });
         return;
-      case 'ai.tool_call':
-        if (generationId) {
-          const answer = this.answer(generationId, undefined);
-          const note: ToolNote = { toolCallId: String(event.data.toolCallId ?? event.id), toolName: String(event.data.toolName ?? 'tool'), state: 'running' };
-          this.patch(answer.key, { tools: [...answer.tools, note] });
-        }
+      }
+      case 'ai.approval_requested': {
+        const answer = this.answer(event.data.generationId, undefined);
+        const note: ApprovalNote = { approvalId: event.data.approvalId, toolName: event.data.toolName, input: event.data.input, state: 'pending' };
+        this.patch(answer.key, { approvals: [...answer.approvals, note] });
         return;
-      case 'ai.tool_result':
-        if (generationId) {
-          const answer = this.answer(generationId, undefined);
-          const state: ToolNote['state'] = event.data.error === undefined ? 'done' : 'failed';
-          this.patch(answer.key, { tools: answer.tools.map((tool) => (tool.toolCallId === event.data.toolCallId ? { ...tool, state } : tool)) });
-        }
+      }
+      case 'ai.approval_resolved': {
+        const answer = this.answer(event.data.generationId, undefined);
+        const state: ApprovalNote['state'] = event.data.approved ? 'approved' : 'denied';
+        this.patch(answer.key, { approvals: answer.approvals.map((note) => (note.approvalId === event.data.approvalId ? { ...note, state } : note)) });
         return;
-      case 'ai.approval_requested':
-        if (generationId) {
-          const answer = this.answer(generationId, undefined);
-          const note: ApprovalNote = { approvalId: String(event.data.approvalId), toolName: String(event.data.toolName), input: (event.data.input ?? {}) as Record<string, unknown>, state: 'pending' };
-          this.patch(answer.key, { approvals: [...answer.approvals, note] });
-        }
-        return;
-      case 'ai.approval_resolved':
-        if (generationId) {
-          const answer = this.answer(generationId, undefined);
-          const state: ApprovalNote['state'] = event.data.approved === true ? 'approved' : 'denied';
-          this.patch(answer.key, { approvals: answer.approvals.map((note) => (note.approvalId === event.data.approvalId ? { ...note, state } : note)) });
-        }
-        return;
+      }
       default:
-        // The final ai.* events reach onGeneration through Generations; receipts and the rest are not shown.
+        // The final ai.* events reach onGeneration through Generations; receipts, membership and types newer
+        // than this page are not shown.
         return;
     }
+  }
+
+  private onMessage(event: KnownEvent<'message.created'>): void {
+    const clientMsgId = event.causation?.clientMsgId;
+    const key = clientMsgId ? messageKey(event.actor.id, clientMsgId) : `event:${event.id}`;
+    const existing = this.entries.get(key)?.item;
+    const mine = event.actor.kind === 'user' && event.actor.id === this.options.user;
+    const text = contentText(event.data.content);
+    if (existing?.kind === 'message') this.patch(key, { status: 'sent', text }, event.seq);
+    else this.put(key, { kind: 'message', key, author: event.actor.id, mine, text, status: 'sent' }, event.seq);
   }
 
   private onGeneration(state: GenerationState): void {
@@ -356,13 +362,16 @@ function messageKey(author: string, clientMsgId: string): string {
   return `message:${author}:${clientMsgId}`;
 }
 
-function contentText(content: unknown): string {
-  if (typeof content === 'object' && content !== null) {
-    const { type, text } = content as { type?: unknown; text?: unknown };
-    if (type === 'text' && typeof text === 'string') return text;
-    if (typeof type === 'string') return `[${type}]`;
-  }
-  return '[message]';
+function contentText(content: Content): string {
+  return isTextContent(content) ? content.text : `[${content.type}]`;
+}
+
+/** How a tool call ended: its failure is inside the result's output (`{error, message}`), not beside it. */
+function toolOutcome(result: EventData<'ai.tool_result'>): Pick<ToolNote, 'state' | 'error'> {
+  const failure = toolResultError(result);
+  if (!failure) return { state: 'done' };
+  const skipped = failure.error === 'denied' || failure.error === 'stopped';
+  return { state: skipped ? 'skipped' : 'failed', error: failure.message ?? failure.error };
 }
 
 /** A message id that fits `clientMsgId` (letters, digits, `-`). */

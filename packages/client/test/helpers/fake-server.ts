@@ -86,19 +86,15 @@ export class FakeServer {
 
   /** Stores a new event with the next seq and pushes it to the subscribed connections (unless `push: false`). */
   append(conversationId: string, text: string, options: { clientMsgId?: string; push?: boolean } = {}): ConversationEvent {
+    const causation = options.clientMsgId !== undefined ? { causation: { clientMsgId: options.clientMsgId } } : {};
+    return this.appendEvent(conversationId, { type: 'message.created', data: { content: { type: 'text', text } }, ...causation }, options);
+  }
+
+  /** Stores (and pushes, unless `push` is false) an event of any type and data, as a server of any version might. */
+  appendEvent(conversationId: string, fields: Pick<ConversationEvent, 'type' | 'data'> & Partial<ConversationEvent>, options: { push?: boolean } = {}): ConversationEvent {
     const log = this.log(conversationId);
     const seq = log.length + 1;
-    const event: ConversationEvent = {
-      id: `evt-${conversationId}-${seq}`,
-      tenant: TENANT,
-      conversation: conversationId,
-      seq,
-      type: 'message.created',
-      ts: Date.now(),
-      actor: { kind: 'user', id: USER },
-      data: { content: { type: 'text', text } },
-      ...(options.clientMsgId !== undefined && { causation: { clientMsgId: options.clientMsgId } }),
-    };
+    const event: ConversationEvent = { id: `evt-${conversationId}-${seq}`, tenant: TENANT, conversation: conversationId, seq, ts: Date.now(), actor: { kind: 'user', id: USER }, ...fields };
     log.push(event);
     if (options.push !== false) this.publish(event);
     return event;
@@ -116,7 +112,7 @@ export class FakeServer {
     const key = `${args.conversationId}|${args.clientMsgId}`;
     const previous = this.acks.get(key);
     if (previous) return { ...previous, duplicate: true };
-    const text = 'text' in args.content ? args.content.text : args.content.type;
+    const text = args.content.text ?? args.content.type;
     const event = this.append(args.conversationId, text, { clientMsgId: args.clientMsgId });
     const ack: Ack = { eventId: event.id, seq: event.seq, ts: event.ts, duplicate: false };
     this.acks.set(key, ack);

@@ -1,4 +1,4 @@
-import type { ConversationEvent } from '@parley/protocol';
+import { InvalidDataError, isTextContent, parseEvent, visibleTo, type ConversationEvent, type ParleyEvent } from '@parley/protocol';
 import type { ConversationMemory } from '../core/types.js';
 import type { ProvidedContext } from './context-providers.js';
 import type { AssistantProfile } from './profiles.js';
@@ -20,6 +20,8 @@ export interface GenerationContext {
   providers: ProvidedContext[];
   /** The turns that did not fit, oldest first, and the position of the newest of them (for session memory). */
   dropped: { turns: ContextTurn[]; throughSeq: number } | null;
+  /** Events left out because their data does not match the catalogue (a bug to report, not a reason to fail the answer). */
+  invalid: InvalidDataError[];
 }
 
 // The demo model has no tokenizer and real ones differ: budgets use four characters a token.
@@ -29,6 +31,7 @@ const CHARACTERS_PER_TOKEN = 4;
  * Builds the model's context for the answer to the message at `triggerSeq`: user and agent messages up to
  * it become user turns, answers to earlier messages assistant turns placed right after what they answer
  * (an answer committed after a later message still belongs before it). Newest first within the token budget.
+ * The assistant answers members, so it reads what members may see, through the same filter as they do.
  */
 export function buildContext(
   profile: AssistantProfile,
@@ -43,7 +46,8 @@ export function buildContext(
     ...(memory ? [`Summary of the earlier conversation:\n${memory.summary}`] : []),
     ...providers.filter((provided) => provided.ok).map((provided) => `Context from ${provided.name}:\n${provided.text}`),
   ].join('\n\n');
-  const turns = events
+  const { readable, invalid } = readableEvents(events);
+  const turns = readable
     .map((event) => ({ position: positionOf(event), turn: toTurn(event) }))
     .filter((entry): entry is { position: number; turn: ContextTurn } => entry.turn !== null && entry.position < triggerSeq + 1)
     .sort((a, b) => a.position - b.position);
@@ -66,21 +70,41 @@ export function buildContext(
     estimatedTokens: Math.ceil((used + system.length) / CHARACTERS_PER_TOKEN),
     providers,
     dropped: dropped.length > 0 ? { turns: dropped.map((entry) => entry.turn), throughSeq: Math.floor(dropped.at(-1)!.position) } : null,
+    invalid,
   };
 }
 
+/** The events members may see, typed; those whose data does not match the catalogue apart. */
+function readableEvents(events: ConversationEvent[]): { readable: ParleyEvent[]; invalid: InvalidDataError[] } {
+  const readable: ParleyEvent[] = [];
+  const invalid: InvalidDataError[] = [];
+  for (const event of events) {
+    if (!visibleTo(event, 'member')) continue;
+    const parsed = parseEvent(event);
+    if (parsed.ok) readable.push(parsed.event);
+    else invalid.push(parsed.error);
+  }
+  return { readable, invalid };
+}
+
 /** Where an event belongs in the dialogue: an answer just after the message it replies to. */
-function positionOf(event: ConversationEvent): number {
+function positionOf(event: ParleyEvent): number {
   const replyTo = event.causation?.replyTo;
   return event.actor.kind === 'assistant' && replyTo !== undefined ? replyTo + 0.5 : event.seq;
 }
 
-function toTurn(event: ConversationEvent): ContextTurn | null {
-  if (event.type === 'ai.completed' || (event.type === 'ai.stopped' && event.data.text)) {
-    return { role: 'assistant', content: String(event.data.text) };
+function toTurn(event: ParleyEvent): ContextTurn | null {
+  switch (event.type) {
+    case 'ai.completed':
+      return { role: 'assistant', content: event.data.text };
+    case 'ai.stopped':
+      return event.data.text ? { role: 'assistant', content: event.data.text } : null;
+    case 'message.created': {
+      const content = event.data.content;
+      const text = isTextContent(content) ? content.text : `[${content.type}] ${JSON.stringify(content.data)}`;
+      return { role: 'user', content: event.actor.kind === 'agent' ? `(support agent ${event.actor.id}) ${text}` : text };
+    }
+    default:
+      return null;
   }
-  if (event.type !== 'message.created') return null;
-  const content = event.data.content as { type: string; text?: string; data?: unknown };
-  const text = content.type === 'text' ? String(content.text) : `[${content.type}] ${JSON.stringify(content.data)}`;
-  return { role: 'user', content: event.actor.kind === 'agent' ? `(support agent ${event.actor.id}) ${text}` : text };
 }

@@ -142,6 +142,8 @@ function answerFromToolResults(prompt: LanguageModelV3Prompt): string {
   const last = results.at(-1);
   if (!last) return FALLBACK;
   const output = last.output.type === 'json' ? (last.output.value as Record<string, unknown>) : { text: String((last.output as { value?: unknown }).value) };
+  // A tool that failed or timed out (not a denial, which the cancellation answer below explains).
+  if (typeof output.error === 'string' && output.error !== 'denied') return `I could not use ${last.toolName} just now (${String(output.message ?? output.error)}). Please try again later. (${INTRODUCTION})`;
   if (last.toolName === 'lookup_order') {
     if (output.found === false) return `I could not find order ${String(output.orderId)}. Please check the number on your confirmation email.`;
     return `Order ${String(output.orderId)} is ${String(output.status)}: ${String(output.detail)} (${INTRODUCTION})`;

@@ -1,5 +1,5 @@
 import type { LanguageModelV3 } from '@ai-sdk/provider';
-import type { ConversationEvent, GenerationText } from '@parley/protocol';
+import { isTextContent, parseEvent, type ConversationEvent, type EventData, type GenerationText, type InvalidDataError } from '@parley/protocol';
 import type { ApprovalRegistry, ContextArchive, GenerationTexts } from '../core/ports.js';
 import type { AppendResult, ConversationKey, ConversationMemory } from '../core/types.js';
 import type { ConversationLog } from '../log/conversation-log.js';
@@ -31,6 +31,8 @@ export interface GenerationObserver {
   queued?(seconds: number): void;
   /** Refreshing a conversation's memory failed (the previous summary stays). */
   memoryFailed?(error: unknown): void;
+  /** A stored event's data does not match the catalogue; it was left out of the context. */
+  invalidEvent?(error: InvalidDataError): void;
 }
 
 /** What a generation needs from the rest of the node. */
@@ -136,6 +138,7 @@ export class Generation {
       this.dependencies.texts.put(this.key, this.coalescer.snapshot()).catch(() => undefined);
       const [history, memory, providers] = await context;
       this.context = buildContext(this.profile, history.events, this.trigger.seq, { providers, memory });
+      for (const invalid of this.context.invalid) this.dependencies.observer.invalidEvent?.(invalid);
       this.memory = memory;
       const cacheable = this.cacheableQuestion(this.context);
       const cached = cacheable === null ? null : this.dependencies.answerCache.get(this.key.tenant, this.profile.id, cacheable, this.profile.cache.ttlSeconds * 1000);
@@ -344,29 +347,35 @@ export class Generation {
     return this.append('ai.started', { profile: this.profile.id, replyTo: this.trigger.seq }, 'started');
   }
 
-  private append(type: string, data: Record<string, unknown>, step: string): Promise<AppendResult> {
+  private append<Type extends GenerationEventType>(type: Type, data: GenerationData<Type>, step: string): Promise<AppendResult> {
     return appendGenerationEvent(this.dependencies.log, this.key, { id: this.id, profileId: this.profile.id, triggerSeq: this.trigger.seq }, type, data, step);
   }
 }
+
+/** The events a generation appends; each carries its `generationId`. */
+type GenerationEventType = 'ai.started' | 'ai.tool_call' | 'ai.tool_result' | 'ai.approval_requested' | 'ai.completed' | 'ai.stopped' | 'ai.failed';
+/** The data of a generation's event without the `generationId` that every one of them gets. */
+type GenerationData<Type extends GenerationEventType> = Omit<EventData<Type>, 'generationId'>;
 
 /**
  * Appends an event of a generation. `step` names it within the generation and makes the append
  * idempotent (it becomes the event's `clientMsgId`): a retried append never creates a second event, and
  * two workers ending the same generation store one terminal event.
  */
-function appendGenerationEvent(
+function appendGenerationEvent<Type extends GenerationEventType>(
   log: ConversationLog,
   key: ConversationKey,
   generation: { id: string; profileId: string; triggerSeq: number },
-  type: string,
-  data: Record<string, unknown>,
+  type: Type,
+  data: GenerationData<Type>,
   step: string,
 ): Promise<AppendResult> {
   return log.append({
     key,
     type,
     actor: { kind: 'assistant', id: generation.profileId },
-    data: { generationId: generation.id, ...data },
+    // TypeScript cannot see that adding the omitted key restores EventData<Type>; the log checks it at run time.
+    data: { generationId: generation.id, ...data } as EventData<Type>,
     causation: { replyTo: generation.triggerSeq, generationId: generation.id, clientMsgId: `${generation.id}:${step}` },
   });
 }
@@ -424,9 +433,12 @@ class Watchdog {
   }
 }
 
-function questionOf(event: ConversationEvent): string {
-  const content = event.data.content as { type: string; text?: string } | undefined;
-  return content?.type === 'text' ? String(content.text) : '';
+/** The text of the message an answer is for ('' for structured content), as context providers receive it. */
+function questionOf(trigger: ConversationEvent): string {
+  const parsed = parseEvent(trigger);
+  if (!parsed.ok) throw parsed.error;
+  const event = parsed.event;
+  return event.type === 'message.created' && isTextContent(event.data.content) ? event.data.content.text : '';
 }
 
 function attemptAbortError(reason: unknown): AttemptError {

@@ -2,6 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { KnownSignal } from '@parley/protocol';
 import { createAssistants, MemoryBudgets } from '../ai/index.js';
 import type { GenerationObserver } from '../ai/generation.js';
 import { loadOrCreateDevSecret } from '../auth/dev-secret.js';
@@ -125,6 +126,7 @@ function openBus(config: Config, onError: (error: unknown) => void): SharedState
 function aiObserver(metrics: Metrics, logger: Logger): GenerationObserver {
   return {
     memoryFailed: (error) => logger.warn({ err: error }, 'conversation memory refresh failed'),
+    invalidEvent: (error) => logger.error({ err: error }, 'a stored event does not match the event catalogue; left out of the context'),
     firstToken: (seconds, model) => metrics.aiTimeToFirstToken.observe({ model }, seconds),
     finished: (outcome, seconds, outputTokens) => {
       logger.debug({ outcome, seconds, outputTokens }, 'generation finished');
@@ -209,7 +211,7 @@ async function startServices(config: Config, logger: Logger, tracing: TracingPip
     contexts,
     control: bus,
     publishDelta: (key, delta) => {
-      const signal = { tenant: key.tenant, conversation: key.conversationId, type: 'ai.delta' as const, ts: Date.now(), actor: { kind: 'assistant' as const, id: delta.generationId }, data: delta };
+      const signal: KnownSignal<'ai.delta'> = { tenant: key.tenant, conversation: key.conversationId, type: 'ai.delta', ts: Date.now(), actor: { kind: 'assistant', id: delta.generationId }, data: delta };
       bus.publishSignal(signal).catch((error: unknown) => logger.warn({ err: error }, 'delta publish failed'));
     },
     observer: aiObserver(metrics, logger),

@@ -1,4 +1,4 @@
-import type { ApiScope } from '@parley/protocol';
+import type { ApiScope, Viewer } from '@parley/protocol';
 import { ParleyError } from '../core/errors.js';
 import type { ConversationRecord, Principal } from '../core/types.js';
 
@@ -15,6 +15,14 @@ const SCOPE_OF: Record<ConversationAction, ApiScope> = { read: 'conversations:re
 /** Agents and admins act in every conversation of their tenant. */
 export function isStaff(principal: Principal): boolean {
   return principal.roles.includes('agent') || principal.roles.includes('admin');
+}
+
+/**
+ * How the event catalogue's audiences see a principal: agents, admins and the tenant's own backend (an API
+ * key) are staff, everyone else a member.
+ */
+export function viewerOf(principal: Pick<Principal, 'roles' | 'kind'>): Viewer {
+  return principal.kind === 'service' || principal.roles.includes('agent') || principal.roles.includes('admin') ? 'staff' : 'member';
 }
 
 /** Throws `forbidden` unless the service principal holds `scope`; users pass (their roles decide elsewhere). */

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import type { Actor, Content, ConversationView, MemberView, OperationArgs, OperationResult } from '@parley/protocol';
-import { authorizeConversation, isStaff, requireScope, type ConversationAction } from '../auth/authorization.js';
+import { visibleTo, type Actor, type Content, type ConversationView, type MemberView, type OperationArgs, type OperationResult } from '@parley/protocol';
+import { authorizeConversation, isStaff, requireScope, viewerOf, type ConversationAction } from '../auth/authorization.js';
 import { ParleyError } from '../core/errors.js';
 import type { Assistants, Bus, MemberStore, Presence, UserRateLimits } from '../core/ports.js';
 import type { ConversationKey, ConversationRecord, Principal } from '../core/types.js';
@@ -119,7 +119,7 @@ export class ConversationService {
     const admission = await this.dependencies.assistants.admit(conversation, actor);
     let appended;
     try {
-      const appending = this.dependencies.log.append({ key: keyOf(principal, input.conversationId), type: 'message.created', actor, data: { content: input.content }, causation });
+      const appending = this.dependencies.log.append({ key: keyOf(principal, input.conversationId), type: 'message.created', actor, data: { content: input.content }, causation }, { origin: 'client' });
       queued?.();
       appended = await appending;
     } catch (error) {
@@ -135,7 +135,9 @@ export class ConversationService {
   async history(principal: Principal, args: OperationArgs<'history'>): Promise<HistoryPage> {
     await this.authorized(principal, args.conversationId, 'read', false);
     if (args.before !== undefined && args.after !== undefined && args.before <= args.after + 1) return { events: [], hasMore: false };
-    return this.dependencies.log.history(keyOf(principal, args.conversationId), args);
+    const page = await this.dependencies.log.history(keyOf(principal, args.conversationId), args);
+    const viewer = viewerOf(principal);
+    return { events: page.events.filter((event) => visibleTo(event, viewer)), hasMore: page.hasMore };
   }
 
   /**

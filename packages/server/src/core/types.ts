@@ -1,4 +1,4 @@
-import type { Actor, ApiScope, Causation, ConversationEvent, Role } from '@parley/protocol';
+import type { Actor, ApiScope, Causation, ConversationEvent, EventData, KnownEventType, Role } from '@parley/protocol';
 
 /**
  * Who is acting, in one tenant: a person (`user`, from a verified JWT; `roles` decide what it may do) or
@@ -37,12 +37,15 @@ export interface ConversationRecord {
   assistant: string | null;
 }
 
-/** A durable event before the store gives it `id`, `seq` and `ts`. */
-export interface AppendInput {
+/**
+ * A durable event before the store gives it `id`, `seq` and `ts`. Only types of the catalogue are written;
+ * with a literal `type`, `data` is checked against that type's schema at compile time.
+ */
+export interface AppendInput<Type extends KnownEventType = KnownEventType> {
   key: ConversationKey;
-  type: string;
+  type: Type;
   actor: Actor;
-  data: Record<string, unknown>;
+  data: EventData<Type>;
   causation?: Causation;
 }
 

@@ -1,4 +1,5 @@
-import { CLOSE_CODES, type ConversationEvent, type Signal } from '@parley/protocol';
+import { CLOSE_CODES, parseSignal, visibleTo, type ConversationEvent, type KnownSignal, type Signal, type Viewer } from '@parley/protocol';
+import { viewerOf } from '../auth/authorization.js';
 import type { ConversationKey } from '../core/types.js';
 import { OrderedFeed } from '../log/ordered-feed.js';
 import type { HubSubscriber } from './hub.js';
@@ -13,7 +14,9 @@ const MAX_HELD_DELTAS = 1000;
 class ConversationSubscription implements HubSubscriber {
   readonly feed: OrderedFeed;
   /** AI deltas that arrive before the snapshots of running generations were sent; null once they were. */
-  private heldDeltas: Signal[] | null = [];
+  private heldDeltas: KnownSignal<'ai.delta'>[] | null = [];
+  /** Whose view of the conversation this is: live and replayed events alike go through the catalogue's filter. */
+  private readonly viewer: Viewer;
 
   constructor(
     readonly key: ConversationKey,
@@ -23,10 +26,13 @@ class ConversationSubscription implements HubSubscriber {
     readonly announcePresence: boolean,
   ) {
     const { log, gapHoldMs, logger } = session.services;
+    this.viewer = viewerOf(session.principal!);
     this.feed = new OrderedFeed({
       lastSeq,
       fetchAfter: (after, limit) => log.readAfter(key, after, limit),
-      deliver: (event) => session.sendEvent(event),
+      deliver: (event) => {
+        if (visibleTo(event, this.viewer)) session.sendEvent(event);
+      },
       // A long replay waits for the client to read, so that catching up never trips the slow-consumer limit.
       pace: () => session.drained(),
       onError: (error) => {
@@ -49,9 +55,12 @@ class ConversationSubscription implements HubSubscriber {
   }
 
   onSignal(signal: Signal): void {
+    if (!visibleTo(signal, this.viewer)) return;
     if (signal.type === 'ai.delta' && this.heldDeltas) {
+      const parsed = parseSignal(signal);
+      if (!parsed.ok) return this.session.services.logger.error({ err: parsed.error }, 'dropped an invalid ai.delta');
       // Past the cap, deltas are dropped: the snapshot sent next covers them.
-      if (this.heldDeltas.length < MAX_HELD_DELTAS) this.heldDeltas.push(signal);
+      if (this.heldDeltas.length < MAX_HELD_DELTAS) this.heldDeltas.push(parsed.signal as KnownSignal<'ai.delta'>);
       return;
     }
     this.session.sendSignal(signal);
@@ -65,14 +74,15 @@ class ConversationSubscription implements HubSubscriber {
     await this.feed.catchUp();
     const snapshots = await this.session.services.assistants.snapshots(this.key).catch(() => []);
     for (const snapshot of snapshots) {
-      this.session.sendSignal({ tenant: this.key.tenant, conversation: this.key.conversationId, type: 'ai.snapshot', ts: Date.now(), actor: { kind: 'assistant', id: snapshot.generationId }, data: snapshot });
+      const signal: KnownSignal<'ai.snapshot'> = { tenant: this.key.tenant, conversation: this.key.conversationId, type: 'ai.snapshot', ts: Date.now(), actor: { kind: 'assistant', id: snapshot.generationId }, data: snapshot };
+      if (visibleTo(signal, this.viewer)) this.session.sendSignal(signal);
     }
     const held = this.heldDeltas ?? [];
     this.heldDeltas = null;
     const covered = new Map(snapshots.map((snapshot) => [snapshot.generationId, snapshot.index]));
     for (const delta of held) {
-      const upTo = covered.get(String(delta.data.generationId));
-      if (upTo === undefined || Number(delta.data.index) > upTo) this.session.sendSignal(delta);
+      const upTo = covered.get(delta.data.generationId);
+      if (upTo === undefined || delta.data.index > upTo) this.session.sendSignal(delta);
     }
   }
 }
@@ -164,7 +174,7 @@ export class ConversationSubscriptions {
   }
 
   private async publishPresence(key: ConversationKey, type: 'presence.joined' | 'presence.left', userId: string): Promise<void> {
-    const signal: Signal = { tenant: key.tenant, conversation: key.conversationId, type, ts: Date.now(), actor: { kind: 'user', id: userId }, data: {} };
+    const signal: KnownSignal<'presence.joined' | 'presence.left'> = { tenant: key.tenant, conversation: key.conversationId, type, ts: Date.now(), actor: { kind: 'user', id: userId }, data: {} };
     await this.session.services.bus.publishSignal(signal).catch(() => undefined);
   }
 }

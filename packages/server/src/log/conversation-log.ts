@@ -1,4 +1,5 @@
-import type { Actor, ConversationEvent } from '@parley/protocol';
+import { checkEventData, type Actor, type ConversationEvent, type KnownEventType } from '@parley/protocol';
+import { ParleyError } from '../core/errors.js';
 import type { Bus, MemberStore, Store } from '../core/ports.js';
 import type { AppendInput, AppendResult, ConversationKey, ConversationMemory, ConversationRecord, NewConversation } from '../core/types.js';
 import { activeTraceparent, contextOf, eventAttributes, inSpan, SpanKind } from '../observability/tracing.js';
@@ -14,6 +15,12 @@ export interface LogHooks {
   appended?(event: ConversationEvent, durationSeconds: number): void;
   /** The event is durable but its publish failed; subscribers heal the gap from the store. */
   publishFailed?(event: ConversationEvent, error: unknown): void;
+}
+
+/** Where an event's data came from: a bad payload is the server's bug, or the client's mistake. */
+export interface AppendOptions {
+  /** The data was given by a client (a REST body, say): a mismatch is `bad_request`, not `internal`. Default `server`. */
+  origin?: 'client' | 'server';
 }
 
 export interface HistoryPage {
@@ -62,7 +69,14 @@ export class ConversationLog {
     return conversation;
   }
 
-  append(input: AppendInput): Promise<AppendResult> {
+  /**
+   * Commits an event, then publishes it. Its data is checked against the catalogue first, so a payload that
+   * drifted from its schema is refused before it is stored: `internal` (a server bug) or, for data a client
+   * gave, `bad_request`.
+   */
+  append<Type extends KnownEventType>(input: AppendInput<Type>, options: AppendOptions = {}): Promise<AppendResult> {
+    const problem = checkEventData(input.type, input.data);
+    if (problem) return Promise.reject(new ParleyError(options.origin === 'client' ? 'bad_request' : 'internal', `refused to append: ${problem}`));
     const attributes = { 'parley.tenant': input.key.tenant, 'parley.conversation.id': input.key.conversationId, 'parley.event.type': input.type };
     return inSpan('parley.log.append', { attributes }, async (span) => {
       const started = performance.now();
@@ -168,7 +182,7 @@ export class ConversationLog {
 }
 
 /** The input with the active span's trace context in its causation, so that whoever delivers the event can join the trace. */
-function withTraceparent(input: AppendInput): AppendInput {
+function withTraceparent<Type extends KnownEventType>(input: AppendInput<Type>): AppendInput<Type> {
   const traceparent = activeTraceparent();
   return traceparent ? { ...input, causation: { ...input.causation, traceparent } } : input;
 }

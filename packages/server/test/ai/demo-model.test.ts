@@ -30,3 +30,23 @@ describe('DemoLanguageModel answer length', () => {
     expect((await streamedText(natural, 'How long does shipping take?')).join('')).toMatch(/^Standard shipping takes 2 to 4 business days/);
   });
 });
+
+describe('DemoLanguageModel after a tool call', () => {
+  async function answerTo(output: Record<string, unknown>): Promise<string> {
+    const model = new DemoLanguageModel({ ttftMs: 0, tokensPerSecond: 100_000 });
+    const prompt: LanguageModelV3CallOptions['prompt'] = [
+      { role: 'user', content: [{ type: 'text', text: 'where is my order 1234?' }] },
+      { role: 'assistant', content: [{ type: 'tool-call', toolCallId: 'call_1', toolName: 'lookup_order', input: { orderId: '1234' } }] },
+      { role: 'tool', content: [{ type: 'tool-result', toolCallId: 'call_1', toolName: 'lookup_order', output: { type: 'json', value: output as never } }] },
+    ];
+    const { stream } = await model.doStream({ prompt });
+    let text = '';
+    for await (const part of stream as unknown as AsyncIterable<LanguageModelV3StreamPart>) if (part.type === 'text-delta') text += part.delta;
+    return text;
+  }
+
+  it('answers from the result, and says so when the tool failed instead of reading fields it does not have', async () => {
+    expect(await answerTo({ orderId: '1234', found: true, status: 'shipped', detail: 'on its way' })).toMatch(/^Order 1234 is shipped: on its way/);
+    expect(await answerTo({ error: 'failed', message: 'webhook answered HTTP 500' })).toMatch(/^I could not use lookup_order just now \(webhook answered HTTP 500\)/);
+  });
+});
