@@ -23,6 +23,7 @@ import { RedisUserRateLimits } from '../adapters/redis/user-rate-limits.js';
 import { RedisPresence } from '../adapters/redis/presence.js';
 import type { ApprovalRegistry, Bus, ContextArchive, GenerationTexts, JobQueue, Presence, UsageBudgets, UserRateLimits } from '../core/ports.js';
 import type { Config } from '../config/config.js';
+import { ParleyError } from '../core/errors.js';
 import { Gateway } from '../gateway/gateway.js';
 import { Hub } from '../gateway/hub.js';
 import { ExpiryClock } from '../gateway/expiry-clock.js';
@@ -55,13 +56,38 @@ export interface ParleyNode {
   stop(): Promise<void>;
 }
 
-/** Opens the store the configuration names (PostgreSQL at DATABASE_URL, else embedded PGlite) and migrates it. */
+/** A dependency the configuration names cannot be used (PostgreSQL at DATABASE_URL): the message says which and why, in one line. */
+export class DependencyError extends Error {
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super(message, options);
+    this.name = 'DependencyError';
+  }
+}
+
+/**
+ * Opens the store the configuration names (PostgreSQL at DATABASE_URL, else embedded PGlite) and migrates
+ * it. A PostgreSQL that cannot be reached within PARLEY_DATABASE_CONNECT_TIMEOUT_MS is a DependencyError.
+ */
 export async function openStore(config: Config): Promise<PostgresStore> {
-  const store = config.databaseUrl
-    ? await openPostgresStore({ kind: 'postgres', url: config.databaseUrl, poolSize: config.databasePoolSize, ...(config.databaseSchema ? { schema: config.databaseSchema } : {}) })
-    : await openPostgresStore({ kind: 'pglite', dataDir: join(config.dataDir, 'pglite') });
+  const store = config.databaseUrl ? await openPostgres(config, config.databaseUrl) : await openPostgresStore({ kind: 'pglite', dataDir: join(config.dataDir, 'pglite') });
   await store.migrate();
   return store;
+}
+
+async function openPostgres(config: Config, url: string): Promise<PostgresStore> {
+  try {
+    return await openPostgresStore({ kind: 'postgres', url, poolSize: config.databasePoolSize, connectTimeoutMs: config.databaseConnectTimeoutMs, ...(config.databaseSchema ? { schema: config.databaseSchema } : {}) });
+  } catch (error) {
+    if (!(error instanceof ParleyError)) throw error;
+    throw new DependencyError(`cannot connect to the PostgreSQL at DATABASE_URL (${withoutPassword(url)}): ${error.message}`, { cause: error });
+  }
+}
+
+/** The URL with its password masked, for messages and logs. */
+function withoutPassword(url: string): string {
+  const parsed = new URL(url);
+  if (parsed.password) parsed.password = '***';
+  return parsed.toString();
 }
 
 /** The HS256 secret: configured, or the development one in the data directory. */
