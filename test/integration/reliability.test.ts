@@ -6,8 +6,12 @@ import { createServer, type Server, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DATABASE_URL } from '../support/postgres.js';
-import { TEST_SECRET } from '../support/server.js';
+import { eventually } from '../support/eventually.js';
+import { createTestSchema, DATABASE_URL } from '../support/postgres.js';
+import { RawClient } from '../support/raw-client.js';
+import { startOwnRedis } from '../support/redis.js';
+import { startServer, TEST_SECRET } from '../support/server.js';
+import { token } from '../support/tokens.js';
 
 const CLI = fileURLToPath(new URL('../../packages/server/dist/cli.js', import.meta.url));
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -140,5 +144,93 @@ describe('parley --version', () => {
     const flags = ['--version', '-v', 'version'];
     const runs = await Promise.all(flags.map((flag) => runCli([flag], {})));
     expect(runs.map((run) => ({ code: run.code, stdout: run.stdout }))).toEqual(flags.map(() => ({ code: 0, stdout: `parley ${version}\n` })));
+  });
+});
+
+const text = (value: string) => ({ type: 'text', text: value });
+const texts = (client: RawClient, conversationId: string) => client.events(conversationId).map((event: any) => event.data.content?.text ?? event.type);
+const seqs = (client: RawClient, conversationId: string) => client.events(conversationId).map((event) => event.seq);
+const inOrder = (count: number) => Array.from({ length: count }, (_, index) => index + 1);
+
+/**
+ * Two nodes over PostgreSQL and a Redis of the test's own, which is stopped and started again. While it is
+ * down, clients resume and subscribe from PostgreSQL alone; once it is back, what they missed arrives, once.
+ */
+describe('while Redis is down', () => {
+  it('resume and first subscriptions are served from PostgreSQL; after Redis returns every missed event arrives once, in order', async () => {
+    const redis = await startOwnRedis();
+    const schema = await createTestSchema();
+    // Presence entries refreshed every second, so that one written late (Redis was down) shows soon.
+    const env = { DATABASE_URL, PARLEY_DATABASE_SCHEMA: schema.schema, PARLEY_REDIS_URL: redis.url, PARLEY_PRESENCE_TTL_S: '3', PARLEY_PRESENCE_GRACE_MS: '1000' };
+    const [nodeA, nodeB] = [await startServer(env), await startServer(env)];
+    const clients: RawClient[] = [];
+    const connect = async (url: string, user: string) => {
+      const client = await RawClient.connect(url, await token(user));
+      clients.push(client);
+      return client;
+    };
+    try {
+      const alice = await connect(nodeA.wsUrl, 'alice');
+      const bob = await connect(nodeB.wsUrl, 'bob');
+      const { conversation: shared } = await bob.call('conversation.open', { members: ['alice', 'carol'] });
+      const { conversation: fresh } = await bob.call('conversation.open', { members: ['dave'] });
+      const { conversation: assisted } = await alice.call('conversation.open', { assistant: 'assistant' });
+      await alice.call('subscribe', { conversationId: shared.id, since: 0 });
+      await bob.call('message.send', { conversationId: shared.id, clientMsgId: 'before', content: text('before') });
+      await alice.waitFor((frame) => frame.event?.data?.content?.text === 'before');
+
+      await redis.stop();
+      // Sends commit to PostgreSQL; their publishes fail.
+      for (const name of ['down 1', 'down 2']) await bob.call('message.send', { conversationId: shared.id, clientMsgId: name.replace(' ', '-'), content: text(name) });
+      await bob.call('message.send', { conversationId: fresh.id, clientMsgId: 'fresh-1', content: text('fresh 1') });
+
+      // Resume on node A, where the conversation has a subscriber (alice) and so a bus subscription that Redis lost.
+      const carol = await connect(nodeA.wsUrl, 'carol');
+      const resumed = await carol.request('subscribe', { conversationId: shared.id, since: 2 }); // seq 1 is conversation.created, 2 'before'
+      expect(resumed.error, JSON.stringify(resumed)).toBeUndefined();
+      // A first subscriber of a conversation on node A: the node cannot subscribe on Redis now.
+      const dave = await connect(nodeA.wsUrl, 'dave');
+      const started = performance.now();
+      const first = await dave.request('subscribe', { conversationId: fresh.id, since: 0 });
+      expect(first.error, JSON.stringify(first)).toBeUndefined();
+      expect(performance.now() - started).toBeLessThan(5000);
+      await eventually(() => expect(texts(carol, shared.id)).toEqual(['down 1', 'down 2']), 10_000);
+      await eventually(() => expect(texts(dave, fresh.id)).toEqual(['conversation.created', 'fresh 1']), 10_000);
+
+      // What needs Redis is refused as unavailable, with a time to retry, and is not logged as an error.
+      const assistantSend = await alice.request('message.send', { conversationId: assisted.id, clientMsgId: 'ask', content: text('hello') });
+      expect(assistantSend.error).toMatchObject({ code: 'unavailable', retryAfterMs: expect.any(Number) });
+      const presence = await carol.request('presence', { conversationId: shared.id });
+      expect(presence.error).toMatchObject({ code: 'unavailable', retryAfterMs: expect.any(Number) });
+
+      // Committed while Redis is down and after the subscriptions: no node can hear of them until Redis is back.
+      await bob.call('message.send', { conversationId: shared.id, clientMsgId: 'down-3', content: text('down 3') });
+      await bob.call('message.send', { conversationId: fresh.id, clientMsgId: 'fresh-2', content: text('fresh 2') });
+      await redis.start();
+      await eventually(() => expect(texts(carol, shared.id)).toEqual(['down 1', 'down 2', 'down 3']), 15_000);
+      await eventually(() => expect(texts(dave, fresh.id)).toEqual(['conversation.created', 'fresh 1', 'fresh 2']), 15_000);
+      await eventually(() => expect(texts(alice, shared.id)).toEqual(['conversation.created', 'before', 'down 1', 'down 2', 'down 3']), 15_000);
+
+      // Live again across nodes.
+      await bob.call('message.send', { conversationId: shared.id, clientMsgId: 'after', content: text('after') });
+      await bob.call('message.send', { conversationId: fresh.id, clientMsgId: 'fresh-3', content: text('fresh 3') });
+      await eventually(() => expect(texts(carol, shared.id).at(-1)).toBe('after'), 10_000);
+      await eventually(() => expect(texts(dave, fresh.id).at(-1)).toBe('fresh 3'), 10_000);
+      await eventually(() => expect(texts(alice, shared.id).at(-1)).toBe('after'), 10_000);
+      expect(seqs(alice, shared.id)).toEqual(inOrder(6));
+      expect(seqs(carol, shared.id)).toEqual([3, 4, 5, 6]);
+      expect(seqs(dave, fresh.id)).toEqual(inOrder(4));
+      // Carol's presence entry, which could not be written while Redis was down, is written by a heartbeat.
+      await eventually(async () => expect((await carol.call('presence', { conversationId: shared.id })).online.map((entry: { userId: string }) => entry.userId)).toContain('carol'), 10_000);
+
+      const errors = [...nodeA.logs, ...nodeB.logs].filter((line) => line.includes('"level":50'));
+      expect(errors).toEqual([]);
+    } finally {
+      for (const client of clients) client.close();
+      await nodeA.stop();
+      await nodeB.stop();
+      await redis.stop();
+      await schema.drop();
+    }
   });
 });

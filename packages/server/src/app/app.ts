@@ -222,7 +222,7 @@ async function startServices(config: Config, logger: Logger, tracing: TracingPip
     presence,
     userSendRates,
     assistants: orchestrator,
-    hub: new Hub(bus),
+    hub: new Hub(bus, { busSubscribeFailed: (error) => logger.warn({ err: error }, 'bus subscribe failed; retrying, subscribers are served from the store meanwhile') }),
     departures: new PresenceDepartures(config.presenceGraceMs),
     tokenExpiries: new ExpiryClock(),
     verifier,
