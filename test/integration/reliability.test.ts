@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer, type Server, type Socket } from 'node:net';
@@ -10,7 +10,8 @@ import { eventually } from '../support/eventually.js';
 import { createTestSchema, DATABASE_URL } from '../support/postgres.js';
 import { RawClient } from '../support/raw-client.js';
 import { startOwnRedis } from '../support/redis.js';
-import { startServer, TEST_SECRET } from '../support/server.js';
+import { startServer, TEST_SECRET, type TestServer } from '../support/server.js';
+import { TcpProxy } from '../support/tcp-proxy.js';
 import { token } from '../support/tokens.js';
 
 const CLI = fileURLToPath(new URL('../../packages/server/dist/cli.js', import.meta.url));
@@ -140,7 +141,7 @@ describe('settings given under the wrong name', () => {
 
 describe('parley --version', () => {
   it('prints the version for --version, -v and version', async () => {
-    const { version } = (await import(`${ROOT}packages/server/package.json`, { with: { type: 'json' } })).default as { version: string };
+    const { version } = JSON.parse(await readFile(join(ROOT, 'packages/server/package.json'), 'utf8')) as { version: string };
     const flags = ['--version', '-v', 'version'];
     const runs = await Promise.all(flags.map((flag) => runCli([flag], {})));
     expect(runs.map((run) => ({ code: run.code, stdout: run.stdout }))).toEqual(flags.map(() => ({ code: 0, stdout: `parley ${version}\n` })));
@@ -148,6 +149,14 @@ describe('parley --version', () => {
 });
 
 const text = (value: string) => ({ type: 'text', text: value });
+const readyz = async (server: TestServer) => {
+  const response = await fetch(`${server.url}/readyz`);
+  return { statusCode: response.status, body: await response.json() };
+};
+const dependencyUp = async (server: TestServer, dependency: string) => {
+  const metrics = await (await fetch(`${server.url}/metrics`)).text();
+  return new RegExp(`^parley_dependency_up\\{dependency="${dependency}"\\} (\\d)$`, 'm').exec(metrics)?.[1];
+};
 const texts = (client: RawClient, conversationId: string) => client.events(conversationId).map((event: any) => event.data.content?.text ?? event.type);
 const seqs = (client: RawClient, conversationId: string) => client.events(conversationId).map((event) => event.seq);
 const inOrder = (count: number) => Array.from({ length: count }, (_, index) => index + 1);
@@ -179,7 +188,17 @@ describe('while Redis is down', () => {
       await bob.call('message.send', { conversationId: shared.id, clientMsgId: 'before', content: text('before') });
       await alice.waitFor((frame) => frame.event?.data?.content?.text === 'before');
 
+      expect(await readyz(nodeA)).toEqual({
+        statusCode: 200,
+        body: { status: 'ready', draining: false, dependencies: { store: { up: true, required: true }, redis: { up: true, required: false } } },
+      });
+      expect(await dependencyUp(nodeA, 'redis')).toBe('1');
+
       await redis.stop();
+      // Redis down shows in the readiness body and the metrics, never in the status: the node still serves.
+      await eventually(async () => expect(await readyz(nodeA)).toMatchObject({ statusCode: 200, body: { status: 'degraded', dependencies: { store: { up: true }, redis: { up: false } } } }));
+      expect(await dependencyUp(nodeA, 'redis')).toBe('0');
+      expect(await dependencyUp(nodeA, 'store')).toBe('1');
       // Sends commit to PostgreSQL; their publishes fail.
       for (const name of ['down 1', 'down 2']) await bob.call('message.send', { conversationId: shared.id, clientMsgId: name.replace(' ', '-'), content: text(name) });
       await bob.call('message.send', { conversationId: fresh.id, clientMsgId: 'fresh-1', content: text('fresh 1') });
@@ -197,19 +216,28 @@ describe('while Redis is down', () => {
       await eventually(() => expect(texts(carol, shared.id)).toEqual(['down 1', 'down 2']), 10_000);
       await eventually(() => expect(texts(dave, fresh.id)).toEqual(['conversation.created', 'fresh 1']), 10_000);
 
-      // What needs Redis is refused as unavailable, with a time to retry, and is not logged as an error.
+      // What needs Redis is refused at once as unavailable, with a time to retry, and is not logged as an error.
+      const refusedAt = performance.now();
       const assistantSend = await alice.request('message.send', { conversationId: assisted.id, clientMsgId: 'ask', content: text('hello') });
       expect(assistantSend.error).toMatchObject({ code: 'unavailable', retryAfterMs: expect.any(Number) });
       const presence = await carol.request('presence', { conversationId: shared.id });
       expect(presence.error).toMatchObject({ code: 'unavailable', retryAfterMs: expect.any(Number) });
+      const typing = await carol.request('typing', { conversationId: shared.id, active: true });
+      expect(typing.error).toMatchObject({ code: 'unavailable', retryAfterMs: expect.any(Number) });
+      expect(performance.now() - refusedAt).toBeLessThan(1000);
 
-      // Committed while Redis is down and after the subscriptions: no node can hear of them until Redis is back.
+      // Sent on node A while Redis is down: its subscribers on node A get it live, and alice the gap before it.
+      await carol.call('message.send', { conversationId: shared.id, clientMsgId: 'local', content: text('local') });
+      await eventually(() => expect(texts(alice, shared.id)).toEqual(['conversation.created', 'before', 'down 1', 'down 2', 'local']), 5000);
+      await eventually(() => expect(texts(carol, shared.id)).toEqual(['down 1', 'down 2', 'local']), 5000);
+
+      // Committed on node B while Redis is down and after the subscriptions: node A cannot hear of them until Redis is back.
       await bob.call('message.send', { conversationId: shared.id, clientMsgId: 'down-3', content: text('down 3') });
       await bob.call('message.send', { conversationId: fresh.id, clientMsgId: 'fresh-2', content: text('fresh 2') });
       await redis.start();
-      await eventually(() => expect(texts(carol, shared.id)).toEqual(['down 1', 'down 2', 'down 3']), 15_000);
+      await eventually(() => expect(texts(carol, shared.id)).toEqual(['down 1', 'down 2', 'local', 'down 3']), 15_000);
       await eventually(() => expect(texts(dave, fresh.id)).toEqual(['conversation.created', 'fresh 1', 'fresh 2']), 15_000);
-      await eventually(() => expect(texts(alice, shared.id)).toEqual(['conversation.created', 'before', 'down 1', 'down 2', 'down 3']), 15_000);
+      await eventually(() => expect(texts(alice, shared.id)).toEqual(['conversation.created', 'before', 'down 1', 'down 2', 'local', 'down 3']), 15_000);
 
       // Live again across nodes.
       await bob.call('message.send', { conversationId: shared.id, clientMsgId: 'after', content: text('after') });
@@ -217,11 +245,14 @@ describe('while Redis is down', () => {
       await eventually(() => expect(texts(carol, shared.id).at(-1)).toBe('after'), 10_000);
       await eventually(() => expect(texts(dave, fresh.id).at(-1)).toBe('fresh 3'), 10_000);
       await eventually(() => expect(texts(alice, shared.id).at(-1)).toBe('after'), 10_000);
-      expect(seqs(alice, shared.id)).toEqual(inOrder(6));
-      expect(seqs(carol, shared.id)).toEqual([3, 4, 5, 6]);
+      expect(seqs(alice, shared.id)).toEqual(inOrder(7));
+      expect(seqs(carol, shared.id)).toEqual([3, 4, 5, 6, 7]);
       expect(seqs(dave, fresh.id)).toEqual(inOrder(4));
       // Carol's presence entry, which could not be written while Redis was down, is written by a heartbeat.
       await eventually(async () => expect((await carol.call('presence', { conversationId: shared.id })).online.map((entry: { userId: string }) => entry.userId)).toContain('carol'), 10_000);
+
+      expect((await readyz(nodeA)).body.status).toBe('ready');
+      expect(await dependencyUp(nodeA, 'redis')).toBe('1');
 
       const errors = [...nodeA.logs, ...nodeB.logs].filter((line) => line.includes('"level":50'));
       expect(errors).toEqual([]);
@@ -230,6 +261,30 @@ describe('while Redis is down', () => {
       await nodeA.stop();
       await nodeB.stop();
       await redis.stop();
+      await schema.drop();
+    }
+  });
+});
+
+describe('readiness', () => {
+  it('is 503 while the store cannot be reached, and 200 again once it can', async () => {
+    const schema = await createTestSchema();
+    const database = new URL(DATABASE_URL);
+    const proxy = await TcpProxy.start(Number(database.port || 5432));
+    database.port = String(proxy.port);
+    const node = await startServer({ DATABASE_URL: database.toString(), PARLEY_DATABASE_SCHEMA: schema.schema, PARLEY_DATABASE_CONNECT_TIMEOUT_MS: '1000' });
+    try {
+      expect(await readyz(node)).toEqual({ statusCode: 200, body: { status: 'ready', draining: false, dependencies: { store: { up: true, required: true } } } });
+      proxy.cut();
+      const cut = await readyz(node);
+      expect(cut).toMatchObject({ statusCode: 503, body: { status: 'unready', draining: false, dependencies: { store: { up: false, required: true, error: expect.any(String) } } } });
+      expect(await dependencyUp(node, 'store')).toBe('0');
+      proxy.restore();
+      await eventually(async () => expect((await readyz(node)).statusCode).toBe(200));
+      expect(await dependencyUp(node, 'store')).toBe('1');
+    } finally {
+      await node.stop();
+      await proxy.close();
       await schema.drop();
     }
   });

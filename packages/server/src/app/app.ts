@@ -29,6 +29,7 @@ import { Hub } from '../gateway/hub.js';
 import { ExpiryClock } from '../gateway/expiry-clock.js';
 import { PresenceDepartures } from '../gateway/presence-departures.js';
 import { UserConnections } from '../gateway/services.js';
+import { Readiness, type Dependency } from '../http/readiness.js';
 import { createRequestHandler } from '../http/routes.js';
 import { ConversationLog } from '../log/conversation-log.js';
 import type { Logger } from '../observability/logger.js';
@@ -154,6 +155,13 @@ function aiObserver(metrics: Metrics, logger: Logger): GenerationObserver {
   };
 }
 
+/** What readiness checks: the store (the node is unready without it) and Redis when configured (shown, never unready). */
+function dependencies(store: PostgresStore, bus: Bus): Dependency[] {
+  const checked: Dependency[] = [{ name: 'store', required: true, check: () => store.ping() }];
+  if (bus instanceof RedisBus) checked.push({ name: 'redis', required: false, check: () => bus.check() });
+  return checked;
+}
+
 /** The defined entries of `values` (optional settings stay absent rather than undefined). */
 function optional<T extends Record<string, string | undefined>>(values: T): Partial<Record<keyof T, string>> {
   return Object.fromEntries(Object.entries(values).filter(([, value]) => value !== undefined)) as Partial<Record<keyof T, string>>;
@@ -184,12 +192,15 @@ async function startServices(config: Config, logger: Logger, tracing: TracingPip
     ...(config.jwtAudience ? { audience: config.jwtAudience } : {}),
     clockToleranceSeconds: config.clockToleranceSeconds,
   });
+  const hub = new Hub(bus, { busSubscribeFailed: (error) => logger.warn({ err: error }, 'bus subscribe failed; retrying, subscribers are served from the store meanwhile') });
   const log = new ConversationLog(store, bus, {
     appended: (event, seconds) => {
       metrics.eventsAppended.inc({ type: event.type });
       metrics.appendDuration.observe(seconds);
     },
     publishFailed: (event, error) => {
+      // Its subscribers on this node still get it live (Redis down: only other nodes' wait for its return).
+      hub.deliverLocally(event);
       metrics.publishFailures.inc();
       logger.warn({ err: error, conversation: event.conversation, seq: event.seq }, 'publish failed after commit');
     },
@@ -222,7 +233,7 @@ async function startServices(config: Config, logger: Logger, tracing: TracingPip
     presence,
     userSendRates,
     assistants: orchestrator,
-    hub: new Hub(bus, { busSubscribeFailed: (error) => logger.warn({ err: error }, 'bus subscribe failed; retrying, subscribers are served from the store meanwhile') }),
+    hub,
     departures: new PresenceDepartures(config.presenceGraceMs),
     tokenExpiries: new ExpiryClock(),
     verifier,
@@ -243,12 +254,13 @@ async function startServices(config: Config, logger: Logger, tracing: TracingPip
       presenceRefreshMs: (config.presenceTtlSeconds * 1000) / 3,
     },
   });
+  const readiness = new Readiness(dependencies(store, bus), () => gateway.isDraining);
+  metrics.watchDependencies(() => readiness.states());
   const devSecret = secret && !config.jwtSecret ? secret : undefined;
   const server = createServer(
     createRequestHandler({
       registry: metrics.registry,
-      checkStore: () => store.ping(),
-      isDraining: () => gateway.isDraining,
+      readiness,
       ...(servesClients ? { webRoot: config.webDir ?? DEFAULT_WEB_ROOT } : {}),
       ...(devSecret && servesClients ? { issueDevToken: (tenant: string, userId: string) => signDevelopmentToken(devSecret, { tenant, userId, roles: ['user'], ttlSeconds: 3600 }) } : {}),
     }),

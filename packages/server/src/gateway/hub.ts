@@ -106,6 +106,16 @@ export class Hub {
     }
   }
 
+  /**
+   * Hands a committed event to this node's subscribers of its conversation directly, because its publish on the
+   * bus failed (Redis down) and none of them would hear of it otherwise. Their feeds drop it, by seq, if the
+   * bus delivers it after all.
+   */
+  deliverLocally(event: ConversationEvent): void {
+    const channel = this.channels.get(conversationKeyString({ tenant: event.tenant, conversationId: event.conversation }));
+    if (channel) dispatch(channel.subscribers, { kind: 'event', event });
+  }
+
   /** Conversations this node has local subscribers of. */
   get size(): number {
     return this.channels.size;

@@ -2,7 +2,7 @@ import type { ConversationEvent, Signal } from '@parley/protocol';
 import { Redis } from 'ioredis';
 import type { Bus, BusListener, BusMessage, ControlMessage, HotLogRange } from '../../core/ports.js';
 import { conversationKeyString, type ConversationKey } from '../../core/types.js';
-import { isDown } from './connected.js';
+import { isDown, requireConnected } from './connected.js';
 import { defineScripts } from './scripts.js';
 
 /** Where the Redis bus keeps things and for how long. */
@@ -69,6 +69,7 @@ export class RedisBus implements Bus {
   }
 
   async publishControl(message: ControlMessage): Promise<void> {
+    requireConnected(this.commands);
     await this.commands.publish(this.controlChannel, JSON.stringify(message));
   }
 
@@ -89,12 +90,16 @@ export class RedisBus implements Bus {
   }
 
   async publishEvent(event: ConversationEvent): Promise<void> {
+    // Redis down: fail now, so that the log delivers the event on this node at once and retries the publish
+    // later, instead of the publish waiting in ioredis's queue.
+    requireConnected(this.commands);
     const key = { tenant: event.tenant, conversationId: event.conversation };
     const json = JSON.stringify(event);
     await this.commands.publishEvent(this.hotLogKey(key), this.channel(key), event.seq, json, this.options.hotLogSize, this.options.hotLogTtlMs, `{"kind":"event","event":${json}}`);
   }
 
   async publishSignal(signal: Signal): Promise<void> {
+    requireConnected(this.commands);
     const message: BusMessage = { kind: 'signal', signal };
     await this.commands.spublish(this.channel({ tenant: signal.tenant, conversationId: signal.conversation }), JSON.stringify(message));
   }
@@ -148,9 +153,12 @@ export class RedisBus implements Bus {
     return { events, complete: oldest !== undefined && Number(oldest) <= after + 1 };
   }
 
-  /** Whether both connections are up (the command one and the subscriber one): for readiness reports. */
-  get connected(): boolean {
-    return this.commands.status === 'ready' && this.subscriber.status === 'ready';
+  /** Resolves when both connections (commands, and the subscriber that carries the live feed) are up and Redis answers; for readiness. */
+  async check(): Promise<void> {
+    for (const [role, connection] of [['command', this.commands], ['subscriber', this.subscriber]] as const) {
+      if (connection.status !== 'ready') throw new Error(`Redis ${role} connection is ${connection.status}`);
+    }
+    await this.commands.ping();
   }
 
   /** The command connection, shared with the other Redis adapters of this node. */
