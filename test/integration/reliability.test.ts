@@ -151,7 +151,7 @@ describe('parley --version', () => {
 const text = (value: string) => ({ type: 'text', text: value });
 const readyz = async (server: TestServer) => {
   const response = await fetch(`${server.url}/readyz`);
-  return { statusCode: response.status, body: await response.json() };
+  return { statusCode: response.status, body: (await response.json()) as { status: string; draining: boolean; dependencies: Record<string, unknown> } };
 };
 const dependencyUp = async (server: TestServer, dependency: string) => {
   const metrics = await (await fetch(`${server.url}/metrics`)).text();
