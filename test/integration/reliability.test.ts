@@ -5,6 +5,9 @@ import { join } from 'node:path';
 import { createServer, type Server, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { jsonCodec, type Codec } from '@parley/protocol';
+import { msgpackCodec } from '@parley/protocol/msgpack';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '../support/eventually.js';
 import { createTestSchema, DATABASE_URL } from '../support/postgres.js';
@@ -285,6 +288,80 @@ describe('readiness', () => {
     } finally {
       await node.stop();
       await proxy.close();
+      await schema.drop();
+    }
+  });
+});
+
+const codecs: Codec[] = [jsonCodec, msgpackCodec];
+
+/** Sends a request whose id is its last key, as a client is free to write it (JSON objects and MessagePack maps have no order). */
+function sendIdLast(client: RawClient, id: number | string, op: string, args: Record<string, unknown> = {}): void {
+  client.sendFrame({ op, args, id });
+}
+
+/** The replies to `ids`, each waited for; fails if one never comes (a reply with id null matches none). */
+const repliesTo = (client: RawClient, ids: Array<number | string>) => Promise.all(ids.map((id) => client.waitFor((frame) => frame.id === id, 5000)));
+
+describe('a request refused by a limit is answered with its id, wherever the id stands in the frame', () => {
+  it('rate limited and too large (JSON and MessagePack)', async () => {
+    const server = await startServer({ PARLEY_RATE_PER_SECOND: '1', PARLEY_RATE_BURST: '3', PARLEY_MAX_FRAME_BYTES: '4096' });
+    try {
+      for (const codec of codecs) {
+        const client = await RawClient.connect(server.wsUrl, await token('ivan'), { codec });
+        // Over the limit, the id after 10 KB of arguments.
+        sendIdLast(client, `big-${codec.name}`, 'ping', { pad: 'x'.repeat(10 * 1024) });
+        expect((await repliesTo(client, [`big-${codec.name}`]))[0]).toMatchObject({ error: { code: 'too_large' } });
+        // A burst: a token or two is left, the rest are refused before they are parsed. Arguments of 3 KB, under the limit.
+        const ids = Array.from({ length: 8 }, (_, index) => 1000 + index);
+        for (const id of ids) sendIdLast(client, id, 'ping', { pad: 'y'.repeat(3000) });
+        const replies = await repliesTo(client, ids);
+        const limited = replies.filter((reply) => reply.error?.code === 'rate_limited');
+        expect(limited.length, codec.name).toBeGreaterThanOrEqual(6);
+        expect(replies.filter((reply) => reply.error && reply.error.code !== 'rate_limited')).toEqual([]);
+        expect(client.frames.filter((frame) => frame.id === null), codec.name).toEqual([]);
+        client.close();
+      }
+    } finally {
+      await server.stop();
+    }
+  });
+
+  it('too many requests pending, and draining (JSON and MessagePack)', async () => {
+    const schema = await createTestSchema();
+    const server = await startServer({ DATABASE_URL, PARLEY_DATABASE_SCHEMA: schema.schema, PARLEY_MAX_PENDING_REQUESTS: '2', PARLEY_SHUTDOWN_GRACE_MS: '10000' });
+    // Holds the events table locked, so that a history request waits, and the requests behind it stay pending.
+    const locker = new pg.Client({ connectionString: DATABASE_URL });
+    await locker.connect();
+    try {
+      const clients = await Promise.all(codecs.map(async (codec) => RawClient.connect(server.wsUrl, await token('judy'), { codec })));
+      await clients[0]!.call('conversation.open', { conversationId: 'pending' });
+      await locker.query(`BEGIN; LOCK TABLE ${schema.schema}.parley_events IN ACCESS EXCLUSIVE MODE`);
+      for (const [index, client] of clients.entries()) {
+        sendIdLast(client, `held-${index}`, 'history', { conversationId: 'pending' });
+        const ids = [`q1-${index}`, `q2-${index}`, `busy1-${index}`, `busy2-${index}`];
+        for (const id of ids) sendIdLast(client, id, 'ping');
+        // Two wait behind the held request; the others are beyond PARLEY_MAX_PENDING_REQUESTS.
+        const busy = await repliesTo(client, ids.slice(2));
+        for (const reply of busy) expect(reply.error, codecs[index]!.name).toMatchObject({ code: 'busy' });
+      }
+      server.process.kill('SIGTERM');
+      // The node drains: the held requests are let finish, new ones are refused.
+      await eventually(async () => expect((await readyz(server)).body.draining).toBe(true));
+      for (const [index, client] of clients.entries()) {
+        sendIdLast(client, `draining-${index}`, 'ping');
+        expect((await repliesTo(client, [`draining-${index}`]))[0]!.error, codecs[index]!.name).toMatchObject({ code: 'unavailable' });
+      }
+      await locker.query('COMMIT');
+      for (const [index, client] of clients.entries()) {
+        // What was held and queued before the drain is answered.
+        const finished = await repliesTo(client, [`held-${index}`, `q1-${index}`, `q2-${index}`]);
+        expect(finished.map((reply) => reply.error)).toEqual([undefined, undefined, undefined]);
+        expect(client.frames.filter((frame) => frame.id === null)).toEqual([]);
+      }
+    } finally {
+      await locker.end();
+      await server.stop();
       await schema.drop();
     }
   });
