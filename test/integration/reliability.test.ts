@@ -1,9 +1,10 @@
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createServer, type Server, type Socket } from 'node:net';
+import { connect as connectTcp, createServer, type Server, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { jsonCodec, type Codec } from '@parley/protocol';
 import { msgpackCodec } from '@parley/protocol/msgpack';
@@ -362,6 +363,78 @@ describe('a request refused by a limit is answered with its id, wherever the id 
     } finally {
       await locker.end();
       await server.stop();
+      await schema.drop();
+    }
+  });
+});
+
+/** Every process below `pid` (children, grandchildren, ...), read from ps. */
+function descendants(pid: number): number[] {
+  const rows = execFileSync('ps', ['-e', '-o', 'pid=,ppid='], { encoding: 'utf8' })
+    .trim()
+    .split('\n')
+    .map((line) => line.trim().split(/\s+/).map(Number) as [number, number]);
+  const found: number[] = [];
+  for (let parents = [pid]; parents.length > 0; ) {
+    const children = rows.filter(([, parent]) => parents.includes(parent)).map(([child]) => child);
+    found.push(...children);
+    parents = children;
+  }
+  return found;
+}
+
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+const accepts = (port: number) =>
+  new Promise<boolean>((resolve) => {
+    const socket = connectTcp(port, '127.0.0.1');
+    socket.once('connect', () => (socket.destroy(), resolve(true)));
+    socket.once('error', () => resolve(false));
+  });
+
+describe('npm start under a process manager', () => {
+  it('SIGTERM to the npm process stops the server: it shuts down cleanly, and npm exits with it', async () => {
+    const schema = await createTestSchema();
+    // As a process manager or a container runtime starts it: `npm start`, and later SIGTERM to that PID.
+    const npm = spawn('npm', ['start'], {
+      cwd: ROOT,
+      env: { ...process.env, DATABASE_URL, PARLEY_DATABASE_SCHEMA: schema.schema, PORT: '0', HOST: '127.0.0.1', PARLEY_JWT_SECRET: TEST_SECRET, PARLEY_LOG_LEVEL: 'info' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const exited = new Promise<number | null>((resolve) => npm.once('exit', (code) => resolve(code)));
+    const lines: string[] = [];
+    let below: number[] = [];
+    try {
+      const port = await new Promise<number>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`npm start did not listen: ${lines.join('\n')}`)), 30_000);
+        createInterface({ input: npm.stderr! }).on('line', (line) => lines.push(line));
+        createInterface({ input: npm.stdout! }).on('line', (line) => {
+          lines.push(line);
+          const match = /"port":(\d+).*"msg":"listening"/.exec(line);
+          if (match) {
+            clearTimeout(timer);
+            resolve(Number(match[1]));
+          }
+        });
+      });
+      below = descendants(npm.pid!);
+      expect(below.length).toBeGreaterThan(0);
+      npm.kill('SIGTERM');
+      expect(await exited).toBe(0);
+      expect(lines.some((line) => line.includes('"signal":"SIGTERM"') && line.includes('shutting down'))).toBe(true);
+      expect(lines.some((line) => line.includes('"msg":"stopped"'))).toBe(true);
+      // Nothing of it is left behind: neither a process nor the listening port.
+      await eventually(() => expect(below.filter(alive)).toEqual([]), 5000);
+      expect(await accepts(port)).toBe(false);
+    } finally {
+      for (const pid of [npm.pid!, ...below]) if (alive(pid)) process.kill(pid, 'SIGKILL');
       await schema.drop();
     }
   });
