@@ -63,7 +63,10 @@ export class OrderedFeed {
     }
   }
 
-  /** Reads and delivers everything committed after the current position; resolves when caught up. */
+  /**
+   * Reads and delivers everything committed after the current position; resolves when that read is done.
+   * Asked while a read runs, it reads once more after it, and resolves with the running one.
+   */
   catchUp(): Promise<void> {
     this.started = true;
     if (this.holdTimer) clearTimeout(this.holdTimer);
