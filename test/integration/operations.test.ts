@@ -85,7 +85,7 @@ describe('operations', () => {
       await alice.call('message.send', { conversationId: 'm', clientMsgId: '1', content: text('x') });
       await alice.request('nope');
       expect(await (await fetch(`${server.url}/healthz`)).json()).toEqual({ status: 'ok' });
-      expect(await (await fetch(`${server.url}/readyz`)).json()).toEqual({ status: 'ready' });
+      expect(await (await fetch(`${server.url}/readyz`)).json()).toEqual({ status: 'ready', draining: false, dependencies: { store: { up: true, required: true } } });
       const metrics = await (await fetch(`${server.url}/metrics`)).text();
       expect(metrics).toMatch(/parley_connections_open\{transport="websocket"\} 1/);
       expect(metrics).toMatch(/parley_events_appended_total\{type="message.created"\} 1/);

@@ -31,7 +31,7 @@ export const msgpackCodec: Codec = {
     if (typeof data === 'string') throw new CodecError('MessagePack frames are binary');
     return asJsonData(unpack(data));
   },
-  peekId: (data) => (typeof data === 'string' ? null : peekId(data)),
+  peekId: (data, maxBytes = Number.POSITIVE_INFINITY) => (typeof data === 'string' ? null : peekId(data, maxBytes)),
 };
 
 function unpack(bytes: Uint8Array): unknown {
@@ -100,45 +100,114 @@ function describe(value: unknown): string {
 
 // ---- request id of a frame that is not decoded --------------------------------------------------------
 
-const ID_KEY = [0xa2, 0x69, 0x64]; // fixstr "id"
 const MAX_ID_LENGTH = 64;
-const utf8 = new TextDecoder('utf-8', { fatal: true });
+// Not fatal, as decoding is not: invalid UTF-8 reads as U+FFFD (see docs/protocol.md), in the id too.
+const utf8 = new TextDecoder('utf-8');
 
-/** The id of a request map whose first key is "id" (as `{ id, op, args }` encodes), read from its first bytes. */
-function peekId(bytes: Uint8Array): RequestId | null {
-  const keyAt = mapHeaderLength(bytes[0]);
-  if (keyAt === 0 || ID_KEY.some((byte, offset) => bytes[keyAt + offset] !== byte)) return null;
-  const at = keyAt + ID_KEY.length;
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+/**
+ * The id of a request map, wherever "id" stands among its keys: the other keys and values are stepped over
+ * by their headers, without decoding them, and nothing past `maxBytes` is read. Null when there is none,
+ * it is not a valid request id, or it lies beyond what was read. With a key given twice it finds the first.
+ */
+function peekId(bytes: Uint8Array, maxBytes: number): RequestId | null {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, Math.min(bytes.length, maxBytes));
   try {
-    return readId(bytes, view, at);
+    const map = read(view, 0);
+    if (map.kind !== MAP) return null;
+    let at = map.next;
+    for (let entries = map.count; entries > 0 && at < view.byteLength; entries--) {
+      const key = read(view, at);
+      const valueAt = key.next + key.skip;
+      if (key.kind === STRING && key.skip === 2 && view.getUint8(key.next) === 0x69 && view.getUint8(key.next + 1) === 0x64) return readId(bytes, view, valueAt);
+      at = skipObjects(view, valueAt);
+    }
+    return null;
   } catch {
-    return null; // cut off in the middle of the id, or not UTF-8
+    return null; // ran past what may be read (a RangeError from the view)
   }
 }
 
-function mapHeaderLength(first: number | undefined): number {
-  if (first === undefined) return 0;
-  if (first >= 0x80 && first <= 0x8f) return 1; // fixmap
-  if (first === 0xde) return 3; // map 16
-  if (first === 0xdf) return 5; // map 32
-  return 0;
+const MAP = 1;
+const ARRAY = 2;
+const STRING = 3;
+const OTHER = 4;
+
+/**
+ * The header last read: its kind, where its payload (or its first contained object) starts, the payload
+ * bytes to step over, and for a map its entries, for an array its items. One object, reused: stepping over
+ * many small values allocates nothing.
+ */
+const scratch = { kind: OTHER, next: 0, skip: 0, count: 0 };
+
+function read(view: DataView, at: number): typeof scratch {
+  const type = view.getUint8(at);
+  if (type <= 0x7f || type >= 0xe0) return set(OTHER, at + 1, 0, 0); // fixints
+  if (type <= 0x8f) return set(MAP, at + 1, 0, type & 0x0f);
+  if (type <= 0x9f) return set(ARRAY, at + 1, 0, type & 0x0f);
+  if (type <= 0xbf) return set(STRING, at + 1, type & 0x1f, 0);
+  switch (type) {
+    case 0xc4: return set(OTHER, at + 2, view.getUint8(at + 1), 0); // bin 8
+    case 0xc5: return set(OTHER, at + 3, view.getUint16(at + 1), 0);
+    case 0xc6: return set(OTHER, at + 5, view.getUint32(at + 1), 0);
+    case 0xc7: return set(OTHER, at + 3, view.getUint8(at + 1), 0); // ext 8: length, then type
+    case 0xc8: return set(OTHER, at + 4, view.getUint16(at + 1), 0);
+    case 0xc9: return set(OTHER, at + 6, view.getUint32(at + 1), 0);
+    case 0xd9: return set(STRING, at + 2, view.getUint8(at + 1), 0);
+    case 0xda: return set(STRING, at + 3, view.getUint16(at + 1), 0);
+    case 0xdb: return set(STRING, at + 5, view.getUint32(at + 1), 0);
+    case 0xdc: return set(ARRAY, at + 3, 0, view.getUint16(at + 1));
+    case 0xdd: return set(ARRAY, at + 5, 0, view.getUint32(at + 1));
+    case 0xde: return set(MAP, at + 3, 0, view.getUint16(at + 1));
+    case 0xdf: return set(MAP, at + 5, 0, view.getUint32(at + 1));
+    default: return set(OTHER, at + 1, FIXED_SIZES[type - 0xc0]!, 0);
+  }
+}
+
+function set(kind: number, next: number, skip: number, count: number): typeof scratch {
+  scratch.kind = kind;
+  scratch.next = next;
+  scratch.skip = skip;
+  scratch.count = count;
+  return scratch;
+}
+
+// Payload bytes of the fixed-size types from 0xc0 (nil) to 0xd8 (fixext 16) after their type byte; the
+// variable-size ones among them (0xc4 to 0xc9) are read above.
+const FIXED_SIZES = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 4, 8, 1, 2, 4, 8, 1, 2, 4, 8, 2, 3, 5, 9, 17];
+
+/** The offset after the object at `at`, containers and their contents included, without recursion. */
+function skipObjects(view: DataView, at: number): number {
+  let offset = at;
+  for (let remaining = 1; remaining > 0; remaining--) {
+    const object = read(view, offset);
+    offset = object.next + object.skip;
+    remaining += object.kind === MAP ? object.count * 2 : object.count;
+    // Every object takes a byte at least: a count larger than what is left ends here.
+    if (offset > view.byteLength) throw new RangeError('beyond the frame');
+  }
+  return offset;
 }
 
 function readId(bytes: Uint8Array, view: DataView, at: number): RequestId | null {
   const type = view.getUint8(at);
   if (type <= 0x7f) return type; // positive fixint
-  if (type === 0xcc) return view.getUint8(at + 1);
-  if (type === 0xcd) return view.getUint16(at + 1);
-  if (type === 0xce) return view.getUint32(at + 1);
-  if (type === 0xcf) return safeInteger(Number(view.getBigUint64(at + 1)));
-  if (type === 0xcb) return safeInteger(view.getFloat64(at + 1));
-  const length = type >= 0xa0 && type <= 0xbf ? type & 0x1f : type === 0xd9 ? view.getUint8(at + 1) : -1;
-  if (length < 1) return null;
-  const start = at + (type === 0xd9 ? 2 : 1);
-  if (start + length > bytes.length) return null;
-  const id = utf8.decode(bytes.subarray(start, start + length));
-  return id.length <= MAX_ID_LENGTH ? id : null;
+  switch (type) {
+    case 0xcc: return view.getUint8(at + 1);
+    case 0xcd: return view.getUint16(at + 1);
+    case 0xce: return view.getUint32(at + 1);
+    case 0xcf: return safeInteger(Number(view.getBigUint64(at + 1)));
+    case 0xd0: return safeInteger(view.getInt8(at + 1));
+    case 0xd1: return safeInteger(view.getInt16(at + 1));
+    case 0xd2: return safeInteger(view.getInt32(at + 1));
+    case 0xd3: return safeInteger(Number(view.getBigInt64(at + 1)));
+    case 0xca: return safeInteger(view.getFloat32(at + 1));
+    case 0xcb: return safeInteger(view.getFloat64(at + 1));
+  }
+  const id = read(view, at);
+  // At most 3 UTF-8 bytes per UTF-16 code unit: a longer string cannot be a valid id.
+  if (id.kind !== STRING || id.skip < 1 || id.skip > MAX_ID_LENGTH * 3 || id.next + id.skip > view.byteLength) return null;
+  const text = utf8.decode(bytes.subarray(id.next, id.next + id.skip));
+  return text.length <= MAX_ID_LENGTH ? text : null;
 }
 
 function safeInteger(value: number): number | null {

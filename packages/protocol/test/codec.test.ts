@@ -143,32 +143,100 @@ function corrupt(valid: Uint8Array): Uint8Array {
 }
 
 describe('peekId', () => {
-  it('reads the id of a request map from its first bytes (msgpack)', () => {
-    for (const id of [0, 7, 127, 200, 65_535, 70_000, 2 ** 40, 'req-1', 'x'.repeat(64)]) {
-      const encoded = pack({ id, op: 'ping', args: { padding: 'p'.repeat(1000) } });
-      expect(msgpackCodec.peekId(encoded), String(id)).toBe(id);
+  const codecs: Codec[] = [jsonCodec, msgpackCodec];
+  const big = { pad: 'x'.repeat(100_000), nested: [{ id: 'not-this-one', deep: [[{ id: 'nor-this' }]] }], text: '"id":"fake" \\ } ] {' };
+
+  it('reads the id wherever it stands among the keys, stepping over any values (JSON and msgpack)', () => {
+    for (const codec of codecs) {
+      for (const id of [0, 7, 127, 200, 65_535, 70_000, 2 ** 40, 'req-1', 'x'.repeat(64), 'ünï 🚚']) {
+        for (const frame of [{ id, op: 'ping', args: big }, { op: 'ping', args: big, id }, { args: big, id, op: 'ping' }]) {
+          expect(codec.peekId(codec.encode(frame)), `${codec.name} ${Object.keys(frame).join(',')} ${String(id)}`).toBe(id);
+        }
+      }
     }
-    expect(msgpackCodec.peekId(bytes('81 a2 6964 cf 0000000000000009'))).toBe(9); // uint64 from another encoder
   });
 
-  it('gives null when the id is not first, not valid or cut off (msgpack)', () => {
-    expect(msgpackCodec.peekId(pack({ op: 'ping', id: 1 }))).toBeNull();
-    expect(msgpackCodec.peekId(pack({ id: -1 }))).toBeNull();
-    expect(msgpackCodec.peekId(pack({ id: 1.5 }))).toBeNull();
-    expect(msgpackCodec.peekId(pack({ id: '' }))).toBeNull();
-    expect(msgpackCodec.peekId(pack({ id: 'x'.repeat(65) }))).toBeNull();
+  it('takes only the top-level id, never one inside a value', () => {
+    for (const codec of codecs) {
+      expect(codec.peekId(codec.encode({ op: 'ping', args: { id: 5 } })), codec.name).toBeNull();
+      expect(codec.peekId(codec.encode({ op: 'ping', args: [{ id: 5 }], note: '"id":5' })), codec.name).toBeNull();
+    }
+  });
+
+  it('finds what decoding finds, for frames of random shape and key order', () => {
+    const value = (depth: number): unknown => {
+      const kind = Math.floor(Math.random() * (depth > 3 ? 4 : 6));
+      if (kind === 0) return Math.floor(Math.random() * 2 ** 40) * (Math.random() < 0.5 ? -1 : 1);
+      if (kind === 1) return Math.random() < 0.5 ? 'id' : `s"\\${'é'.repeat(Math.floor(Math.random() * 300))}`;
+      if (kind === 2) return [null, true, false, 1.5][Math.floor(Math.random() * 4)];
+      if (kind === 3) return randomBytes(Math.floor(Math.random() * 8)).toString('base64');
+      if (kind === 4) return Array.from({ length: Math.floor(Math.random() * 5) }, () => value(depth + 1));
+      return Object.fromEntries(Array.from({ length: Math.floor(Math.random() * 5) }, (_, index) => [index % 2 ? 'id' : `k${index}`, value(depth + 1)]));
+    };
+    for (let round = 0; round < 300; round++) {
+      const entries: Array<[string, unknown]> = Array.from({ length: Math.floor(Math.random() * 6) }, (_, index) => [`key${index}`, value(0)]);
+      const id = [Math.floor(Math.random() * 1e9), `r-${round}`][round % 2]!;
+      entries.splice(Math.floor(Math.random() * (entries.length + 1)), 0, ['id', id]);
+      const frame = Object.fromEntries(entries);
+      for (const codec of codecs) expect(codec.peekId(codec.encode(frame)), `${codec.name}: ${JSON.stringify(frame).slice(0, 200)}`).toBe(id);
+    }
+  });
+
+  it('reads no further than maxBytes: an id beyond it, or cut by it, is not read', () => {
+    for (const codec of codecs) {
+      const last = codec.encode({ op: 'ping', args: big, id: 123_456 });
+      const length = typeof last === 'string' ? last.length : last.byteLength;
+      expect(codec.peekId(last, length), codec.name).toBe(123_456);
+      expect(codec.peekId(last, 1000), codec.name).toBeNull();
+      // The id's last digit lies beyond the limit: not a shorter id.
+      expect(codec.peekId(last, length - 2), codec.name).toBeNull();
+    }
+    expect(jsonCodec.peekId('{"id":123456}', 11)).toBeNull();
+    expect(jsonCodec.peekId('{"id":"abc"}', 10)).toBeNull();
+  });
+
+  it('gives null when the id is missing, not valid or cut off', () => {
+    for (const codec of codecs) {
+      for (const frame of [{ op: 'ping' }, { id: -1 }, { id: 1.5 }, { id: '' }, { id: 'x'.repeat(65) }, { id: null }, { id: [1] }, { id: { n: 1 } }, { id: true }, [1, 2], 'id']) {
+        expect(codec.peekId(codec.encode(frame as Record<string, unknown>)), `${codec.name} ${JSON.stringify(frame)}`).toBeNull();
+      }
+    }
     expect(msgpackCodec.peekId(bytes('81 a2 6964 cd 01'))).toBeNull();
     expect(msgpackCodec.peekId(bytes('81 a2 6964 a5 6162'))).toBeNull();
-    expect(msgpackCodec.peekId(bytes('81 a2 6964 a2 fffe'))).toBeNull();
+    expect(msgpackCodec.peekId(bytes('82 a2 6f70 df ffffffff'))).toBeNull(); // a map claiming 4 billion entries
     expect(msgpackCodec.peekId(new Uint8Array(0))).toBeNull();
     expect(msgpackCodec.peekId('{"id":1}')).toBeNull();
+    for (const text of ['', 'garbage', '{', '{"id"', '{"id":', '{"op":"ping",', '{"op" "x","id":1}', '{"id":"a\\', '{"id":1e400}', '{"id":-0.0e1x}']) {
+      expect(jsonCodec.peekId(text), text).toBeNull();
+    }
   });
 
-  it('reads the id of a JSON request from its first characters', () => {
-    expect(jsonCodec.peekId(`{"id":"a1","op":"ping","args":{"x":"${'y'.repeat(1000)}"}}`)).toBe('a1');
-    expect(jsonCodec.peekId(' { "id" : 42, "op": "ping" }')).toBe(42);
-    expect(jsonCodec.peekId(new TextEncoder().encode('{"id":5}'))).toBe(5);
-    expect(jsonCodec.peekId('{"op":"ping","id":1}')).toBeNull();
-    expect(jsonCodec.peekId('garbage')).toBeNull();
+  it('reads ids written other ways: int8 to int64, float32 and float64, str8 and str16 (msgpack); escapes and spacing (JSON)', () => {
+    expect(msgpackCodec.peekId(bytes('81 a2 6964 d0 05'))).toBe(5);
+    expect(msgpackCodec.peekId(bytes('81 a2 6964 d1 0100'))).toBe(256);
+    expect(msgpackCodec.peekId(bytes('81 a2 6964 d3 0000000000000009'))).toBe(9);
+    expect(msgpackCodec.peekId(bytes('81 a2 6964 cf 0000000000000009'))).toBe(9); // uint64 from another encoder
+    expect(msgpackCodec.peekId(bytes('81 a2 6964 ca 40a00000'))).toBe(5); // float32 5.0
+    expect(msgpackCodec.peekId(bytes('81 a2 6964 d0 ff'))).toBeNull(); // int8 -1
+    // Invalid UTF-8 reads as U+FFFD, as decoding reads it.
+    expect(msgpackCodec.peekId(bytes('81 a2 6964 a2 fffe'))).toBe((msgpackCodec.decode(bytes('81 a2 6964 a2 fffe')) as { id: string }).id);
+    expect(msgpackCodec.peekId(bytes('82 a2 6f70 c4 03 616263 d9 02 6964 a1 61'))).toBe('a'); // bin before, key as str8
+    expect(msgpackCodec.peekId(bytes('82 da 0002 6f70 d6 01 00000000 da 0002 6964 da 0001 62'))).toBe('b'); // fixext, str16
+    expect(jsonCodec.peekId(' { "op" : "ping" , "id" : 42 } ')).toBe(42);
+    expect(jsonCodec.peekId('{"\\u0069d":"esc","op":"ping"}')).toBe('esc');
+    expect(jsonCodec.peekId('{"op":"a\\"b","id":"q\\"1"}')).toBe('q"1');
+    expect(jsonCodec.peekId('{"id":1e3}')).toBe(1000);
+    expect(jsonCodec.peekId(new TextEncoder().encode('{"op":"ü","id":5}'))).toBe(5);
+    expect(jsonCodec.peekId(new TextEncoder().encode('{"id":"ü🚚"}'))).toBe('ü🚚');
+  });
+
+  it('never throws on random bytes and corrupted frames', () => {
+    const valid = msgpackCodec.encode({ op: 'ping', args: big, id: 3 }) as Uint8Array;
+    for (let round = 0; round < 500; round++) {
+      const input = round % 2 ? randomBytes(Math.floor(Math.random() * 64)) : corrupt(valid);
+      expect(() => msgpackCodec.peekId(input)).not.toThrow();
+      expect(() => jsonCodec.peekId(input)).not.toThrow();
+      expect(() => jsonCodec.peekId(Buffer.from(input).toString('latin1'))).not.toThrow();
+    }
   });
 });

@@ -1,11 +1,11 @@
 import { parseArgs } from 'node:util';
 import { identifierSchema, roleSchema, type Role } from '@parley/protocol';
-import { openStore, resolveSecret, SERVER_VERSION, startNode } from './app/app.js';
+import { DependencyError, openStore, resolveSecret, SERVER_VERSION, startNode } from './app/app.js';
 import { signDevelopmentToken } from './auth/tokens.js';
 import { DataDirHeldError, DataDirLock } from './app/data-dir-lock.js';
 import { ParleyError } from './core/errors.js';
 import { openKeyAdmin, parseScopes } from './app/key-admin.js';
-import { ConfigError, configFlags, loadConfig, SETTINGS, type Config } from './config/config.js';
+import { ALIASES, ConfigError, configFlags, configWarnings, loadConfig, SETTINGS, type Config, type SettingName } from './config/config.js';
 import { createLogger } from './observability/logger.js';
 
 const USAGE = `parley ${SERVER_VERSION}
@@ -18,6 +18,7 @@ Usage:
   parley apikey list --tenant T
   parley apikey revoke --tenant T --id KEY_ID
   parley config      list every setting (environment variable, flag, default)
+  parley version     print the version (also --version, -v)
 
 With the embedded database (no DATABASE_URL), apikey goes through the running server, or opens the data
 directory itself while no server runs.
@@ -36,6 +37,11 @@ async function main(argv: string[]): Promise<number> {
       return apikey(rest);
     case 'config':
       return listSettings();
+    case 'version':
+    case '--version':
+    case '-v':
+      process.stdout.write(`parley ${SERVER_VERSION}\n`);
+      return 0;
     case undefined:
     case 'help':
     case '--help':
@@ -49,6 +55,7 @@ async function main(argv: string[]): Promise<number> {
 
 function parseConfig(args: string[], extra: Record<string, { type: 'string' }> = {}): { config: Config; values: Record<string, string | undefined> } {
   const { values } = parseArgs({ args, options: { ...configFlags(), ...extra }, strict: true, allowPositionals: false });
+  for (const warning of configWarnings(process.env)) process.stderr.write(`parley: warning: ${warning}\n`);
   return { config: loadConfig(process.env, values as Record<string, string | undefined>), values: values as Record<string, string | undefined> };
 }
 
@@ -143,9 +150,10 @@ async function apikey(args: string[]): Promise<number> {
 }
 
 function listSettings(): number {
-  for (const setting of Object.values(SETTINGS)) {
+  for (const [name, setting] of Object.entries(SETTINGS) as Array<[SettingName, (typeof SETTINGS)[SettingName]]>) {
+    const alias = ALIASES[name] ? ` (or ${ALIASES[name]})` : '';
     const flag = setting.flag ? ` (--${setting.flag})` : '';
-    process.stdout.write(`${setting.env}${flag} = ${setting.default ?? '(unset)'}\n    ${setting.help}\n`);
+    process.stdout.write(`${setting.env}${alias}${flag} = ${setting.default ?? '(unset)'}\n    ${setting.help}\n`);
   }
   return 0;
 }
@@ -158,6 +166,11 @@ main(process.argv.slice(2)).then(
     if (error instanceof ConfigError || error instanceof DataDirHeldError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
       process.stderr.write(`parley: ${(error as Error).message}\n`);
       process.exitCode = 2;
+      return;
+    }
+    if (error instanceof DependencyError) {
+      process.stderr.write(`parley: ${error.message}\n`);
+      process.exitCode = 1;
       return;
     }
     if (error instanceof ParleyError) {

@@ -49,6 +49,26 @@ describe('OrderedFeed', () => {
     expect(delivered).toEqual([3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
   });
 
+  it('reads again when asked to catch up while a read runs: what it was asked for may be committed after that read', async () => {
+    const { feed, log, delivered } = setup({ lastSeq: 0, committed: 2 });
+    const first = feed.catchUp();
+    // Committed (and its publish lost) while the first read is under way, after its last page was read.
+    log.push(event(3));
+    feed.catchUpIfStarted();
+    await first;
+    await settle();
+    expect(delivered).toEqual([1, 2, 3]);
+  });
+
+  it('does not start delivery when told of lost live traffic before the first catch-up', async () => {
+    const { feed, delivered, fetches } = setup({ lastSeq: 0, committed: 2 });
+    feed.catchUpIfStarted();
+    await settle();
+    expect({ delivered, fetches }).toEqual({ delivered: [], fetches: [] });
+    await feed.catchUp();
+    expect(delivered).toEqual([1, 2]);
+  });
+
   it('holds live events until the first catch-up', async () => {
     const { feed, delivered } = setup({ lastSeq: 0, committed: 1 });
     feed.push(event(1));

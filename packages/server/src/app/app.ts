@@ -24,11 +24,13 @@ import { RedisUserRateLimits } from '../adapters/redis/user-rate-limits.js';
 import { RedisPresence } from '../adapters/redis/presence.js';
 import type { ApprovalRegistry, Bus, ContextArchive, GenerationTexts, JobQueue, Presence, UsageBudgets, UserRateLimits } from '../core/ports.js';
 import type { Config } from '../config/config.js';
+import { ParleyError } from '../core/errors.js';
 import { Gateway } from '../gateway/gateway.js';
 import { Hub } from '../gateway/hub.js';
 import { ExpiryClock } from '../gateway/expiry-clock.js';
 import { PresenceDepartures } from '../gateway/presence-departures.js';
 import { UserConnections } from '../gateway/user-connections.js';
+import { Readiness, type Dependency } from '../http/readiness.js';
 import { createRequestHandler } from '../http/routes.js';
 import { createApi } from '../http/api/index.js';
 import { combineHandlers, registerApiDocs } from '../http/server.js';
@@ -62,13 +64,38 @@ export interface ParleyNode {
   stop(): Promise<void>;
 }
 
-/** Opens the store the configuration names (PostgreSQL at DATABASE_URL, else embedded PGlite) and migrates it. */
+/** A dependency the configuration names cannot be used (PostgreSQL at DATABASE_URL): the message says which and why, in one line. */
+export class DependencyError extends Error {
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super(message, options);
+    this.name = 'DependencyError';
+  }
+}
+
+/**
+ * Opens the store the configuration names (PostgreSQL at DATABASE_URL, else embedded PGlite) and migrates
+ * it. A PostgreSQL that cannot be reached within PARLEY_DATABASE_CONNECT_TIMEOUT_MS is a DependencyError.
+ */
 export async function openStore(config: Config): Promise<PostgresStore> {
-  const store = config.databaseUrl
-    ? await openPostgresStore({ kind: 'postgres', url: config.databaseUrl, poolSize: config.databasePoolSize, ...(config.databaseSchema ? { schema: config.databaseSchema } : {}) }, storeOptions(config))
-    : await openPostgresStore({ kind: 'pglite', dataDir: join(config.dataDir, 'pglite') }, storeOptions(config));
+  const store = config.databaseUrl ? await openPostgres(config, config.databaseUrl) : await openPostgresStore({ kind: 'pglite', dataDir: join(config.dataDir, 'pglite') }, storeOptions(config));
   await store.migrate();
   return store;
+}
+
+async function openPostgres(config: Config, url: string): Promise<PostgresStore> {
+  try {
+    return await openPostgresStore({ kind: 'postgres', url, poolSize: config.databasePoolSize, connectTimeoutMs: config.databaseConnectTimeoutMs, ...(config.databaseSchema ? { schema: config.databaseSchema } : {}) }, storeOptions(config));
+  } catch (error) {
+    if (!(error instanceof ParleyError)) throw error;
+    throw new DependencyError(`cannot connect to the PostgreSQL at DATABASE_URL (${withoutPassword(url)}): ${error.message}`, { cause: error });
+  }
+}
+
+/** The URL with its password masked, for messages and logs. */
+function withoutPassword(url: string): string {
+  const parsed = new URL(url);
+  if (parsed.password) parsed.password = '***';
+  return parsed.toString();
 }
 
 function storeOptions(config: Config): StoreOptions {
@@ -140,6 +167,13 @@ function aiObserver(metrics: Metrics, logger: Logger): GenerationObserver {
   };
 }
 
+/** What readiness checks: the store (the node is unready without it) and Redis when configured (shown, never unready). */
+function dependencies(store: PostgresStore, bus: Bus): Dependency[] {
+  const checked: Dependency[] = [{ name: 'store', required: true, check: () => store.ping() }];
+  if (bus instanceof RedisBus) checked.push({ name: 'redis', required: false, check: () => bus.check() });
+  return checked;
+}
+
 /** The defined entries of `values` (optional settings stay absent rather than undefined). */
 function optional<T extends Record<string, string | undefined>>(values: T): Partial<Record<keyof T, string>> {
   return Object.fromEntries(Object.entries(values).filter(([, value]) => value !== undefined)) as Partial<Record<keyof T, string>>;
@@ -187,12 +221,15 @@ async function startServices(config: Config, logger: Logger, tracing: TracingPip
     ...(config.jwtAudience ? { audience: config.jwtAudience } : {}),
     clockToleranceSeconds: config.clockToleranceSeconds,
   });
+  const hub = new Hub(bus, { busSubscribeFailed: (error) => logger.warn({ err: error }, 'bus subscribe failed; retrying, subscribers are served from the store meanwhile') });
   const log = new ConversationLog(store, bus, {
     appended: (event, seconds) => {
       metrics.eventsAppended.inc({ type: event.type });
       metrics.appendDuration.observe(seconds);
     },
     publishFailed: (event, error) => {
+      // Its subscribers on this node still get it live (Redis down: only other nodes' wait for its return).
+      hub.deliverLocally(event);
       metrics.publishFailures.inc();
       logger.warn({ err: error, conversation: event.conversation, seq: event.seq }, 'publish failed after commit');
     },
@@ -230,7 +267,7 @@ async function startServices(config: Config, logger: Logger, tracing: TracingPip
     presence,
     userSendRates,
     assistants: orchestrator,
-    hub: new Hub(bus),
+    hub,
     departures: new PresenceDepartures(config.presenceGraceMs),
     tokenExpiries: new ExpiryClock(),
     verifier,
@@ -251,6 +288,8 @@ async function startServices(config: Config, logger: Logger, tracing: TracingPip
       presenceRefreshMs: (config.presenceTtlSeconds * 1000) / 3,
     },
   });
+  const readiness = new Readiness(dependencies(store, bus), () => gateway.isDraining);
+  metrics.watchDependencies(() => readiness.states());
   const devSecret = secret && !config.jwtSecret ? secret : undefined;
   const api = createApi({
     conversations,
@@ -265,8 +304,7 @@ async function startServices(config: Config, logger: Logger, tracing: TracingPip
   const server = createServer(
     combineHandlers(api, createRequestHandler({
       registry: metrics.registry,
-      checkStore: () => store.ping(),
-      isDraining: () => gateway.isDraining,
+      readiness,
       ...(servesClients ? { webRoot: config.webDir ?? DEFAULT_WEB_ROOT } : {}),
       ...(devSecret && servesClients ? { issueDevToken: (tenant: string, userId: string) => signDevelopmentToken(devSecret, { tenant, userId, roles: ['user'], ttlSeconds: 3600 }) } : {}),
     })),

@@ -1,3 +1,4 @@
+import { closest } from 'fastest-levenshtein';
 import { z } from 'zod';
 
 const integer = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max);
@@ -23,6 +24,7 @@ export const SETTINGS = {
   dataDir: { env: 'PARLEY_DATA_DIR', flag: 'data-dir', schema: z.string().min(1), default: './data', help: 'directory of the embedded database (PGlite) and the development secret' },
   databaseUrl: { env: 'DATABASE_URL', flag: 'database-url', schema: z.url({ protocol: /^postgres(ql)?$/ }).optional(), default: undefined, help: 'PostgreSQL URL; when unset, PGlite runs embedded under the data directory' },
   databaseSchema: { env: 'PARLEY_DATABASE_SCHEMA', flag: undefined, schema: z.string().regex(/^[a-z_][a-z0-9_]*$/).optional(), default: undefined, help: 'PostgreSQL schema (search_path) for Parley tables' },
+  databaseConnectTimeoutMs: { env: 'PARLEY_DATABASE_CONNECT_TIMEOUT_MS', flag: undefined, schema: integer(100, 600_000), default: '10000', help: 'how long opening a PostgreSQL connection (or waiting for a free one in the pool) may take; at start, a DATABASE_URL that does not answer in time stops the server with a message naming it' },
   databasePoolSize: { env: 'PARLEY_DATABASE_POOL_SIZE', flag: undefined, schema: integer(1, 1000), default: '10', help: 'PostgreSQL connections per process' },
   logLevel: { env: 'PARLEY_LOG_LEVEL', flag: 'log-level', schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), default: 'info', help: 'log level' },
   otel: { env: 'PARLEY_OTEL', flag: undefined, schema: z.enum(['on', 'off']), default: 'off', help: 'on: export OpenTelemetry traces over OTLP/HTTP (JSON) as the standard OTEL_* variables say (OTEL_EXPORTER_OTLP_ENDPOINT, default http://localhost:4318; OTEL_TRACES_SAMPLER; OTEL_SERVICE_NAME, default parley), and put trace_id/span_id in log lines; see docs/observability.md' },
@@ -88,16 +90,24 @@ export class ConfigError extends Error {
   }
 }
 
+/**
+ * Second names of settings whose own name is not PARLEY_*: PORT and HOST are what platforms that assign a
+ * port set, and PARLEY_PORT / PARLEY_HOST what a reader of the other settings writes. Both are read and
+ * validated; when both are set and differ, the setting's own name wins (a platform's PORT must be obeyed).
+ */
+export const ALIASES: Partial<Record<SettingName, string>> = { port: 'PARLEY_PORT', host: 'PARLEY_HOST' };
+
 /** Builds the configuration from flags (which win) and environment variables; throws ConfigError listing every problem. */
 export function loadConfig(env: Record<string, string | undefined>, flags: Record<string, string | undefined> = {}): Config {
   const problems: string[] = [];
   const config: Record<string, unknown> = {};
   for (const [name, setting] of Object.entries(SETTINGS) as Array<[SettingName, Settings[SettingName]]>) {
-    const fromFlag = setting.flag ? flags[setting.flag] : undefined;
-    const raw = fromFlag ?? emptyAsUndefined(env[setting.env]) ?? setting.default;
-    const parsed = (setting.schema as z.ZodType).safeParse(raw);
-    if (parsed.success) config[name] = parsed.data;
-    else problems.push(`${fromFlag !== undefined ? `--${setting.flag}` : setting.env}=${JSON.stringify(raw)}: ${parsed.error.issues[0]?.message}`);
+    const sources = sourcesOf(name, env, flags);
+    for (const source of sources) {
+      const parsed = (setting.schema as z.ZodType).safeParse(source.raw);
+      if (!parsed.success) problems.push(`${source.label}=${JSON.stringify(source.raw)}: ${parsed.error.issues[0]?.message}`);
+      else if (source === sources[0]) config[name] = parsed.data;
+    }
   }
   if (problems.length > 0) throw new ConfigError(problems);
   const result = config as Config;
@@ -111,6 +121,42 @@ export function loadConfig(env: Record<string, string | undefined>, flags: Recor
     throw new ConfigError([`--role ${result.role} shares work with other nodes: set PARLEY_REDIS_URL and DATABASE_URL`]);
   }
   return result;
+}
+
+/**
+ * Where a setting's value comes from, the winning source first: its flag, its variable, its alias, else
+ * its default. Every source that is set is listed, so that each is validated.
+ */
+function sourcesOf(name: SettingName, env: Record<string, string | undefined>, flags: Record<string, string | undefined>): Array<{ label: string; raw: string | undefined }> {
+  const setting: { env: string; flag: string | undefined; default: string | undefined } = SETTINGS[name];
+  const alias = ALIASES[name];
+  const candidates = [
+    { label: `--${setting.flag}`, raw: setting.flag ? flags[setting.flag] : undefined },
+    { label: setting.env, raw: emptyAsUndefined(env[setting.env]) },
+    { label: alias ?? '', raw: alias ? emptyAsUndefined(env[alias]) : undefined },
+  ].filter((source) => source.raw !== undefined);
+  return candidates.length > 0 ? candidates : [{ label: setting.env, raw: setting.default }];
+}
+
+/**
+ * What is suspicious but not invalid, one line each: a PARLEY_* variable that is no setting (a misspelling
+ * would otherwise pass in silence; the closest known name is suggested), and a setting set under both its
+ * names with different values.
+ */
+export function configWarnings(env: Record<string, string | undefined>): string[] {
+  const known = [...Object.values(SETTINGS).map((setting) => setting.env), ...Object.values(ALIASES)].filter((name) => name.startsWith('PARLEY_'));
+  const warnings = Object.keys(env)
+    .filter((name) => name.startsWith('PARLEY_') && !known.includes(name))
+    .sort()
+    .map((name) => `unknown setting ${name} is ignored (did you mean ${closest(name, known)}? \`parley config\` lists every setting)`);
+  for (const [name, alias] of Object.entries(ALIASES) as Array<[SettingName, string]>) {
+    const own = emptyAsUndefined(env[SETTINGS[name].env]);
+    const other = emptyAsUndefined(env[alias]);
+    if (own !== undefined && other !== undefined && own !== other) {
+      warnings.push(`${SETTINGS[name].env}=${own} and ${alias}=${other} are both set: ${SETTINGS[name].env} wins`);
+    }
+  }
+  return warnings;
 }
 
 function emptyAsUndefined(value: string | undefined): string | undefined {

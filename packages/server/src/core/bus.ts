@@ -19,7 +19,11 @@ export interface Bus {
   publishEvent(event: ConversationEvent): Promise<void>;
   /** Delivers an ephemeral signal to the conversation's current subscribers; never stored. */
   publishSignal(signal: Signal): Promise<void>;
-  /** Subscribes this node to a conversation; resolves once messages published afterwards will be delivered. Returns the unsubscribe function. */
+  /**
+   * Subscribes this node to a conversation; resolves once messages published afterwards will be delivered.
+   * Returns the unsubscribe function. May stay pending while the bus is disconnected (it completes when the
+   * bus reconnects): callers must not hold a client on it.
+   */
   subscribe(key: ConversationKey, listener: BusListener): Promise<() => Promise<void>>;
   /** Events with seq > after, ascending, at most `limit`, from the hot log. */
   readHotLog(key: ConversationKey, after: number, limit: number): Promise<HotLogRange>;

@@ -31,6 +31,12 @@ export class ParleyError extends Error {
 
 // Network errors, and PostgreSQL's connection-exception (08xxx) and shutdown (57P0x) SQLSTATEs.
 const UNAVAILABLE_CODES = /^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|EHOSTUNREACH|ENOTFOUND|08...|57P0.)$/;
+// What the clients say while their server is unreachable, by error name: ioredis gives up on a command
+// queued through `maxRetriesPerRequest` reconnect attempts.
+const UNAVAILABLE_NAMES = new Set(['MaxRetriesPerRequestError']);
+// ... and by message (these carry no code): pg's lost or timed-out connections (also a full pool past its
+// connection timeout), ioredis's commands on a closed connection or an unwritable one without a queue.
+const UNAVAILABLE_MESSAGES = /Connection terminated|^timeout exceeded when trying to connect|^Connection is closed\.|^Stream isn't writeable/;
 
 /**
  * Any thrown value as a ParleyError: a dependency that cannot be reached becomes `unavailable` (retry,
@@ -38,12 +44,17 @@ const UNAVAILABLE_CODES = /^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|EHOSTUNREAC
  */
 export function toParleyError(error: unknown): ParleyError {
   if (error instanceof ParleyError) return error;
-  const code = (error as { code?: unknown } | null)?.code;
-  const message = (error as { message?: unknown } | null)?.message;
-  if ((typeof code === 'string' && UNAVAILABLE_CODES.test(code)) || (typeof message === 'string' && message.includes('Connection terminated'))) {
-    return new ParleyError('unavailable', 'a service Parley depends on is unavailable; retry shortly', { retryAfterMs: 1000, cause: error });
-  }
+  if (isUnavailable(error)) return new ParleyError('unavailable', 'a service Parley depends on is unavailable; retry shortly', { retryAfterMs: 1000, cause: error });
   return new ParleyError('internal', 'internal server error', { cause: error });
+}
+
+function isUnavailable(error: unknown): boolean {
+  const { code, name, message } = (error ?? {}) as { code?: unknown; name?: unknown; message?: unknown };
+  return (
+    (typeof code === 'string' && UNAVAILABLE_CODES.test(code)) ||
+    (typeof name === 'string' && UNAVAILABLE_NAMES.has(name)) ||
+    (typeof message === 'string' && UNAVAILABLE_MESSAGES.test(message))
+  );
 }
 
 /** The error for a spent AI budget: `rate_limited` with the time until its window resets. */

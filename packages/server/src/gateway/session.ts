@@ -183,7 +183,8 @@ export class Session implements ConnectionHandler, OperationSession, Expiring {
     if (++this.refusedInARow > FLOOD_FACTOR * this.services.limits.rateBurst) {
       this.close(CLOSE_CODES.policyViolation, 'rate limit exceeded repeatedly');
     } else {
-      this.fail(this.codec.peekId(data), new ParleyError('rate_limited', 'too many frames', { retryAfterMs: waitMs }));
+      // Read no further than the largest frame accepted: a flood of huge frames costs about what receiving them did.
+      this.fail(this.codec.peekId(data, this.services.limits.maxFrameBytes), new ParleyError('rate_limited', 'too many frames', { retryAfterMs: waitMs }));
     }
     return false;
   }
@@ -191,6 +192,7 @@ export class Session implements ConnectionHandler, OperationSession, Expiring {
   private parse(data: string | Uint8Array, binary: boolean): QueuedRequest | null {
     const size = typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength;
     if (size > this.services.limits.maxFrameBytes) {
+      // The whole frame: ws refuses one over 4x the limit before it gets here, and this path is rate limited.
       this.fail(this.codec.peekId(data), new ParleyError('too_large', `frame of ${size} bytes exceeds the limit of ${this.services.limits.maxFrameBytes}`));
       return null;
     }

@@ -13,6 +13,8 @@ const MAX_HELD_DELTAS = 1000;
 /** One conversation subscription of a session: ordered, exactly-once events from `since` on, then live. */
 class ConversationSubscription implements HubSubscriber {
   readonly feed: OrderedFeed;
+  /** Whether this connection's presence entry was written; false while presence is unreachable (retried with each heartbeat). */
+  present = false;
   /** AI deltas that arrive before the snapshots of running generations were sent; null once they were. */
   private heldDeltas: KnownSignal<'ai.delta'>[] | null = [];
   /** Whose view of the conversation this is: live and replayed events alike go through the catalogue's filter. */
@@ -51,7 +53,7 @@ class ConversationSubscription implements HubSubscriber {
   }
 
   onGap(): void {
-    void this.feed.catchUp();
+    this.feed.catchUpIfStarted();
   }
 
   onSignal(signal: Signal): void {
@@ -103,34 +105,35 @@ export class ConversationSubscriptions {
    * the gap is read from the log, and the two meet in the feed without gap or duplicate.
    */
   async subscribe(key: ConversationKey, lastSeq: number, announcePresence: boolean): Promise<void> {
-    // Replacing a subscription of this connection keeps its presence: no left/joined flap.
     const replaced = await this.detach(key);
     const subscription = new ConversationSubscription(key, this.session, lastSeq, announcePresence);
     (this.byConversation ??= new Map()).set(key.conversationId, subscription);
-    try {
-      await this.session.services.hub.attach(key, subscription);
-      if (!replaced) await this.joinPresence(key, announcePresence);
-    } catch (error) {
-      await this.detach(key);
-      throw error;
-    }
+    // The hub never refuses: with the bus down, the subscription is served from the log until it is back.
+    await this.session.services.hub.attach(key, subscription);
+    // Replacing a subscription of this connection keeps its presence: no left/joined flap.
+    if (replaced?.present) subscription.present = true;
+    else await this.joinPresence(subscription);
     // Catch-up (and with it live delivery) starts after the reply is sent, so the client sees the ack first.
     // It runs even without a gap to replay: events committed while subscribing are read, not lost.
     setImmediate(() => void subscription.start());
   }
 
   async unsubscribe(key: ConversationKey): Promise<void> {
-    const announce = this.byConversation?.get(key.conversationId)?.announcePresence ?? false;
-    if (await this.detach(key)) await this.leavePresence(key, announce);
+    const detached = await this.detach(key);
+    if (detached?.present) await this.leavePresence(key, detached.announcePresence);
   }
 
-  /** Keeps this connection's presence entries alive (heartbeat); a dead node's entries expire instead. */
+  /**
+   * Keeps this connection's presence entries alive (heartbeat); a dead node's entries expire instead. An entry
+   * that could not be written (presence was unreachable at subscribe) is written now.
+   */
   refreshPresence(): void {
     const { presence, logger } = this.session.services;
     const userId = this.session.principal?.userId;
     if (!userId) return;
     for (const subscription of this.byConversation?.values() ?? []) {
-      presence.refresh(subscription.key, userId, this.session.connection.id).catch((error: unknown) => logger.debug({ err: error }, 'presence refresh failed'));
+      if (!subscription.present) void this.joinPresence(subscription);
+      else presence.refresh(subscription.key, userId, this.session.connection.id).catch((error: unknown) => logger.debug({ err: error }, 'presence refresh failed'));
     }
   }
 
@@ -144,33 +147,45 @@ export class ConversationSubscriptions {
     const subscriptions = [...(this.byConversation?.values() ?? [])];
     await Promise.allSettled(
       subscriptions.map(async ({ key, announcePresence }) => {
-        if (!(await this.detach(key))) return;
+        if (!(await this.detach(key))?.present) return;
         if (cleanly) await this.leavePresence(key, announcePresence);
         else this.session.services.departures.schedule(() => this.leavePresence(key, announcePresence));
       }),
     );
   }
 
-  /** Removes the conversation's subscription without touching presence; true if there was one. */
-  private async detach(key: ConversationKey): Promise<boolean> {
+  /** Removes the conversation's subscription without touching presence; returns it, if there was one. */
+  private async detach(key: ConversationKey): Promise<ConversationSubscription | null> {
     const subscription = this.byConversation?.get(key.conversationId);
-    if (!subscription) return false;
+    if (!subscription) return null;
     this.byConversation?.delete(key.conversationId);
     subscription.feed.close();
     await this.session.services.hub.detach(key, subscription);
-    return true;
+    return subscription;
   }
 
-  private async joinPresence(key: ConversationKey, announce: boolean): Promise<void> {
-    const { presence } = this.session.services;
+  /** Writes the presence entry. Presence is not worth refusing a subscription for: while it is unreachable the next heartbeat tries again. */
+  private async joinPresence(subscription: ConversationSubscription): Promise<void> {
+    const { presence, logger } = this.session.services;
     const userId = this.session.principal!.userId;
-    if ((await presence.join(key, userId, this.session.connection.id)) && announce) await this.publishPresence(key, 'presence.joined', userId);
+    try {
+      const joined = await presence.join(subscription.key, userId, this.session.connection.id);
+      subscription.present = true;
+      if (joined && subscription.announcePresence) await this.publishPresence(subscription.key, 'presence.joined', userId);
+    } catch (error) {
+      logger.debug({ err: error, conversation: subscription.key.conversationId }, 'presence join failed; retried with the next heartbeat');
+    }
   }
 
+  /** Removes the presence entry; one that cannot be removed (presence unreachable) expires on its own. Large rooms hear nothing. */
   private async leavePresence(key: ConversationKey, announce: boolean): Promise<void> {
-    const { presence } = this.session.services;
+    const { presence, logger } = this.session.services;
     const userId = this.session.principal!.userId;
-    if ((await presence.leave(key, userId, this.session.connection.id)) && announce) await this.publishPresence(key, 'presence.left', userId);
+    try {
+      if ((await presence.leave(key, userId, this.session.connection.id)) && announce) await this.publishPresence(key, 'presence.left', userId);
+    } catch (error) {
+      logger.debug({ err: error, conversation: key.conversationId }, 'presence leave failed; the entry expires');
+    }
   }
 
   private async publishPresence(key: ConversationKey, type: 'presence.joined' | 'presence.left', userId: string): Promise<void> {

@@ -1,14 +1,14 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { identifierSchema } from '@parley/protocol';
 import type { Registry } from 'prom-client';
+import type { Readiness } from './readiness.js';
 import { serveStatic } from './static-files.js';
 
 /** What the HTTP endpoints look at. */
 export interface HttpDependencies {
   registry: Registry;
-  /** Rejects when the store does not answer. */
-  checkStore: () => Promise<void>;
-  isDraining: () => boolean;
+  /** What /readyz reports: each dependency, draining, and whether to send traffic. */
+  readiness: Readiness;
   /** Directory of the built web UI, served at `/`; absent: no UI. */
   webRoot?: string;
   /**
@@ -18,7 +18,7 @@ export interface HttpDependencies {
   issueDevToken?: (tenant: string, userId: string) => Promise<string>;
 }
 
-/** /healthz (process up), /readyz (store reachable, not draining), /metrics (Prometheus text), the dev token endpoint, the web UI. */
+/** /healthz (process up), /readyz (see readiness.ts), /metrics (Prometheus text), the dev token endpoint, the web UI. */
 export function createRequestHandler(dependencies: HttpDependencies) {
   const handle = route(dependencies);
   // A rejected handler would be an unhandled rejection, which ends the process: answer instead.
@@ -60,13 +60,8 @@ async function devToken(request: IncomingMessage, response: ServerResponse, depe
 }
 
 async function ready(response: ServerResponse, dependencies: HttpDependencies): Promise<void> {
-  if (dependencies.isDraining()) return json(response, 503, { status: 'draining' });
-  try {
-    await dependencies.checkStore();
-    json(response, 200, { status: 'ready' });
-  } catch (error) {
-    json(response, 503, { status: 'unavailable', store: (error as Error).message });
-  }
+  const { statusCode, body } = await dependencies.readiness.report();
+  json(response, statusCode, body);
 }
 
 function json(response: ServerResponse, status: number, body: unknown): void {

@@ -63,13 +63,22 @@ export class OrderedFeed {
     }
   }
 
-  /** Reads and delivers everything committed after the current position; resolves when caught up. */
+  /**
+   * Reads and delivers everything committed after the current position; resolves when that read is done.
+   * Asked while a read runs, it reads once more after it, and resolves with the running one.
+   */
   catchUp(): Promise<void> {
     this.started = true;
     if (this.holdTimer) clearTimeout(this.holdTimer);
     this.holdTimer = null;
     if (this.closed) return Promise.resolve();
-    this.healing ??= this.heal()
+    // Asked again while a read runs: what it was asked for may have been committed after that read's
+    // last page, so read once more when it ends.
+    if (this.healing) {
+      this.rereadNeeded = true;
+      return this.healing;
+    }
+    this.healing = this.heal()
       .catch((error: unknown) => this.fail(error instanceof Error ? error : new Error(String(error))))
       .finally(() => {
         this.healing = null;
@@ -83,6 +92,15 @@ export class OrderedFeed {
         if (this.held.size > 0 && !this.closed) this.holdTimer = setTimeout(() => void this.catchUp(), this.options.holdMs);
       });
     return this.healing;
+  }
+
+  /**
+   * Live events may have been lost (the bus re-subscribed or has just become live): reads the log again. Before
+   * the first catchUp it does nothing, since that one reads everything and the subscriber must be told it is
+   * subscribed before any event.
+   */
+  catchUpIfStarted(): void {
+    if (this.started) void this.catchUp();
   }
 
   close(): void {

@@ -44,6 +44,17 @@ export class Metrics {
     collect: async (): Promise<void> => this.aiRunning.set((await this.readQueue().catch(() => ({ running: Number.NaN }))).running),
   });
 
+  private readDependencies: () => Promise<Record<string, { up: boolean }>> = async () => ({});
+  readonly dependencyUp: Gauge = new Gauge({
+    name: 'parley_dependency_up',
+    help: 'Whether a dependency answers (1) or not (0), checked when scraped: store, redis',
+    labelNames: ['dependency'],
+    registers: [this.registry],
+    collect: async (): Promise<void> => {
+      for (const [dependency, state] of Object.entries(await this.readDependencies())) this.dependencyUp.set({ dependency }, state.up ? 1 : 0);
+    },
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'parley_' });
   }
@@ -78,6 +89,11 @@ export class Metrics {
       },
     });
     return counter;
+  }
+
+  /** Where `parley_dependency_up` reads the dependencies' states when scraped. */
+  watchDependencies(read: () => Promise<Record<string, { up: boolean }>>): void {
+    this.readDependencies = read;
   }
 
   /** Where the AI queue gauges read their values when scraped. */

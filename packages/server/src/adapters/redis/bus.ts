@@ -2,6 +2,7 @@ import type { ConversationEvent, Signal } from '@parley/protocol';
 import { Redis } from 'ioredis';
 import type { Bus, BusListener, BusMessage, ControlMessage, HotLogRange } from '../../core/ports.js';
 import { conversationKeyString, type ConversationKey } from '../../core/types.js';
+import { isDown, requireConnected } from './connected.js';
 import { defineScripts } from './scripts.js';
 
 /** Where the Redis bus keeps things and for how long. */
@@ -17,6 +18,12 @@ export interface RedisBusOptions {
 
 const CLOSE_TIMEOUT_MS = 1000;
 
+/** A channel this node asked for: its local listeners, and the SSUBSCRIBE that makes it live. */
+interface SubscribedChannel {
+  listeners: Set<BusListener>;
+  subscribed: Promise<void>;
+}
+
 interface PublishEventCommand {
   publishEvent(hotLog: string, channel: string, seq: number, event: string, size: number, ttlMs: number, message: string): Promise<number>;
 }
@@ -30,7 +37,7 @@ interface PublishEventCommand {
 export class RedisBus implements Bus {
   private readonly commands: Redis & PublishEventCommand;
   private readonly subscriber: Redis;
-  private readonly listeners = new Map<string, Set<BusListener>>();
+  private readonly channels = new Map<string, SubscribedChannel>();
   private readonly resubscribedListeners: Array<() => void> = [];
   private readonly controlListeners: Array<(message: ControlMessage) => void> = [];
   private subscriberWasReady = false;
@@ -63,6 +70,7 @@ export class RedisBus implements Bus {
   }
 
   async publishControl(message: ControlMessage): Promise<void> {
+    requireConnected(this.commands);
     await this.commands.publish(this.controlChannel, JSON.stringify(message));
   }
 
@@ -88,39 +96,57 @@ export class RedisBus implements Bus {
   }
 
   async publishEvent(event: ConversationEvent): Promise<void> {
+    // Redis down: fail now, so that the log delivers the event on this node at once and retries the publish
+    // later, instead of the publish waiting in ioredis's queue.
+    requireConnected(this.commands);
     const key = { tenant: event.tenant, conversationId: event.conversation };
     const json = JSON.stringify(event);
     await this.commands.publishEvent(this.hotLogKey(key), this.channel(key), event.seq, json, this.options.hotLogSize, this.options.hotLogTtlMs, `{"kind":"event","event":${json}}`);
   }
 
   async publishSignal(signal: Signal): Promise<void> {
+    requireConnected(this.commands);
     const message: BusMessage = { kind: 'signal', signal };
     await this.commands.spublish(this.channel({ tenant: signal.tenant, conversationId: signal.conversation }), JSON.stringify(message));
   }
 
   async subscribe(key: ConversationKey, listener: BusListener): Promise<() => Promise<void>> {
-    const channel = this.channel(key);
-    let set = this.listeners.get(channel);
-    if (!set) {
-      set = new Set();
-      this.listeners.set(channel, set);
-      try {
-        await this.subscriber.ssubscribe(channel);
-      } catch (error) {
-        this.listeners.delete(channel);
-        throw error;
-      }
+    const name = this.channel(key);
+    let channel = this.channels.get(name);
+    if (!channel) {
+      // While Redis is down the SSUBSCRIBE waits in ioredis's queue (this connection retries forever) and
+      // completes once it is back; a second subscriber of the channel meanwhile waits for the same one.
+      const created: SubscribedChannel = { listeners: new Set(), subscribed: this.subscriber.ssubscribe(name).then(() => undefined) };
+      created.subscribed.catch(() => {
+        if (this.channels.get(name) === created) this.channels.delete(name);
+      });
+      this.channels.set(name, created);
+      channel = created;
     }
-    set.add(listener);
+    channel.listeners.add(listener);
+    try {
+      await channel.subscribed;
+    } catch (error) {
+      channel.listeners.delete(listener);
+      throw error;
+    }
+    const subscribed = channel;
     return async () => {
-      set.delete(listener);
-      if (set.size > 0 || this.listeners.get(channel) !== set) return;
-      this.listeners.delete(channel);
-      await this.subscriber.sunsubscribe(channel);
+      subscribed.listeners.delete(listener);
+      if (subscribed.listeners.size > 0 || this.channels.get(name) !== subscribed) return;
+      this.channels.delete(name);
+      const unsubscribed = this.subscriber.sunsubscribe(name);
+      // Redis down: the SSUNSUBSCRIBE waits in the queue, ahead of any later SSUBSCRIBE of the channel, so
+      // the order holds without waiting for Redis to come back.
+      if (this.subscriber.status !== 'ready') return void unsubscribed.catch(() => undefined);
+      await unsubscribed;
     };
   }
 
   async readHotLog(key: ConversationKey, after: number, limit: number): Promise<HotLogRange> {
+    // Redis down: say at once that the hot log cannot vouch for anything, so the store answers now rather
+    // than after ioredis's reconnect attempts.
+    if (isDown(this.commands)) return { events: [], complete: false };
     const hotLog = this.hotLogKey(key);
     const results = await this.commands
       .multi()
@@ -133,6 +159,14 @@ export class RedisBus implements Bus {
     return { events, complete: oldest !== undefined && Number(oldest) <= after + 1 };
   }
 
+  /** Resolves when both connections (commands, and the subscriber that carries the live feed) are up and Redis answers; for readiness. */
+  async check(): Promise<void> {
+    for (const [role, connection] of [['command', this.commands], ['subscriber', this.subscriber]] as const) {
+      if (connection.status !== 'ready') throw new Error(`Redis ${role} connection is ${connection.status}`);
+    }
+    await this.commands.ping();
+  }
+
   /** The command connection, shared with the other Redis adapters of this node. */
   get connection(): Redis {
     return this.commands;
@@ -140,7 +174,7 @@ export class RedisBus implements Bus {
 
   /** Closes both connections; never waits for a Redis that is down (QUIT would wait for a reconnect). */
   async close(): Promise<void> {
-    this.listeners.clear();
+    this.channels.clear();
     this.subscriber.disconnect();
     this.controlSubscriber?.disconnect();
     if (this.commands.status !== 'ready') return this.commands.disconnect();
@@ -151,7 +185,7 @@ export class RedisBus implements Bus {
   }
 
   private dispatch(channel: string, message: string): void {
-    const set = this.listeners.get(channel);
+    const set = this.channels.get(channel)?.listeners;
     if (!set) return;
     let parsed: BusMessage;
     try {

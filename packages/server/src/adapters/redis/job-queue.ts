@@ -4,6 +4,7 @@ import type { Redis } from 'ioredis';
 import { assistantBusyError, queueFullError } from '../../core/errors.js';
 import type { AiJob, JobQueue, JobReservation, JobRunner } from '../../core/ports.js';
 import { conversationKeyString, type ConversationKey } from '../../core/types.js';
+import { requireConnected } from './connected.js';
 import { defineScripts } from './scripts.js';
 
 /** Bounds and timings of the shared AI job queue. */
@@ -125,6 +126,8 @@ export class RedisJobQueue implements JobQueue {
   }
 
   async reserve(key: ConversationKey, options: { exclusive: boolean }): Promise<JobReservation> {
+    // Redis down: the message to the assistant is refused now (`unavailable`), not after ioredis's retries.
+    requireConnected(this.redis);
     const exclusive = options.exclusive ? 1 : 0;
     const outcome = await this.redis.jobReserve(
       this.unfinished,

@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { Presence } from '../../core/ports.js';
 import { conversationKeyString, type ConversationKey } from '../../core/types.js';
+import { requireConnected } from './connected.js';
 import { defineScripts } from './scripts.js';
 
 interface PresenceCommands {
@@ -11,7 +12,8 @@ interface PresenceCommands {
 
 /**
  * Presence shared by every node: a hash per conversation of connection entries with an expiry. Gateways
- * refresh their entries with heartbeats, so the entries of a node that died expire after `ttlMs`.
+ * refresh their entries with heartbeats, so the entries of a node that died expire after `ttlMs`. While
+ * Redis is down every call fails at once with `unavailable`.
  */
 export class RedisPresence implements Presence {
   private readonly redis: Redis & PresenceCommands;
@@ -26,18 +28,22 @@ export class RedisPresence implements Presence {
   }
 
   async join(key: ConversationKey, userId: string, connectionId: string): Promise<boolean> {
+    requireConnected(this.redis);
     return (await this.redis.presenceJoin(this.hashKey(key), userId, connectionId, Date.now(), this.ttlMs)) === 1;
   }
 
   async leave(key: ConversationKey, userId: string, connectionId: string): Promise<boolean> {
+    requireConnected(this.redis);
     return (await this.redis.presenceLeave(this.hashKey(key), userId, connectionId, Date.now())) === 1;
   }
 
   async refresh(key: ConversationKey, userId: string, connectionId: string): Promise<void> {
+    requireConnected(this.redis);
     await this.redis.presenceRefresh(this.hashKey(key), userId, connectionId, Date.now(), this.ttlMs);
   }
 
   async list(key: ConversationKey): Promise<Array<{ userId: string; connections: number }>> {
+    requireConnected(this.redis);
     const entries = await this.redis.hgetall(this.hashKey(key));
     const now = Date.now();
     const counts = new Map<string, number>();

@@ -1,0 +1,55 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, configWarnings, loadConfig } from '../src/config/config.js';
+
+/** The problems a ConfigError lists, or [] when the configuration loads. */
+function problems(env: Record<string, string>): string[] {
+  try {
+    loadConfig(env);
+    return [];
+  } catch (error) {
+    if (error instanceof ConfigError) return error.problems;
+    throw error;
+  }
+}
+
+describe('PARLEY_PORT and PARLEY_HOST', () => {
+  it('are read as PORT and HOST when those are unset', () => {
+    expect(loadConfig({ PARLEY_PORT: '9001', PARLEY_HOST: '127.0.0.2' })).toMatchObject({ port: 9001, host: '127.0.0.2' });
+  });
+
+  it('are validated like PORT and HOST, and the problem names the variable that was set', () => {
+    expect(problems({ PARLEY_PORT: 'abc' })).toEqual([expect.stringMatching(/^PARLEY_PORT="abc": /)]);
+    expect(problems({ PARLEY_PORT: '70000' })).toEqual([expect.stringMatching(/^PARLEY_PORT="70000": /)]);
+    // Set under both names, each value must be valid, even the one that does not win.
+    expect(problems({ PORT: '8080', PARLEY_PORT: 'abc' })).toEqual([expect.stringMatching(/^PARLEY_PORT="abc": /)]);
+  });
+
+  it('lose to PORT and HOST, which platforms set, and the difference is warned about', () => {
+    expect(loadConfig({ PORT: '8081', PARLEY_PORT: '9001' }).port).toBe(8081);
+    expect(configWarnings({ PORT: '8081', PARLEY_PORT: '9001' })).toEqual(['PORT=8081 and PARLEY_PORT=9001 are both set: PORT wins']);
+    expect(configWarnings({ PORT: '8081', PARLEY_PORT: '8081' })).toEqual([]);
+  });
+
+  it('lose to the flag', () => {
+    expect(loadConfig({ PARLEY_PORT: '9001' }, { port: '9002' }).port).toBe(9002);
+  });
+});
+
+describe('configWarnings', () => {
+  it('names an unknown PARLEY_* variable and the closest known one', () => {
+    expect(configWarnings({ PARLEY_PROT: '9000' })).toEqual([expect.stringContaining('unknown setting PARLEY_PROT is ignored (did you mean PARLEY_PORT?')]);
+    expect(configWarnings({ PARLEY_REDIS_ULR: 'redis://x' })).toEqual([expect.stringContaining('did you mean PARLEY_REDIS_URL?')]);
+    expect(configWarnings({ PARLEY_RATE_PER_SEC: '5' })).toEqual([expect.stringContaining('did you mean PARLEY_RATE_PER_SECOND?')]);
+  });
+
+  it('says nothing about known settings, their aliases or variables that are not PARLEY_*', () => {
+    expect(configWarnings({ PARLEY_REDIS_URL: 'redis://x', PARLEY_PORT: '1', PARLEY_HOST: 'h', PORT: '1', HOST: 'h', DATABASE_URL: 'postgres://x', HOME: '/root' })).toEqual([]);
+  });
+});
+
+describe('PARLEY_DATABASE_CONNECT_TIMEOUT_MS', () => {
+  it('bounds the wait for a PostgreSQL connection by default, and is validated', () => {
+    expect(loadConfig({}).databaseConnectTimeoutMs).toBe(10_000);
+    expect(problems({ PARLEY_DATABASE_CONNECT_TIMEOUT_MS: '0' })).toEqual([expect.stringMatching(/^PARLEY_DATABASE_CONNECT_TIMEOUT_MS="0": /)]);
+  });
+});
