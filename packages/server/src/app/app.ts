@@ -31,9 +31,9 @@ import { ExpiryClock } from '../gateway/expiry-clock.js';
 import { PresenceDepartures } from '../gateway/presence-departures.js';
 import { UserConnections } from '../gateway/user-connections.js';
 import { Readiness, type Dependency } from '../http/readiness.js';
-import { createRequestHandler } from '../http/routes.js';
+import { registerOperationalRoutes } from '../http/routes.js';
 import { createApi } from '../http/api/index.js';
-import { combineHandlers, registerApiDocs } from '../http/server.js';
+import { httpListener, registerApiDocs } from '../http/server.js';
 import { ApiKeys } from '../auth/api-keys.js';
 import { PostgresKeyStore } from '../store/postgres/key-store.js';
 import { ConversationLog } from '../log/conversation-log.js';
@@ -301,14 +301,13 @@ async function startServices(config: Config, logger: Logger, tracing: TracingPip
     ...(secret ? { mintToken: (claims) => signDevelopmentToken(secret, { ...claims, ...optional({ issuer: config.jwtIssuer, audience: config.jwtAudience }) }) } : {}),
   });
   registerApiDocs(api);
-  const server = createServer(
-    combineHandlers(api, createRequestHandler({
-      registry: metrics.registry,
-      readiness,
-      ...(servesClients ? { webRoot: config.webDir ?? DEFAULT_WEB_ROOT } : {}),
-      ...(devSecret && servesClients ? { issueDevToken: (tenant: string, userId: string) => signDevelopmentToken(devSecret, { tenant, userId, roles: ['user'], ttlSeconds: 3600 }) } : {}),
-    })),
-  );
+  registerOperationalRoutes(api, {
+    registry: metrics.registry,
+    readiness,
+    ...(servesClients ? { webRoot: config.webDir ?? DEFAULT_WEB_ROOT } : {}),
+    ...(devSecret && servesClients ? { issueDevToken: (tenant: string, userId: string) => signDevelopmentToken(devSecret, { tenant, userId, roles: ['user'], ttlSeconds: 3600 }) } : {}),
+  });
+  const server = createServer(httpListener(api));
   if (servesClients) {
     gateway.listen(server, {
       maxFrameBytes: config.maxFrameBytes,

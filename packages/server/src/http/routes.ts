@@ -1,10 +1,12 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { OpenAPIHono } from '@hono/zod-openapi';
 import { identifierSchema } from '@parley/protocol';
 import type { Registry } from 'prom-client';
+import { ParleyError } from '../core/errors.js';
+import type { ApiEnv } from './authenticate.js';
 import type { Readiness } from './readiness.js';
-import { serveStatic } from './static-files.js';
+import { staticFile } from './static-files.js';
 
-/** What the HTTP endpoints look at. */
+/** What the operational endpoints look at. */
 export interface HttpDependencies {
   registry: Registry;
   /** What /readyz reports: each dependency, draining, and whether to send traffic. */
@@ -18,53 +20,29 @@ export interface HttpDependencies {
   issueDevToken?: (tenant: string, userId: string) => Promise<string>;
 }
 
-/** /healthz (process up), /readyz (see readiness.ts), /metrics (Prometheus text), the dev token endpoint, the web UI. */
-export function createRequestHandler(dependencies: HttpDependencies) {
-  const handle = route(dependencies);
-  // A rejected handler would be an unhandled rejection, which ends the process: answer instead.
-  return (request: IncomingMessage, response: ServerResponse): void => {
-    handle(request, response).catch((error: unknown) => {
-      if (response.headersSent) return void response.destroy();
-      if (error instanceof URIError || (error as { code?: string }).code === 'ERR_INVALID_URL') {
-        return json(response, 400, { error: { code: 'bad_request', message: 'malformed URL' } });
-      }
-      json(response, 500, { error: { code: 'internal', message: 'internal server error' } });
-    });
-  };
-}
-
-function route(dependencies: HttpDependencies) {
-  return async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
-    const path = new URL(request.url ?? '/', 'http://localhost').pathname; // throws on targets like `//`: answered 400
-    if (request.method !== 'GET' && request.method !== 'HEAD') return json(response, 405, { error: { code: 'bad_request', message: 'method not allowed' } });
-    if (path === '/healthz') return json(response, 200, { status: 'ok' });
-    if (path === '/readyz') return ready(response, dependencies);
-    if (path === '/metrics') {
-      response.writeHead(200, { 'Content-Type': dependencies.registry.contentType });
-      response.end(await dependencies.registry.metrics());
-      return;
-    }
-    if (path === '/v1/dev/token') return devToken(request, response, dependencies);
-    if (dependencies.webRoot && !path.startsWith('/v1/') && (await serveStatic(dependencies.webRoot, path, response))) return;
-    json(response, 404, { error: { code: 'not_found', message: `no route for ${path}` } });
-  };
-}
-
-async function devToken(request: IncomingMessage, response: ServerResponse, dependencies: HttpDependencies): Promise<void> {
-  if (!dependencies.issueDevToken) return json(response, 404, { error: { code: 'not_found', message: 'development tokens are off (a JWT secret or JWKS is configured)' } });
-  const query = new URL(request.url ?? '/', 'http://localhost').searchParams;
-  const user = identifierSchema.safeParse(query.get('user'));
-  const tenant = identifierSchema.safeParse(query.get('tenant') ?? 'demo');
-  if (!user.success || !tenant.success) return json(response, 400, { error: { code: 'bad_request', message: 'user (and tenant) must be identifiers' } });
-  json(response, 200, { token: await dependencies.issueDevToken(tenant.data, user.data) });
-}
-
-async function ready(response: ServerResponse, dependencies: HttpDependencies): Promise<void> {
-  const { statusCode, body } = await dependencies.readiness.report();
-  json(response, statusCode, body);
-}
-
-function json(response: ServerResponse, status: number, body: unknown): void {
-  response.writeHead(status, { 'Content-Type': 'application/json' });
-  response.end(JSON.stringify(body));
+/**
+ * /healthz (process up), /readyz (see readiness.ts), /metrics (Prometheus text), the dev token endpoint and
+ * the web UI, in the node's one route table (not in the OpenAPI document: they are not the server API).
+ */
+export function registerOperationalRoutes(app: OpenAPIHono<ApiEnv>, dependencies: HttpDependencies): void {
+  app.get('/healthz', (context) => context.json({ status: 'ok' }));
+  app.get('/readyz', async (context) => {
+    const { statusCode, body } = await dependencies.readiness.report();
+    return context.json(body, statusCode);
+  });
+  app.get('/metrics', async (context) => context.body(await dependencies.registry.metrics(), 200, { 'Content-Type': dependencies.registry.contentType }));
+  app.get('/v1/dev/token', async (context) => {
+    if (!dependencies.issueDevToken) throw new ParleyError('not_found', 'development tokens are off (a JWT secret or JWKS is configured)');
+    const user = identifierSchema.safeParse(context.req.query('user'));
+    const tenant = identifierSchema.safeParse(context.req.query('tenant') ?? 'demo');
+    if (!user.success || !tenant.success) throw new ParleyError('bad_request', 'user (and tenant) must be identifiers');
+    return context.json({ token: await dependencies.issueDevToken(tenant.data, user.data) });
+  });
+  app.get('*', async (context, next) => {
+    const path = context.req.path;
+    if (!dependencies.webRoot || path.startsWith('/v1/')) return next();
+    const file = await staticFile(dependencies.webRoot, path);
+    return file ?? next();
+  });
+  app.notFound((context) => context.json({ error: { code: 'not_found', message: `no route for ${context.req.method} ${context.req.path}` } }, 404));
 }

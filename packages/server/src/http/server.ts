@@ -22,20 +22,27 @@ export function registerApiDocs(app: OpenAPIHono<ApiEnv>): void {
   });
 }
 
-/** Paths the hono app answers; everything else goes to the node handler (health, metrics, web page). */
-function servedByApi(url: string | undefined): boolean {
-  return url !== undefined && (url.startsWith('/v1/api/') || url === '/v1/api' || url.startsWith('/v1/openapi.json') || url.startsWith('/docs/api'));
+/** The node's HTTP request listener: one route table for the API, its reference, health, metrics and the web page. */
+export function httpListener(app: OpenAPIHono<ApiEnv>): (request: IncomingMessage, response: ServerResponse) => void {
+  // Global Request and Response stay Node's own: the AI SDK and other fetch users in this process rely on them.
+  const listener = getRequestListener(app.fetch, { overrideGlobalObjects: false });
+  return (request, response) => {
+    if (!isRequestTarget(request.url)) {
+      response.writeHead(400, { 'Content-Type': 'application/json' });
+      response.end(JSON.stringify({ error: { code: 'bad_request', message: 'malformed URL' } }));
+      return;
+    }
+    void listener(request, response);
+  };
 }
 
-/** One request listener for the node's HTTP server: the API's route table, then the other endpoints. */
-export function combineHandlers(
-  app: OpenAPIHono<ApiEnv>,
-  other: (request: IncomingMessage, response: ServerResponse) => void,
-): (request: IncomingMessage, response: ServerResponse) => void {
-  // Global Request and Response stay Node's own: the AI SDK and other fetch users in this process rely on them.
-  const api = getRequestListener(app.fetch, { overrideGlobalObjects: false });
-  return (request, response) => {
-    if (servedByApi(request.url)) void api(request, response);
-    else other(request, response);
-  };
+/** Whether a request line's target is a path a URL can be built on (`//x` is not: it would name a host). */
+function isRequestTarget(url: string | undefined): boolean {
+  if (!url?.startsWith('/')) return false;
+  try {
+    new URL(url, 'http://localhost');
+    return true;
+  } catch {
+    return false;
+  }
 }

@@ -1,7 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import type { ServerResponse } from 'node:http';
 import { extname, join, normalize, sep } from 'node:path';
+import { Readable } from 'node:stream';
 
 const CONTENT_TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -16,23 +16,28 @@ const CONTENT_TYPES: Record<string, string> = {
 };
 
 /**
- * Serves the built web UI from `root`: a file if it exists, else `index.html` (client-side routes).
- * Paths are normalized and must stay under `root`. Returns false when there is nothing to serve.
+ * The built web UI's response for `urlPath` under `root`: a file if it exists, else `index.html` (client-side
+ * routes). Paths are normalized and must stay under `root`. Null when there is nothing to serve.
  */
-export async function serveStatic(root: string, urlPath: string, response: ServerResponse): Promise<boolean> {
-  const relative = normalize(decodeURIComponent(urlPath)).replace(/^(\.\.(\/|\\|$))+/, '');
+export async function staticFile(root: string, urlPath: string): Promise<Response | null> {
+  let relative: string;
+  try {
+    relative = normalize(decodeURIComponent(urlPath)).replace(/^(\.\.(\/|\\|$))+/, '');
+  } catch {
+    return null; // not a valid percent-encoding: no such file
+  }
   const candidate = join(root, relative);
-  if (candidate !== root && !candidate.startsWith(root.endsWith(sep) ? root : root + sep)) return false;
+  if (candidate !== root && !candidate.startsWith(root.endsWith(sep) ? root : root + sep)) return null;
   const file = (await isFile(candidate)) ? candidate : join(root, 'index.html');
-  if (!(await isFile(file))) return false;
+  if (!(await isFile(file))) return null;
   const immutable = file.includes(`${sep}assets${sep}`);
-  response.writeHead(200, {
-    'Content-Type': CONTENT_TYPES[extname(file)] ?? 'application/octet-stream',
-    'Cache-Control': immutable ? 'public, max-age=31536000, immutable' : 'no-cache',
-    'X-Content-Type-Options': 'nosniff',
+  return new Response(Readable.toWeb(createReadStream(file)) as ReadableStream, {
+    headers: {
+      'Content-Type': CONTENT_TYPES[extname(file)] ?? 'application/octet-stream',
+      'Cache-Control': immutable ? 'public, max-age=31536000, immutable' : 'no-cache',
+      'X-Content-Type-Options': 'nosniff',
+    },
   });
-  createReadStream(file).pipe(response);
-  return true;
 }
 
 async function isFile(path: string): Promise<boolean> {
