@@ -1,11 +1,11 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
-import { bodyLimit } from 'hono/body-limit';
 import type { Logger } from 'pino';
 import type { ApiKeys } from '../../auth/api-keys.js';
 import type { TokenVerifier } from '../../auth/tokens.js';
 import type { ConversationService } from '../../conversations/service.js';
 import { ParleyError } from '../../core/errors.js';
 import { authenticate, type ApiEnv } from '../authenticate.js';
+import { limitBody } from '../body-limit.js';
 import { asParleyError, errorResponse } from '../errors.js';
 import { registerConversationRoutes } from './conversations.js';
 import { registerUserRoutes, type TokenMinter } from './users.js';
@@ -32,7 +32,7 @@ export function createApi(dependencies: ApiDependencies): OpenAPIHono<ApiEnv> {
       if (!result.success) throw new ParleyError('bad_request', `invalid request: ${describeIssues(result.error.issues)}`);
     },
   });
-  api.use('*', bodyLimit({ maxSize: dependencies.maxBodyBytes, onError: () => { throw new ParleyError('too_large', `request body exceeds ${dependencies.maxBodyBytes} bytes`); } }));
+  api.use('*', limitBody(dependencies.maxBodyBytes));
   api.use('*', authenticate(dependencies.keys, dependencies.verifier));
   registerConversationRoutes(api, dependencies.conversations);
   registerUserRoutes(api, dependencies.conversations, dependencies.keys, dependencies.mintToken);
