@@ -55,6 +55,7 @@ export function createApi(dependencies: ApiDependencies): OpenAPIHono<ApiEnv> {
   };
   api.onError(onError);
   root.onError(onError);
+  root.notFound((context) => errorResponse(context, new ParleyError('not_found', `no route ${context.req.method} ${context.req.path}`)));
   return root;
 }
 
