@@ -78,5 +78,18 @@ export const apiKeyViewSchema = z.object({
 export const createKeyResultSchema = z.object({ key: z.string(), apiKey: apiKeyViewSchema });
 
 export const conversationResultSchema = z.object({ conversation: conversationViewSchema });
+
+/** Request bodies as a client writes them (defaults may be left out), and results: the server SDK's types. */
+export type CreateConversationBody = z.input<typeof createConversationBodySchema>;
+export type UpdateConversationBody = z.input<typeof updateConversationBodySchema>;
+export type PostMessageBody = z.input<typeof postMessageBodySchema>;
+export type BroadcastBody = z.input<typeof broadcastBodySchema>;
+export type BroadcastResult = z.infer<typeof broadcastResultSchema>;
+export type MintTokenBody = z.input<typeof mintTokenBodySchema>;
+export type MintTokenResult = z.infer<typeof mintTokenResultSchema>;
+export type CreateKeyBody = z.input<typeof createKeyBodySchema>;
+export type CreateKeyResult = z.infer<typeof createKeyResultSchema>;
+export type ApiKeyView = z.infer<typeof apiKeyViewSchema>;
+
 export const apiErrorSchema = z.object({ error: errorBodySchema });
 export const listQueryLimit = z.coerce.number().int().min(1).max(LIST_MAX_LIMIT);

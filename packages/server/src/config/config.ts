@@ -138,6 +138,9 @@ function sourcesOf(name: SettingName, env: Record<string, string | undefined>, f
   return candidates.length > 0 ? candidates : [{ label: setting.env, raw: setting.default }];
 }
 
+// Read by the CLI's clients, the README's examples and the tests, not by the server: never a misspelt setting.
+const CLIENT_VARIABLES = new Set(['PARLEY_ADMIN_KEY', 'PARLEY_API_KEY', 'PARLEY_URL', 'PARLEY_HTTP_URL', 'PARLEY_TEST_PGLITE_TEMPLATE']);
+
 /**
  * What is suspicious but not invalid, one line each: a PARLEY_* variable that is no setting (a misspelling
  * would otherwise pass in silence; the closest known name is suggested), and a setting set under both its
@@ -146,7 +149,7 @@ function sourcesOf(name: SettingName, env: Record<string, string | undefined>, f
 export function configWarnings(env: Record<string, string | undefined>): string[] {
   const known = [...Object.values(SETTINGS).map((setting) => setting.env), ...Object.values(ALIASES)].filter((name) => name.startsWith('PARLEY_'));
   const warnings = Object.keys(env)
-    .filter((name) => name.startsWith('PARLEY_') && !known.includes(name))
+    .filter((name) => name.startsWith('PARLEY_') && !known.includes(name) && !CLIENT_VARIABLES.has(name))
     .sort()
     .map((name) => `unknown setting ${name} is ignored (did you mean ${closest(name, known)}? \`parley config\` lists every setting)`);
   for (const [name, alias] of Object.entries(ALIASES) as Array<[SettingName, string]>) {

@@ -22,6 +22,7 @@ export const STATUS_OF: Record<ErrorCode, ContentfulStatusCode> = {
 export function asParleyError(error: unknown): ParleyError {
   if (error instanceof HTTPException) {
     if (error.status === 413) return new ParleyError('too_large', 'request body too large');
+    if (error.status === 415) return new ParleyError('bad_request', 'send the body as JSON, with Content-Type: application/json');
     if (error.status === 400) return new ParleyError('bad_request', error.message || 'malformed request');
   }
   return toParleyError(error);

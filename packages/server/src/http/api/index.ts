@@ -1,11 +1,11 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
-import type { MiddlewareHandler } from 'hono';
 import type { Logger } from 'pino';
 import type { ApiKeys } from '../../auth/api-keys.js';
 import type { TokenVerifier } from '../../auth/tokens.js';
 import type { ConversationService } from '../../conversations/service.js';
 import { ParleyError } from '../../core/errors.js';
 import { authenticate, type ApiEnv } from '../authenticate.js';
+import { limitBody } from '../body-limit.js';
 import { asParleyError, errorResponse } from '../errors.js';
 import { registerConversationRoutes } from './conversations.js';
 import { registerUserRoutes, type TokenMinter } from './users.js';
@@ -55,20 +55,8 @@ export function createApi(dependencies: ApiDependencies): OpenAPIHono<ApiEnv> {
   };
   api.onError(onError);
   root.onError(onError);
+  root.notFound((context) => errorResponse(context, new ParleyError('not_found', `no route ${context.req.method} ${context.req.path}`)));
   return root;
-}
-
-/**
- * Refuses a body over `maxBytes` before it is read, by its Content-Length (Node's parser holds the body to that
- * length); a body without one (chunked) is refused, so no request can make the server buffer without bound.
- */
-function limitBody(maxBytes: number): MiddlewareHandler<ApiEnv> {
-  return async (context, next) => {
-    const length = context.req.header('content-length');
-    if (length === undefined && context.req.header('transfer-encoding') !== undefined) throw new ParleyError('bad_request', 'send the request body with a Content-Length');
-    if (length !== undefined && Number(length) > maxBytes) throw new ParleyError('too_large', `request body exceeds ${maxBytes} bytes`);
-    await next();
-  };
 }
 
 function describeIssues(issues: ReadonlyArray<{ path: PropertyKey[]; message: string }>): string {
