@@ -1,0 +1,259 @@
+// rooms: fan-out to one large room. A backend creates a conversation and adds its members through the
+// server API (1,000 per call); as many WebSocket clients connect as those users (users, not agents: each
+// subscribe is authorized by a point lookup of membership, as in any room above PARLEY_LARGE_ROOM_MEMBERS)
+// and subscribe; then the backend posts 100-byte messages to the room over REST at fixed rates, one step
+// after another, each faster than the last, until a step no longer keeps up (not every delivery within 1 s
+// at p99). Latency is the receive time minus the send time embedded in the message; lost and duplicated
+// deliveries are counted from seqs.
+import { ApiClient, createApiKey } from '../lib/api.mjs';
+import { Histogram, now } from '../lib/histogram.mjs';
+import { LoadGroup, split } from '../lib/load.mjs';
+import { ParleyConnection, pooled } from '../lib/parley-connection.mjs';
+import { cpuSeconds, openFileLimit } from '../lib/proc.mjs';
+import { parsePayload, publish } from '../lib/relay.mjs';
+import { createBackends, startParley } from '../lib/servers.mjs';
+import { token } from '../lib/tokens.mjs';
+import { drain } from './fanout.mjs';
+
+/** A step keeps up when its p99 delivery latency stays below this. */
+const KEPT_UP_P99_MS = 1000;
+const ROOM = 'room';
+const MEMBERS_PER_CALL = 1000;
+const roomUser = (index) => `room-${index}`;
+
+/** Commands run in the load processes: the members' (receivers), then the backend's (publisher). */
+export const client = {
+  async connect(state, { wsUrl, localAddress, start, count }) {
+    state.receivers = new Receivers();
+    return state.receivers.connect(wsUrl, localAddress, start, count);
+  },
+  subscribe: (state) => state.receivers.subscribe(),
+  progress: (state) => ({ deliveries: state.receivers.deliveries }),
+  phase: (state) => state.receivers.phase(),
+  settle: (state, { finalSeq }) => state.receivers.settle(finalSeq),
+  openPublisher(state, { httpUrl, key, localAddress }) {
+    const api = new ApiClient(httpUrl, key, { connections: 64, localAddress });
+    state.publisher = {
+      api,
+      lastSeq: 0,
+      send: (text, index) => api.postMessage(ROOM, { text, sender: { kind: 'bot', id: 'announcer' }, idempotencyKey: `room-${index}` }).then((ack) => (state.publisher.lastSeq = Math.max(state.publisher.lastSeq, ack.seq))),
+    };
+    return {};
+  },
+  /** Posts at `rate` messages/s for `durationMs` or `maxMessages`; the window only bounds a backlog of unacknowledged posts. */
+  async publish(state, { rate, durationMs, maxMessages }) {
+    return publish(state.publisher, { rate, durationMs, maxMessages: maxMessages ?? Infinity, window: 1000 });
+  },
+  /** The seq of the last message posted: every member ends having received it. */
+  lastSeq: (state) => state.publisher.lastSeq,
+  closePublisher(state) {
+    state.publisher.api.close();
+    return {};
+  },
+};
+
+/** The members of the room in one load process: their connections and what they received. */
+class Receivers {
+  members = [];
+  histogram = new Histogram();
+  deliveries = 0;
+  duplicates = 0;
+  lost = 0;
+  disconnects = 0;
+  lastReceiveAt = 0;
+
+  /** Connects and authenticates `count` users from `start`; resolves with the counts and the time it took. */
+  async connect(wsUrl, localAddress, start, count) {
+    const failures = [];
+    const startedAt = now();
+    const opened = await pooled(count, 200, async (offset) => {
+      try {
+        const member = { connection: await ParleyConnection.connect(wsUrl, await token(roomUser(start + offset)), { localAddress }), lastSeq: 0 };
+        member.connection.onPush = (frame) => this.#receive(member, frame);
+        member.connection.onClose = () => this.disconnects++;
+        return member;
+      } catch (error) {
+        failures.push(String(error.message));
+        return null;
+      }
+    });
+    this.members = opened.filter(Boolean);
+    return { connected: this.members.length, failed: failures.length, firstError: failures[0] ?? null, startedAt, endedAt: now() };
+  }
+
+  /** Subscribes every member to the room from its head; resolves with the counts, subscribe latency and time taken. */
+  async subscribe() {
+    const latency = new Histogram();
+    const failures = [];
+    const startedAt = now();
+    await pooled(this.members.length, 200, async (index) => {
+      const member = this.members[index];
+      const sentAt = now();
+      try {
+        const { headSeq } = await member.connection.request('subscribe', { conversationId: ROOM });
+        member.lastSeq = Math.max(member.lastSeq, headSeq);
+        latency.record(now() - sentAt);
+      } catch (error) {
+        failures.push(String(error.message));
+      }
+    });
+    return { subscribed: this.members.length - failures.length, failed: failures.length, firstError: failures[0] ?? null, startedAt, endedAt: now(), histogram: latency.counts };
+  }
+
+  /** The counts of the step that ended; the next step counts from zero. */
+  phase() {
+    const counts = { histogram: this.histogram.counts, deliveries: this.deliveries, duplicates: this.duplicates, lost: this.lost, disconnects: this.disconnects, lastReceiveAt: this.lastReceiveAt };
+    this.histogram = new Histogram();
+    this.deliveries = this.duplicates = this.lost = 0;
+    return counts;
+  }
+
+  /** Waits (at most 10 s) until every member has `finalSeq`; says how many events were still missing, then closes. */
+  async settle(finalSeq) {
+    const deadline = Date.now() + 10_000;
+    while (Date.now() < deadline && this.members.some((member) => member.lastSeq < finalSeq)) await new Promise((resolve) => setTimeout(resolve, 50));
+    const behind = this.members.reduce((sum, member) => sum + Math.max(0, finalSeq - member.lastSeq), 0);
+    for (const member of this.members) member.connection.close();
+    return { behind, disconnects: this.disconnects };
+  }
+
+  /** A seq at or below the member's last is a duplicate; a jump over seqs is a loss. */
+  #receive(member, frame) {
+    if (frame.push !== 'event' || frame.event.conversation !== ROOM) return;
+    const receivedAt = now();
+    const { seq } = frame.event;
+    if (seq <= member.lastSeq) return void this.duplicates++;
+    this.lost += seq - member.lastSeq - 1;
+    member.lastSeq = seq;
+    if (frame.event.type !== 'message.created') return;
+    this.histogram.record(receivedAt - parsePayload(frame.event.data.content.text).sentAt);
+    this.deliveries++;
+    this.lastReceiveAt = receivedAt;
+  }
+}
+
+/**
+ * Runs the scenario: `{ members, rates, stepMs, warmupMs, maxMessages, processes }`: a room of `members` users
+ * connected from `processes` load processes, then one step per rate in `rates` (messages/s) of `stepMs`
+ * (or `maxMessages`), stopping after the first step that does not keep up.
+ */
+export async function run(options) {
+  const backends = await createBackends();
+  const server = await startParley(backends.env);
+  const group = new LoadGroup('rooms', options.processes + 1);
+  const publisher = options.processes;
+  try {
+    const limit = openFileLimit(server.pid);
+    if (options.members + 100 > limit) return { available: false, members: options.members, reason: `the server process may open ${limit} files; ${options.members} connections need more` };
+    const key = await createApiKey(server.httpUrl);
+    const room = await createRoom(server.httpUrl, key, options.members);
+    const ranges = split(options.members, options.processes);
+    const connected = await Promise.all(ranges.map((range, index) => group.one(index, 'connect', { wsUrl: server.wsUrl, ...range })));
+    const subscribed = await Promise.all(ranges.map((_range, index) => group.one(index, 'subscribe')));
+    await group.one(publisher, 'openPublisher', { httpUrl: server.httpUrl, key });
+    const steps = await runSteps(group, server, options, ranges.length);
+    const finalSeq = await group.one(publisher, 'lastSeq');
+    const settled = await Promise.all(ranges.map((_range, index) => group.one(index, 'settle', { finalSeq })));
+    await group.one(publisher, 'closePublisher');
+    return summarize({ options, room, connected, subscribed, steps, settled });
+  } finally {
+    await group.stop();
+    await server.stop();
+    await backends.release();
+  }
+}
+
+/** Creates the room and adds its members over the API, 1,000 per call; returns what its view says and the time taken. */
+async function createRoom(httpUrl, key, members) {
+  const api = new ApiClient(httpUrl, key, { connections: 1 });
+  try {
+    const startedAt = now();
+    await api.request('POST', '/v1/api/conversations', { id: ROOM, metadata: { kind: 'large room' } });
+    for (const { start, count } of split(members, Math.ceil(members / MEMBERS_PER_CALL))) {
+      await api.request('POST', `/v1/api/conversations/${ROOM}/members`, { userIds: Array.from({ length: count }, (_, offset) => roomUser(start + offset)) });
+    }
+    const addMs = now() - startedAt;
+    const { conversation } = await api.request('GET', `/v1/api/conversations/${ROOM}`);
+    return { memberCount: conversation.memberCount, membersInView: Array.isArray(conversation.members), addMs };
+  } finally {
+    api.close();
+  }
+}
+
+/** The rate steps, each drained before the next; stops after the first that does not keep up. */
+async function runSteps(group, server, options, receiverProcesses) {
+  const publisher = receiverProcesses;
+  const receivers = Array.from({ length: receiverProcesses }, (_, index) => index);
+  // Not counted: every process has just started, and its code is not yet optimized.
+  if (options.warmupMs > 0) {
+    const warmup = await group.one(publisher, 'publish', { rate: options.rates[0], durationMs: options.warmupMs });
+    await drain(group, receiverProcesses, warmup.acked * options.members);
+    await Promise.all(receivers.map((index) => group.one(index, 'phase')));
+  }
+  const steps = [];
+  for (const rate of options.rates) {
+    const cpuBefore = { server: cpuSeconds(server.pid), load: group.cpuSeconds() };
+    const published = await group.one(publisher, 'publish', { rate, durationMs: options.stepMs, maxMessages: options.maxMessages });
+    await drain(group, receiverProcesses, published.acked * options.members);
+    const reports = await Promise.all(receivers.map((index) => group.one(index, 'phase')));
+    const step = summarizeStep(rate, published, reports, options.members);
+    const seconds = (step.lastReceiveAt - published.startedAt) / 1000;
+    step.cores = { server: Number(((cpuSeconds(server.pid) - cpuBefore.server) / seconds).toFixed(2)), load: Number(((group.cpuSeconds() - cpuBefore.load) / seconds).toFixed(2)) };
+    delete step.lastReceiveAt;
+    steps.push(step);
+    if (!step.keptUp) break;
+  }
+  return steps;
+}
+
+function summarizeStep(rate, published, reports, members) {
+  const histogram = reports.reduce((merged, report) => merged.merge(Histogram.from(report.histogram)), new Histogram());
+  const sum = (key) => reports.reduce((total, report) => total + report[key], 0);
+  const lastReceiveAt = Math.max(...reports.map((report) => report.lastReceiveAt));
+  const expected = published.acked * members;
+  const deliveries = sum('deliveries');
+  const latencyMs = histogram.summary();
+  return {
+    rate,
+    messages: published.acked,
+    sendErrors: published.errors,
+    deliveries,
+    expectedDeliveries: expected,
+    offeredDeliveriesPerSecond: rate * members,
+    deliveriesPerSecond: Math.round(deliveries / ((lastReceiveAt - published.startedAt) / 1000)),
+    latencyMs,
+    // Lost: seqs a member skipped (a broken contract); missing: deliveries that had not arrived when the step drained.
+    lost: sum('lost'),
+    missing: Math.max(0, expected - deliveries),
+    duplicates: sum('duplicates'),
+    disconnects: sum('disconnects'),
+    keptUp: deliveries === expected && latencyMs.p99 !== null && latencyMs.p99 < KEPT_UP_P99_MS,
+    lastReceiveAt,
+  };
+}
+
+function summarize({ options, room, connected, subscribed, steps, settled }) {
+  const sum = (items, key) => items.reduce((total, item) => total + item[key], 0);
+  const span = (items) => (Math.max(...items.map((item) => item.endedAt)) - Math.min(...items.map((item) => item.startedAt))) / 1000;
+  const kept = steps.filter((step) => step.keptUp);
+  return {
+    available: true,
+    store: 'postgresql',
+    members: options.members,
+    payloadBytes: 100,
+    room: { memberCount: room.memberCount, largeRoom: !room.membersInView, membersAddedPerSecond: Math.round(options.members / (room.addMs / 1000)) },
+    connect: { connected: sum(connected, 'connected'), failed: sum(connected, 'failed'), firstError: connected.find((item) => item.firstError)?.firstError ?? null, seconds: Number(span(connected).toFixed(2)) },
+    subscribe: {
+      subscribed: sum(subscribed, 'subscribed'),
+      failed: sum(subscribed, 'failed'),
+      firstError: subscribed.find((item) => item.firstError)?.firstError ?? null,
+      seconds: Number(span(subscribed).toFixed(2)),
+      latencyMs: subscribed.reduce((merged, item) => merged.merge(Histogram.from(item.histogram)), new Histogram()).summary(),
+    },
+    steps,
+    // How far the room went: the fastest step that kept up, and the most deliveries/s any step reached.
+    fastestKeptUp: kept.at(-1)?.rate ?? null,
+    peakDeliveriesPerSecond: Math.max(0, ...steps.map((step) => step.deliveriesPerSecond)),
+    behindAtEnd: sum(settled, 'behind'),
+  };
+}
