@@ -69,11 +69,11 @@ const SECTIONS = {
     )}`,
   api: (result) => {
     const { rest, ws } = result.transports;
-    const row = (name, item) => [name, item.connections, item.posts, item.requestsPerSecond, item.latencyMs.p50, item.latencyMs.p99, item.latencyMs.p999, item.errors, item.duplicateAcks, item.stored.events, item.stored.lost, item.stored.duplicated, `${item.cores.server} / ${item.cores.load}`];
+    const row = (name, item) => [name, item.connections, item.posts, item.requestsPerSecond, item.latencyMs.p50, item.latencyMs.p99, item.latencyMs.p999, item.errors, item.duplicateAcks, item.stored.events, item.stored.lost, item.stored.duplicated, item.serverCpuMsPerPost, `${item.cores.server} / ${item.cores.load}`];
     return `### api: message posts over REST against WebSocket \`message.send\`, one node, ${result.inFlight} in flight each, ${result.conversations} conversations, ${result.payloadBytes}-byte messages\n\n${table(
-      ['transport', 'connections', 'posts', 'posts/s', 'p50 ms', 'p99 ms', 'p99.9 ms', 'errors', 'duplicate acks', 'stored', 'lost', 'duplicated', 'cores: server / load processes'],
+      ['transport', 'connections', 'posts', 'posts/s', 'p50 ms', 'p99 ms', 'p99.9 ms', 'errors', 'duplicate acks', 'stored', 'lost', 'duplicated', 'server CPU ms/post', 'cores: server / load processes'],
       [row('REST (keep-alive HTTP/1.1, Idempotency-Key)', rest), row('WebSocket message.send (pipelined)', ws)],
-    )}\n\nREST / WebSocket posts/s: ${ratio(rest.requestsPerSecond, ws.requestsPerSecond)}. Stored counts every acknowledged post of the run (warm-up included) by its idempotency key; seqs missing in any conversation: ${number(result.seqGaps)}.`;
+    )}\n\nREST / WebSocket posts/s: ${ratio(rest.requestsPerSecond, ws.requestsPerSecond)}; server CPU per post: ${ratio(rest.serverCpuMsPerPost, ws.serverCpuMsPerPost)}. Stored counts every acknowledged post of the run (warm-up included) by its idempotency key; seqs missing in any conversation: ${number(result.seqGaps)}.`;
   },
   rooms: (result) => {
     if (!result.available) return `### rooms: one conversation of ${number(result.members)} members\n\nNot available: ${result.reason}.`;

@@ -158,8 +158,10 @@ function summarize(phases) {
     duplicateAcks: sum('duplicateAcks'),
     requestsPerSecond: Math.round(sum('acked') / seconds),
     latencyMs: histogram.summary(),
-    // Who had the CPU while posting (server and load processes share the cores).
+    // Who had the CPU while posting (server and load processes share the cores), and the server's CPU per
+    // post: steadier than posts/s when other work on the machine takes cores.
     cores: { server: Number((cpu.server / seconds).toFixed(2)), load: Number((cpu.load / seconds).toFixed(2)) },
+    serverCpuMsPerPost: sum('acked') === 0 ? null : Number(((cpu.server * 1000) / sum('acked')).toFixed(3)),
   };
 }
 
