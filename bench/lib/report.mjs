@@ -78,8 +78,8 @@ const SECTIONS = {
   rooms: (result) => {
     if (!result.available) return `### rooms: one conversation of ${number(result.members)} members\n\nNot available: ${result.reason}.`;
     const setup = table(
-      ['members', 'large room', 'members added/s (REST, 1,000 per call)', 'connected', 'connect failures', 'connect s', 'subscribed', 'subscribe failures', 'time to subscribe all s', 'subscribe p50 ms', 'p99 ms'],
-      [[result.room.memberCount, result.room.largeRoom ? 'yes' : 'no', result.room.membersAddedPerSecond, result.connect.connected, result.connect.failed, result.connect.seconds, result.subscribe.subscribed, result.subscribe.failed, result.subscribe.seconds, result.subscribe.latencyMs.p50, result.subscribe.latencyMs.p99]],
+      ['members', 'large room', 'members added/s (REST, 1,000 per call)', 'connected', 'connect failures', 'connect s', 'cores while connecting: server / load', 'subscribed', 'subscribe failures', 'time to subscribe all s', 'subscribe p50 ms', 'p99 ms', 'cores while subscribing: server / load'],
+      [[result.room.memberCount, result.room.largeRoom ? 'yes' : 'no', result.room.membersAddedPerSecond, result.connect.connected, result.connect.failed, result.connect.seconds, `${result.connect.cores.server} / ${result.connect.cores.load}`, result.subscribe.subscribed, result.subscribe.failed, result.subscribe.seconds, result.subscribe.latencyMs.p50, result.subscribe.latencyMs.p99, `${result.subscribe.cores.server} / ${result.subscribe.cores.load}`]],
     );
     const steps = table(
       ['messages/s', 'messages', 'deliveries/s offered', 'deliveries/s', 'p50 ms', 'p99 ms', 'p99.9 ms', 'lost', 'missing', 'dup', 'disconnects', 'kept up', 'cores: server / load processes'],

@@ -148,14 +148,18 @@ export async function run(options) {
     const key = await createApiKey(server.httpUrl);
     const room = await createRoom(server.httpUrl, key, options.members);
     const ranges = split(options.members, options.processes);
+    let cores = cpuMeter(server, group);
     const connected = await Promise.all(ranges.map((range, index) => group.one(index, 'connect', { wsUrl: server.wsUrl, ...range })));
+    const connectCores = cores(span(connected));
+    cores = cpuMeter(server, group);
     const subscribed = await Promise.all(ranges.map((_range, index) => group.one(index, 'subscribe')));
+    const subscribeCores = cores(span(subscribed));
     await group.one(publisher, 'openPublisher', { httpUrl: server.httpUrl, key });
     const steps = await runSteps(group, server, options, ranges.length);
     const finalSeq = await group.one(publisher, 'lastSeq');
     const settled = await Promise.all(ranges.map((_range, index) => group.one(index, 'settle', { finalSeq })));
     await group.one(publisher, 'closePublisher');
-    return summarize({ options, room, connected, subscribed, steps, settled });
+    return summarize({ options, room, connected: { results: connected, cores: connectCores }, subscribed: { results: subscribed, cores: subscribeCores }, steps, settled });
   } finally {
     await group.stop();
     await server.stop();
@@ -192,13 +196,12 @@ async function runSteps(group, server, options, receiverProcesses) {
   }
   const steps = [];
   for (const rate of options.rates) {
-    const cpuBefore = { server: cpuSeconds(server.pid), load: group.cpuSeconds() };
+    const cores = cpuMeter(server, group);
     const published = await group.one(publisher, 'publish', { rate, durationMs: options.stepMs, maxMessages: options.maxMessages });
     await drain(group, receiverProcesses, published.acked * options.members);
     const reports = await Promise.all(receivers.map((index) => group.one(index, 'phase')));
     const step = summarizeStep(rate, published, reports, options.members);
-    const seconds = (step.lastReceiveAt - published.startedAt) / 1000;
-    step.cores = { server: Number(((cpuSeconds(server.pid) - cpuBefore.server) / seconds).toFixed(2)), load: Number(((group.cpuSeconds() - cpuBefore.load) / seconds).toFixed(2)) };
+    step.cores = cores((step.lastReceiveAt - published.startedAt) / 1000);
     delete step.lastReceiveAt;
     steps.push(step);
     if (!step.keptUp) break;
@@ -232,9 +235,20 @@ function summarizeStep(rate, published, reports, members) {
   };
 }
 
-function summarize({ options, room, connected, subscribed, steps, settled }) {
+/** Counts from now the CPU of the server and of the load processes; the function returned gives the cores each used over `seconds`. */
+function cpuMeter(server, group) {
+  const before = { server: cpuSeconds(server.pid), load: group.cpuSeconds() };
+  const cores = (used, seconds) => Number((used / seconds).toFixed(2));
+  return (seconds) => ({ server: cores(cpuSeconds(server.pid) - before.server, seconds), load: cores(group.cpuSeconds() - before.load, seconds) });
+}
+
+/** Seconds from the first start to the last end of what several load processes did at once. */
+function span(items) {
+  return (Math.max(...items.map((item) => item.endedAt)) - Math.min(...items.map((item) => item.startedAt))) / 1000;
+}
+
+function summarize({ options, room, connected: { results: connected, cores: connectCores }, subscribed: { results: subscribed, cores: subscribeCores }, steps, settled }) {
   const sum = (items, key) => items.reduce((total, item) => total + item[key], 0);
-  const span = (items) => (Math.max(...items.map((item) => item.endedAt)) - Math.min(...items.map((item) => item.startedAt))) / 1000;
   const kept = steps.filter((step) => step.keptUp);
   return {
     available: true,
@@ -242,12 +256,13 @@ function summarize({ options, room, connected, subscribed, steps, settled }) {
     members: options.members,
     payloadBytes: 100,
     room: { memberCount: room.memberCount, largeRoom: !room.membersInView, membersAddedPerSecond: Math.round(options.members / (room.addMs / 1000)) },
-    connect: { connected: sum(connected, 'connected'), failed: sum(connected, 'failed'), firstError: connected.find((item) => item.firstError)?.firstError ?? null, seconds: Number(span(connected).toFixed(2)) },
+    connect: { connected: sum(connected, 'connected'), failed: sum(connected, 'failed'), firstError: connected.find((item) => item.firstError)?.firstError ?? null, seconds: Number(span(connected).toFixed(2)), cores: connectCores },
     subscribe: {
       subscribed: sum(subscribed, 'subscribed'),
       failed: sum(subscribed, 'failed'),
       firstError: subscribed.find((item) => item.firstError)?.firstError ?? null,
       seconds: Number(span(subscribed).toFixed(2)),
+      cores: subscribeCores,
       latencyMs: subscribed.reduce((merged, item) => merged.merge(Histogram.from(item.histogram)), new Histogram()).summary(),
     },
     steps,
