@@ -2,7 +2,7 @@
 // one SVG chart per scenario.
 import { execFileSync } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
-import { cpus, totalmem } from 'node:os';
+import { cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { barChart } from './svg.mjs';
 
@@ -15,7 +15,9 @@ export function machineFacts() {
       return null;
     }
   })();
-  return { cores: cpus().length, cpuModel: cpus()[0]?.model ?? null, memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version, date: new Date().toISOString(), commit };
+  // The load average when the run started: other work on the machine moves the numbers.
+  const loadAverage = Number(loadavg()[0].toFixed(1));
+  return { cores: cpus().length, cpuModel: cpus()[0]?.model ?? null, memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version, date: new Date().toISOString(), commit, loadAverage };
 }
 
 const number = (value) => (value === null || value === undefined ? '–' : typeof value === 'number' ? value.toLocaleString('en-US') : String(value));
@@ -124,7 +126,7 @@ export function markdown(run) {
   const lines = [
     `## Results (${machine.date.slice(0, 10)}, commit ${machine.commit ?? 'unknown'})`,
     '',
-    `Machine: ${machine.cores} cores (${machine.cpuModel}), ${machine.memoryGiB} GiB, Node ${machine.node}; servers and load clients share it, over loopback.${run.tiny ? ' **Tiny configuration: correctness only, numbers mean nothing.**' : ''}`,
+    `Machine: ${machine.cores} cores (${machine.cpuModel}), ${machine.memoryGiB} GiB, Node ${machine.node}${machine.loadAverage === undefined ? '' : `, load average ${machine.loadAverage} at the start`}; servers and load clients share it, over loopback.${run.tiny ? ' **Tiny configuration: correctness only, numbers mean nothing.**' : ''}`,
     '',
   ];
   for (const [name, result] of Object.entries(run.scenarios)) lines.push(SECTIONS[name](result), '', `_${name} took ${run.seconds[name]} s._`, '');
