@@ -30,7 +30,7 @@ function settings(tiny, flags) {
       : { conversations: 8, concurrency: Number(flags['api-in-flight'] ?? 64), wsConnections: Number(flags['api-ws-connections'] ?? 8), durationMs: Number(flags['api-duration-ms'] ?? 10_000), warmupMs: 1000, processes: 2 },
     // 150 members is above the default large-room threshold (100); at most 10,000 sockets per load process.
     rooms: tiny
-      ? { members: 150, rates: [50], stepMs: 10_000, maxMessages: 10, warmupMs: 0, processes: 1 }
+      ? { members: 150, rates: [40], stepMs: 10_000, maxMessages: 10, warmupMs: 0, processes: 1 }
       : { members: roomMembers, rates: (flags['room-rates'] ?? '2,5,10,20,40').split(',').map(Number), stepMs: 5000, warmupMs: 1000, processes: Math.max(2, Math.ceil(roomMembers / 10_000)) },
   };
 }
