@@ -1,14 +1,15 @@
 // rooms: fan-out to one large room. A backend creates a conversation and adds its members through the
 // server API (1,000 per call); as many WebSocket clients connect as those users (users, not agents: each
 // subscribe is authorized by a point lookup of membership, as in any room above PARLEY_LARGE_ROOM_MEMBERS)
-// and subscribe; then the backend posts 100-byte messages to the room over REST at fixed rates, one step
-// after another, each faster than the last, until a step no longer keeps pace. A message is complete when
-// its last member received it; a room that keeps pace completes messages as fast as they are posted, one
-// that falls behind completes them at its own ceiling, later and later. So the rate a step sustained is
-// (messages between its first complete one and its last) x members / (time between those completions):
-// unlike deliveries over the whole step it does not depend on how long one message takes to reach everyone.
-// Each step is drained before the next, so one that falls behind leaves at most its own backlog. Latency is
-// the receive time minus the send time embedded in the message; lost and duplicated deliveries from seqs.
+// and subscribe; then the backend posts 100-byte messages to the room over REST, one step per fixed rate.
+// A message is complete when its last member received it; a room that keeps pace completes messages as
+// fast as they are posted, one that falls behind completes them at its own ceiling. So the rate a step
+// sustained is (messages between its first complete one and its last) x members / (time between those
+// completions): unlike deliveries over the whole step it does not depend on how long one message takes to
+// reach everyone. The last member is a probe in the backend's process, subscribed last: the backend posts
+// at most 2 s of its rate ahead of what the probe has received, so that a room that falls behind slows the
+// backend down instead of piling up a backlog, and each step is drained before the next. Latency is the
+// receive time minus the send time embedded in the message; lost and duplicated deliveries from seqs.
 import { ApiClient, createApiKey } from '../lib/api.mjs';
 import { Histogram, now } from '../lib/histogram.mjs';
 import { LoadGroup, split } from '../lib/load.mjs';
@@ -25,7 +26,7 @@ const ROOM = 'room';
 const MEMBERS_PER_CALL = 1000;
 const roomUser = (index) => `room-${index}`;
 
-/** Commands run in the load processes: the members' (receivers), then the backend's (publisher). */
+/** Commands run in the load processes: the members' (receivers; the probe too), then the backend's (publisher). */
 export const client = {
   async connect(state, { wsUrl, localAddress, start, count }) {
     state.receivers = new Receivers();
@@ -35,18 +36,34 @@ export const client = {
   progress: (state) => ({ deliveries: state.receivers.deliveries }),
   phase: (state) => state.receivers.phase(),
   settle: (state, { finalSeq }) => state.receivers.settle(finalSeq),
+  /** The backend, in the probe's process: a post is done when acknowledged and received by the probe. */
   openPublisher(state, { httpUrl, key, localAddress }) {
     const api = new ApiClient(httpUrl, key, { connections: 64, localAddress });
+    const arrived = new Map();
+    state.receivers.onMessage = (index) => {
+      arrived.get(index)?.();
+      arrived.delete(index);
+    };
+    const post = (text, index) => api.postMessage(ROOM, { text, sender: { kind: 'bot', id: 'announcer' }, idempotencyKey: `room-${index}` });
     state.publisher = {
       api,
       lastSeq: 0,
-      send: (text, index) => api.postMessage(ROOM, { text, sender: { kind: 'bot', id: 'announcer' }, idempotencyKey: `room-${index}` }).then((ack) => (state.publisher.lastSeq = Math.max(state.publisher.lastSeq, ack.seq))),
+      send: (text, index) => {
+        const received = new Promise((resolve) => arrived.set(index, resolve));
+        return post(text, index).then(
+          (ack) => ((state.publisher.lastSeq = Math.max(state.publisher.lastSeq, ack.seq)), received),
+          (error) => {
+            arrived.delete(index);
+            throw error;
+          },
+        );
+      },
     };
     return {};
   },
-  /** Posts at `rate` messages/s for `durationMs` or `maxMessages`; the window only bounds a backlog of unacknowledged posts. */
+  /** Posts at `rate` messages/s for `durationMs` or `maxMessages`, at most 2 s of that rate ahead of the probe. */
   async publish(state, { rate, durationMs, maxMessages }) {
-    return publish(state.publisher, { rate, durationMs, maxMessages: maxMessages ?? Infinity, window: 1000 });
+    return publish(state.publisher, { rate, durationMs, maxMessages: maxMessages ?? Infinity, window: Math.max(4, Math.ceil(2 * rate)) });
   },
   /** The seq of the last message posted: every member ends having received it. */
   lastSeq: (state) => state.publisher.lastSeq,
@@ -67,6 +84,8 @@ class Receivers {
   lastReceiveAt = 0;
   /** Per message index of the step: its send time and when the last member here received it. */
   completions = new Map();
+  /** Called with each message's index as it arrives (the probe's hook). */
+  onMessage = () => {};
 
   /** Connects and authenticates `count` users from `start`; resolves with the counts and the time it took. */
   async connect(wsUrl, localAddress, start, count) {
@@ -138,35 +157,39 @@ class Receivers {
     this.deliveries++;
     this.lastReceiveAt = receivedAt;
     this.completions.set(index, [sentAt, receivedAt]);
+    this.onMessage(index);
   }
 }
 
 /**
  * Runs the scenario: `{ members, rates, stepMs, warmupMs, maxMessages, processes }`: a room of `members` users
- * connected from `processes` load processes, then one step per rate in `rates` (messages/s) of `stepMs`
- * (or `maxMessages`), stopping after the first step that does not keep up.
+ * connected from `processes` load processes (the last member, the probe, from the backend's), then one step
+ * per rate in `rates` (messages/s) of `stepMs` (or `maxMessages`).
  */
 export async function run(options) {
   const backends = await createBackends();
   const server = await startParley(backends.env);
   const group = new LoadGroup('rooms', options.processes + 1);
   const publisher = options.processes;
+  const everyProcess = Array.from({ length: options.processes + 1 }, (_, index) => index);
   try {
     const limit = openFileLimit(server.pid);
     if (options.members + 100 > limit) return { available: false, members: options.members, reason: `the server process may open ${limit} files; ${options.members} connections need more` };
     const key = await createApiKey(server.httpUrl);
     const room = await createRoom(server.httpUrl, key, options.members);
-    const ranges = split(options.members, options.processes);
+    const ranges = [...split(options.members - 1, options.processes), { start: options.members - 1, count: 1 }];
     let cores = cpuMeter(server, group);
     const connected = await Promise.all(ranges.map((range, index) => group.one(index, 'connect', { wsUrl: server.wsUrl, ...range })));
     const connectCores = cores(span(connected));
     cores = cpuMeter(server, group);
-    const subscribed = await Promise.all(ranges.map((_range, index) => group.one(index, 'subscribe')));
+    // The probe last, so that it is no earlier than the others in the server's fan-out.
+    const subscribed = await Promise.all(ranges.slice(0, publisher).map((_range, index) => group.one(index, 'subscribe')));
+    subscribed.push(await group.one(publisher, 'subscribe'));
     const subscribeCores = cores(span(subscribed));
     await group.one(publisher, 'openPublisher', { httpUrl: server.httpUrl, key });
-    const steps = await runSteps(group, server, options, ranges.length);
+    const steps = await runSteps(group, server, options, everyProcess);
     const finalSeq = await group.one(publisher, 'lastSeq');
-    const settled = await Promise.all(ranges.map((_range, index) => group.one(index, 'settle', { finalSeq })));
+    const settled = await Promise.all(everyProcess.map((index) => group.one(index, 'settle', { finalSeq })));
     await group.one(publisher, 'closePublisher');
     return summarize({ options, room, connected: { results: connected, cores: connectCores }, subscribed: { results: subscribed, cores: subscribeCores }, steps, settled });
   } finally {
@@ -193,27 +216,25 @@ async function createRoom(httpUrl, key, members) {
   }
 }
 
-/** The rate steps, each drained before the next; stops after the first that does not keep up. */
-async function runSteps(group, server, options, receiverProcesses) {
-  const publisher = receiverProcesses;
-  const receivers = Array.from({ length: receiverProcesses }, (_, index) => index);
+/** The rate steps, each drained before the next; `receivers` are the indexes of every process with members. */
+async function runSteps(group, server, options, receivers) {
+  const publisher = receivers.at(-1);
   // Not counted: every process has just started, and its code is not yet optimized.
   if (options.warmupMs > 0) {
     const warmup = await group.one(publisher, 'publish', { rate: options.rates[0], durationMs: options.warmupMs });
-    await drain(group, receiverProcesses, warmup.acked * options.members);
+    await drain(group, receivers.length, warmup.acked * options.members);
     await Promise.all(receivers.map((index) => group.one(index, 'phase')));
   }
   const steps = [];
   for (const rate of options.rates) {
     const cores = cpuMeter(server, group);
     const published = await group.one(publisher, 'publish', { rate, durationMs: options.stepMs, maxMessages: options.maxMessages });
-    await drain(group, receiverProcesses, published.acked * options.members);
+    await drain(group, receivers.length, published.acked * options.members);
     const reports = await Promise.all(receivers.map((index) => group.one(index, 'phase')));
     const step = summarizeStep(rate, published, reports, options.members);
     step.cores = cores((step.lastReceiveAt - published.startedAt) / 1000);
     delete step.lastReceiveAt;
     steps.push(step);
-    if (!step.keptPace) break;
   }
   return steps;
 }
@@ -301,7 +322,7 @@ function summarize({ options, room, connected: { results: connected, cores: conn
     },
     steps,
     // How far the room went: the fastest step that kept pace, and the most deliveries/s any step sustained.
-    fastestKeptPace: kept.at(-1)?.rate ?? null,
+    fastestKeptPace: kept.length === 0 ? null : Math.max(...kept.map((step) => step.rate)),
     peakDeliveriesPerSecond: Math.max(0, ...steps.map((step) => step.deliveriesPerSecond)),
     behindAtEnd: sum(settled, 'behind'),
   };
