@@ -36,29 +36,9 @@ export const client = {
   progress: (state) => ({ deliveries: state.receivers.deliveries }),
   phase: (state) => state.receivers.phase(),
   settle: (state, { finalSeq }) => state.receivers.settle(finalSeq),
-  /** The backend, in the probe's process: a post is done when acknowledged and received by the probe. */
+  /** The backend, in the probe's process. */
   openPublisher(state, { httpUrl, key, localAddress }) {
-    const api = new ApiClient(httpUrl, key, { connections: 64, localAddress });
-    const arrived = new Map();
-    state.receivers.onMessage = (index) => {
-      arrived.get(index)?.();
-      arrived.delete(index);
-    };
-    const post = (text, index) => api.postMessage(ROOM, { text, sender: { kind: 'bot', id: 'announcer' }, idempotencyKey: `room-${index}` });
-    state.publisher = {
-      api,
-      lastSeq: 0,
-      send: (text, index) => {
-        const received = new Promise((resolve) => arrived.set(index, resolve));
-        return post(text, index).then(
-          (ack) => ((state.publisher.lastSeq = Math.max(state.publisher.lastSeq, ack.seq)), received),
-          (error) => {
-            arrived.delete(index);
-            throw error;
-          },
-        );
-      },
-    };
+    state.publisher = probedPublisher(new ApiClient(httpUrl, key, { connections: 64, localAddress }), state.receivers);
     return {};
   },
   /** Posts at `rate` messages/s for `durationMs` or `maxMessages`, at most 2 s of that rate ahead of the probe. */
@@ -72,6 +52,27 @@ export const client = {
     return {};
   },
 };
+
+/** A backend posting to the room over REST (as a bot) whose `send` is done when acknowledged and received by the probe. */
+function probedPublisher(api, probe) {
+  const arrived = new Map();
+  probe.onMessage = (index) => {
+    arrived.get(index)?.();
+    arrived.delete(index);
+  };
+  const publisher = { api, lastSeq: 0 };
+  publisher.send = (text, index) => {
+    const received = new Promise((resolve) => arrived.set(index, resolve));
+    return api.postMessage(ROOM, { text, sender: { kind: 'bot', id: 'announcer' }, idempotencyKey: `room-${index}` }).then(
+      (ack) => ((publisher.lastSeq = Math.max(publisher.lastSeq, ack.seq)), received),
+      (error) => {
+        arrived.delete(index);
+        throw error;
+      },
+    );
+  };
+  return publisher;
+}
 
 /** The members of the room in one load process: their connections and what they received. */
 class Receivers {
