@@ -1,17 +1,19 @@
 // `npm run bench`: runs every scenario against Parley and its peers in one command, on loopback, and
 // writes bench/results/latest.{json,md} plus one SVG chart per scenario. See bench/README.md.
-//   node bench/run.mjs [--only fanout,idle,streams,storm,cluster] [--tiny] [--idle 50000]
+//   node bench/run.mjs [--only fanout,idle,streams,storm,cluster,api,rooms] [--tiny] [--idle 50000]
 //                      [--streams 1000,10000] [--subscribers 1000] [--duration-ms 10000] [--window 64] [--steady-rate 40]
-//                      [--codec json|msgpack|both] [--out bench/results]
+//                      [--codec json|msgpack|both] [--api-in-flight 64] [--api-ws-connections 8] [--api-duration-ms 10000]
+//                      [--room-members 10000] [--room-rates 2,5,10,20,40] [--out bench/results]
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { machineFacts, markdown, writeResults } from './lib/report.mjs';
 
-export const SCENARIOS = ['fanout', 'idle', 'streams', 'storm', 'cluster'];
+export const SCENARIOS = ['fanout', 'idle', 'streams', 'storm', 'cluster', 'api', 'rooms'];
 
 /** Sizes of each scenario: the full run, and a tiny one that only checks correctness. */
 function settings(tiny, flags) {
   const idleConnections = Number(flags.idle ?? (tiny ? 20 : 10_000));
+  const roomMembers = Number(flags['room-members'] ?? 10_000);
   return {
     fanout: tiny
       ? { subscribers: 4, durationMs: 30_000, maxMessages: 20, window: 8, steadyRate: 100, warmupMs: 100, steadyMs: 200, processes: 1, codecs: codecs(flags.codec) }
@@ -23,6 +25,13 @@ function settings(tiny, flags) {
       : { counts: (flags.streams ?? '1000,10000').split(',').map(Number), tokens: 200, tokensPerSecond: 50, ttftMs: 100 },
     storm: tiny ? { conversations: 2, members: 3, rate: 50, processes: 1, warmMs: 500 } : { conversations: 50, members: 100, rate: 250, processes: 4 },
     cluster: tiny ? { subscribers: 2, rate: 100, durationMs: 500, publishers: 2, redisRequests: 1000 } : { subscribers: 20, rate: 1000, durationMs: 10_000, publishers: 8, redisRequests: 100_000 },
+    api: tiny
+      ? { conversations: 2, concurrency: 4, wsConnections: 2, durationMs: 30_000, warmupMs: 0, maxPosts: 40, processes: 1 }
+      : { conversations: 8, concurrency: Number(flags['api-in-flight'] ?? 64), wsConnections: Number(flags['api-ws-connections'] ?? 8), durationMs: Number(flags['api-duration-ms'] ?? 10_000), warmupMs: 1000, processes: 2 },
+    // 150 members is above the default large-room threshold (100); at most 10,000 sockets per load process.
+    rooms: tiny
+      ? { members: 150, rates: [40], stepMs: 10_000, maxMessages: 10, warmupMs: 0, processes: 1 }
+      : { members: roomMembers, rates: (flags['room-rates'] ?? '2,5,10,20,40').split(',').map(Number), stepMs: 5000, warmupMs: 1000, processes: Math.max(2, Math.ceil(roomMembers / 10_000)) },
   };
 }
 
@@ -58,6 +67,11 @@ async function main() {
       window: { type: 'string' },
       'steady-rate': { type: 'string' },
       codec: { type: 'string' },
+      'api-in-flight': { type: 'string' },
+      'api-ws-connections': { type: 'string' },
+      'api-duration-ms': { type: 'string' },
+      'room-members': { type: 'string' },
+      'room-rates': { type: 'string' },
       out: { type: 'string' },
     },
   });

@@ -15,7 +15,7 @@ export function payload(index) {
 }
 
 /** The index and send time embedded by `payload`. */
-function parsePayload(text) {
+export function parsePayload(text) {
   const first = text.indexOf('|');
   return { index: Number(text.slice(0, first)), sentAt: Number(text.slice(first + 1, text.indexOf('|', first + 1))) };
 }

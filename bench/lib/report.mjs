@@ -2,7 +2,7 @@
 // one SVG chart per scenario.
 import { execFileSync } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
-import { cpus, totalmem } from 'node:os';
+import { cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { barChart } from './svg.mjs';
 
@@ -15,7 +15,9 @@ export function machineFacts() {
       return null;
     }
   })();
-  return { cores: cpus().length, cpuModel: cpus()[0]?.model ?? null, memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version, date: new Date().toISOString(), commit };
+  // The load average when the run started: other work on the machine moves the numbers.
+  const loadAverage = Number(loadavg()[0].toFixed(1));
+  return { cores: cpus().length, cpuModel: cpus()[0]?.model ?? null, memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version, date: new Date().toISOString(), commit, loadAverage };
 }
 
 const number = (value) => (value === null || value === undefined ? '–' : typeof value === 'number' ? value.toLocaleString('en-US') : String(value));
@@ -67,6 +69,26 @@ const SECTIONS = {
       ['operation', 'requests/s', 'p50 ms', 'p99 ms', 'vs Parley rate'],
       [['SPUBLISH', result.redis.spublish.requestsPerSecond, result.redis.spublish.latencyMs.p50, result.redis.spublish.latencyMs.p99, ratio(result.redis.spublish.requestsPerSecond, result.messagesPerSecond)], ['EVALSHA publish-event (ZADD + SPUBLISH)', result.redis.publishScript.requestsPerSecond, result.redis.publishScript.latencyMs.p50, result.redis.publishScript.latencyMs.p99, ratio(result.redis.publishScript.requestsPerSecond, result.messagesPerSecond)]],
     )}`,
+  api: (result) => {
+    const { rest, ws } = result.transports;
+    const row = (name, item) => [name, item.connections, item.posts, item.requestsPerSecond, item.latencyMs.p50, item.latencyMs.p99, item.latencyMs.p999, item.errors, item.duplicateAcks, item.stored.events, item.stored.lost, item.stored.duplicated, item.serverCpuMsPerPost, `${item.cores.server} / ${item.cores.load}`];
+    return `### api: message posts over REST against WebSocket \`message.send\`, one node, ${result.inFlight} in flight each, ${result.conversations} conversations, ${result.payloadBytes}-byte messages\n\n${table(
+      ['transport', 'connections', 'posts', 'posts/s', 'p50 ms', 'p99 ms', 'p99.9 ms', 'errors', 'duplicate acks', 'stored', 'lost', 'duplicated', 'server CPU ms/post', 'cores: server / load processes'],
+      [row('REST (keep-alive HTTP/1.1, Idempotency-Key)', rest), row('WebSocket message.send (pipelined)', ws)],
+    )}\n\nREST / WebSocket posts/s: ${ratio(rest.requestsPerSecond, ws.requestsPerSecond)}; server CPU per post: ${ratio(rest.serverCpuMsPerPost, ws.serverCpuMsPerPost)}. Stored counts every acknowledged post of the run (warm-up included) by its idempotency key; seqs missing in any conversation: ${number(result.seqGaps)}.`;
+  },
+  rooms: (result) => {
+    if (!result.available) return `### rooms: one conversation of ${number(result.members)} members\n\nNot available: ${result.reason}.`;
+    const setup = table(
+      ['members', 'large room', 'members added/s (REST, 1,000 per call)', 'connected', 'connect failures', 'connect s', 'cores while connecting: server / load', 'subscribed', 'subscribe failures', 'time to subscribe all s', 'subscribe p50 ms', 'p99 ms', 'cores while subscribing: server / load'],
+      [[result.room.memberCount, result.room.largeRoom ? 'yes' : 'no', result.room.membersAddedPerSecond, result.connect.connected, result.connect.failed, result.connect.seconds, `${result.connect.cores.server} / ${result.connect.cores.load}`, result.subscribe.subscribed, result.subscribe.failed, result.subscribe.seconds, result.subscribe.latencyMs.p50, result.subscribe.latencyMs.p99, `${result.subscribe.cores.server} / ${result.subscribe.cores.load}`]],
+    );
+    const steps = table(
+      ['messages/s', 'messages', 'deliveries/s offered', 'deliveries/s sustained', 'kept pace', 'p50 ms', 'p99 ms', 'p99.9 ms', 'to every member p50 ms', 'max ms', 'lost', 'missing', 'dup', 'disconnects', 'cores: server / load processes'],
+      result.steps.map((step) => [step.rate, step.messages, step.offeredDeliveriesPerSecond, step.deliveriesPerSecond, step.keptPace ? 'yes' : 'no', step.latencyMs.p50, step.latencyMs.p99, step.latencyMs.p999, step.toEveryoneMs.p50, step.toEveryoneMs.max, step.lost, step.missing, step.duplicates, step.disconnects, `${step.cores.server} / ${step.cores.load}`]),
+    );
+    return `### rooms: one conversation of ${number(result.members)} members (users), ${result.payloadBytes}-byte messages posted over REST at fixed rates\n\n${setup}\n\n${steps}\n\nDeliveries/s sustained: messages completed (received by every member) from the step's first completion to its last, times members, over the time between the two. A step keeps pace when every delivery arrived and that rate was at least 90% of the offered one (the backend posts at most 2 s of its rate ahead of the last member, so a room that falls behind slows it down). Fastest step that kept pace: ${result.fastestKeptPace === null ? 'none' : `${number(result.fastestKeptPace)} messages/s`}; most deliveries/s sustained in a step: ${number(result.peakDeliveriesPerSecond)}; events not received at the end: ${number(result.behindAtEnd)}.`;
+  },
 };
 
 const CHARTS = {
@@ -81,6 +103,21 @@ const CHARTS = {
   streams: (result) => [{ name: 'streams', chart: { title: 'streams: what Parley adds to the model', unit: 'ms', groups: Object.entries(result.runs).map(([count, run]) => ({ label: `${count} answers`, bars: [{ series: 'TTFT overhead p50', value: run.ttftOverheadMs.p50 }, { series: 'TTFT overhead p99', value: run.ttftOverheadMs.p99 }, { series: 'delta lag p99', value: run.deltaLagMs.p99 }] })) } }],
   storm: (result) => [{ name: 'storm', chart: { title: `storm: ${result.clients} clients reconnect at once`, unit: 'ms from the drop', groups: [{ label: 'time to resumed', bars: [{ series: 'p50', value: result.resumeMs.p50 }, { series: 'p99', value: result.resumeMs.p99 }, { series: 'all', value: result.resumeMs.all }] }] } }],
   cluster: (result) => [{ name: 'cluster', chart: { title: `cluster: delivery latency at ${result.messagesPerSecond} messages/s`, unit: 'ms', groups: ['p50', 'p99', 'p999'].map((key) => ({ label: key.replace('p999', 'p99.9'), bars: [{ series: 'same node', value: result.sameNode.latencyMs[key] }, { series: 'cross-node', value: result.crossNode.latencyMs[key] }] })) } }],
+  api: (result) => {
+    const transports = [['REST', result.transports.rest], ['WebSocket', result.transports.ws]];
+    return [
+      { name: 'api-throughput', chart: { title: `api: message posts per second (${result.inFlight} in flight)`, unit: 'posts/s', groups: [{ label: `${result.conversations} conversations`, bars: transports.map(([name, item]) => ({ series: name, value: item.requestsPerSecond })) }] } },
+      { name: 'api-latency', chart: { title: 'api: post latency (request to acknowledgement)', unit: 'ms', groups: ['p50', 'p99', 'p999'].map((key) => ({ label: key.replace('p999', 'p99.9'), bars: transports.map(([name, item]) => ({ series: name, value: item.latencyMs[key] })) })) } },
+    ];
+  },
+  rooms: (result) => {
+    if (!result.available) return [];
+    const label = (step) => `${step.rate} msg/s`;
+    return [
+      { name: 'rooms-throughput', chart: { title: `rooms: deliveries per second, one room of ${result.members} members`, unit: 'deliveries/s', groups: result.steps.map((step) => ({ label: label(step), bars: [{ series: 'offered', value: step.offeredDeliveriesPerSecond }, { series: 'delivered', value: step.deliveriesPerSecond }] })) } },
+      { name: 'rooms-latency', chart: { title: `rooms: delivery latency, one room of ${result.members} members`, unit: 'ms', groups: result.steps.map((step) => ({ label: label(step), bars: [{ series: 'p50', value: step.latencyMs.p50 }, { series: 'p99', value: step.latencyMs.p99 }] })) } },
+    ];
+  },
 };
 
 /** The Markdown report of a run. */
@@ -89,7 +126,7 @@ export function markdown(run) {
   const lines = [
     `## Results (${machine.date.slice(0, 10)}, commit ${machine.commit ?? 'unknown'})`,
     '',
-    `Machine: ${machine.cores} cores (${machine.cpuModel}), ${machine.memoryGiB} GiB, Node ${machine.node}; servers and load clients share it, over loopback.${run.tiny ? ' **Tiny configuration: correctness only, numbers mean nothing.**' : ''}`,
+    `Machine: ${machine.cores} cores (${machine.cpuModel}), ${machine.memoryGiB} GiB, Node ${machine.node}${machine.loadAverage === undefined ? '' : `, load average ${machine.loadAverage} at the start`}; servers and load clients share it, over loopback.${run.tiny ? ' **Tiny configuration: correctness only, numbers mean nothing.**' : ''}`,
     '',
   ];
   for (const [name, result] of Object.entries(run.scenarios)) lines.push(SECTIONS[name](result), '', `_${name} took ${run.seconds[name]} s._`, '');

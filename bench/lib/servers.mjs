@@ -75,7 +75,8 @@ export async function startPeer(kind) {
 
 /**
  * Storage and bus shared by the Parley nodes of one scenario: a PostgreSQL schema of its own, and a
- * Redis prefix of its own when `redis` is set. `release()` drops the schema and deletes the keys.
+ * Redis prefix of its own when `redis` is set. `query(sql, params)` reads that schema (to check what was
+ * stored); `release()` drops the schema and deletes the keys.
  */
 export async function createBackends({ redis = false } = {}) {
   const id = randomUUID().replaceAll('-', '').slice(0, 12);
@@ -88,6 +89,10 @@ export async function createBackends({ redis = false } = {}) {
   return {
     env,
     prefix,
+    query: async (sql, params = []) => {
+      await database.query(`SET search_path TO ${schema}`);
+      return (await database.query(sql, params)).rows;
+    },
     release: async () => {
       await database.query(`DROP SCHEMA ${schema} CASCADE`);
       await database.end();
@@ -124,6 +129,7 @@ export async function startParley(env = {}) {
   return {
     ...server,
     wsUrl: `ws://127.0.0.1:${server.port}/v1/ws`,
+    httpUrl: `http://127.0.0.1:${server.port}`,
     stop: async () => {
       await server.stop();
       await rm(dataDir, { recursive: true, force: true });
