@@ -36,7 +36,7 @@ describe('server SDK end to end', () => {
   beforeAll(async () => {
     dataDir = await mkdtemp(join(tmpdir(), 'parley-server-sdk-'));
     // A small per-sender burst, so that one test can spend it; the others stay well below it.
-    server = await startServer({ PARLEY_DATA_DIR: dataDir, PARLEY_USER_SEND_RATE_PER_SECOND: '2', PARLEY_USER_SEND_BURST: String(SEND_BURST) });
+    server = await startServer({ PARLEY_DATA_DIR: dataDir, PARLEY_USER_SEND_RATE_PER_SECOND: '0.5', PARLEY_USER_SEND_BURST: String(SEND_BURST) });
     parley = sdk(await cliKey('conversations:write,messages:write,users:write,tokens:write,keys:write'));
   });
   afterAll(async () => {
@@ -151,7 +151,8 @@ describe('server SDK end to end', () => {
   it('reports rate limits with Retry-After, and retries a post after waiting that long', async () => {
     const poster = (await parley.createKey({ name: 'poster', scopes: ['messages:write'] })).key;
     const noRetry = sdk(poster, { retry: false });
-    // The bucket refills at 2 a second while this runs: send until refused (bounded), having got at least the burst through.
+    // The bucket refills one post every 2 s: send until refused (bounded), having got at least the burst through. The
+    // patient post below follows within milliseconds, well before a refill, so it meets the limit and waits it out.
     let accepted = 0;
     let refused: ParleyApiError | null = null;
     while (!refused && accepted < SEND_BURST * 5) {
