@@ -63,4 +63,46 @@ CREATE TABLE parley_conversation_memory (
 );
 `,
   },
+  {
+    version: 4,
+    name: 'conversation activity stamp (the outbox of reactions)',
+    sql: `
+-- Set by every append in the statement that takes its seq (database clock, ms): which conversations
+-- changed lately, for the reactions' sweep and for listing conversations by last activity.
+ALTER TABLE parley_conversations ADD COLUMN last_event_at bigint NOT NULL DEFAULT 0;
+UPDATE parley_conversations c SET last_event_at = COALESCE(
+  (SELECT e.ts FROM parley_events e WHERE e.tenant = c.tenant AND e.conversation = c.id ORDER BY e.seq DESC LIMIT 1), c.created_at);
+CREATE INDEX parley_conversations_by_tenant_activity ON parley_conversations (tenant, last_event_at);
+-- The sweep looks across tenants.
+CREATE INDEX parley_conversations_by_activity ON parley_conversations (last_event_at);
+`,
+  },
+  {
+    version: 5,
+    name: 'reaction cursors',
+    sql: `
+-- Each reaction's start (events before it are not its business) and the sweep's progress.
+CREATE TABLE parley_reactions (
+  name          text   PRIMARY KEY,
+  registered_at bigint NOT NULL,
+  swept_at      bigint NOT NULL,
+  sweep_until   bigint NOT NULL DEFAULT 0
+);
+-- One cursor per reaction and conversation: the last seq handled, and who holds it until when.
+CREATE TABLE parley_reaction_cursors (
+  reaction      text    NOT NULL,
+  tenant        text    NOT NULL,
+  conversation  text    NOT NULL,
+  seq           bigint  NOT NULL,
+  lease_token   text,
+  due_at        bigint  NOT NULL DEFAULT 0,
+  wake_pending  boolean NOT NULL DEFAULT false,
+  attempts      integer NOT NULL DEFAULT 0,
+  last_error    text,
+  PRIMARY KEY (reaction, tenant, conversation),
+  FOREIGN KEY (tenant, conversation) REFERENCES parley_conversations (tenant, id) ON DELETE CASCADE
+);
+CREATE INDEX parley_reaction_cursors_due ON parley_reaction_cursors (reaction, due_at) WHERE due_at > 0;
+`,
+  },
 ];

@@ -1,6 +1,12 @@
 import type { PGlite } from '@electric-sql/pglite';
 import type pg from 'pg';
 
+/**
+ * The database's clock in epoch milliseconds, for times that several nodes compare (leases, activity
+ * stamps): one clock for all of them, however the nodes' clocks drift.
+ */
+export const DATABASE_NOW_MS = '(extract(epoch from clock_timestamp()) * 1000)::bigint';
+
 /** What the store needs from a PostgreSQL connection: the same SQL runs on `pg` and on PGlite. */
 export interface SqlExecutor {
   query<Row = Record<string, unknown>>(text: string, params?: unknown[]): Promise<{ rows: Row[] }>;

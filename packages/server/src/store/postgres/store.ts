@@ -12,9 +12,10 @@ import type {
   RangeQuery,
 } from '../../core/types.js';
 import { MIGRATIONS } from './migrations.js';
-import type { SqlDatabase, SqlExecutor } from './sql.js';
+import { DATABASE_NOW_MS, type SqlDatabase, type SqlExecutor } from './sql.js';
 
-interface EventRow {
+/** An event as stored (bigints may come back as strings). */
+export interface EventRow {
   tenant: string;
   conversation: string;
   seq: string | number;
@@ -38,7 +39,8 @@ interface ConversationRow {
   assistant: string | null;
 }
 
-const EVENT_COLUMNS = 'tenant, conversation, seq, id, type, ts, actor_kind, actor_id, data, causation';
+/** The columns of an event, in the order `toEvent` reads them. */
+export const EVENT_COLUMNS = 'tenant, conversation, seq, id, type, ts, actor_kind, actor_id, data, causation';
 // Appends of one conversation committed together at most (bounds one transaction's size).
 const MAX_APPEND_GROUP = 256;
 // Arbitrary constant: serializes migrations of several nodes starting at once.
@@ -50,7 +52,8 @@ interface PendingAppend {
   reject(error: unknown): void;
 }
 
-function toEvent(row: EventRow): ConversationEvent {
+/** A stored event row as the event clients receive. */
+export function toEvent(row: EventRow): ConversationEvent {
   const event: ConversationEvent = {
     id: row.id,
     tenant: row.tenant,
@@ -84,6 +87,11 @@ export class PostgresStore implements Store {
   private readonly appendsWaiting = new Map<string, PendingAppend[]>();
 
   constructor(private readonly db: SqlDatabase) {}
+
+  /** The database under this store, for the stores that share it (the reactions' cursors). */
+  get database(): SqlDatabase {
+    return this.db;
+  }
 
   async migrate(): Promise<void> {
     await this.db.transaction(async (tx) => {
@@ -251,12 +259,14 @@ export class PostgresStore implements Store {
   /**
    * Takes the conversation's next seqs and inserts the events with them, in one statement (one round trip;
    * outside a transaction, one commit). Every event takes its seq here. The row lock of the UPDATE orders concurrent writers of one conversation and keeps seqs
-   * gapless; a re-send hits the idempotency index and fails the statement, taking nothing.
+   * gapless; a re-send hits the idempotency index and fails the statement, taking nothing. The same UPDATE
+   * stamps the conversation's `last_event_at`: the outbox the reactions' sweep reads (docs/architecture.md, Reactions).
    */
   private async insertEvents(executor: SqlExecutor, key: ConversationKey, events: ConversationEvent[]): Promise<void> {
     const { rows } = await executor.query<{ seq: string | number }>(
       `WITH bumped AS (
-         UPDATE parley_conversations SET last_seq = last_seq + $3 WHERE tenant = $1 AND id = $2 RETURNING last_seq
+         UPDATE parley_conversations SET last_seq = last_seq + $3, last_event_at = GREATEST(last_event_at, ${DATABASE_NOW_MS})
+         WHERE tenant = $1 AND id = $2 RETURNING last_seq
        )
        INSERT INTO parley_events (${EVENT_COLUMNS}, client_msg_id)
        SELECT $1, $2, bumped.last_seq - $3 + batch.n, batch.id, batch.type, $4, batch.actor_kind, batch.actor_id,
