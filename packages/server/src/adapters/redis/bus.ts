@@ -33,6 +33,7 @@ export class RedisBus implements Bus {
   private readonly listeners = new Map<string, Set<BusListener>>();
   private readonly resubscribedListeners: Array<() => void> = [];
   private readonly controlListeners: Array<(message: ControlMessage) => void> = [];
+  private readonly topicListeners = new Map<string, Array<(message: unknown) => void>>();
   private subscriberWasReady = false;
 
   constructor(private readonly options: RedisBusOptions) {
@@ -79,6 +80,23 @@ export class RedisBus implements Bus {
       this.subscriber.subscribe(this.controlChannel).catch(() => undefined);
     }
     this.controlListeners.push(listener);
+  }
+
+  async publishTopic(topic: string, message: unknown): Promise<void> {
+    await this.commands.publish(this.topicChannel(topic), JSON.stringify(message));
+  }
+
+  /** Subscribes the node to the topic's channel on its first listener; ioredis subscribes again after a reconnect. */
+  async onTopic(topic: string, listener: (message: unknown) => void): Promise<void> {
+    const channel = this.topicChannel(topic);
+    const listeners = this.topicListeners.get(channel);
+    if (listeners) {
+      listeners.push(listener);
+      return;
+    }
+    if (this.topicListeners.size === 0) this.subscriber.on('message', (from: string, message: string) => this.dispatchTopic(from, message));
+    this.topicListeners.set(channel, [listener]);
+    await this.subscriber.subscribe(channel);
   }
 
   async publishEvent(event: ConversationEvent): Promise<void> {
@@ -153,6 +171,22 @@ export class RedisBus implements Bus {
       return; // not ours: another writer on the channel
     }
     for (const listener of set) listener(parsed);
+  }
+
+  private dispatchTopic(channel: string, message: string): void {
+    const listeners = this.topicListeners.get(channel);
+    if (!listeners) return;
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(message);
+    } catch {
+      return; // not ours: another writer on the channel
+    }
+    for (const listener of listeners) listener(parsed);
+  }
+
+  private topicChannel(topic: string): string {
+    return `${this.options.prefix}:topic:${topic}`;
   }
 
   /** One channel for all nodes: control messages are rare. */
