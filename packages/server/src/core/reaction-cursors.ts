@@ -15,28 +15,37 @@ export interface ReactionClaim {
   readonly events: ConversationEvent[];
 }
 
+/** A conversation to claim for a reaction; with `token`, a hold this node has and continues. */
+export interface ClaimRequest {
+  readonly key: ConversationKey;
+  readonly token?: string;
+}
+
 /**
  * Where each reaction keeps its place in each conversation, and who handles it now. A (reaction,
  * conversation) is held by one node at a time under a lease (timed by the store's clock); a holder that
  * dies loses it when the lease runs out, and its events come again (at least once). Nothing here is held
- * open while a reaction handles events: every method is one short statement.
+ * open while a reaction handles events: every method is one short statement, and claims and settlements
+ * of many conversations go together, so that a busy node costs the store a few statements per batch, not per event.
  */
 export interface ReactionCursors {
   /** Records the reaction if it is new: it then starts with the events committed from now on (older ones are not its business). */
   register(reaction: string): Promise<void>;
   /**
-   * Holds the conversation for `leaseMs` and reads up to `limit` events after the cursor (a cursor that does
-   * not exist yet starts where the reaction started). `token` continues a hold this node has. Null when
-   * another node holds it or it waits for a retry: the holder is then told to look again before it lets go.
+   * Holds each requested conversation for `leaseMs` and reads up to `limit` events after its cursor (a cursor
+   * that does not exist yet starts where the reaction started). Not in `claims`: those another node holds or
+   * that wait for a retry (their holder is told to look again before it lets go), and `busy`, written by
+   * another statement at this instant (ask again shortly).
    */
-  claim(reaction: string, key: ConversationKey, options: { leaseMs: number; limit: number; token?: string }): Promise<ReactionClaim | null>;
+  claim(reaction: string, requests: ClaimRequest[], options: { leaseMs: number; limit: number }): Promise<{ claims: ReactionClaim[]; busy: ConversationKey[] }>;
   /** Extends the hold; false when it was lost (expired and taken by another node). */
   renew(claim: ReactionClaim, leaseMs: number): Promise<boolean>;
   /**
-   * Moves the cursor to `seq` (handled) and lets go, unless more may have come meanwhile (the conversation
-   * is ahead, or another node was woken for it): then `more`, still held. `lost` when the hold had expired.
+   * Moves each cursor to its `seq` (handled) and lets go, unless more may have come meanwhile (the
+   * conversation is ahead, or another node was woken for it): then, with `keep`, `more` and still held;
+   * without (stopping), let go and due at once for any node. `lost` when the hold had expired.
    */
-  settle(claim: ReactionClaim, seq: number, leaseMs: number): Promise<'released' | 'more' | 'lost'>;
+  settle(settlements: Array<{ claim: ReactionClaim; seq: number }>, options: { leaseMs: number; keep: boolean }): Promise<Array<'released' | 'more' | 'lost'>>;
   /** Lets go after a failure; the events are due again after `retryInMs`. */
   fail(claim: ReactionClaim, retryInMs: number, error: string): Promise<void>;
   /**
@@ -47,6 +56,6 @@ export interface ReactionCursors {
   sweep(reaction: string, options: { lookbackMs: number; limit: number; intervalMs: number }): Promise<boolean>;
   /** Conversations due: marked by the sweep, waiting for a retry that is due, or held under a lease that expired. */
   due(reaction: string, limit: number): Promise<ConversationKey[]>;
-  /** The events not yet handled, as far as the sweep can see them: the age of the oldest and how many. */
+  /** The events not yet handled, as far as the sweep can see them: the append time of the oldest and how many. */
   backlog(reaction: string, lookbackMs: number): Promise<{ oldestTs: number | null; events: number }>;
 }

@@ -1,5 +1,5 @@
 import type { ConversationEvent } from '@parley/protocol';
-import type { Reaction, ReactionClaim, ReactionCursors } from '../core/ports.js';
+import type { ClaimRequest, Reaction, ReactionClaim, ReactionCursors } from '../core/ports.js';
 import { conversationKeyString, type ConversationKey } from '../core/types.js';
 
 /** Timings and bounds of a reaction on one node. */
@@ -26,20 +26,34 @@ export interface LaneObserver {
 }
 
 interface Visit {
+  key: ConversationKey;
   /** Woken again while visiting: visit once more when done. */
   again: boolean;
 }
 
+// A conversation another statement was writing when it was claimed is asked for again after this.
+const BUSY_RETRY_MS = 5;
+
 /**
- * One reaction on this node: the conversations it was woken for, visited at most `concurrency` at once and
- * each by one visit at a time. A visit claims the conversation's cursor, hands the events after it to the
+ * One reaction on this node: the conversations it was woken for, each visited by one visit at a time and
+ * at most `concurrency` at once. A visit claims the conversation's cursor, hands the events after it to the
  * reaction page by page, moves the cursor past each page handled, and lets go; a failure lets go too, with
- * a retry after a backoff, and the other conversations go on.
+ * a retry after a backoff, and the other conversations go on. The claims of all conversations woken
+ * meanwhile go to the store in one statement, and so do the settlements: a busy node costs the store a few
+ * statements per batch of conversations, not two per event.
  */
 export class ReactionLane {
+  /** Conversations being visited (claiming, handling or settling), by name. */
   private readonly visiting = new Map<string, Visit>();
-  /** Woken and waiting for a free place, oldest first. */
+  /** Woken and waiting for a place, oldest first. */
   private readonly waiting = new Map<string, ConversationKey>();
+  /** Holds whose next page is to be read (the conversation was ahead when they settled). */
+  private continuing: ClaimRequest[] = [];
+  private settling: Array<{ claim: ReactionClaim; seq: number }> = [];
+  private claimScheduled = false;
+  private claimInFlight = false;
+  private settleScheduled = false;
+  private settleInFlight = false;
   private readonly retries = new Map<string, ReturnType<typeof setTimeout>>();
   private stopped = false;
   private idle: Array<() => void> = [];
@@ -57,8 +71,8 @@ export class ReactionLane {
     const name = conversationKeyString(key);
     const visit = this.visiting.get(name);
     if (visit) visit.again = true;
-    else if (!this.waiting.has(name)) this.waiting.set(name, key);
-    this.pump();
+    else this.waiting.set(name, key);
+    this.scheduleClaims();
   }
 
   /** Takes no further visit; resolves when the running ones are done or after `graceMs`, whichever is first. */
@@ -74,58 +88,141 @@ export class ReactionLane {
     clearTimeout(timer);
   }
 
-  private pump(): void {
-    for (const [name, key] of this.waiting) {
-      if (this.visiting.size >= this.settings.concurrency) return;
-      this.waiting.delete(name);
-      const visit: Visit = { again: false };
-      this.visiting.set(name, visit);
-      void this.run(name, key, visit);
-    }
+  /** Claims go out once the current run of wakes is over (a microtask later), together. */
+  private scheduleClaims(): void {
+    if (this.claimScheduled || this.claimInFlight) return;
+    this.claimScheduled = true;
+    queueMicrotask(() => {
+      this.claimScheduled = false;
+      void this.claimBatch();
+    });
   }
 
-  private async run(name: string, key: ConversationKey, visit: Visit): Promise<void> {
+  private async claimBatch(): Promise<void> {
+    const requests = this.takeRequests();
+    if (requests.length === 0) return;
+    this.claimInFlight = true;
+    let outcome: Awaited<ReturnType<ReactionCursors['claim']>> | null = null;
     try {
-      do {
-        visit.again = false;
-        await this.visit(key).catch((error: unknown) => this.observer.storeFailed?.(this.reaction.name, error));
-      } while (visit.again && !this.stopped);
-    } finally {
-      this.visiting.delete(name);
-      if (this.visiting.size === 0) for (const resolve of this.idle.splice(0)) resolve();
-      this.pump();
+      outcome = await this.cursors.claim(this.reaction.name, requests, { leaseMs: this.settings.leaseMs, limit: this.settings.pageSize });
+    } catch (error) {
+      this.observer.storeFailed?.(this.reaction.name, error);
     }
+    this.claimInFlight = false;
+    const claimed = new Set(outcome?.claims.map((claim) => conversationKeyString(claim.key)));
+    const busy = new Set(outcome?.busy.map(conversationKeyString));
+    for (const request of requests) {
+      const name = conversationKeyString(request.key);
+      if (claimed.has(name)) continue;
+      // Written by another statement at this instant: asked for again shortly, a hold of ours with its token.
+      if (busy.has(name) && request.token !== undefined) setTimeout(() => this.continueLater(request), BUSY_RETRY_MS).unref();
+      else if (busy.has(name)) this.retryLater(request.key, BUSY_RETRY_MS);
+      // Else held elsewhere (that node looks again before it lets go), or waiting for a retry: not this node's now.
+      if (!busy.has(name) || request.token === undefined) this.finish(request.key);
+    }
+    for (const claim of outcome?.claims ?? []) void this.handlePage(claim);
+    if (this.waiting.size > 0 || this.continuing.length > 0) this.scheduleClaims();
   }
 
-  private async visit(key: ConversationKey): Promise<void> {
-    const { leaseMs, pageSize } = this.settings;
-    let claim = await this.cursors.claim(this.reaction.name, key, { leaseMs, limit: pageSize });
-    while (claim && !this.stopped) {
-      const handledThrough = await this.handlePage(claim);
-      if (handledThrough === null) return;
-      const outcome = await this.cursors.settle(claim, handledThrough, leaseMs);
-      if (outcome !== 'more') return;
-      claim = await this.cursors.claim(this.reaction.name, key, { leaseMs, limit: pageSize, token: claim.token });
-    }
+  private continueLater(request: ClaimRequest): void {
+    this.continuing.push(request);
+    this.scheduleClaims();
   }
 
-  /** Hands the claim's events to the reaction; returns the seq handled through, or null after a failure (retried later). */
-  private async handlePage(claim: ReactionClaim): Promise<number | null> {
-    if (claim.events.length === 0) return claim.seq;
+  /** The continuing holds, then woken conversations while there is room. */
+  private takeRequests(): ClaimRequest[] {
+    const requests = this.continuing;
+    this.continuing = [];
+    if (this.stopped) {
+      // Their leases run out; another node goes on then.
+      for (const request of requests) this.finish(request.key);
+      return [];
+    }
+    for (const [name, key] of this.waiting) {
+      if (this.visiting.size >= this.settings.concurrency) break;
+      this.waiting.delete(name);
+      this.visiting.set(name, { key, again: false });
+      requests.push({ key });
+    }
+    // What is claimed now reads everything committed so far: earlier wakes are answered by it.
+    for (const request of requests) this.visiting.get(conversationKeyString(request.key))!.again = false;
+    return requests;
+  }
+
+  /** Hands the claim's events to the reaction, then settles; after a failure, lets go with a retry later. */
+  private async handlePage(claim: ReactionClaim): Promise<void> {
+    if (claim.events.length === 0) return this.settleLater(claim, claim.seq);
     const renewal = setInterval(() => void this.cursors.renew(claim, this.settings.leaseMs).catch(() => false), Math.max(10, this.settings.leaseMs / 3));
     try {
       await this.reaction.handle(claim.key, claim.events);
     } catch (error) {
-      const retryInMs = this.backoff(claim.attempts);
-      this.observer.failed?.(this.reaction.name, claim.key, error, retryInMs);
-      await this.cursors.fail(claim, retryInMs, describe(error));
-      this.retryLater(claim.key, retryInMs);
-      return null;
+      await this.failed(claim, error);
+      return;
     } finally {
       clearInterval(renewal);
     }
     this.observer.handled?.(this.reaction.name, claim.events);
-    return claim.events.at(-1)!.seq;
+    this.settleLater(claim, claim.events.at(-1)!.seq);
+  }
+
+  private async failed(claim: ReactionClaim, error: unknown): Promise<void> {
+    const retryInMs = this.backoff(claim.attempts);
+    this.observer.failed?.(this.reaction.name, claim.key, error, retryInMs);
+    try {
+      await this.cursors.fail(claim, retryInMs, describe(error));
+      this.retryLater(claim.key, retryInMs);
+    } catch (failure) {
+      // The lease runs out instead; the sweep finds the conversation due then.
+      this.observer.storeFailed?.(this.reaction.name, failure);
+    }
+    this.finish(claim.key);
+  }
+
+  private settleLater(claim: ReactionClaim, seq: number): void {
+    this.settling.push({ claim, seq });
+    this.scheduleSettles();
+  }
+
+  private scheduleSettles(): void {
+    if (this.settleScheduled || this.settleInFlight) return;
+    this.settleScheduled = true;
+    queueMicrotask(() => {
+      this.settleScheduled = false;
+      void this.settleBatch();
+    });
+  }
+
+  private async settleBatch(): Promise<void> {
+    const settlements = this.settling;
+    this.settling = [];
+    if (settlements.length === 0) return;
+    this.settleInFlight = true;
+    let outcomes: Array<'released' | 'more' | 'lost'>;
+    try {
+      outcomes = await this.cursors.settle(settlements, { leaseMs: this.settings.leaseMs, keep: !this.stopped });
+    } catch (error) {
+      // Handled but not recorded: the leases run out and the events come again (at least once).
+      this.observer.storeFailed?.(this.reaction.name, error);
+      outcomes = settlements.map(() => 'lost');
+    } finally {
+      this.settleInFlight = false;
+    }
+    settlements.forEach(({ claim }, index) => {
+      if (outcomes[index] === 'more') this.continuing.push({ key: claim.key, token: claim.token });
+      else this.finish(claim.key);
+    });
+    if (this.continuing.length > 0) this.scheduleClaims();
+    if (this.settling.length > 0) this.scheduleSettles();
+  }
+
+  /** The visit is over; a wake that came meanwhile starts the next one. */
+  private finish(key: ConversationKey): void {
+    const name = conversationKeyString(key);
+    const visit = this.visiting.get(name);
+    this.visiting.delete(name);
+    if (visit?.again && !this.stopped) this.waiting.set(name, key);
+    if (this.visiting.size === 0) for (const resolve of this.idle.splice(0)) resolve();
+    if (this.waiting.size > 0) this.scheduleClaims();
   }
 
   /** Exponential, with full jitter on its upper half, so that failures of many conversations spread out. */
@@ -134,9 +231,10 @@ export class ReactionLane {
     return Math.round(ceiling / 2 + (Math.random() * ceiling) / 2);
   }
 
-  /** This node retries when the backoff is over (any node's sweep would find it too, a little later). */
+  /** This node wakes the conversation again after `delayMs` (any node's sweep would find it too, later). */
   private retryLater(key: ConversationKey, delayMs: number): void {
     const name = conversationKeyString(key);
+    if (this.stopped) return;
     clearTimeout(this.retries.get(name));
     const timer = setTimeout(() => {
       this.retries.delete(name);

@@ -19,7 +19,10 @@ type WakeMessage = z.infer<typeof wakeMessageSchema>;
 export interface RunnerSettings extends LaneSettings {
   /** How often each reaction's sweep runs (one node at a time) and each node looks for conversations due. */
   sweepIntervalMs: number;
-  /** How long an append may take to commit after it stamps its conversation (the sweep looks back this far). */
+  /**
+   * How long an append may take to commit after it stamps its conversation. The sweep looks back this far,
+   * plus a lease (a node that died holding a conversation lets go of it that much later).
+   */
   lookbackMs: number;
   /** Conversations one sweep marks at most, and due conversations one look takes at most. */
   sweepLimit: number;
@@ -104,7 +107,7 @@ export class ReactionRunner {
     return Promise.all(
       this.lanes.map(async ({ reaction }) => {
         try {
-          return { reaction: reaction.name, ...(await this.cursors.backlog(reaction.name, this.settings.lookbackMs)) };
+          return { reaction: reaction.name, ...(await this.cursors.backlog(reaction.name, this.lookbackMs)) };
         } catch {
           return { reaction: reaction.name, oldestTs: Number.NaN, events: Number.NaN };
         }
@@ -139,6 +142,11 @@ export class ReactionRunner {
     for (const [tenant, conversationId] of parsed.data.conversations) for (const lane of lanes) lane.wake({ tenant, conversationId });
   }
 
+  /** The sweep's look back: a commit's delay after its stamp, plus a lease that a dead holder let run out. */
+  private get lookbackMs(): number {
+    return this.settings.lookbackMs + this.settings.leaseMs;
+  }
+
   private scheduleSweep(delayMs: number): void {
     if (!this.running) return;
     this.sweepTimer = setTimeout(() => {
@@ -149,11 +157,11 @@ export class ReactionRunner {
 
   /** Each local reaction: the sweep (if no other node has it now), then every conversation due is woken here. */
   private async sweepAll(): Promise<void> {
-    const { lookbackMs, sweepLimit, sweepIntervalMs } = this.settings;
+    const { sweepLimit, sweepIntervalMs } = this.settings;
     for (const lane of this.lanes) {
       const name = lane.reaction.name;
       try {
-        await this.cursors.sweep(name, { lookbackMs, limit: sweepLimit, intervalMs: sweepIntervalMs });
+        await this.cursors.sweep(name, { lookbackMs: this.lookbackMs, limit: sweepLimit, intervalMs: sweepIntervalMs });
         for (const key of await this.cursors.due(name, sweepLimit)) lane.wake(key);
       } catch (error) {
         this.observer.sweepFailed?.(name, error);

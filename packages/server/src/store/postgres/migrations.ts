@@ -67,14 +67,12 @@ CREATE TABLE parley_conversation_memory (
     version: 4,
     name: 'conversation activity stamp (the outbox of reactions)',
     sql: `
--- Set by every append in the statement that takes its seq (database clock, ms): which conversations
--- changed lately, for the reactions' sweep and for listing conversations by last activity.
+-- Stamped by every append in the statement that takes its seq (database clock, ms, to within a second):
+-- which conversations changed lately, for the reactions' sweep and for listing conversations by last activity.
 ALTER TABLE parley_conversations ADD COLUMN last_event_at bigint NOT NULL DEFAULT 0;
 UPDATE parley_conversations c SET last_event_at = COALESCE(
   (SELECT e.ts FROM parley_events e WHERE e.tenant = c.tenant AND e.conversation = c.id ORDER BY e.seq DESC LIMIT 1), c.created_at);
-CREATE INDEX parley_conversations_by_tenant_activity ON parley_conversations (tenant, last_event_at);
--- The sweep looks across tenants.
-CREATE INDEX parley_conversations_by_activity ON parley_conversations (last_event_at);
+CREATE INDEX parley_conversations_by_activity ON parley_conversations (tenant, last_event_at);
 `,
   },
   {
@@ -88,13 +86,17 @@ CREATE TABLE parley_reactions (
   swept_at      bigint NOT NULL,
   sweep_until   bigint NOT NULL DEFAULT 0
 );
--- One cursor per reaction and conversation: the last seq handled, and who holds it until when.
+-- One cursor per reaction and conversation: the last seq handled, and who holds it until when. Only
+-- due_at is indexed, and the common claim and settle leave it alone: their updates stay HOT.
 CREATE TABLE parley_reaction_cursors (
   reaction      text    NOT NULL,
   tenant        text    NOT NULL,
   conversation  text    NOT NULL,
   seq           bigint  NOT NULL,
   lease_token   text,
+  lease_until   bigint  NOT NULL DEFAULT 0,
+  -- When to look at it without a wake: marked by the sweep, a retry after a failure, or a lease that
+  -- would run out (renewed holds, continued pages) if its holder died. 0: only a wake or the sweep will.
   due_at        bigint  NOT NULL DEFAULT 0,
   wake_pending  boolean NOT NULL DEFAULT false,
   attempts      integer NOT NULL DEFAULT 0,

@@ -43,6 +43,12 @@ interface ConversationRow {
 export const EVENT_COLUMNS = 'tenant, conversation, seq, id, type, ts, actor_kind, actor_id, data, causation';
 // Appends of one conversation committed together at most (bounds one transaction's size).
 const MAX_APPEND_GROUP = 256;
+/**
+ * Moves a conversation's `last_event_at` to now (database clock) when it is a second old or more: an
+ * append to a busy conversation then changes no indexed column, and PostgreSQL updates the row in place
+ * (HOT) instead of adding an entry to each of the table's indexes.
+ */
+export const STAMP_ACTIVITY = `last_event_at = CASE WHEN last_event_at <= ${DATABASE_NOW_MS} - 1000 THEN ${DATABASE_NOW_MS} ELSE last_event_at END`;
 // Arbitrary constant: serializes migrations of several nodes starting at once.
 const MIGRATION_LOCK_ID = 740_211_801;
 
@@ -265,7 +271,7 @@ export class PostgresStore implements Store {
   private async insertEvents(executor: SqlExecutor, key: ConversationKey, events: ConversationEvent[]): Promise<void> {
     const { rows } = await executor.query<{ seq: string | number }>(
       `WITH bumped AS (
-         UPDATE parley_conversations SET last_seq = last_seq + $3, last_event_at = GREATEST(last_event_at, ${DATABASE_NOW_MS})
+         UPDATE parley_conversations SET last_seq = last_seq + $3, ${STAMP_ACTIVITY}
          WHERE tenant = $1 AND id = $2 RETURNING last_seq
        )
        INSERT INTO parley_events (${EVENT_COLUMNS}, client_msg_id)
