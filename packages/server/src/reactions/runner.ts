@@ -120,7 +120,11 @@ export class ReactionRunner {
     this.running = false;
     if (this.sweepTimer) clearTimeout(this.sweepTimer);
     this.sweepTimer = null;
-    await Promise.all([this.sweeping, ...this.lanes.map((lane) => lane.stop(graceMs))]);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    // A sweep waiting on a store that does not answer must not hold the shutdown up.
+    const sweepDone = Promise.race([this.sweeping, new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs)))]);
+    await Promise.all([sweepDone, ...this.lanes.map((lane) => lane.stop(graceMs))]);
+    clearTimeout(timer);
   }
 
   private flushWakes(): void {
