@@ -239,7 +239,7 @@ describe.each(factories)('Reactions: $name', (factory) => {
       await held.query('BEGIN');
       // An append that takes its seq and stamp first, and commits last.
       const stamped = await held.query<{ last_seq: string; last_event_at: string }>(
-        'UPDATE parley_conversations SET last_seq = last_seq + 1, last_event_at = GREATEST(last_event_at, (extract(epoch from clock_timestamp()) * 1000)::bigint) WHERE tenant = $1 AND id = $2 RETURNING last_seq, last_event_at',
+        "UPDATE parley_conversations SET last_seq = last_seq + 1, last_event_at = (date_part('epoch', clock_timestamp()) * 1000)::bigint WHERE tenant = $1 AND id = $2 RETURNING last_seq, last_event_at",
         [early.tenant, early.conversationId],
       );
       await held.query(

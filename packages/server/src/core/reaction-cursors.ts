@@ -19,6 +19,8 @@ export interface ReactionClaim {
 export interface ClaimRequest {
   readonly key: ConversationKey;
   readonly token?: string;
+  /** Events of the conversation this node has at hand (it just committed them), ascending and contiguous: not read again. */
+  readonly known?: readonly ConversationEvent[];
 }
 
 /**

@@ -47,6 +47,8 @@ export class ReactionLane {
   private readonly visiting = new Map<string, Visit>();
   /** Woken and waiting for a place, oldest first. */
   private readonly waiting = new Map<string, ConversationKey>();
+  /** Events this node committed since its last claim of the conversation, contiguous: the claim need not read them. */
+  private readonly known = new Map<string, ConversationEvent[]>();
   /** Holds whose next page is to be read (the conversation was ahead when they settled). */
   private continuing: ClaimRequest[] = [];
   private settling: Array<{ claim: ReactionClaim; seq: number }> = [];
@@ -65,20 +67,30 @@ export class ReactionLane {
     private readonly observer: LaneObserver,
   ) {}
 
-  /** Something may have happened in the conversation: visit it (again, if a visit is under way). */
-  wake(key: ConversationKey): void {
+  /** Something may have happened in the conversation (`committed` here, if given): visit it (again, if a visit is under way). */
+  wake(key: ConversationKey, committed?: ConversationEvent): void {
     if (this.stopped) return;
     const name = conversationKeyString(key);
+    if (committed) this.keep(name, committed);
     const visit = this.visiting.get(name);
     if (visit) visit.again = true;
     else this.waiting.set(name, key);
     this.scheduleClaims();
   }
 
+  /** Keeps a committed event for the next claim, if it continues the events kept (a page at most). */
+  private keep(name: string, event: ConversationEvent): void {
+    const events = this.known.get(name);
+    const last = events?.at(-1);
+    if (!events || !last || event.seq > last.seq + 1) this.known.set(name, [event]);
+    else if (event.seq === last.seq + 1 && events.length < this.settings.pageSize) events.push(event);
+  }
+
   /** Takes no further visit; resolves when the running ones are done or after `graceMs`, whichever is first. */
   async stop(graceMs: number): Promise<void> {
     this.stopped = true;
     this.waiting.clear();
+    this.known.clear();
     for (const timer of this.retries.values()) clearTimeout(timer);
     this.retries.clear();
     if (this.visiting.size === 0) return;
@@ -142,7 +154,9 @@ export class ReactionLane {
       if (this.visiting.size >= this.settings.concurrency) break;
       this.waiting.delete(name);
       this.visiting.set(name, { key, again: false });
-      requests.push({ key });
+      const known = this.known.get(name);
+      this.known.delete(name);
+      requests.push(known ? { key, known } : { key });
     }
     // What is claimed now reads everything committed so far: earlier wakes are answered by it.
     for (const request of requests) this.visiting.get(conversationKeyString(request.key))!.again = false;
@@ -183,10 +197,14 @@ export class ReactionLane {
     this.scheduleSettles();
   }
 
+  /**
+   * Settlements go out after the current turn, together: what the reaction started meanwhile (a job that
+   * reads the store at once, say) goes first, which counts with a store of one connection (PGlite).
+   */
   private scheduleSettles(): void {
     if (this.settleScheduled || this.settleInFlight) return;
     this.settleScheduled = true;
-    queueMicrotask(() => {
+    setImmediate(() => {
       this.settleScheduled = false;
       void this.settleBatch();
     });

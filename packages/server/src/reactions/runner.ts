@@ -45,7 +45,8 @@ export class ReactionRunner {
   private readonly lanes: ReactionLane[] = [];
   /** The reactions that other nodes run: this node's commits wake them over the bus. */
   private readonly remote: string[] = [];
-  private readonly woken = new Map<string, ConversationKey>();
+  /** Conversations committed to since the last flush, with their events in commit order. */
+  private readonly woken = new Map<string, { key: ConversationKey; events: ConversationEvent[] }>();
   private flushScheduled = false;
   private sweepTimer: ReturnType<typeof setTimeout> | null = null;
   private sweeping: Promise<void> = Promise.resolve();
@@ -94,7 +95,10 @@ export class ReactionRunner {
   committed(event: ConversationEvent): void {
     if (!this.running) return;
     const key = { tenant: event.tenant, conversationId: event.conversation };
-    this.woken.set(conversationKeyString(key), key);
+    const name = conversationKeyString(key);
+    const woken = this.woken.get(name);
+    if (woken) woken.events.push(event);
+    else this.woken.set(name, { key, events: [event] });
     if (this.flushScheduled) return;
     this.flushScheduled = true;
     // After the current turn: the commits of one turn wake together, and the sender's code that runs on
@@ -129,9 +133,10 @@ export class ReactionRunner {
 
   private flushWakes(): void {
     this.flushScheduled = false;
-    const keys = [...this.woken.values()];
+    const woken = [...this.woken.values()];
     this.woken.clear();
-    for (const key of keys) for (const lane of this.lanes) lane.wake(key);
+    for (const { key, events } of woken) for (const lane of this.lanes) for (const event of events) lane.wake(key, event);
+    const keys = woken.map(({ key }) => key);
     if (this.remote.length === 0) return;
     for (let start = 0; start < keys.length; start += WAKE_BATCH) {
       const message: WakeMessage = { reactions: this.remote, conversations: keys.slice(start, start + WAKE_BATCH).map((key) => [key.tenant, key.conversationId]) };
