@@ -44,10 +44,11 @@ export interface ReactionCursors {
   renew(claim: ReactionClaim, leaseMs: number): Promise<boolean>;
   /**
    * Moves each cursor to its `seq` (handled) and lets go, unless more may have come meanwhile (the
-   * conversation is ahead, or another node was woken for it): then, with `keep`, `more` and still held;
-   * without (stopping), let go and due at once for any node. `lost` when the hold had expired.
+   * conversation is ahead, or another node was woken for it): then, with `keep`, `more` and still held
+   * (due when the lease would run out, unless the conversation changed within `recentMs`, where the sweep
+   * looks anyway); without (stopping), let go and due at once for any node. `lost` when the hold had expired.
    */
-  settle(settlements: Array<{ claim: ReactionClaim; seq: number }>, options: { leaseMs: number; keep: boolean }): Promise<Array<'released' | 'more' | 'lost'>>;
+  settle(settlements: Array<{ claim: ReactionClaim; seq: number }>, options: { leaseMs: number; keep: boolean; recentMs: number }): Promise<Array<'released' | 'more' | 'lost'>>;
   /** Lets go after a failure; the events are due again after `retryInMs`. */
   fail(claim: ReactionClaim, retryInMs: number, error: string): Promise<void>;
   /**

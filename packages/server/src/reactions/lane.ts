@@ -13,6 +13,11 @@ export interface LaneSettings {
   /** The first retry after a failure; each further failure doubles it, up to `retryMaxMs`. */
   retryBaseMs: number;
   retryMaxMs: number;
+  /**
+   * How long an append may take to commit after it stamps its conversation. The sweep looks back this far,
+   * plus a lease (a node that died holding a conversation lets go of it that much later).
+   */
+  lookbackMs: number;
 }
 
 /** What a lane reports, for metrics and logs. */
@@ -217,7 +222,7 @@ export class ReactionLane {
     this.settleInFlight = true;
     let outcomes: Array<'released' | 'more' | 'lost'>;
     try {
-      outcomes = await this.cursors.settle(settlements, { leaseMs: this.settings.leaseMs, keep: !this.stopped });
+      outcomes = await this.cursors.settle(settlements, { leaseMs: this.settings.leaseMs, keep: !this.stopped, recentMs: this.settings.lookbackMs });
     } catch (error) {
       // Handled but not recorded: the leases run out and the events come again (at least once).
       this.observer.storeFailed?.(this.reaction.name, error);

@@ -19,11 +19,6 @@ type WakeMessage = z.infer<typeof wakeMessageSchema>;
 export interface RunnerSettings extends LaneSettings {
   /** How often each reaction's sweep runs (one node at a time) and each node looks for conversations due. */
   sweepIntervalMs: number;
-  /**
-   * How long an append may take to commit after it stamps its conversation. The sweep looks back this far,
-   * plus a lease (a node that died holding a conversation lets go of it that much later).
-   */
-  lookbackMs: number;
   /** Conversations one sweep marks at most, and due conversations one look takes at most. */
   sweepLimit: number;
 }

@@ -103,7 +103,7 @@ CREATE TABLE parley_reaction_cursors (
   last_error    text,
   PRIMARY KEY (reaction, tenant, conversation),
   FOREIGN KEY (tenant, conversation) REFERENCES parley_conversations (tenant, id) ON DELETE CASCADE
-);
+) WITH (fillfactor = 70); -- room on each page for the new version of a row: HOT needs it
 CREATE INDEX parley_reaction_cursors_due ON parley_reaction_cursors (reaction, due_at) WHERE due_at > 0;
 `,
   },

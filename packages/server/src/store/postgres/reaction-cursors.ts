@@ -77,15 +77,17 @@ const CLAIM_ONE = `UPDATE parley_reaction_cursors r SET
   WHERE r.reaction = $1 AND r.tenant = $2 AND r.conversation = $3
   RETURNING r.seq AS cursor, r.attempts, r.lease_token = $4 AS claimed`;
 const EVENTS_AFTER = `SELECT ${EVENT_COLUMNS} FROM parley_events WHERE tenant = $1 AND conversation = $2 AND seq > $3 ORDER BY seq LIMIT $4`;
-// $2 tenants, $3 conversations, $4 tokens, $5 seqs handled through, $6 lease ms, $7 keep. More may have
-// come while the events were handled: a node woken for the conversation could not claim it (and said so
-// in wake_pending), or the conversation is ahead. Then the hold is kept, and due when its lease would run
-// out (should this node die before the next page, any node's look for due cursors finds it); when the
-// node stops, it lets go and the cursor is due at once. Rows are locked in key order, as claims lock them.
+// $2 tenants, $3 conversations, $4 tokens, $5 seqs handled through, $6 lease ms, $7 keep, $8 recent ms.
+// More may have come while the events were handled: a node woken for the conversation could not claim it
+// (and said so in wake_pending), or the conversation is ahead. Then the hold is kept; should this node die
+// before the next page, the sweep finds a conversation changed within $8 when the lease runs out, and an
+// older one is marked due for then (a catch-up of old events). When the node stops, it lets go and the
+// cursor is due at once. Rows are locked in key order, as claims lock them.
 const SETTLE = `WITH ${NOW}, done AS (
   SELECT * FROM unnest($2::text[], $3::text[], $4::text[], $5::bigint[]) AS d(tenant, conversation, token, seq)
 ), locked AS (
-  SELECT r.tenant, r.conversation, GREATEST(r.seq, d.seq) AS seq, (r.wake_pending OR c.last_seq > GREATEST(r.seq, d.seq)) AS more
+  SELECT r.tenant, r.conversation, GREATEST(r.seq, d.seq) AS seq, (r.wake_pending OR c.last_seq > GREATEST(r.seq, d.seq)) AS more,
+    c.last_event_at
   FROM parley_reaction_cursors r
   JOIN done d ON r.tenant = d.tenant AND r.conversation = d.conversation AND r.lease_token = d.token
   JOIN parley_conversations c ON c.tenant = r.tenant AND c.id = r.conversation
@@ -97,17 +99,18 @@ UPDATE parley_reaction_cursors r SET
   seq = l.seq, attempts = 0, last_error = NULL, wake_pending = false,
   lease_token = CASE WHEN l.more AND $7 THEN r.lease_token END,
   lease_until = CASE WHEN l.more AND $7 THEN now.ms + $6 ELSE 0 END,
-  due_at = CASE WHEN l.more AND $7 THEN now.ms + $6 WHEN l.more THEN now.ms ELSE 0 END
+  due_at = CASE WHEN l.more AND $7 AND l.last_event_at >= now.ms - $8 THEN r.due_at WHEN l.more AND $7 THEN now.ms + $6 WHEN l.more THEN now.ms ELSE 0 END
 FROM locked l, now
 WHERE r.reaction = $1 AND r.tenant = l.tenant AND r.conversation = l.conversation
 RETURNING r.tenant, r.conversation, r.lease_token IS NOT NULL AS more`;
-// SETTLE for one conversation, in a plain UPDATE ($5 seq handled through, $6 lease ms, $7 keep).
+// SETTLE for one conversation, in a plain UPDATE ($5 seq handled through, $6 lease ms, $7 keep, $8 recent ms).
 const MORE_ONE = '(r.wake_pending OR c.last_seq > GREATEST(r.seq, $5))';
 const SETTLE_ONE = `UPDATE parley_reaction_cursors r SET
     seq = GREATEST(r.seq, $5), attempts = 0, last_error = NULL, wake_pending = false,
     lease_token = CASE WHEN ${MORE_ONE} AND $7 THEN r.lease_token END,
     lease_until = CASE WHEN ${MORE_ONE} AND $7 THEN now.ms + $6 ELSE 0 END,
-    due_at = CASE WHEN ${MORE_ONE} AND $7 THEN now.ms + $6 WHEN ${MORE_ONE} THEN now.ms ELSE 0 END
+    due_at = CASE WHEN ${MORE_ONE} AND $7 AND c.last_event_at >= now.ms - $8 THEN r.due_at WHEN ${MORE_ONE} AND $7 THEN now.ms + $6
+      WHEN ${MORE_ONE} THEN now.ms ELSE 0 END
   FROM parley_conversations c, (SELECT ${DATABASE_NOW_MS} AS ms) now
   WHERE ${KEY_AND_TOKEN} AND c.tenant = r.tenant AND c.id = r.conversation
   RETURNING r.tenant, r.conversation, r.lease_token IS NOT NULL AS more`;
@@ -239,11 +242,11 @@ export class PostgresReactionCursors implements ReactionCursors {
     return rows.length > 0;
   }
 
-  async settle(settlements: Array<{ claim: ReactionClaim; seq: number }>, options: { leaseMs: number; keep: boolean }): Promise<Array<'released' | 'more' | 'lost'>> {
+  async settle(settlements: Array<{ claim: ReactionClaim; seq: number }>, options: { leaseMs: number; keep: boolean; recentMs: number }): Promise<Array<'released' | 'more' | 'lost'>> {
     if (settlements.length === 0) return [];
     if (settlements.length === 1) {
       const [{ claim, seq }] = settlements as [{ claim: ReactionClaim; seq: number }];
-      const { rows } = await this.db.query<{ more: boolean }>(SETTLE_ONE, [...keyOf(claim), seq, options.leaseMs, options.keep]);
+      const { rows } = await this.db.query<{ more: boolean }>(SETTLE_ONE, [...keyOf(claim), seq, options.leaseMs, options.keep, options.recentMs]);
       return [rows.length === 0 ? 'lost' : rows[0]!.more ? 'more' : 'released'];
     }
     const { rows } = await this.db.query<{ tenant: string; conversation: string; more: boolean }>(SETTLE, [
@@ -254,6 +257,7 @@ export class PostgresReactionCursors implements ReactionCursors {
       settlements.map(({ seq }) => seq),
       options.leaseMs,
       options.keep,
+      options.recentMs,
     ]);
     const outcomes = new Map(rows.map((row) => [nameOf({ tenant: row.tenant, conversationId: row.conversation }), row.more ? ('more' as const) : ('released' as const)]));
     return settlements.map(({ claim }) => outcomes.get(nameOf(claim.key)) ?? 'lost');
