@@ -111,6 +111,62 @@ describe.each(factories)('Bus conformance: $name', (factory) => {
     await bus.publishControl(message);
     await eventually(() => expect(received).toContainEqual(message));
   });
+
+  it('hears control messages and topics registered one after the other on a fresh bus', async () => {
+    const fresh = await factory.open(5);
+    try {
+      const control: ControlMessage[] = [];
+      const topic: unknown[] = [];
+      fresh.onControl((message) => control.push(message));
+      await new Promise((resolve) => setTimeout(resolve, 20)); // the second registration lands while the first connects
+      await fresh.onTopic('test.fresh', (message) => topic.push(message));
+      const message: ControlMessage = { type: 'apikey.revoked', tenant: 'acme', keyId: `k${conversationCounter}` };
+      await eventually(async () => {
+        await fresh.publishControl(message);
+        await fresh.publishTopic('test.fresh', 1);
+        expect(control).toContainEqual(message);
+        expect(topic).toContain(1);
+      }, 5000);
+    } finally {
+      await fresh.close();
+    }
+  });
+
+  it('delivers a topic message to every listener of that topic, the publisher included, and to no other topic', async () => {
+    const received: unknown[] = [];
+    const receivedAgain: unknown[] = [];
+    const receivedOther: unknown[] = [];
+    await bus.onTopic('test.wake', (message) => received.push(message));
+    await bus.onTopic('test.wake', (message) => receivedAgain.push(message));
+    await bus.onTopic('test.other', (message) => receivedOther.push(message));
+    const message = { conversations: [['acme', 'c1']], reactions: ['assistant'] };
+    await bus.publishTopic('test.wake', message);
+    await eventually(() => expect(received).toEqual([message]));
+    expect(receivedAgain).toEqual([message]);
+    await bus.publishTopic('test.other', 7);
+    await eventually(() => expect(receivedOther).toEqual([7]));
+    expect(received).toHaveLength(1);
+  });
+});
+
+describe('Redis bus topics across nodes', () => {
+  it("reaches the listeners of another node sharing the prefix, and not another deployment's", async () => {
+    const prefix = `parley-test-topics-${process.pid}-${Date.now()}`;
+    const nodes = [0, 1].map(() => new RedisBus({ url: REDIS_URL, prefix, hotLogSize: 5, hotLogTtlMs: 60_000 }));
+    const elsewhere = new RedisBus({ url: REDIS_URL, prefix: `${prefix}-other`, hotLogSize: 5, hotLogTtlMs: 60_000 });
+    try {
+      const received: unknown[] = [];
+      const receivedElsewhere: unknown[] = [];
+      await nodes[1]!.onTopic('reactions.wake', (message) => received.push(message));
+      await elsewhere.onTopic('reactions.wake', (message) => receivedElsewhere.push(message));
+      await nodes[0]!.publishTopic('reactions.wake', { n: 1 });
+      await eventually(() => expect(received).toEqual([{ n: 1 }]));
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(receivedElsewhere).toEqual([]);
+    } finally {
+      for (const node of [...nodes, elsewhere]) await node.close();
+    }
+  });
 });
 
 describe('MemoryBus memory bound', () => {

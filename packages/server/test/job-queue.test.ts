@@ -5,6 +5,7 @@ import { redisTestPrefix, REDIS_URL } from '../../../test/support/redis.js';
 import { MemoryJobQueue, type JobQueueLimits } from '../src/adapters/memory/job-queue.js';
 import { RedisJobQueue } from '../src/adapters/redis/job-queue.js';
 import type { AiJob, JobQueue, JobRunner } from '../src/core/ports.js';
+import { isAiJob } from '../src/core/job-queue.js';
 import type { ConversationKey } from '../src/core/types.js';
 import { Redis } from 'ioredis';
 
@@ -23,7 +24,7 @@ function openRedisQueue(limits: JobQueueLimits, visibilityMs = 10_000) {
   const make = () => {
     const connection = new Redis(REDIS_URL);
     connections.push(connection);
-    const queue = new RedisJobQueue(connection, { ...limits, prefix, visibilityMs }, () => undefined);
+    const queue = new RedisJobQueue(connection, { ...limits, prefix, visibilityMs, isJob: isAiJob }, () => undefined);
     opened.push(queue);
     return queue;
   };
@@ -56,10 +57,12 @@ afterAll(async () => {
 let counter = 0;
 const conversation = (tenant = 'acme'): ConversationKey => ({ tenant, conversationId: `jobs-${process.pid}-${++counter}` });
 
+const newJob = (key: ConversationKey, triggerSeq = 2): AiJob => ({ id: randomUUID(), tenant: key.tenant, conversationId: key.conversationId, triggerSeq, profileId: 'assistant', admittedAt: Date.now() });
+
 async function enqueue(queue: JobQueue, key: ConversationKey, triggerSeq = 2, options = { exclusive: false }): Promise<AiJob> {
   const reservation = await queue.reserve(key, options);
-  const job: AiJob = { id: randomUUID(), tenant: key.tenant, conversationId: key.conversationId, triggerSeq, profileId: 'assistant', admittedAt: Date.now() };
-  await queue.submit(reservation, job);
+  const job = newJob(key, triggerSeq);
+  expect(await queue.submit(job, reservation)).toBe(true);
   return job;
 }
 
@@ -172,6 +175,44 @@ describe.each(factories)('JobQueue conformance: $name', (factory) => {
       const next = await queue.reserve(key, { exclusive: true });
       await queue.cancel(next);
     });
+  });
+
+  it('queues a job id once: a repeat (waiting, running or finished) does nothing and gives its reservation back', async () => {
+    const { queue } = factory.open({ maxQueued: 2, concurrency: 2, perTenantConcurrency: 2 });
+    const key = conversation();
+    const job = await enqueue(queue, key);
+    // The repeat's place is given back: the bound of 2 still has room for one more.
+    expect(await queue.submit({ ...job, admittedAt: job.admittedAt + 1 }, await queue.reserve(key, { exclusive: false }))).toBe(false);
+    expect(await queue.submit(job)).toBe(false);
+    expect((await queue.stats()).waiting).toBe(1);
+    const runner = controlledRunner();
+    queue.work(runner.run);
+    await eventually(() => expect(runner.started).toHaveLength(1));
+    expect(await queue.submit(job)).toBe(false);
+    runner.finish(job);
+    await eventually(async () => expect(await queue.stats()).toEqual({ waiting: 0, running: 0 }));
+    expect(await queue.submit(job, await queue.reserve(key, { exclusive: true }))).toBe(false);
+    // The exclusive place the repeat took was given back with it.
+    await queue.cancel(await queue.reserve(key, { exclusive: true }));
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(runner.started).toHaveLength(1);
+  });
+
+  it('queues a job without a reservation beyond the bound (its message is committed), in order behind the others', async () => {
+    const { queue } = factory.open({ maxQueued: 1, concurrency: 1, perTenantConcurrency: 1 });
+    const key = conversation();
+    const first = await enqueue(queue, key, 2);
+    await expect(queue.reserve(conversation(), { exclusive: false })).rejects.toMatchObject({ code: 'busy' });
+    const orphan = newJob(key, 3);
+    expect(await queue.submit(orphan)).toBe(true);
+    expect((await queue.stats()).waiting).toBe(2);
+    const runner = controlledRunner();
+    queue.work(runner.run);
+    await eventually(() => expect(runner.started.map((entry) => entry.job.id)).toEqual([first.id]));
+    runner.finish(first);
+    await eventually(() => expect(runner.started.map((entry) => entry.job.id)).toEqual([first.id, orphan.id]));
+    runner.finish(orphan);
+    await eventually(async () => expect(await queue.stats()).toEqual({ waiting: 0, running: 0 }));
   });
 
   it('stopWorking starts nothing more and waits for the running jobs', async () => {
@@ -311,7 +352,8 @@ describe('RedisJobQueue across workers', () => {
     const commands = (queue as unknown as { redis: { jobSubmit: (...args: unknown[]) => Promise<number> } }).redis;
     const base = (queue as unknown as { base: string }).base;
     const raw = JSON.stringify(job);
-    expect(await commands.jobSubmit(`${base}:stream`, `${base}:unfinished`, `${base}:conversation:${key.tenant}/${key.conversationId}`, `${base}:reserved:${key.tenant}/${key.conversationId}`, raw, 0)).toBe(0);
+    const conversationKeys = [`${base}:conversation:${key.tenant}/${key.conversationId}`, `${base}:reserved:${key.tenant}/${key.conversationId}`];
+    expect(await commands.jobSubmit(`${base}:stream`, `${base}:unfinished`, ...conversationKeys, `${base}:submitted:${job.id}`, raw, 0, 60_000)).toBe(0);
     expect((await queue.stats()).waiting).toBe(1);
     const runner = controlledRunner();
     queue.work(runner.run);

@@ -1,25 +1,31 @@
-import { randomUUID } from 'node:crypto';
 import type { Actor, ConversationEvent, GenerationText, OperationResult } from '@parley/protocol';
 import type { GenerationContext } from './context.js';
 import { ParleyError } from '../core/errors.js';
-import type { Admission, AiJob, Assistants, Bus, JobQueue, UsageBudgets } from '../core/ports.js';
+import type { Admission, AiJob, Assistants, Bus, JobQueue, Reaction, UsageBudgets } from '../core/ports.js';
 import { conversationKeyString, type ConversationKey, type ConversationRecord } from '../core/types.js';
 import { activeTraceparent, contextOf, inSpan, recordSpan, SpanKind } from '../observability/tracing.js';
+import { AdmittedAnswers } from './admitted-answers.js';
+import { AnswerReaction } from './answer-reaction.js';
 import { generationOfApproval } from './approvals.js';
 import { failUnanswerable, Generation, type GenerationDependencies } from './generation.js';
 import type { AssistantProfile } from './profiles.js';
 
 const NO_ADMISSION: Admission = { committed: () => undefined, release: () => undefined };
+// How long a committed message's reservation waits for this node's answer reaction before it is given back.
+const RESERVATION_HOLD_MS = 10_000;
 
 /**
- * Reacts to user messages in assistant conversations: admits them against the queue and the profile's
- * double-texting policy before they are committed, and queues one job per message. On worker nodes it
- * runs the queued jobs, one Generation each (one at a time per conversation, which the queue sees to),
- * and keeps the running generations for stop, approvals and snapshots.
+ * Admits user messages in assistant conversations against the queue, the budget and the profile's
+ * double-texting policy before they are committed; its answer reaction (`reaction`) then queues one job
+ * per committed message. On worker nodes it runs the queued jobs, one Generation each (one at a time per
+ * conversation, which the queue sees to), and keeps the running generations for stop, approvals and snapshots.
  */
 export class Orchestrator implements Assistants {
   private readonly profiles: ReadonlyMap<string, AssistantProfile>;
   private readonly running = new Map<string, Generation>();
+  private readonly admitted: AdmittedAnswers;
+  /** Submits the job of each committed user message (see AnswerReaction); the composition root runs it. */
+  readonly reaction: Reaction;
   private closing = false;
 
   constructor(
@@ -31,6 +37,14 @@ export class Orchestrator implements Assistants {
     private readonly control: Pick<Bus, 'publishControl' | 'onControl'>,
   ) {
     this.profiles = new Map(profiles.map((profile) => [profile.id, profile]));
+    this.admitted = new AdmittedAnswers(RESERVATION_HOLD_MS, (reservation) => this.queue.cancel(reservation).catch((error: unknown) => this.onError(error, 'cancel')));
+    this.reaction = new AnswerReaction({
+      profiles: this.profiles,
+      queue,
+      log: dependencies.log,
+      admitted: this.admitted,
+      interrupt: (key, beforeSeq) => this.interrupt(key, beforeSeq).catch((error: unknown) => this.onError(error, 'interrupt')),
+    });
     control.onControl((message) => {
       if (message.type === 'ai.stop') return this.stopLocal({ tenant: message.tenant, conversationId: message.conversationId }, message);
       if (message.type !== 'ai.approve') return;
@@ -62,18 +76,12 @@ export class Orchestrator implements Assistants {
       await this.queue.cancel(reservation).catch(() => undefined);
       throw error;
     }
+    const admittedAt = Date.now();
     return {
+      // The answer reaction, woken by the commit, takes the reservation and submits the job.
       committed: (event) => {
-        // The new job waits behind the running answers of the conversation: under `interrupt` they stop.
-        if (profile.doubleTexting === 'interrupt') this.interrupt(key, event.seq).catch((error: unknown) => this.onError(error, 'interrupt'));
         const traceparent = activeTraceparent();
-        const job: AiJob = { id: randomUUID(), tenant: key.tenant, conversationId: key.conversationId, triggerSeq: event.seq, profileId: profile.id, admittedAt: Date.now(), ...(traceparent ? { traceparent } : {}) };
-        this.queue.submit(reservation, job).catch(async (error: unknown) => {
-          // The message is committed but cannot be answered: say so in the conversation rather than leave it hanging.
-          this.onError(error, job.id);
-          await refund().catch(() => undefined);
-          await failUnanswerable(this.dependencies.log, key, event, job, 'unavailable', 'the assistant could not take the message').catch((failure: unknown) => this.onError(failure, job.id));
-        });
+        this.admitted.hold(key, event.seq, { reservation, profileId: profile.id, admittedAt, ...(traceparent ? { traceparent } : {}) });
       },
       release: () => {
         this.queue.cancel(reservation).catch((error: unknown) => this.onError(error, 'cancel'));
@@ -161,6 +169,7 @@ export class Orchestrator implements Assistants {
    */
   async shutdown(): Promise<void> {
     this.closing = true;
+    this.admitted.clear();
     const idle = this.queue.stopWorking();
     for (const generation of this.running.values()) generation.stop();
     await idle;

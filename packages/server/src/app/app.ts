@@ -23,6 +23,7 @@ import { RedisJobQueue } from '../adapters/redis/job-queue.js';
 import { RedisUserRateLimits } from '../adapters/redis/user-rate-limits.js';
 import { RedisPresence } from '../adapters/redis/presence.js';
 import type { ApprovalRegistry, Bus, ContextArchive, GenerationTexts, JobQueue, Presence, UsageBudgets, UserRateLimits } from '../core/ports.js';
+import { isAiJob } from '../core/job-queue.js';
 import type { Config } from '../config/config.js';
 import { ParleyError } from '../core/errors.js';
 import { Gateway } from '../gateway/gateway.js';
@@ -40,8 +41,10 @@ import { ConversationLog } from '../log/conversation-log.js';
 import type { Logger } from '../observability/logger.js';
 import { Metrics } from '../observability/metrics.js';
 import { startTracing, type TracingPipeline } from '../observability/tracing-sdk.js';
+import { ReactionRunner } from '../reactions/runner.js';
 import { openPostgresStore } from '../store/postgres/open.js';
 import { DataDirLock } from './data-dir-lock.js';
+import { PostgresReactionCursors } from '../store/postgres/reaction-cursors.js';
 import type { PostgresStore, StoreOptions } from '../store/postgres/store.js';
 import { ConversationService } from '../conversations/service.js';
 
@@ -55,6 +58,11 @@ const CONTEXT_TTL_MS = 60 * 60_000;
 const GENERATION_TEXT_TTL_MS = 5 * 60_000;
 // How long an out-of-order event waits for its predecessors before the gap is read from the log.
 const GAP_HOLD_MS = 50;
+// Reactions: events per `handle` call, conversations one sweep marks, and the retry backoff after a failed `handle`.
+const REACTION_PAGE_SIZE = 100;
+const REACTION_SWEEP_LIMIT = 1000;
+const REACTION_RETRY_BASE_MS = 500;
+const REACTION_RETRY_MAX_MS = 60_000;
 
 /** A running Parley node. */
 export interface ParleyNode {
@@ -145,7 +153,7 @@ function openBus(config: Config, onError: (error: unknown) => void): SharedState
     budgets: new RedisBudgets(bus.connection, config.redisPrefix, budgetLimits),
     approvalRegistry: new RedisApprovalRegistry(bus.connection, config.redisPrefix),
     contexts: new RedisContextArchive(bus.connection, config.redisPrefix, CONTEXT_TTL_MS),
-    queue: new RedisJobQueue(bus.connection, { ...queueLimits, prefix: config.redisPrefix, visibilityMs: config.aiJobVisibilityMs }, onError),
+    queue: new RedisJobQueue(bus.connection, { ...queueLimits, prefix: config.redisPrefix, visibilityMs: config.aiJobVisibilityMs, isJob: isAiJob }, onError),
     userSendRates: new RedisUserRateLimits(bus.connection, config.redisPrefix, config.userSendRatePerSecond, config.userSendBurst),
   };
 }
@@ -172,6 +180,38 @@ function dependencies(store: PostgresStore, bus: Bus): Dependency[] {
   const checked: Dependency[] = [{ name: 'store', required: true, check: () => store.ping() }];
   if (bus instanceof RedisBus) checked.push({ name: 'redis', required: false, check: () => bus.check() });
   return checked;
+}
+
+/**
+ * The reaction runner of this node. Every node knows every reaction; which ones it runs depends on its
+ * role (see `startServices`), and it wakes the nodes running the others when it commits an event.
+ */
+function reactionRunner(config: Config, store: PostgresStore, bus: Bus, metrics: Metrics, logger: Logger): ReactionRunner {
+  const settings = {
+    leaseMs: config.reactionLeaseMs,
+    pageSize: REACTION_PAGE_SIZE,
+    concurrency: config.reactionConcurrency,
+    retryBaseMs: REACTION_RETRY_BASE_MS,
+    retryMaxMs: REACTION_RETRY_MAX_MS,
+    sweepIntervalMs: config.reactionSweepMs,
+    lookbackMs: config.reactionLookbackMs,
+    sweepLimit: REACTION_SWEEP_LIMIT,
+  };
+  const runner = new ReactionRunner(new PostgresReactionCursors(store.database), bus, settings, {
+    handled: (reaction, events) => {
+      metrics.reactionEventsHandled.inc({ reaction }, events.length);
+      const now = Date.now();
+      for (const event of events) metrics.reactionDelay.observe({ reaction }, Math.max(0, now - event.ts) / 1000);
+    },
+    failed: (reaction, key, error, retryInMs) => {
+      metrics.reactionFailures.inc({ reaction });
+      logger.warn({ err: error, reaction, tenant: key.tenant, conversation: key.conversationId, retryInMs }, 'reaction failed; retrying later');
+    },
+    storeFailed: (reaction, error) => logger.warn({ err: error, reaction }, 'reaction cursor unavailable; the sweep finds the work again'),
+    sweepFailed: (reaction, error) => logger.warn({ err: error, reaction }, 'reaction sweep or wake failed'),
+  });
+  metrics.watchReactions(() => runner.backlogs());
+  return runner;
 }
 
 /** The defined entries of `values` (optional settings stay absent rather than undefined). */
@@ -222,7 +262,9 @@ async function startServices(config: Config, logger: Logger, tracing: TracingPip
     clockToleranceSeconds: config.clockToleranceSeconds,
   });
   const hub = new Hub(bus, { busSubscribeFailed: (error) => logger.warn({ err: error }, 'bus subscribe failed; retrying, subscribers are served from the store meanwhile') });
+  const reactions = reactionRunner(config, store, bus, metrics, logger);
   const log = new ConversationLog(store, bus, {
+    committed: (event) => reactions.committed(event),
     appended: (event, seconds) => {
       metrics.eventsAppended.inc({ type: event.type });
       metrics.appendDuration.observe(seconds);
@@ -255,6 +297,10 @@ async function startServices(config: Config, logger: Logger, tracing: TracingPip
     onError: onAiError,
   });
   metrics.watchAiQueue(() => queue.stats());
+  // Answers are submitted on every role: a gateway takes the reservations it admitted itself, right after
+  // the commit (no bus hop before the answer starts), and workers pick up what a dead node left. Further
+  // reactions (webhooks) are added here; one meant for workers only gets `runsHere: config.role !== 'gateway'`.
+  reactions.add(orchestrator.reaction, { runsHere: true });
   const servesClients = config.role !== 'worker';
   const conversations = new ConversationService(
     { log, members: store, bus, presence, assistants: orchestrator, sendRates: userSendRates },
@@ -293,7 +339,7 @@ async function startServices(config: Config, logger: Logger, tracing: TracingPip
   const devSecret = secret && !config.jwtSecret ? secret : undefined;
   const api = createApi({
     conversations,
-    keys: new ApiKeys(new PostgresKeyStore(store.db), bus),
+    keys: new ApiKeys(new PostgresKeyStore(store.database), bus),
     verifier,
     logger,
     maxBodyBytes: config.apiMaxBodyBytes,
@@ -319,12 +365,14 @@ async function startServices(config: Config, logger: Logger, tracing: TracingPip
     });
   }
   try {
+    await reactions.start();
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen({ port: config.port, host: config.host, backlog: config.listenBacklog }, resolve);
     });
   } catch (error) {
     await gateway.shutdown(0);
+    await reactions.stop(0);
     await queue.close();
     await bus.close();
     await store.close();
@@ -337,6 +385,8 @@ async function startServices(config: Config, logger: Logger, tracing: TracingPip
     server,
     stop: async () => {
       await gateway.shutdown(config.shutdownGraceMs);
+      // The gateway's last commits are handed to their reactions (or left for another node's sweep).
+      await reactions.stop(config.shutdownGraceMs);
       // Running answers end with a terminal event (ai.stopped) before the store closes.
       await orchestrator.shutdown();
       await queue.close();

@@ -41,7 +41,7 @@ async function directAdmin(config: Config, tenant: string, lock: DataDirLock | n
     throw error;
   });
   // No bus here: a revocation reaches running nodes when their cache of the key expires (10 s).
-  const keys = new ApiKeys(new PostgresKeyStore(store.db), null);
+  const keys = new ApiKeys(new PostgresKeyStore(store.database), null);
   return {
     create: async (name, scopes) => {
       const { key, view } = await keys.create(tenant, { name, scopes }, 'cli');

@@ -73,6 +73,10 @@ export const SETTINGS = {
   aiBudgetWindowSeconds: { env: 'PARLEY_AI_BUDGET_WINDOW_S', flag: undefined, schema: integer(1), default: '3600', help: 'length of the per-user AI budget window' },
   aiBudgetRequests: { env: 'PARLEY_AI_BUDGET_REQUESTS', flag: undefined, schema: integer(1), default: '200', help: 'AI answers one user may ask for per window; beyond it `rate_limited` with the reset time' },
   aiBudgetTokens: { env: 'PARLEY_AI_BUDGET_TOKENS', flag: undefined, schema: integer(1), default: '200000', help: 'output tokens of one user\'s AI answers per window' },
+  reactionSweepMs: { env: 'PARLEY_REACTION_SWEEP_MS', flag: undefined, schema: integer(100, 600_000), default: '2000', help: 'how often reactions (AI answers, webhooks) look for work that no wake announced: a node that died after a commit, a lost bus message, a retry that is due; the longest such work waits, beyond a lease' },
+  reactionLookbackMs: { env: 'PARLEY_REACTION_LOOKBACK_MS', flag: undefined, schema: integer(1000, 86_400_000), default: '60000', help: "how far the reactions' sweep looks back before its previous run: the longest an append may take to commit after it took its seq" },
+  reactionLeaseMs: { env: 'PARLEY_REACTION_LEASE_MS', flag: undefined, schema: integer(300, 3_600_000), default: '30000', help: "how long a node holds a conversation for a reaction without renewing it (it renews every third); a dead node's conversations go on after this" },
+  reactionConcurrency: { env: 'PARLEY_REACTION_CONCURRENCY', flag: undefined, schema: integer(1, 10_000), default: '32', help: 'conversations one node handles at once for each reaction' },
   webDir: { env: 'PARLEY_WEB_DIR', flag: undefined, schema: optionalText, default: undefined, help: 'directory of the web UI served at / (default: packages/web/dist of this repository)' },
   shutdownGraceMs: { env: 'PARLEY_SHUTDOWN_GRACE_MS', flag: undefined, schema: integer(0), default: '10000', help: 'how long SIGTERM waits for in-flight requests' },
 } as const;

@@ -36,6 +36,13 @@ export interface Bus {
   publishControl(message: ControlMessage): Promise<void>;
   /** Receives the control messages of every node, this one's included. */
   onControl(listener: (message: ControlMessage) => void): void;
+  /**
+   * Sends `message` (JSON-serializable) to every node listening on the named topic, this one included;
+   * best effort (lost while the bus is down), no order across publishers. Receivers validate what they get.
+   */
+  publishTopic(topic: string, message: unknown): Promise<void>;
+  /** Receives the messages published on `topic` by every node, from when this resolves. */
+  onTopic(topic: string, listener: (message: unknown) => void): Promise<void>;
   close(): Promise<void>;
 }
 

@@ -15,6 +15,8 @@ export interface LogHooks {
   appended?(event: ConversationEvent, durationSeconds: number): void;
   /** The event is durable but its publish failed; subscribers heal the gap from the store. */
   publishFailed?(event: ConversationEvent, error: unknown): void;
+  /** Right after any event is committed through this log (before its publish): wakes the reactions. */
+  committed?(event: ConversationEvent): void;
 }
 
 /** Where an event's data came from: a bad payload is the server's bug, or the client's mistake. */
@@ -162,6 +164,8 @@ export class ConversationLog {
    * the next seq or when the bus re-subscribes.
    */
   private async publish(event: ConversationEvent, attempt = 0): Promise<void> {
+    // Every commit path publishes, once with attempt 0: the one place that sees each committed event.
+    if (attempt === 0) this.hooks.committed?.(event);
     try {
       await this.publishTraced(event, attempt);
     } catch (error) {

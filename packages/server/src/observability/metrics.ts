@@ -54,6 +54,36 @@ export class Metrics {
       for (const [dependency, state] of Object.entries(await this.readDependencies())) this.dependencyUp.set({ dependency }, state.up ? 1 : 0);
     },
   });
+  readonly reactionEventsHandled = new Counter({ name: 'parley_reaction_events_handled_total', help: 'Events handed to a reaction that it handled', labelNames: ['reaction'], registers: [this.registry] });
+  readonly reactionFailures = new Counter({ name: 'parley_reaction_failures_total', help: 'Pages of events a reaction failed to handle (retried after a backoff)', labelNames: ['reaction'], registers: [this.registry] });
+  readonly reactionDelay = new Histogram({
+    name: 'parley_reaction_delay_seconds',
+    help: "Time from an event's append to its handling by a reaction, on the node that handled it",
+    labelNames: ['reaction'],
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1, 5, 30, 120],
+    registers: [this.registry],
+  });
+  private readBacklogs: () => Promise<ReactionBacklog[]> = async () => [];
+  readonly reactionLag: Gauge = new Gauge({
+    name: 'parley_reaction_lag_seconds',
+    help: 'Age of the oldest event a reaction has not handled yet (0 when it is caught up), read from the store when scraped',
+    labelNames: ['reaction'],
+    registers: [this.registry],
+    collect: async (): Promise<void> => {
+      for (const backlog of await this.reactionBacklogs()) this.reactionLag.set({ reaction: backlog.reaction }, backlog.oldestTs === null ? 0 : Math.max(0, Date.now() - backlog.oldestTs) / 1000);
+    },
+  });
+  readonly reactionBacklog: Gauge = new Gauge({
+    name: 'parley_reaction_backlog_events',
+    help: 'Events a reaction has not handled yet, read from the store when scraped',
+    labelNames: ['reaction'],
+    registers: [this.registry],
+    collect: async (): Promise<void> => {
+      for (const backlog of await this.reactionBacklogs()) this.reactionBacklog.set({ reaction: backlog.reaction }, backlog.events);
+    },
+  });
+  /** One read of the backlogs serves both gauges of a scrape. */
+  private backlogRead: { at: number; result: Promise<ReactionBacklog[]> } | null = null;
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'parley_' });
@@ -96,6 +126,19 @@ export class Metrics {
     this.readDependencies = read;
   }
 
+  /** Where the reaction gauges read the backlogs of this node's reactions when scraped. */
+  watchReactions(read: () => Promise<ReactionBacklog[]>): void {
+    this.readBacklogs = read;
+  }
+
+  private reactionBacklogs(): Promise<ReactionBacklog[]> {
+    const now = performance.now();
+    if (!this.backlogRead || now - this.backlogRead.at > 1000) {
+      this.backlogRead = { at: now, result: this.readBacklogs().catch(() => [] as ReactionBacklog[]) };
+    }
+    return this.backlogRead.result;
+  }
+
   /** Where the AI queue gauges read their values when scraped. */
   watchAiQueue(read: () => Promise<{ waiting: number; running: number }>): void {
     this.readQueue = read;
@@ -106,4 +149,11 @@ export class Metrics {
 export interface FrameCounters {
   in: number;
   out: number;
+}
+
+/** A reaction's events not yet handled: the append time of the oldest (ms since the epoch), and how many (NaN when unknown). */
+export interface ReactionBacklog {
+  reaction: string;
+  oldestTs: number | null;
+  events: number;
 }

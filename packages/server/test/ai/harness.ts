@@ -16,7 +16,9 @@ import { MemoryJobQueue, type JobQueueLimits } from '../../src/adapters/memory/j
 import type { JobQueue } from '../../src/core/ports.js';
 import type { ConversationKey } from '../../src/core/types.js';
 import { ConversationLog } from '../../src/log/conversation-log.js';
+import { ReactionRunner } from '../../src/reactions/runner.js';
 import { openPostgresStore } from '../../src/store/postgres/open.js';
+import { PostgresReactionCursors } from '../../src/store/postgres/reaction-cursors.js';
 import type { PostgresStore } from '../../src/store/postgres/store.js';
 
 /** How a scripted model answers one call. */
@@ -82,7 +84,13 @@ function wait(ms: number, signal: AbortSignal | undefined): Promise<void> {
   });
 }
 
-/** An orchestrator over a real store and the memory bus, with scripted models by name. */
+// The answer reaction's runner in these tests: quick retries and sweeps.
+const RUNNER_SETTINGS = { leaseMs: 5000, pageSize: 100, concurrency: 8, retryBaseMs: 50, retryMaxMs: 1000, sweepIntervalMs: 200, lookbackMs: 60_000, sweepLimit: 1000 };
+
+/**
+ * An orchestrator over a real store and the memory bus, with scripted models by name. Its answer reaction
+ * runs as on a node: woken by each commit of the harness's log (the latest orchestrator's only).
+ */
 export class AiHarness {
   readonly bus = new MemoryBus(1000);
   readonly log: ConversationLog;
@@ -94,9 +102,12 @@ export class AiHarness {
   readonly approvals = new Approvals();
   readonly approvalRegistry = new MemoryApprovalRegistry();
   private counter = 0;
+  private runner: ReactionRunner | null = null;
+  /** The latest orchestrator's runner, started (and the one before it stopped). */
+  private runnerReady: Promise<void> = Promise.resolve();
 
   constructor(private readonly store: PostgresStore) {
-    this.log = new ConversationLog(store, this.bus);
+    this.log = new ConversationLog(store, this.bus, { committed: (event) => this.runner?.committed(event) });
   }
 
   /** A harness over a fresh, migrated in-memory PGlite store. */
@@ -106,8 +117,10 @@ export class AiHarness {
     return new AiHarness(store);
   }
 
-  close(): Promise<void> {
-    return this.store.close();
+  async close(): Promise<void> {
+    await this.runnerReady;
+    await this.runner?.stop(1000);
+    await this.store.close();
   }
 
   /** An orchestrator with one profile `p` built from `profile` (zod defaults apply). */
@@ -138,7 +151,20 @@ export class AiHarness {
       this.bus,
     );
     orchestrator.work();
+    this.runReaction(orchestrator);
     return { orchestrator, queue };
+  }
+
+  /** The orchestrator's answer reaction runs from now on, instead of the previous orchestrator's. */
+  private runReaction(orchestrator: Orchestrator): void {
+    const previous = this.runner;
+    const runner = new ReactionRunner(new PostgresReactionCursors(this.store.database), this.bus, RUNNER_SETTINGS);
+    runner.add(orchestrator.reaction, { runsHere: true });
+    this.runner = runner;
+    this.runnerReady = this.runnerReady.then(async () => {
+      await previous?.stop(1000);
+      await runner.start();
+    });
   }
 
   /** Registers a scripted model and returns its spec for a profile's `models`. */
@@ -149,6 +175,7 @@ export class AiHarness {
 
   /** A new conversation answered by profile `p`. */
   async conversation(): Promise<ConversationKey> {
+    await this.runnerReady;
     const key = { tenant: 'acme', conversationId: `ai-${process.pid}-${++this.counter}` };
     await this.log.create({ key, createdBy: 'alice', members: [], metadata: {}, assistant: 'p' });
     return key;
@@ -156,6 +183,7 @@ export class AiHarness {
 
   /** Sends a user message the way the gateway does: admit, append, then commit or release. */
   async send(orchestrator: Orchestrator, key: ConversationKey, text: string): Promise<ConversationEvent> {
+    await this.runnerReady;
     const conversation = (await this.log.get(key))!;
     const actor = { kind: 'user' as const, id: 'alice' };
     const admission = await orchestrator.admit(conversation, actor);

@@ -2,6 +2,7 @@ import type { ConversationEvent } from '@parley/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MemoryJobQueue } from '../../src/adapters/memory/job-queue.js';
 import type { JobRunner } from '../../src/core/ports.js';
+import { answerJobId } from '../../src/ai/answer-reaction.js';
 import { AiHarness } from './harness.js';
 let ai: AiHarness;
 
@@ -117,6 +118,48 @@ describe('orchestrator with scripted models', () => {
   });
 });
 
+describe('the answer reaction', () => {
+  it('answers a committed message whose admitting node died before handing its reservation over', async () => {
+    const model = ai.model('orphan', [{ kind: 'text', tokens: ['still ', 'answered'] }]);
+    ai.orchestrator({ models: [model] });
+    const key = await ai.conversation();
+    // Committed without this node's admission: the node that admitted it is gone.
+    const { event } = await ai.log.append({ key, type: 'message.created', actor: { kind: 'user', id: 'alice' }, data: { content: { type: 'text', text: 'hello?' } } });
+    const [end] = await ai.terminals(key);
+    expect(end).toMatchObject({ type: 'ai.completed', causation: { replyTo: event.seq }, data: { text: 'still answered', generationId: answerJobId(key, event.seq) } });
+  });
+
+  it('answers a message handed to it twice once (the job id comes from the message)', async () => {
+    const model = ai.model('twice', [{ kind: 'text', tokens: ['once'] }]);
+    const queue = new CountingQueue();
+    const { orchestrator } = ai.orchestrator({ models: [model] }, undefined, undefined, [], queue);
+    const key = await ai.conversation();
+    const message = await ai.send(orchestrator, key, 'hi');
+    await ai.terminals(key);
+    await orchestrator.reaction.handle(key, [message]);
+    await orchestrator.reaction.handle(key, [message]);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(types(await ai.events(key))).toEqual(['conversation.created', 'message.created', 'ai.started', 'ai.completed']);
+    expect(queue.runs).toBe(1);
+    expect(ai.models.get('twice')!.calls).toHaveLength(1);
+  });
+
+  it('does not answer messages of people-only conversations, nor those of services and assistants', async () => {
+    const { orchestrator } = ai.orchestrator({ models: [ai.model('quiet', [{ kind: 'text', tokens: ['no'] }])] });
+    const key = { tenant: 'acme', conversationId: `people-${process.pid}-${Date.now()}` };
+    await ai.log.create({ key, createdBy: 'alice', members: [], metadata: {}, assistant: null });
+    const human = (await ai.log.append({ key, type: 'message.created', actor: { kind: 'user', id: 'alice' }, data: { content: { type: 'text', text: 'hi' } } })).event;
+    const assisted = await ai.conversation();
+    const bot = (await ai.log.append({ key: assisted, type: 'message.created', actor: { kind: 'service', id: 'crm' }, data: { content: { type: 'text', text: 'ticket opened' } } })).event;
+    await orchestrator.reaction.handle(key, [human]);
+    await orchestrator.reaction.handle(assisted, [bot]);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(types(await ai.events(key))).toEqual(['conversation.created', 'message.created']);
+    expect(types(await ai.events(assisted))).toEqual(['conversation.created', 'message.created']);
+    expect(ai.models.get('quiet')!.calls).toHaveLength(0);
+  });
+});
+
 describe('double texting and the queue', () => {
   const slowModel = (name: string) => ai.model(name, [{ kind: 'text', tokens: Array.from({ length: 30 }, (_, index) => `t${index} `), delayMs: 5 }]);
 
@@ -166,9 +209,11 @@ describe('double texting and the queue', () => {
   });
 
   it('busy with retryAfterMs when the queue is full, before anything is stored', async () => {
-    const { orchestrator } = ai.orchestrator({ models: [slowModel('busy')] }, { maxQueued: 2, concurrency: 1, perTenantConcurrency: 1 });
+    const { orchestrator, queue } = ai.orchestrator({ models: [slowModel('busy')] }, { maxQueued: 2, concurrency: 1, perTenantConcurrency: 1 });
     const keys = [await ai.conversation(), await ai.conversation(), await ai.conversation(), await ai.conversation()];
-    await ai.send(orchestrator, keys[0]!, 'one'); // starts running
+    await ai.send(orchestrator, keys[0]!, 'one');
+    // Its place counts until its job runs (the answer reaction submits it right after the commit).
+    while ((await queue.stats()).running === 0) await new Promise((resolve) => setTimeout(resolve, 2));
     await ai.send(orchestrator, keys[1]!, 'two'); // waits
     await ai.send(orchestrator, keys[2]!, 'three'); // waits: the queue holds 2
     const refused = ai.send(orchestrator, keys[3]!, 'four');
@@ -332,6 +377,22 @@ describe('failures outside the model', () => {
     }
   });
 });
+
+/** A queue that counts the jobs it runs. */
+class CountingQueue extends MemoryJobQueue {
+  runs = 0;
+
+  constructor() {
+    super({ maxQueued: 10, concurrency: 2, perTenantConcurrency: 2 }, () => undefined);
+  }
+
+  override work(run: JobRunner): void {
+    super.work(async (job, context) => {
+      this.runs++;
+      await run(job, context);
+    });
+  }
+}
 
 /** A queue that hands every job over as if its first worker had been lost (what a shared queue does after the visibility timeout). */
 class ReclaimingQueue extends MemoryJobQueue {

@@ -69,8 +69,21 @@ export class MemoryBus implements Bus {
     this.controlListeners.push(listener);
   }
 
+  private readonly topicListeners = new Map<string, Array<(message: unknown) => void>>();
+
+  async publishTopic(topic: string, message: unknown): Promise<void> {
+    for (const listener of this.topicListeners.get(topic) ?? []) listener(message);
+  }
+
+  async onTopic(topic: string, listener: (message: unknown) => void): Promise<void> {
+    const listeners = this.topicListeners.get(topic) ?? [];
+    listeners.push(listener);
+    this.topicListeners.set(topic, listeners);
+  }
+
   async close(): Promise<void> {
     this.listeners.clear();
+    this.topicListeners.clear();
     this.hotLogs.clear();
     this.totalBytes = 0;
   }

@@ -1,6 +1,6 @@
 import { CountMap } from '../../core/count-map.js';
 import { assistantBusyError, queueFullError } from '../../core/errors.js';
-import type { AiJob, JobQueue, JobReservation, JobRunner } from '../../core/ports.js';
+import type { AiJob, JobQueue, JobReservation, JobRunner, QueuedJob } from '../../core/ports.js';
 import { conversationKeyString, type ConversationKey } from '../../core/types.js';
 
 /** Bounds of the AI job queue. */
@@ -14,21 +14,26 @@ export interface JobQueueLimits {
 }
 
 const NEVER_LOST = new AbortController().signal;
+// Ids of finished jobs remembered, so that a repeated submit within that many jobs does nothing.
+const FINISHED_IDS_KEPT = 10_000;
 
 /**
  * The job queue of one process: reservations count against the bound, so a full queue is reported to the
  * sender (`busy`) before anything is committed; per-tenant caps and per-conversation order apply. It does
  * not outlive the process: jobs still waiting when it stops are not answered.
  */
-export class MemoryJobQueue implements JobQueue {
-  private readonly waiting: AiJob[] = [];
+export class MemoryJobQueue<Job extends QueuedJob = AiJob> implements JobQueue<Job> {
+  private readonly waiting: Job[] = [];
   private readonly reserved = new Set<JobReservation>();
   /** Jobs reserved, waiting or running, per conversation (what `exclusive` looks at). */
   private readonly unfinished = new CountMap<string>();
   private readonly runningConversations = new Set<string>();
   private readonly runningPerTenant = new CountMap<string>();
   private running = 0;
-  private runner: JobRunner | null = null;
+  private runner: JobRunner<Job> | null = null;
+  /** Ids of the jobs waiting or running, and of recently finished ones (oldest first): submits are idempotent by id. */
+  private readonly unfinishedIds = new Set<string>();
+  private readonly finishedIds = new Set<string>();
   private idleWaiters: Array<() => void> = [];
 
   constructor(
@@ -46,17 +51,26 @@ export class MemoryJobQueue implements JobQueue {
     return reservation;
   }
 
-  async submit(reservation: JobReservation, job: AiJob): Promise<void> {
-    if (!this.reserved.delete(reservation)) throw new Error('unknown or used reservation');
+  async submit(job: Job, reservation?: JobReservation): Promise<boolean> {
+    if (reservation && !this.reserved.delete(reservation)) throw new Error('unknown or used reservation');
+    const name = conversationOf(job);
+    if (this.unfinishedIds.has(job.id) || this.finishedIds.has(job.id)) {
+      if (reservation) this.unfinished.decrement(name);
+      return false;
+    }
+    // A job without a reservation was not counted when it was admitted (on a node that is gone).
+    if (!reservation) this.unfinished.increment(name);
+    this.unfinishedIds.add(job.id);
     this.waiting.push(job);
     this.pump();
+    return true;
   }
 
   async cancel(reservation: JobReservation): Promise<void> {
     if (this.reserved.delete(reservation)) this.unfinished.decrement(conversationKeyString(reservation.key));
   }
 
-  work(run: JobRunner): void {
+  work(run: JobRunner<Job>): void {
     this.runner = run;
     this.pump();
   }
@@ -90,12 +104,12 @@ export class MemoryJobQueue implements JobQueue {
     if (this.running === 0) this.notifyIdle();
   }
 
-  private canStart(job: AiJob): boolean {
+  private canStart(job: Job): boolean {
     if (this.runningConversations.has(conversationOf(job))) return false;
     return this.runningPerTenant.get(job.tenant) < this.limits.perTenantConcurrency;
   }
 
-  private async start(job: AiJob, run: JobRunner): Promise<void> {
+  private async start(job: Job, run: JobRunner<Job>): Promise<void> {
     const conversation = conversationOf(job);
     this.running++;
     this.runningConversations.add(conversation);
@@ -109,8 +123,15 @@ export class MemoryJobQueue implements JobQueue {
       this.runningConversations.delete(conversation);
       this.runningPerTenant.decrement(job.tenant);
       this.unfinished.decrement(conversation);
+      this.rememberFinished(job.id);
       this.pump();
     }
+  }
+
+  private rememberFinished(id: string): void {
+    this.unfinishedIds.delete(id);
+    this.finishedIds.add(id);
+    if (this.finishedIds.size > FINISHED_IDS_KEPT) this.finishedIds.delete(this.finishedIds.values().next().value!);
   }
 
   private notifyIdle(): void {
@@ -120,6 +141,6 @@ export class MemoryJobQueue implements JobQueue {
   }
 }
 
-function conversationOf(job: AiJob): string {
+function conversationOf(job: QueuedJob): string {
   return conversationKeyString({ tenant: job.tenant, conversationId: job.conversationId });
 }

@@ -40,8 +40,9 @@ export class RedisBus implements Bus {
   private readonly channels = new Map<string, SubscribedChannel>();
   private readonly resubscribedListeners: Array<() => void> = [];
   private readonly controlListeners: Array<(message: ControlMessage) => void> = [];
+  private readonly topicListeners = new Map<string, Array<(message: unknown) => void>>();
   private subscriberWasReady = false;
-  private controlSubscriber: Redis | null = null;
+  private channelSubscriber: Redis | null = null;
 
   constructor(private readonly options: RedisBusOptions) {
     this.commands = new Redis(options.url, { maxRetriesPerRequest: 2, lazyConnect: false }) as Redis & PublishEventCommand;
@@ -75,24 +76,61 @@ export class RedisBus implements Bus {
   }
 
   onControl(listener: (message: ControlMessage) => void): void {
-    if (!this.controlSubscriber) {
-      // A connection of its own: ioredis loses track of a plain SUBSCRIBE on a connection whose last sharded
-      // channel is unsubscribed (its replies then fail as "Command queue state error"), and control would go deaf.
-      this.controlSubscriber = new Redis(this.options.url, { maxRetriesPerRequest: null });
-      this.controlSubscriber.on('error', () => undefined);
-      this.controlSubscriber.on('message', (channel: string, message: string) => {
-        if (channel !== this.controlChannel) return;
-        let parsed: ControlMessage;
-        try {
-          parsed = JSON.parse(message) as ControlMessage;
-        } catch {
-          return; // not ours
-        }
-        for (const each of this.controlListeners) each(parsed);
-      });
-      this.controlSubscriber.subscribe(this.controlChannel).catch(() => undefined);
-    }
+    if (this.controlListeners.length === 0) this.subscribePlain(this.controlChannel).catch(() => undefined);
     this.controlListeners.push(listener);
+  }
+
+  async publishTopic(topic: string, message: unknown): Promise<void> {
+    await this.commands.publish(this.topicChannel(topic), JSON.stringify(message));
+  }
+
+  /** Subscribes the node to the topic's channel on its first listener; ioredis subscribes again after a reconnect. */
+  async onTopic(topic: string, listener: (message: unknown) => void): Promise<void> {
+    const channel = this.topicChannel(topic);
+    const listeners = this.topicListeners.get(channel);
+    if (listeners) {
+      listeners.push(listener);
+      return;
+    }
+    this.topicListeners.set(channel, [listener]);
+    await this.subscribePlain(channel);
+  }
+
+  /**
+   * Subscribes the plain connection to `channel` once it is ready: a SUBSCRIBE sent while ioredis still runs
+   * its ready check can be dropped when another follows it (seen: the first of two vanished, unanswered).
+   */
+  private async subscribePlain(channel: string): Promise<void> {
+    const subscriber = this.plainSubscriber();
+    if (subscriber.status !== 'ready') await new Promise<void>((resolve) => subscriber.once('ready', () => resolve()));
+    await subscriber.subscribe(channel);
+  }
+
+  /**
+   * The connection of control messages and topics (plain SUBSCRIBE). Not the conversations' connection: ioredis
+   * loses track of a plain SUBSCRIBE on a connection whose last sharded channel is unsubscribed (its replies
+   * then fail as "Command queue state error"), and every node-to-node message would go unheard.
+   */
+  private plainSubscriber(): Redis {
+    if (this.channelSubscriber) return this.channelSubscriber;
+    const subscriber = new Redis(this.options.url, { maxRetriesPerRequest: null });
+    subscriber.on('error', () => undefined);
+    subscriber.on('message', (channel: string, message: string) => {
+      if (channel === this.controlChannel) this.dispatchControl(message);
+      else this.dispatchTopic(channel, message);
+    });
+    this.channelSubscriber = subscriber;
+    return subscriber;
+  }
+
+  private dispatchControl(message: string): void {
+    let parsed: ControlMessage;
+    try {
+      parsed = JSON.parse(message) as ControlMessage;
+    } catch {
+      return; // not ours
+    }
+    for (const each of this.controlListeners) each(parsed);
   }
 
   async publishEvent(event: ConversationEvent): Promise<void> {
@@ -176,7 +214,7 @@ export class RedisBus implements Bus {
   async close(): Promise<void> {
     this.channels.clear();
     this.subscriber.disconnect();
-    this.controlSubscriber?.disconnect();
+    this.channelSubscriber?.disconnect();
     if (this.commands.status !== 'ready') return this.commands.disconnect();
     const quit = this.commands.quit().catch(() => undefined);
     const deadline = new Promise<void>((resolve) => setTimeout(resolve, CLOSE_TIMEOUT_MS).unref());
@@ -194,6 +232,22 @@ export class RedisBus implements Bus {
       return; // not ours: another writer on the channel
     }
     for (const listener of set) listener(parsed);
+  }
+
+  private dispatchTopic(channel: string, message: string): void {
+    const listeners = this.topicListeners.get(channel);
+    if (!listeners) return;
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(message);
+    } catch {
+      return; // not ours: another writer on the channel
+    }
+    for (const listener of listeners) listener(parsed);
+  }
+
+  private topicChannel(topic: string): string {
+    return `${this.options.prefix}:topic:${topic}`;
   }
 
   /** One channel for all nodes: control messages are rare. */

@@ -2,13 +2,13 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Redis } from 'ioredis';
 import { assistantBusyError, queueFullError } from '../../core/errors.js';
-import type { AiJob, JobQueue, JobReservation, JobRunner } from '../../core/ports.js';
+import type { AiJob, JobQueue, JobReservation, JobRunner, QueuedJob } from '../../core/ports.js';
 import { conversationKeyString, type ConversationKey } from '../../core/types.js';
 import { requireConnected } from './connected.js';
 import { defineScripts } from './scripts.js';
 
-/** Bounds and timings of the shared AI job queue. */
-export interface RedisJobQueueOptions {
+/** Bounds and timings of the shared job queue, and how it tells its jobs. */
+export interface RedisJobQueueOptions<Job extends QueuedJob = AiJob> {
   prefix: string;
   /** Jobs waiting at most, across every node. */
   maxQueued: number;
@@ -18,6 +18,8 @@ export interface RedisJobQueueOptions {
   perTenantConcurrency: number;
   /** A delivered job whose worker has not renewed it for this long is handed to another worker. */
   visibilityMs: number;
+  /** Whether a job read back from Redis is well-formed (a malformed one is dropped). */
+  isJob: (value: unknown) => value is Job;
 }
 
 const GROUP = 'workers';
@@ -30,11 +32,14 @@ const RESERVATION_TTL_MS = 30_000;
 const ERROR_BACKOFF_MS = 500;
 // How long stopping waits for Redis before giving up on tidying (Redis may be down).
 const STOP_WAIT_MS = 1000;
+// A submitted job's id is remembered this long (and idempotent meanwhile): longer than a job waits and
+// runs, and than a reaction takes to retry a submit whose outcome it did not learn.
+const SUBMITTED_TTL_MS = 60 * 60_000;
 
 interface JobCommands {
   jobReserve(unfinished: string, running: string, conversation: string, reservations: string, max: number, exclusive: 0 | 1, localReserved: number, ttlMs: number): Promise<'ok' | 'busy' | 'conflict'>;
   jobRelease(reservations: string): Promise<number>;
-  jobSubmit(stream: string, unfinished: string, conversation: string, reservations: string, job: string, exclusive: 0 | 1): Promise<number>;
+  jobSubmit(stream: string, unfinished: string, conversation: string, reservations: string, marker: string, job: string, exclusive: 0 | 1, markerTtlMs: number): Promise<number>;
   jobStart(running: string, tenantRunning: string, conversation: string, jobId: string, visibilityMs: number, cap: number, job: string, reclaimed: 0 | 1): Promise<number>;
   jobHeartbeat(stream: string, running: string, tenantRunning: string, conversation: string, group: string, consumer: string, entryId: string, jobId: string, visibilityMs: number, job: string): Promise<number>;
   jobFinish(stream: string, unfinished: string, conversation: string, running: string, tenantRunning: string, entryId: string, group: string, job: string, jobId: string): Promise<number>;
@@ -43,10 +48,10 @@ interface JobCommands {
   jobStats(unfinished: string, running: string): Promise<[number, number]>;
 }
 
-interface RunningJob {
+interface RunningJob<Job> {
   entryId: string;
   raw: string;
-  job: AiJob;
+  job: Job;
   lost: AbortController;
 }
 
@@ -55,20 +60,20 @@ interface Reservation extends JobReservation {
 }
 
 /**
- * The AI job queue on Redis Streams, shared by every node. A stream read by the consumer group `workers`
+ * The job queue (AI answers, or another kind) on Redis Streams, shared by every node. A stream read by the consumer group `workers`
  * holds the jobs that may start: only the first unfinished job of each conversation is in it (the rest
  * wait in the conversation's list and follow when it finishes), which keeps answers serial and in order
  * per conversation without workers holding jobs they cannot start. A worker renews its running jobs every
  * third of the visibility timeout; a job not renewed for the whole timeout (its worker died or hung) is
  * taken by another worker with XAUTOCLAIM and run as `reclaimed`. Every key shares the hash tag `{jobs}`.
  */
-export class RedisJobQueue implements JobQueue {
+export class RedisJobQueue<Job extends QueuedJob = AiJob> implements JobQueue<Job> {
   private readonly redis: Redis & JobCommands;
   private readonly consumer = `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
   private readonly base: string;
   private readonly reserved = new Set<Reservation>();
-  private readonly running = new Map<string, RunningJob>();
-  private runner: JobRunner | null = null;
+  private readonly running = new Map<string, RunningJob<Job>>();
+  private runner: JobRunner<Job> | null = null;
   /** The connection of blocking reads (one per worker, so that other commands never wait behind them). */
   private reader: Redis | null = null;
   private timers: Array<ReturnType<typeof setInterval>> = [];
@@ -83,7 +88,7 @@ export class RedisJobQueue implements JobQueue {
 
   constructor(
     redis: Redis,
-    private readonly options: RedisJobQueueOptions,
+    private readonly options: RedisJobQueueOptions<Job>,
     private readonly onError: (error: unknown) => void,
   ) {
     this.redis = redis as Redis & JobCommands;
@@ -91,7 +96,7 @@ export class RedisJobQueue implements JobQueue {
     defineScripts(redis, {
       jobReserve: 'job-reserve-4.lua',
       jobRelease: 'job-release-1.lua',
-      jobSubmit: 'job-submit-4.lua',
+      jobSubmit: 'job-submit-5.lua',
       jobStart: 'job-start-3.lua',
       jobHeartbeat: 'job-heartbeat-4.lua',
       jobFinish: 'job-finish-5.lua',
@@ -121,6 +126,9 @@ export class RedisJobQueue implements JobQueue {
   private reservations(key: ConversationKey): string {
     return `${this.base}:reserved:${conversationKeyString(key)}`;
   }
+  private submitted(jobId: string): string {
+    return `${this.base}:submitted:${jobId}`;
+  }
   private tenantRunning(tenant: string): string {
     return `${this.base}:tenant:${tenant}`;
   }
@@ -146,9 +154,13 @@ export class RedisJobQueue implements JobQueue {
     return reservation;
   }
 
-  async submit(reservation: JobReservation, job: AiJob): Promise<void> {
-    const held = this.take(reservation);
-    await this.redis.jobSubmit(this.stream, this.unfinished, this.conversationJobs(held.key), this.reservations(held.key), JSON.stringify(job), held.exclusive ? 1 : 0);
+  async submit(job: Job, reservation?: JobReservation): Promise<boolean> {
+    const held = reservation ? this.held(reservation) : null;
+    const key = { tenant: job.tenant, conversationId: job.conversationId };
+    const queued = await this.redis.jobSubmit(this.stream, this.unfinished, this.conversationJobs(key), this.reservations(key), this.submitted(job.id), JSON.stringify(job), held?.exclusive ? 1 : 0, SUBMITTED_TTL_MS);
+    // Used only once the script ran: a submit that failed keeps its reservation for the next attempt.
+    if (held) this.reserved.delete(held);
+    return queued === 1;
   }
 
   async cancel(reservation: JobReservation): Promise<void> {
@@ -158,12 +170,18 @@ export class RedisJobQueue implements JobQueue {
   }
 
   private take(reservation: JobReservation): Reservation {
-    const held = reservation as Reservation;
-    if (!this.reserved.delete(held)) throw new Error('unknown or used reservation');
+    const held = this.held(reservation);
+    this.reserved.delete(held);
     return held;
   }
 
-  work(run: JobRunner): void {
+  private held(reservation: JobReservation): Reservation {
+    const held = reservation as Reservation;
+    if (!this.reserved.has(held)) throw new Error('unknown or used reservation');
+    return held;
+  }
+
+  work(run: JobRunner<Job>): void {
     if (this.runner) return;
     this.runner = run;
     this.reader = this.redis.duplicate({ maxRetriesPerRequest: null });
@@ -227,6 +245,15 @@ export class RedisJobQueue implements JobQueue {
     }
   }
 
+  private parse(raw: string): Job | null {
+    try {
+      const job: unknown = JSON.parse(raw);
+      return this.options.isJob(job) ? job : null;
+    } catch {
+      return null;
+    }
+  }
+
   private async ensureGroup(): Promise<void> {
     try {
       await this.redis.xgroup('CREATE', this.stream, GROUP, '0', 'MKSTREAM');
@@ -250,7 +277,7 @@ export class RedisJobQueue implements JobQueue {
 
   private async tryBegin(entryId: string, fields: string[] | null, reclaimed: boolean): Promise<'started' | 'capped' | 'dropped'> {
     const raw = fields?.[fields.indexOf('job') + 1];
-    const job = raw ? parseJob(raw) : null;
+    const job = raw ? this.parse(raw) : null;
     const run = this.runner;
     try {
       if (!raw || !job) {
@@ -277,7 +304,7 @@ export class RedisJobQueue implements JobQueue {
       this.onError(error);
       return 'dropped';
     }
-    const entry: RunningJob = { entryId, raw, job, lost: new AbortController() };
+    const entry: RunningJob<Job> = { entryId, raw, job, lost: new AbortController() };
     this.running.set(entryId, entry);
     void this.execute(entry, run, reclaimed);
     return 'started';
@@ -287,7 +314,7 @@ export class RedisJobQueue implements JobQueue {
     await this.redis.multi().xack(this.stream, GROUP, entryId).xdel(this.stream, entryId).exec();
   }
 
-  private async execute(entry: RunningJob, run: JobRunner, reclaimed: boolean): Promise<void> {
+  private async execute(entry: RunningJob<Job>, run: JobRunner<Job>, reclaimed: boolean): Promise<void> {
     try {
       await run(entry.job, { reclaimed, lost: entry.lost.signal });
     } catch (error) {
@@ -305,7 +332,7 @@ export class RedisJobQueue implements JobQueue {
     }
   }
 
-  private async finish({ entryId, raw, job }: RunningJob): Promise<void> {
+  private async finish({ entryId, raw, job }: RunningJob<Job>): Promise<void> {
     const key = { tenant: job.tenant, conversationId: job.conversationId };
     await this.redis.jobFinish(this.stream, this.unfinished, this.conversationJobs(key), this.runningSet, this.tenantRunning(job.tenant), entryId, GROUP, raw, job.id);
   }
@@ -348,15 +375,6 @@ export class RedisJobQueue implements JobQueue {
   }
 }
 
-function parseJob(raw: string): AiJob | null {
-  try {
-    const job = JSON.parse(raw) as AiJob;
-    const valid = typeof job.id === 'string' && typeof job.tenant === 'string' && typeof job.conversationId === 'string' && Number.isInteger(job.triggerSeq) && typeof job.profileId === 'string';
-    return valid ? job : null;
-  } catch {
-    return null;
-  }
-}
 
 function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));

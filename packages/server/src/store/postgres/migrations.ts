@@ -65,19 +65,58 @@ CREATE TABLE parley_conversation_memory (
   },
   {
     version: 4,
-    name: 'member counts, last activity, members by user',
+    name: 'conversation activity stamp (the outbox of reactions)',
     sql: `
-ALTER TABLE parley_conversations ADD COLUMN member_count integer NOT NULL DEFAULT 0;
+-- Stamped by every append in the statement that takes its seq (database clock, ms, to within a second):
+-- which conversations changed lately, for the reactions' sweep and for listing conversations by last activity.
 ALTER TABLE parley_conversations ADD COLUMN last_event_at bigint NOT NULL DEFAULT 0;
-UPDATE parley_conversations c SET
-  member_count = (SELECT count(*) FROM parley_members m WHERE m.tenant = c.tenant AND m.conversation = c.id),
-  last_event_at = COALESCE((SELECT max(e.ts) FROM parley_events e WHERE e.tenant = c.tenant AND e.conversation = c.id), c.created_at);
--- A tenant's most recently active conversations (the reactions' sweep, admin listings).
-CREATE INDEX parley_conversations_by_activity ON parley_conversations (tenant, last_event_at DESC, id DESC);
+UPDATE parley_conversations c SET last_event_at = COALESCE(
+  (SELECT e.ts FROM parley_events e WHERE e.tenant = c.tenant AND e.conversation = c.id ORDER BY e.seq DESC LIMIT 1), c.created_at);
+CREATE INDEX parley_conversations_by_activity ON parley_conversations (tenant, last_event_at);
 `,
   },
   {
     version: 5,
+    name: 'reaction cursors',
+    sql: `
+-- Each reaction's start (events before it are not its business) and the sweep's progress.
+CREATE TABLE parley_reactions (
+  name          text   PRIMARY KEY,
+  registered_at bigint NOT NULL,
+  swept_at      bigint NOT NULL,
+  sweep_until   bigint NOT NULL DEFAULT 0
+);
+-- One cursor per reaction and conversation: the last seq handled, and who holds it until when. Only
+-- due_at is indexed, and the common claim and settle leave it alone: their updates stay HOT.
+CREATE TABLE parley_reaction_cursors (
+  reaction      text    NOT NULL,
+  tenant        text    NOT NULL,
+  conversation  text    NOT NULL,
+  seq           bigint  NOT NULL,
+  lease_token   text,
+  lease_until   bigint  NOT NULL DEFAULT 0,
+  -- When to look at it without a wake: marked by the sweep, a retry after a failure, or a lease that
+  -- would run out (renewed holds, continued pages) if its holder died. 0: only a wake or the sweep will.
+  due_at        bigint  NOT NULL DEFAULT 0,
+  wake_pending  boolean NOT NULL DEFAULT false,
+  attempts      integer NOT NULL DEFAULT 0,
+  last_error    text,
+  PRIMARY KEY (reaction, tenant, conversation),
+  FOREIGN KEY (tenant, conversation) REFERENCES parley_conversations (tenant, id) ON DELETE CASCADE
+) WITH (fillfactor = 70); -- room on each page for the new version of a row: HOT needs it
+CREATE INDEX parley_reaction_cursors_due ON parley_reaction_cursors (reaction, due_at) WHERE due_at > 0;
+`,
+  },
+  {
+    version: 6,
+    name: 'member counts',
+    sql: `
+ALTER TABLE parley_conversations ADD COLUMN member_count integer NOT NULL DEFAULT 0;
+UPDATE parley_conversations c SET member_count = (SELECT count(*) FROM parley_members m WHERE m.tenant = c.tenant AND m.conversation = c.id);
+`,
+  },
+  {
+    version: 7,
     name: 'tenant API keys',
     sql: `
 CREATE TABLE parley_api_keys (

@@ -15,9 +15,10 @@ import type {
   RangeQuery,
 } from '../../core/types.js';
 import { MIGRATIONS } from './migrations.js';
-import type { SqlDatabase, SqlExecutor } from './sql.js';
+import { DATABASE_NOW_MS, type SqlDatabase, type SqlExecutor } from './sql.js';
 
-interface EventRow {
+/** An event as stored (bigints may come back as strings). */
+export interface EventRow {
   tenant: string;
   conversation: string;
   seq: string | number;
@@ -50,13 +51,20 @@ export interface StoreOptions {
   largeRoomMembers: number;
 }
 
-const EVENT_COLUMNS = 'tenant, conversation, seq, id, type, ts, actor_kind, actor_id, data, causation';
+/** The columns of an event, in the order `toEvent` reads them. */
+export const EVENT_COLUMNS = 'tenant, conversation, seq, id, type, ts, actor_kind, actor_id, data, causation';
 // Members are embedded only up to the large-room threshold ($3 of the query that selects these).
 const CONVERSATION_COLUMNS = `c.tenant, c.id, c.created_by, c.created_at, c.metadata, c.last_seq, c.last_event_at, c.member_count, c.assistant,
   CASE WHEN c.member_count <= $3 THEN (SELECT array_agg(m.user_id ORDER BY m.user_id) FROM parley_members m
     WHERE m.tenant = c.tenant AND m.conversation = c.id) END AS members`;
 // Appends of one conversation committed together at most (bounds one transaction's size).
 const MAX_APPEND_GROUP = 256;
+/**
+ * Moves a conversation's `last_event_at` to now (database clock) when it is a second old or more: an
+ * append to a busy conversation then changes no indexed column, and PostgreSQL updates the row in place
+ * (HOT) instead of adding an entry to each of the table's indexes.
+ */
+export const STAMP_ACTIVITY = `last_event_at = CASE WHEN last_event_at <= ${DATABASE_NOW_MS} - 1000 THEN ${DATABASE_NOW_MS} ELSE last_event_at END`;
 // Arbitrary constant: serializes migrations of several nodes starting at once.
 const MIGRATION_LOCK_ID = 740_211_801;
 
@@ -66,7 +74,8 @@ interface PendingAppend {
   reject(error: unknown): void;
 }
 
-function toEvent(row: EventRow): ConversationEvent {
+/** A stored event row as the event clients receive. */
+export function toEvent(row: EventRow): ConversationEvent {
   const event: ConversationEvent = {
     id: row.id,
     tenant: row.tenant,
@@ -102,10 +111,14 @@ export class PostgresStore implements Store, MemberStore {
   private readonly appendsWaiting = new Map<string, PendingAppend[]>();
 
   constructor(
-    /** The database, for the other stores that live beside this one (keys, webhooks). */
-    readonly db: SqlDatabase,
+    private readonly db: SqlDatabase,
     private readonly options: StoreOptions = { largeRoomMembers: 100 },
   ) {}
+
+  /** The database under this store, for the stores that share it (reaction cursors, keys, webhooks). */
+  get database(): SqlDatabase {
+    return this.db;
+  }
 
   async migrate(): Promise<void> {
     await this.db.transaction(async (tx) => {
@@ -277,12 +290,14 @@ export class PostgresStore implements Store, MemberStore {
   /**
    * Takes the conversation's next seqs and inserts the events with them, in one statement (one round trip;
    * outside a transaction, one commit). Every event takes its seq here. The row lock of the UPDATE orders concurrent writers of one conversation and keeps seqs
-   * gapless; a re-send hits the idempotency index and fails the statement, taking nothing.
+   * gapless; a re-send hits the idempotency index and fails the statement, taking nothing. The same UPDATE
+   * stamps the conversation's `last_event_at`: the outbox the reactions' sweep reads (docs/architecture.md, Reactions).
    */
   private async insertEvents(executor: SqlExecutor, key: ConversationKey, events: ConversationEvent[]): Promise<void> {
     const { rows } = await executor.query<{ seq: string | number }>(
       `WITH bumped AS (
-         UPDATE parley_conversations SET last_seq = last_seq + $3, last_event_at = $4 WHERE tenant = $1 AND id = $2 RETURNING last_seq
+         UPDATE parley_conversations SET last_seq = last_seq + $3, ${STAMP_ACTIVITY}
+         WHERE tenant = $1 AND id = $2 RETURNING last_seq
        )
        INSERT INTO parley_events (${EVENT_COLUMNS}, client_msg_id)
        SELECT $1, $2, bumped.last_seq - $3 + batch.n, batch.id, batch.type, $4, batch.actor_kind, batch.actor_id,
