@@ -1,6 +1,6 @@
 /** Dependency rules of docs/architecture.md: protocol <- core <- modules <- app, no cycles. */
 const server = '^packages/server/src/';
-const modules = ['gateway', 'ai', 'support', 'kb', 'http'];
+const modules = ['gateway', 'ai', 'support', 'kb', 'http', 'webhooks'];
 
 module.exports = {
   forbidden: [
@@ -75,6 +75,13 @@ module.exports = {
       severity: 'error',
       from: { path: `${server}(adapters|store)/` },
       to: { path: server, pathNot: `${server}(core|adapters|store)/` },
+    },
+    {
+      name: 'net-depends-on-core-only',
+      comment: 'Outbound HTTP to tenant-configured URLs (net/) is shared by the modules; it knows nothing of them.',
+      severity: 'error',
+      from: { path: `${server}net/` },
+      to: { path: server, pathNot: `${server}(core|net)/` },
     },
     {
       name: 'only-app-starts-tracing',

@@ -30,6 +30,8 @@ import { PresenceDepartures } from '../gateway/presence-departures.js';
 import { UserConnections } from '../gateway/services.js';
 import { createRequestHandler } from '../http/routes.js';
 import { ConversationLog } from '../log/conversation-log.js';
+import { OutboundHttp } from '../net/outbound-http.js';
+import { OutboundPolicy } from '../net/outbound-policy.js';
 import type { Logger } from '../observability/logger.js';
 import { Metrics } from '../observability/metrics.js';
 import { startTracing, type TracingPipeline } from '../observability/tracing-sdk.js';
@@ -168,6 +170,8 @@ async function startServices(config: Config, logger: Logger, tracing: TracingPip
       logger.warn({ err: error, conversation: event.conversation, seq: event.seq }, 'publish failed after commit');
     },
   });
+  // Calls to URLs that tenants configure (tool and context webhooks, webhooks) reach private addresses only if allowed.
+  const outbound = new OutboundHttp(new OutboundPolicy(config.outboundAllow));
   const orchestrator = await createAssistants({
     ...(config.assistantsFile ? { assistantsFile: config.assistantsFile } : {}),
     ...optional({ llmBaseUrl: config.llmBaseUrl, llmApiKey: config.llmApiKey, llmModel: config.llmModel, anthropicApiKey: config.anthropicApiKey, anthropicModel: config.anthropicModel }),
@@ -181,6 +185,7 @@ async function startServices(config: Config, logger: Logger, tracing: TracingPip
     approvalRegistry,
     contexts,
     control: bus,
+    outbound,
     publishDelta: (key, delta) => {
       const signal = { tenant: key.tenant, conversation: key.conversationId, type: 'ai.delta' as const, ts: Date.now(), actor: { kind: 'assistant' as const, id: delta.generationId }, data: delta };
       bus.publishSignal(signal).catch((error: unknown) => logger.warn({ err: error }, 'delta publish failed'));
@@ -264,6 +269,7 @@ async function startServices(config: Config, logger: Logger, tracing: TracingPip
       const deadline = setTimeout(() => server.closeAllConnections(), 1000);
       await closed;
       clearTimeout(deadline);
+      outbound.close();
       await bus.close();
       await store.close();
       // Last: the spans of everything above are exported before the process exits.

@@ -16,6 +16,8 @@ import { MemoryJobQueue, type JobQueueLimits } from '../../src/adapters/memory/j
 import type { JobQueue } from '../../src/core/ports.js';
 import type { ConversationKey } from '../../src/core/types.js';
 import { ConversationLog } from '../../src/log/conversation-log.js';
+import { OutboundHttp } from '../../src/net/outbound-http.js';
+import { OutboundPolicy } from '../../src/net/outbound-policy.js';
 import { openPostgresStore } from '../../src/store/postgres/open.js';
 import type { PostgresStore } from '../../src/store/postgres/store.js';
 
@@ -95,18 +97,26 @@ export class AiHarness {
   readonly approvalRegistry = new MemoryApprovalRegistry();
   private counter = 0;
 
-  constructor(private readonly store: PostgresStore) {
+  /** Calls tool and context webhooks of the orchestrators made next; the tests' local backends are on its allow-list. */
+  outbound: OutboundHttp;
+
+  constructor(
+    private readonly store: PostgresStore,
+    outboundAllow: string[],
+  ) {
     this.log = new ConversationLog(store, this.bus);
+    this.outbound = new OutboundHttp(new OutboundPolicy(outboundAllow));
   }
 
-  /** A harness over a fresh, migrated in-memory PGlite store. */
-  static async open(): Promise<AiHarness> {
+  /** A harness over a fresh, migrated in-memory PGlite store; `outboundAllow` is the operator's allow-list. */
+  static async open(outboundAllow = ['127.0.0.1']): Promise<AiHarness> {
     const store = await openPostgresStore({ kind: 'pglite', dataDir: 'memory://' });
     await store.migrate();
-    return new AiHarness(store);
+    return new AiHarness(store, outboundAllow);
   }
 
   close(): Promise<void> {
+    this.outbound.close();
     return this.store.close();
   }
 
@@ -133,6 +143,7 @@ export class AiHarness {
         approvals: this.approvals,
         approvalRegistry: this.approvalRegistry,
         contexts: new MemoryContextArchive(100),
+        outbound: this.outbound,
       },
       () => undefined,
       this.bus,
