@@ -10,3 +10,4 @@ export type * from './context-archive.js';
 export type * from './job-queue.js';
 export type * from './user-rate-limits.js';
 export type * from './reactions.js';
+export type * from './webhook-store.js';

@@ -13,6 +13,7 @@ import type {
 } from '../../core/types.js';
 import { MIGRATIONS } from './migrations.js';
 import type { SqlDatabase, SqlExecutor } from './sql.js';
+import { PostgresWebhookStore } from './webhook-store.js';
 
 interface EventRow {
   tenant: string;
@@ -82,8 +83,12 @@ function toConversation(row: ConversationRow): ConversationRecord {
 export class PostgresStore implements Store {
   /** Appends waiting for their conversation's transaction under way, by conversation. */
   private readonly appendsWaiting = new Map<string, PendingAppend[]>();
+  /** Webhook endpoints and deliveries, in the same database. */
+  readonly webhooks: PostgresWebhookStore;
 
-  constructor(private readonly db: SqlDatabase) {}
+  constructor(private readonly db: SqlDatabase) {
+    this.webhooks = new PostgresWebhookStore(db);
+  }
 
   async migrate(): Promise<void> {
     await this.db.transaction(async (tx) => {
