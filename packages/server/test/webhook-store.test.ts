@@ -69,7 +69,7 @@ describe.each(factories)('WebhookStore conformance: $name', (factory) => {
   const claim = (owner: string, now = T0 + 1, extra: Partial<WebhookClaim> = {}) =>
     webhooks.claim({ owner, now, leaseUntil: now + 1000, limit: 100, perEndpoint: 100, busy: new Map(), ...extra });
   const finish = (claimed: { delivery: { id: string; attempts: number } }, owner: string, next: { status: 'delivered' } | { status: 'failed' } | { status: 'pending'; at: number }, now = T0 + 2) =>
-    webhooks.finishAttempt({ deliveryId: claimed.delivery.id, owner, attempt: claimed.delivery.attempts, now, next, statusCode: 200, response: 'ok', error: null });
+    webhooks.finishAttempt({ deliveryId: claimed.delivery.id, owner, attempt: claimed.delivery.attempts, now, next, statusCode: 200, response: 'ok', error: null, runGapMs: 10_000 });
   /** Claims everything due and finishes it as delivered, so later tests start from an empty queue. */
   const drain = async (now: number) => {
     for (let claimed = await claim('drain', now); claimed.length > 0; claimed = await claim('drain', now)) {
@@ -146,7 +146,7 @@ describe.each(factories)('WebhookStore conformance: $name', (factory) => {
     const events = await conversation(1, tenant);
     await enqueue(hook.id, events);
     const [first] = await claim('a');
-    const recorded = await webhooks.finishAttempt({ deliveryId: first!.delivery.id, owner: 'a', attempt: 1, now: T0 + 2, next: { status: 'pending', at: T0 + 500 }, statusCode: 500, response: 'oops', error: 'HTTP 500' });
+    const recorded = await webhooks.finishAttempt({ deliveryId: first!.delivery.id, owner: 'a', attempt: 1, now: T0 + 2, next: { status: 'pending', at: T0 + 500 }, statusCode: 500, response: 'oops', error: 'HTTP 500', runGapMs: 10_000 });
     expect(recorded).toEqual({ recorded: true, failingSince: T0 + 2 });
     expect(await claim('a', T0 + 499)).toEqual([]);
     const [retry] = await claim('a', T0 + 500);
@@ -156,6 +156,22 @@ describe.each(factories)('WebhookStore conformance: $name', (factory) => {
     expect((await webhooks.getEndpoint(tenant, hook.id))!.failingSince).toBeNull();
     expect(await webhooks.getDelivery(tenant, first!.delivery.id)).toMatchObject({ status: 'delivered', deliveredAt: T0 + 501, nextAttemptAt: null, attempts: 2 });
     await drain(T0 + 2000);
+  });
+
+  it('keeps a failing run while failures follow each other, and begins a new one after a pause', async () => {
+    const tenant = unique('t');
+    const hook = await endpoint(tenant);
+    const events = await conversation(0, tenant);
+    await enqueue(hook.id, events);
+    const fail = async (now: number) => {
+      const [claimed] = await claim('a', now);
+      return webhooks.finishAttempt({ deliveryId: claimed!.delivery.id, owner: 'a', attempt: claimed!.delivery.attempts, now, next: { status: 'pending', at: now }, statusCode: 503, response: null, error: 'HTTP 503', runGapMs: 100 });
+    };
+    expect((await fail(T0 + 10)).failingSince).toBe(T0 + 10);
+    expect((await fail(T0 + 100)).failingSince).toBe(T0 + 10);
+    expect((await fail(T0 + 200)).failingSince).toBe(T0 + 10);
+    expect((await fail(T0 + 301)).failingSince).toBe(T0 + 301);
+    await drain(T0 + 5000);
   });
 
   it('lets another worker take over an expired lease, and ignores the first worker afterwards', async () => {
@@ -240,7 +256,7 @@ describe.each(factories)('WebhookStore conformance: $name', (factory) => {
     await finish(claimed!, 'a', { status: 'failed' }, T0 + 11);
     const first = await webhooks.listDeliveries(tenant, hook.id, { limit: 2 });
     const last = first.at(-1)!;
-    const second = await webhooks.listDeliveries(tenant, hook.id, { limit: 10, before: { createdAt: last.createdAt, id: last.id } });
+    const second = await webhooks.listDeliveries(tenant, hook.id, { limit: 10, before: { createdAt: last.createdAt, seq: last.seq, id: last.id } });
     expect([...first, ...second].map((delivery) => delivery.createdAt)).toEqual([T0 + 4, T0 + 3, T0 + 2, T0 + 1, T0]);
     expect((await webhooks.listDeliveries(tenant, hook.id, { limit: 10, status: 'failed' })).map((delivery) => delivery.id)).toEqual([claimed!.delivery.id]);
     expect(await webhooks.listDeliveries('other', hook.id, { limit: 10 })).toEqual([]);

@@ -11,7 +11,7 @@ export interface WebhookEndpoint {
   enabled: boolean;
   /** Why it is disabled (by the API, or after failing for the whole retry window); null while enabled. */
   disabledReason: string | null;
-  /** When its current run of failed attempts began; null once an attempt succeeds. */
+  /** When its current run of failed attempts began (no success since, no long pause between failures); null once an attempt succeeds. */
   failingSince: number | null;
   createdAt: number;
   updatedAt: number;
@@ -104,13 +104,15 @@ export interface WebhookAttemptResult {
   statusCode: number | null;
   response: string | null;
   error: string | null;
+  /** A failure this long after the endpoint's previous one begins a new failing run (attempts had stopped meanwhile). */
+  runGapMs: number;
 }
 
-/** A page of the delivery log, newest first. */
+/** A page of the delivery log, newest first (by enqueue time, then seq). */
 export interface WebhookDeliveryQuery {
   status?: WebhookDeliveryStatus;
-  /** Deliveries older than this one (the last of the previous page). */
-  before?: { createdAt: number; id: string };
+  /** Deliveries after this one in that order (the last of the previous page). */
+  before?: { createdAt: number; seq: number; id: string };
   limit: number;
 }
 

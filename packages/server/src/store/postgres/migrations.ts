@@ -79,6 +79,7 @@ CREATE TABLE parley_webhook_endpoints (
   enabled               boolean NOT NULL DEFAULT true,
   disabled_reason       text,
   failing_since         bigint,
+  last_failure_at       bigint,
   created_at            bigint  NOT NULL,
   updated_at            bigint  NOT NULL
 );
@@ -108,7 +109,7 @@ CREATE TABLE parley_webhook_deliveries (
 );
 -- The next delivery of each (endpoint, conversation): the pending one with the lowest seq.
 CREATE INDEX parley_webhook_deliveries_heads ON parley_webhook_deliveries (endpoint, conversation, seq) WHERE status = 'pending';
-CREATE INDEX parley_webhook_deliveries_log ON parley_webhook_deliveries (endpoint, created_at DESC, id DESC);
+CREATE INDEX parley_webhook_deliveries_log ON parley_webhook_deliveries (endpoint, created_at DESC, seq DESC, id DESC);
 CREATE INDEX parley_webhook_deliveries_finished ON parley_webhook_deliveries (updated_at) WHERE status <> 'pending';
 -- The foreign key's cascade from parley_events looks deliveries up by event.
 CREATE INDEX parley_webhook_deliveries_by_event ON parley_webhook_deliveries (tenant, conversation, seq);

@@ -170,8 +170,8 @@ ORDER BY c.next_attempt_at`;
 
 /**
  * Records an attempt (if the worker still holds its lease) and, in the same statement, the endpoint's failing
- * run: cleared by a success (written only when set, so that busy endpoints do not contend for their row), begun
- * by a failure if not yet.
+ * run: cleared by a success (written only when set, so that busy endpoints do not contend for their row); a
+ * failure begins a run unless one is under way, that is unless the last failure is less than `$11` ms ago.
  */
 const FINISH_ATTEMPT = `
 WITH finished AS (
@@ -183,7 +183,8 @@ WITH finished AS (
 ),
 marked AS (
   UPDATE parley_webhook_endpoints
-  SET failing_since = CASE WHEN $10 THEN NULL ELSE coalesce(failing_since, $9) END
+  SET failing_since = CASE WHEN $10 THEN NULL WHEN failing_since IS NULL OR last_failure_at < $9 - $11 THEN $9 ELSE failing_since END,
+      last_failure_at = CASE WHEN $10 THEN last_failure_at ELSE $9 END
   WHERE id IN (SELECT endpoint FROM finished) AND (NOT $10 OR failing_since IS NOT NULL)
   RETURNING failing_since
 )
@@ -308,6 +309,7 @@ export class PostgresWebhookStore implements WebhookStore {
       result.error,
       result.now,
       result.next.status === 'delivered',
+      result.runGapMs,
     ]);
     const row = rows[0]!;
     return { recorded: Number(row.recorded) > 0, failingSince: orNull(row.failing_since) };
@@ -322,9 +324,9 @@ export class PostgresWebhookStore implements WebhookStore {
     const { rows } = await this.db.query<DeliveryRow>(
       `SELECT ${DELIVERY_COLUMNS} FROM parley_webhook_deliveries
        WHERE tenant = $1 AND endpoint = $2 AND ($3::text IS NULL OR status = $3)
-         AND ($4::bigint IS NULL OR (created_at, id) < ($4, $5::text))
-       ORDER BY created_at DESC, id DESC LIMIT $6`,
-      [tenant, endpointId, query.status ?? null, query.before?.createdAt ?? null, query.before?.id ?? '', query.limit],
+         AND ($4::bigint IS NULL OR (created_at, seq, id) < ($4, $5::bigint, $6::text))
+       ORDER BY created_at DESC, seq DESC, id DESC LIMIT $7`,
+      [tenant, endpointId, query.status ?? null, query.before?.createdAt ?? null, query.before?.seq ?? 0, query.before?.id ?? '', query.limit],
     );
     return rows.map(toDelivery);
   }

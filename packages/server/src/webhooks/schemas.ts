@@ -1,0 +1,41 @@
+import { z } from 'zod';
+import { eventTypeFilterSchema } from './filters.js';
+
+/** Endpoints one tenant may have. */
+export const MAX_ENDPOINTS_PER_TENANT = 50;
+/** Deliveries in one page of the log, at most. */
+export const MAX_DELIVERY_PAGE = 100;
+
+/** An endpoint's URL: http or https, absolute, at most 2,048 characters. */
+export const webhookUrlSchema = z.url({ protocol: /^https?$/ }).max(2048);
+
+/** The body of "create an endpoint". */
+export const webhookEndpointInputSchema = z.object({
+  url: webhookUrlSchema,
+  /** Event types it receives: `*`, exact types, or `prefix.*`. */
+  types: z.array(eventTypeFilterSchema).min(1).max(50),
+  description: z.string().max(500).default(''),
+});
+export type WebhookEndpointInput = z.input<typeof webhookEndpointInputSchema>;
+
+/** The body of "update an endpoint": any of its fields; enabling clears the disabled reason. */
+export const webhookEndpointPatchSchema = z
+  .object({
+    url: webhookUrlSchema.optional(),
+    types: z.array(eventTypeFilterSchema).min(1).max(50).optional(),
+    description: z.string().max(500).optional(),
+    enabled: z.boolean().optional(),
+  })
+  .refine((patch) => Object.values(patch).some((value) => value !== undefined), { message: 'nothing to change' });
+export type WebhookEndpointPatchInput = z.input<typeof webhookEndpointPatchSchema>;
+
+/** The query of "list an endpoint's deliveries": newest first, keyset-paged by `cursor`. */
+export const webhookDeliveryQuerySchema = z.object({
+  status: z.enum(['pending', 'delivered', 'failed', 'skipped']).optional(),
+  cursor: z.string().max(256).optional(),
+  limit: z.coerce.number().int().min(1).max(MAX_DELIVERY_PAGE).default(20),
+});
+export type WebhookDeliveryQueryInput = z.input<typeof webhookDeliveryQuerySchema>;
+
+/** Endpoint and delivery ids as the service hands them out. */
+export const webhookIdSchema = z.string().regex(/^w[ed]_[A-Za-z0-9_-]{1,64}$/, 'not a webhook id');
