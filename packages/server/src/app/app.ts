@@ -35,6 +35,7 @@ import { OutboundPolicy } from '../net/outbound-policy.js';
 import type { Logger } from '../observability/logger.js';
 import { Metrics } from '../observability/metrics.js';
 import { startTracing, type TracingPipeline } from '../observability/tracing-sdk.js';
+import { WebhookReaction, WebhookService, WebhookWorker } from '../webhooks/index.js';
 import { openPostgresStore } from '../store/postgres/open.js';
 import type { PostgresStore } from '../store/postgres/store.js';
 
@@ -130,6 +131,43 @@ function aiObserver(metrics: Metrics, logger: Logger): GenerationObserver {
   };
 }
 
+/** Webhooks of this node: the reaction (for the reaction runner), the service (for the REST routes) and the worker. */
+interface NodeWebhooks {
+  reaction: WebhookReaction;
+  service: WebhookService;
+  worker: WebhookWorker;
+}
+
+/** Wires webhooks over the store's webhook tables; the worker runs on every node (leases keep deliveries single). */
+function createWebhooks(config: Config, store: PostgresStore, outbound: OutboundHttp, metrics: Metrics, logger: Logger): NodeWebhooks {
+  const worker = new WebhookWorker({
+    store: store.webhooks,
+    outbound,
+    concurrency: config.webhookConcurrency,
+    perEndpoint: config.webhookEndpointConcurrency,
+    timeoutMs: config.webhookTimeoutMs,
+    retryWindowMs: config.webhookRetryHours * 3_600_000,
+    retryBaseMs: config.webhookRetryBaseMs,
+    observer: {
+      attempted: (outcome, seconds) => {
+        metrics.webhookAttempts.inc({ outcome });
+        metrics.webhookAttemptDuration.observe({ outcome }, seconds);
+      },
+      endpointDisabled: (endpointId, reason) => {
+        metrics.webhookEndpointsDisabled.inc();
+        logger.warn({ endpointId, reason }, 'webhook endpoint disabled');
+      },
+      failed: (error) => logger.warn({ err: error }, 'webhook worker: store operation failed'),
+    },
+  });
+  metrics.watchWebhooks(() => store.webhooks.pendingStats());
+  return {
+    reaction: new WebhookReaction({ store: store.webhooks, enqueued: () => worker.wake() }),
+    service: new WebhookService({ store: store.webhooks, policy: outbound.policy, redelivered: () => worker.wake() }),
+    worker,
+  };
+}
+
 /** The defined entries of `values` (optional settings stay absent rather than undefined). */
 function optional<T extends Record<string, string | undefined>>(values: T): Partial<Record<keyof T, string>> {
   return Object.fromEntries(Object.entries(values).filter(([, value]) => value !== undefined)) as Partial<Record<keyof T, string>>;
@@ -172,6 +210,7 @@ async function startServices(config: Config, logger: Logger, tracing: TracingPip
   });
   // Calls to URLs that tenants configure (tool and context webhooks, webhooks) reach private addresses only if allowed.
   const outbound = new OutboundHttp(new OutboundPolicy(config.outboundAllow));
+  const webhooks = createWebhooks(config, store, outbound, metrics, logger);
   const orchestrator = await createAssistants({
     ...(config.assistantsFile ? { assistantsFile: config.assistantsFile } : {}),
     ...optional({ llmBaseUrl: config.llmBaseUrl, llmApiKey: config.llmApiKey, llmModel: config.llmModel, anthropicApiKey: config.anthropicApiKey, anthropicModel: config.anthropicModel }),
@@ -255,6 +294,7 @@ async function startServices(config: Config, logger: Logger, tracing: TracingPip
     throw error;
   }
   if (config.role !== 'gateway') orchestrator.work();
+  webhooks.worker.start();
   const port = (server.address() as AddressInfo).port;
   return {
     port,
@@ -264,6 +304,7 @@ async function startServices(config: Config, logger: Logger, tracing: TracingPip
       // Running answers end with a terminal event (ai.stopped) before the store closes.
       await orchestrator.shutdown();
       await queue.close();
+      await webhooks.worker.stop();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       // Keep-alive and stray sockets must not hold shutdown up: cut what is left after a moment.
       const deadline = setTimeout(() => server.closeAllConnections(), 1000);
