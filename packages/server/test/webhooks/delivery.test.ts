@@ -1,3 +1,4 @@
+import { verifyWebhook } from '@parley/client/webhooks';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '../../../../test/support/eventually.js';
 import { WebhookReceiver, type ReceivedWebhook } from '../../../../test/support/webhook-receiver.js';
@@ -51,7 +52,10 @@ describe('webhook delivery against a local receiver', () => {
       const attempts = attemptsOf(event.id);
       expect(attempts.map((entry) => entry.answered)).toEqual([500, null, 200]);
       // Every attempt is signed (with its own timestamp) and verifies with the standardwebhooks package.
-      for (const attempt of attempts) expect(WebhookReceiver.verify(secret, attempt)).toEqual({ type: 'message.created', timestamp: new Date(event.ts).toISOString(), data: event });
+      for (const attempt of attempts) {
+        expect(WebhookReceiver.verify(secret, attempt)).toEqual({ type: 'message.created', timestamp: new Date(event.ts).toISOString(), data: event });
+        expect(verifyWebhook(secret, attempt.body, attempt.headers)).toEqual({ id: event.id, type: 'message.created', timestamp: new Date(event.ts).toISOString(), event });
+      }
     }
     // In order: no attempt of an event before the previous event was accepted.
     const order = receiver.received.filter((entry) => entry.payload.data.conversation === key.conversationId).map((entry) => entry.payload.data.seq);
