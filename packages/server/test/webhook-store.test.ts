@@ -68,8 +68,10 @@ describe.each(factories)('WebhookStore conformance: $name', (factory) => {
     webhooks.enqueue(events[0]!.tenant, events[0]!.conversation, events.map((event) => ({ id: unique('wd_'), endpointId, event })), now);
   const claim = (owner: string, now = T0 + 1, extra: Partial<WebhookClaim> = {}) =>
     webhooks.claim({ owner, now, leaseUntil: now + 1000, limit: 100, perEndpoint: 100, busy: new Map(), ...extra });
-  const finish = (claimed: { delivery: { id: string; attempts: number } }, owner: string, next: { status: 'delivered' } | { status: 'failed' } | { status: 'pending'; at: number }, now = T0 + 2) =>
-    webhooks.finishAttempt({ deliveryId: claimed.delivery.id, owner, attempt: claimed.delivery.attempts, now, next, statusCode: 200, response: 'ok', error: null, runGapMs: 10_000 });
+  type Claimed = { delivery: { id: string; attempts: number; endpointId: string; conversationId: string } };
+  const lane = (claimed: Claimed) => ({ deliveryId: claimed.delivery.id, endpointId: claimed.delivery.endpointId, conversationId: claimed.delivery.conversationId });
+  const finish = (claimed: Claimed, owner: string, next: { status: 'delivered' } | { status: 'failed' } | { status: 'pending'; at: number }, now = T0 + 2) =>
+    webhooks.finishAttempt({ ...lane(claimed), owner, attempt: claimed.delivery.attempts, now, next, statusCode: 200, response: 'ok', error: null, runGapMs: 10_000 });
   /** Claims everything due and finishes it as delivered, so later tests start from an empty queue. */
   const drain = async (now: number) => {
     for (let claimed = await claim('drain', now); claimed.length > 0; claimed = await claim('drain', now)) {
@@ -146,7 +148,7 @@ describe.each(factories)('WebhookStore conformance: $name', (factory) => {
     const events = await conversation(1, tenant);
     await enqueue(hook.id, events);
     const [first] = await claim('a');
-    const recorded = await webhooks.finishAttempt({ deliveryId: first!.delivery.id, owner: 'a', attempt: 1, now: T0 + 2, next: { status: 'pending', at: T0 + 500 }, statusCode: 500, response: 'oops', error: 'HTTP 500', runGapMs: 10_000 });
+    const recorded = await webhooks.finishAttempt({ ...lane(first!), owner: 'a', attempt: 1, now: T0 + 2, next: { status: 'pending', at: T0 + 500 }, statusCode: 500, response: 'oops', error: 'HTTP 500', runGapMs: 10_000 });
     expect(recorded).toEqual({ recorded: true, failingSince: T0 + 2 });
     expect(await claim('a', T0 + 499)).toEqual([]);
     const [retry] = await claim('a', T0 + 500);
@@ -165,12 +167,46 @@ describe.each(factories)('WebhookStore conformance: $name', (factory) => {
     await enqueue(hook.id, events);
     const fail = async (now: number) => {
       const [claimed] = await claim('a', now);
-      return webhooks.finishAttempt({ deliveryId: claimed!.delivery.id, owner: 'a', attempt: claimed!.delivery.attempts, now, next: { status: 'pending', at: now }, statusCode: 503, response: null, error: 'HTTP 503', runGapMs: 100 });
+      return webhooks.finishAttempt({ ...lane(claimed!), owner: 'a', attempt: claimed!.delivery.attempts, now, next: { status: 'pending', at: now }, statusCode: 503, response: null, error: 'HTTP 503', runGapMs: 100 });
     };
     expect((await fail(T0 + 10)).failingSince).toBe(T0 + 10);
     expect((await fail(T0 + 100)).failingSince).toBe(T0 + 10);
     expect((await fail(T0 + 200)).failingSince).toBe(T0 + 10);
     expect((await fail(T0 + 301)).failingSince).toBe(T0 + 301);
+    await drain(T0 + 5000);
+  });
+
+  it('never leaves a delivery waiting behind one that finished while it was enqueued', async () => {
+    const tenant = unique('t');
+    const hook = await endpoint(tenant);
+    const events = await conversation(20, tenant);
+    await enqueue(hook.id, [events[0]!]);
+    for (let index = 1; index < events.length; index++) {
+      const [head] = await claim('a', T0 + index);
+      expect(head!.event.seq).toBe(index);
+      await Promise.all([enqueue(hook.id, [events[index]!], T0 + index), finish(head!, 'a', { status: 'delivered' }, T0 + index)]);
+    }
+    const [last] = await claim('a', T0 + 100);
+    expect(last!.event.seq).toBe(21);
+    await drain(T0 + 5000);
+  });
+
+  it('sends a redelivered older event before the newer one waiting in its conversation', async () => {
+    const tenant = unique('t');
+    const hook = await endpoint(tenant);
+    const events = await conversation(1, tenant);
+    await enqueue(hook.id, [events[0]!]);
+    const [first] = await claim('a', T0 + 1);
+    await finish(first!, 'a', { status: 'delivered' }, T0 + 2);
+    await enqueue(hook.id, [events[1]!], T0 + 3);
+    await webhooks.redeliver(tenant, first!.delivery.id, T0 + 4);
+    const newer = (await webhooks.listDeliveries(tenant, hook.id, { limit: 10 })).find((delivery) => delivery.seq === 2)!;
+    expect(newer).toMatchObject({ status: 'pending', nextAttemptAt: null });
+    const [again] = await claim('a', T0 + 5);
+    expect(again!.event.seq).toBe(1);
+    expect(await claim('a', T0 + 5)).toEqual([]);
+    await finish(again!, 'a', { status: 'delivered' }, T0 + 6);
+    expect((await claim('a', T0 + 7)).map((each) => each.event.seq)).toEqual([2]);
     await drain(T0 + 5000);
   });
 

@@ -51,7 +51,7 @@ export interface WebhookDelivery {
   status: WebhookDeliveryStatus;
   /** Attempts since it was enqueued or last redelivered. */
   attempts: number;
-  /** When the next attempt is due; null unless pending. */
+  /** When the next attempt is due; null unless pending and next in its conversation (a later seq waits without one). */
   nextAttemptAt: number | null;
   lastStatusCode: number | null;
   /** The start of the last answer's body (truncated). */
@@ -96,6 +96,8 @@ export interface WebhookClaim {
 /** The result of one attempt, recorded by the worker that holds the lease. */
 export interface WebhookAttemptResult {
   deliveryId: string;
+  endpointId: string;
+  conversationId: string;
   owner: string;
   /** The delivery's attempt count when claimed: fences off a worker whose lease was taken over. */
   attempt: number;

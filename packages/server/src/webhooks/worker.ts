@@ -148,6 +148,8 @@ export class WebhookWorker {
     const next = sent.ok ? ({ status: 'delivered' } as const) : this.afterFailure(claimed, now);
     const result: WebhookAttemptResult = {
       deliveryId: claimed.delivery.id,
+      endpointId: claimed.delivery.endpointId,
+      conversationId: claimed.delivery.conversationId,
       owner: this.owner,
       attempt: claimed.delivery.attempts,
       now,

@@ -60,10 +60,13 @@ describe('webhook delivery against a local receiver', () => {
     // In order: no attempt of an event before the previous event was accepted.
     const order = receiver.received.filter((entry) => entry.payload.data.conversation === key.conversationId).map((entry) => entry.payload.data.seq);
     expect(order).toEqual([2, 2, 2, 3, 3, 3, 4, 4, 4, 5, 5, 5]);
-    const page = await harness.service.listDeliveries(tenant, endpoint.id, { limit: 10 });
-    expect(page.deliveries.map((delivery) => [delivery.seq, delivery.status, delivery.attempts, delivery.lastStatusCode, delivery.lastResponse, delivery.lastError])).toEqual(
-      [5, 4, 3, 2].map((seq) => [seq, 'delivered', 3, 200, 'thanks', null]),
-    );
+    // The last answer is recorded just after the receiver sent it.
+    await eventually(async () => {
+      const page = await harness.service.listDeliveries(tenant, endpoint.id, { limit: 10 });
+      expect(page.deliveries.map((delivery) => [delivery.seq, delivery.status, delivery.attempts, delivery.lastStatusCode, delivery.lastResponse, delivery.lastError])).toEqual(
+        [5, 4, 3, 2].map((seq) => [seq, 'delivered', 3, 200, 'thanks', null]),
+      );
+    });
   });
 
   it('refuses the receiver when the allow-list does not name it', async () => {
@@ -105,8 +108,10 @@ describe('webhook delivery against a local receiver', () => {
     // The failing conversation retried its first event and never sent its second; the slow endpoint held two slots at most.
     expect(new Set(seqsOf(receiver.received.filter((entry) => entry.answered === 503), stuck.conversationId))).toEqual(new Set([2]));
     expect(receiver.maxOpen.get('/slow')).toBeLessThanOrEqual(2);
-    const log = await harness.service.listDeliveries(tenant, fast.id, { limit: 100, status: 'pending' });
-    expect(log.deliveries.map((delivery) => [delivery.conversationId, delivery.seq]).sort()).toEqual([[stuck.conversationId, 2], [stuck.conversationId, 3]]);
+    await eventually(async () => {
+      const log = await harness.service.listDeliveries(tenant, fast.id, { limit: 100, status: 'pending' });
+      expect(log.deliveries.map((delivery) => [delivery.conversationId, delivery.seq]).sort()).toEqual([[stuck.conversationId, 2], [stuck.conversationId, 3]]);
+    });
   });
 
   it('marks a delivery failed when its retry window ends, lets the next go on, and redelivers it by id', async () => {

@@ -107,8 +107,9 @@ CREATE TABLE parley_webhook_deliveries (
   UNIQUE (endpoint, event_id),
   FOREIGN KEY (tenant, conversation, seq) REFERENCES parley_events (tenant, conversation, seq) ON DELETE CASCADE
 );
--- The next delivery of each (endpoint, conversation): the pending one with the lowest seq.
-CREATE INDEX parley_webhook_deliveries_heads ON parley_webhook_deliveries (endpoint, conversation, seq) WHERE status = 'pending';
+-- A lane is an endpoint's deliveries of one conversation; only its lowest pending seq (the head) has a next_attempt_at.
+CREATE INDEX parley_webhook_deliveries_lanes ON parley_webhook_deliveries (endpoint, conversation, seq) WHERE status = 'pending';
+CREATE INDEX parley_webhook_deliveries_due ON parley_webhook_deliveries (next_attempt_at) WHERE status = 'pending' AND next_attempt_at IS NOT NULL;
 CREATE INDEX parley_webhook_deliveries_log ON parley_webhook_deliveries (endpoint, created_at DESC, seq DESC, id DESC);
 CREATE INDEX parley_webhook_deliveries_finished ON parley_webhook_deliveries (updated_at) WHERE status <> 'pending';
 -- The foreign key's cascade from parley_events looks deliveries up by event.

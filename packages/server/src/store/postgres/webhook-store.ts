@@ -125,29 +125,31 @@ function toClaimed(row: ClaimedRow, now: number): ClaimedWebhookDelivery {
 }
 
 /**
- * Takes the due deliveries: of each (endpoint, conversation) only the pending one with the lowest seq (the
- * head), and only if it is not leased, so a conversation's deliveries go out one at a time, in order; at
- * most `perEndpoint` per enabled endpoint counting those the worker has in flight; oldest due first.
- * `FOR UPDATE SKIP LOCKED` lets workers on several nodes claim at once without waiting for each other, and the
- * lease conditions, checked again on the locked row, keep a delivery that another worker has just taken.
+ * Takes due deliveries, oldest due first. Only the head of a lane (the pending delivery with the lowest seq of an
+ * (endpoint, conversation)) has a `next_attempt_at`, so an index on it finds them without looking at the queue
+ * behind them; a leased one is in flight. At most `perEndpoint` per enabled endpoint, counting those the worker
+ * has in flight (endpoints already at that bound, `$8`, are passed over in the scan, so that a slow endpoint's
+ * backlog never hides others' due deliveries). `FOR UPDATE SKIP LOCKED` lets workers on several nodes claim at
+ * once without waiting for each other; the lease conditions, checked again on the locked row, keep a delivery
+ * that another worker has just taken.
  */
 const CLAIM = `
-WITH heads AS (
-  SELECT DISTINCT ON (d.endpoint, d.conversation) d.id, d.endpoint, d.next_attempt_at, d.lease_until
+WITH due AS (
+  SELECT d.id, d.endpoint, d.next_attempt_at
   FROM parley_webhook_deliveries d
-  WHERE d.status = 'pending'
-  ORDER BY d.endpoint, d.conversation, d.seq
+  JOIN parley_webhook_endpoints e ON e.id = d.endpoint AND e.enabled
+  WHERE d.status = 'pending' AND d.next_attempt_at <= $1 AND (d.lease_until IS NULL OR d.lease_until <= $1)
+    AND NOT (d.endpoint = ANY($8::text[]))
+  ORDER BY d.next_attempt_at
+  LIMIT $7 * 4
 ),
-due AS (
-  SELECT h.id, row_number() OVER (PARTITION BY h.endpoint ORDER BY h.next_attempt_at, h.id) + coalesce(busy.count, 0) AS place
-  FROM heads h
-  JOIN parley_webhook_endpoints e ON e.id = h.endpoint AND e.enabled
-  LEFT JOIN unnest($4::text[], $5::int[]) AS busy(endpoint, count) ON busy.endpoint = h.endpoint
-  WHERE h.next_attempt_at <= $1 AND (h.lease_until IS NULL OR h.lease_until <= $1)
+ranked AS (
+  SELECT due.id, row_number() OVER (PARTITION BY due.endpoint ORDER BY due.next_attempt_at, due.id) + coalesce(busy.count, 0) AS place
+  FROM due LEFT JOIN unnest($4::text[], $5::int[]) AS busy(endpoint, count) ON busy.endpoint = due.endpoint
 ),
 chosen AS (
   SELECT d.id FROM parley_webhook_deliveries d
-  WHERE d.id IN (SELECT id FROM due WHERE place <= $6)
+  WHERE d.id IN (SELECT id FROM ranked WHERE place <= $6)
     AND d.status = 'pending' AND d.next_attempt_at <= $1 AND (d.lease_until IS NULL OR d.lease_until <= $1)
   ORDER BY d.next_attempt_at
   LIMIT $7
@@ -167,6 +169,16 @@ FROM claimed c
 JOIN parley_webhook_endpoints e ON e.id = c.endpoint
 JOIN parley_events ev ON ev.tenant = c.tenant AND ev.conversation = c.conversation AND ev.seq = c.seq
 ORDER BY c.next_attempt_at`;
+
+/** Makes the lowest pending seq of each lane `$1` (endpoints) x `$2` (conversation) due at `$3` unless it already has a time. */
+const PROMOTE_HEADS = `
+WITH heads AS (
+  SELECT DISTINCT ON (endpoint) id FROM parley_webhook_deliveries
+  WHERE endpoint = ANY($1::text[]) AND conversation = $2 AND status = 'pending'
+  ORDER BY endpoint, seq
+)
+UPDATE parley_webhook_deliveries SET next_attempt_at = $3
+WHERE id IN (SELECT id FROM heads) AND next_attempt_at IS NULL`;
 
 /**
  * Records an attempt (if the worker still holds its lease) and, in the same statement, the endpoint's failing
@@ -258,33 +270,44 @@ export class PostgresWebhookStore implements WebhookStore {
     });
   }
 
+  /**
+   * Inserts the deliveries waiting (no `next_attempt_at`), then makes each lane's head due, under the lanes'
+   * locks: a delivery finishing at the same time promotes its lane's next one under the same lock, so a new
+   * delivery can never be left waiting behind one that is gone.
+   */
   async enqueue(tenant: string, conversationId: string, deliveries: NewWebhookDelivery[], now: number): Promise<number> {
     if (deliveries.length === 0) return 0;
-    const { rows } = await this.db.query(
-      `INSERT INTO parley_webhook_deliveries
-         (id, tenant, endpoint, event_id, event_type, conversation, seq, status, attempts, next_attempt_at, window_start, created_at, updated_at)
-       SELECT batch.id, $1, batch.endpoint, batch.event_id, batch.event_type, $2, batch.seq, 'pending', 0, $3, $3, $3, $3
-       FROM unnest($4::text[], $5::text[], $6::text[], $7::text[], $8::bigint[]) AS batch(id, endpoint, event_id, event_type, seq)
-       JOIN parley_webhook_endpoints e ON e.id = batch.endpoint AND e.tenant = $1 AND e.enabled
-       ORDER BY batch.seq
-       ON CONFLICT (endpoint, event_id) DO NOTHING
-       RETURNING id`,
-      [
-        tenant,
-        conversationId,
-        now,
-        deliveries.map((delivery) => delivery.id),
-        deliveries.map((delivery) => delivery.endpointId),
-        deliveries.map((delivery) => delivery.event.id),
-        deliveries.map((delivery) => delivery.event.type),
-        deliveries.map((delivery) => delivery.event.seq),
-      ],
-    );
-    return rows.length;
+    const endpoints = [...new Set(deliveries.map((delivery) => delivery.endpointId))].sort();
+    return this.db.transaction(async (tx) => {
+      for (const endpoint of endpoints) await lockLane(tx, endpoint, conversationId);
+      const { rows } = await tx.query(
+        `INSERT INTO parley_webhook_deliveries
+           (id, tenant, endpoint, event_id, event_type, conversation, seq, status, attempts, next_attempt_at, window_start, created_at, updated_at)
+         SELECT batch.id, $1, batch.endpoint, batch.event_id, batch.event_type, $2, batch.seq, 'pending', 0, NULL, $3, $3, $3
+         FROM unnest($4::text[], $5::text[], $6::text[], $7::text[], $8::bigint[]) AS batch(id, endpoint, event_id, event_type, seq)
+         JOIN parley_webhook_endpoints e ON e.id = batch.endpoint AND e.tenant = $1 AND e.enabled
+         ORDER BY batch.seq
+         ON CONFLICT (endpoint, event_id) DO NOTHING
+         RETURNING id`,
+        [
+          tenant,
+          conversationId,
+          now,
+          deliveries.map((delivery) => delivery.id),
+          deliveries.map((delivery) => delivery.endpointId),
+          deliveries.map((delivery) => delivery.event.id),
+          deliveries.map((delivery) => delivery.event.type),
+          deliveries.map((delivery) => delivery.event.seq),
+        ],
+      );
+      if (rows.length > 0) await tx.query(PROMOTE_HEADS, [endpoints, conversationId, now]);
+      return rows.length;
+    });
   }
 
   async claim(claim: WebhookClaim): Promise<ClaimedWebhookDelivery[]> {
     const busy = [...claim.busy];
+    const saturated = busy.filter(([, count]) => count >= claim.perEndpoint).map(([endpoint]) => endpoint);
     const { rows } = await this.db.query<ClaimedRow>(CLAIM, [
       claim.now,
       claim.owner,
@@ -293,26 +316,32 @@ export class PostgresWebhookStore implements WebhookStore {
       busy.map(([, count]) => count),
       claim.perEndpoint,
       claim.limit,
+      saturated,
     ]);
     return rows.map((row) => toClaimed(row, claim.now));
   }
 
-  async finishAttempt(result: WebhookAttemptResult): Promise<{ recorded: boolean; failingSince: number | null }> {
-    const { rows } = await this.db.query<{ recorded: Numeric; failing_since: Numeric | null }>(FINISH_ATTEMPT, [
-      result.deliveryId,
-      result.owner,
-      result.attempt,
-      result.next.status,
-      result.next.status === 'pending' ? result.next.at : null,
-      result.statusCode,
-      result.response,
-      result.error,
-      result.now,
-      result.next.status === 'delivered',
-      result.runGapMs,
-    ]);
-    const row = rows[0]!;
-    return { recorded: Number(row.recorded) > 0, failingSince: orNull(row.failing_since) };
+  /** Records the attempt under its lane's lock; a delivery that is done makes the lane's next one due. */
+  finishAttempt(result: WebhookAttemptResult): Promise<{ recorded: boolean; failingSince: number | null }> {
+    return this.db.transaction(async (tx) => {
+      await lockLane(tx, result.endpointId, result.conversationId);
+      const { rows } = await tx.query<{ recorded: Numeric; failing_since: Numeric | null }>(FINISH_ATTEMPT, [
+        result.deliveryId,
+        result.owner,
+        result.attempt,
+        result.next.status,
+        result.next.status === 'pending' ? result.next.at : null,
+        result.statusCode,
+        result.response,
+        result.error,
+        result.now,
+        result.next.status === 'delivered',
+        result.runGapMs,
+      ]);
+      const recorded = Number(rows[0]!.recorded) > 0;
+      if (recorded && result.next.status !== 'pending') await tx.query(PROMOTE_HEADS, [[result.endpointId], result.conversationId, result.now]);
+      return { recorded, failingSince: orNull(rows[0]!.failing_since) };
+    });
   }
 
   async getDelivery(tenant: string, id: string): Promise<WebhookDelivery | null> {
@@ -331,15 +360,26 @@ export class PostgresWebhookStore implements WebhookStore {
     return rows.map(toDelivery);
   }
 
+  /**
+   * Under the lane's lock: the delivery becomes pending with a new window, and the lane is settled again, so
+   * that only its lowest pending seq is due (a redelivered older event goes first; a newer one waits its turn).
+   */
   async redeliver(tenant: string, id: string, now: number): Promise<WebhookDelivery | null> {
-    const { rows } = await this.db.query<DeliveryRow>(
-      `UPDATE parley_webhook_deliveries
-       SET status = 'pending', attempts = 0, next_attempt_at = $3, window_start = $3, lease_owner = NULL, lease_until = NULL, updated_at = $3
-       WHERE tenant = $1 AND id = $2 AND NOT (status = 'pending' AND lease_until > $3)
-       RETURNING ${DELIVERY_COLUMNS}`,
-      [tenant, id, now],
-    );
-    return rows[0] ? toDelivery(rows[0]) : this.getDelivery(tenant, id);
+    const existing = await this.getDelivery(tenant, id);
+    if (!existing) return null;
+    return this.db.transaction(async (tx) => {
+      await lockLane(tx, existing.endpointId, existing.conversationId);
+      const { rows } = await tx.query(
+        `UPDATE parley_webhook_deliveries
+         SET status = 'pending', attempts = 0, next_attempt_at = NULL, window_start = $3, lease_owner = NULL, lease_until = NULL, updated_at = $3
+         WHERE tenant = $1 AND id = $2 AND NOT (status = 'pending' AND lease_until > $3)
+         RETURNING id`,
+        [tenant, id, now],
+      );
+      if (rows.length > 0) await settleLane(tx, existing.endpointId, existing.conversationId, now);
+      const { rows: current } = await tx.query<DeliveryRow>(`SELECT ${DELIVERY_COLUMNS} FROM parley_webhook_deliveries WHERE id = $1`, [id]);
+      return current[0] ? toDelivery(current[0]) : null;
+    });
   }
 
   async pendingStats(): Promise<{ pending: number; oldestCreatedAt: number | null }> {
@@ -358,6 +398,27 @@ export class PostgresWebhookStore implements WebhookStore {
     );
     return rows.length;
   }
+}
+
+/**
+ * Serializes the changes to one lane (an endpoint's deliveries of one conversation) for the rest of the
+ * transaction: enqueueing, finishing and redelivering each leave exactly its lowest pending seq due.
+ */
+async function lockLane(executor: SqlExecutor, endpointId: string, conversationId: string): Promise<void> {
+  await executor.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`webhook-lane/${endpointId}/${conversationId}`]);
+}
+
+/** Leaves only the lane's lowest pending seq due (and due now if it had no time); deliveries in flight keep theirs. */
+async function settleLane(executor: SqlExecutor, endpointId: string, conversationId: string, now: number): Promise<void> {
+  await executor.query(
+    `WITH head AS (
+       SELECT id FROM parley_webhook_deliveries WHERE endpoint = $1 AND conversation = $2 AND status = 'pending' ORDER BY seq LIMIT 1
+     )
+     UPDATE parley_webhook_deliveries d
+     SET next_attempt_at = CASE WHEN d.id IN (SELECT id FROM head) THEN coalesce(d.next_attempt_at, $3) ELSE NULL END
+     WHERE d.endpoint = $1 AND d.conversation = $2 AND d.status = 'pending' AND (d.lease_until IS NULL OR d.lease_until <= $3)`,
+    [endpointId, conversationId, now],
+  );
 }
 
 /** Marks an endpoint's pending deliveries that are not in flight `skipped` (an attempt in flight records its own outcome). */
