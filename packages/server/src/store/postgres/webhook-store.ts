@@ -181,17 +181,23 @@ UPDATE parley_webhook_deliveries SET next_attempt_at = $3
 WHERE id IN (SELECT id FROM heads) AND next_attempt_at IS NULL`;
 
 /**
- * Records an attempt (if the worker still holds its lease) and, in the same statement, the endpoint's failing
- * run: cleared by a success (written only when set, so that busy endpoints do not contend for their row); a
- * failure begins a run unless one is under way, that is unless the last failure is less than `$11` ms ago.
+ * Records an attempt (if the worker still holds its lease), in one statement with what follows from it: the
+ * endpoint's failing run, cleared by a success (written only when set, so that busy endpoints do not contend for
+ * their row) and begun by a failure unless one is under way (the last failure less than `$11` ms ago); and, for a
+ * delivery that is done, its lane's next delivery made due. A retry keeps its turn unless an older event of the
+ * conversation was redelivered meanwhile.
  */
 const FINISH_ATTEMPT = `
 WITH finished AS (
-  UPDATE parley_webhook_deliveries
-  SET status = $4, next_attempt_at = $5, lease_owner = NULL, lease_until = NULL, last_status_code = $6, last_response = $7,
-      last_error = $8, updated_at = $9, delivered_at = CASE WHEN $4 = 'delivered' THEN $9 ELSE delivered_at END
-  WHERE id = $1 AND lease_owner = $2 AND attempts = $3 AND status = 'pending'
-  RETURNING endpoint
+  UPDATE parley_webhook_deliveries d
+  SET status = $4, lease_owner = NULL, lease_until = NULL, last_status_code = $6, last_response = $7,
+      last_error = $8, updated_at = $9, delivered_at = CASE WHEN $4 = 'delivered' THEN $9 ELSE d.delivered_at END,
+      next_attempt_at = CASE WHEN $4 = 'pending' AND NOT EXISTS (
+        SELECT 1 FROM parley_webhook_deliveries older
+        WHERE older.endpoint = d.endpoint AND older.conversation = d.conversation AND older.status = 'pending' AND older.seq < d.seq
+      ) THEN $5::bigint END
+  WHERE d.id = $1 AND d.lease_owner = $2 AND d.attempts = $3 AND d.status = 'pending'
+  RETURNING d.endpoint
 ),
 marked AS (
   UPDATE parley_webhook_endpoints
@@ -199,8 +205,17 @@ marked AS (
       last_failure_at = CASE WHEN $10 THEN last_failure_at ELSE $9 END
   WHERE id IN (SELECT endpoint FROM finished) AND (NOT $10 OR failing_since IS NOT NULL)
   RETURNING failing_since
+),
+promoted AS (
+  UPDATE parley_webhook_deliveries SET next_attempt_at = $9
+  WHERE id = (
+      SELECT id FROM parley_webhook_deliveries
+      WHERE endpoint = $12 AND conversation = $13 AND status = 'pending' AND id <> $1 ORDER BY seq LIMIT 1
+    )
+    AND next_attempt_at IS NULL AND $4 <> 'pending' AND EXISTS (SELECT 1 FROM finished)
+  RETURNING id
 )
-SELECT (SELECT count(*) FROM finished) AS recorded, (SELECT failing_since FROM marked) AS failing_since`;
+SELECT (SELECT count(*) FROM finished) AS recorded, (SELECT failing_since FROM marked) AS failing_since, (SELECT count(*) FROM promoted) AS promoted`;
 
 /** The WebhookStore over PostgreSQL or PGlite (the same SQL). */
 export class PostgresWebhookStore implements WebhookStore {
@@ -321,26 +336,35 @@ export class PostgresWebhookStore implements WebhookStore {
     return rows.map((row) => toClaimed(row, claim.now));
   }
 
-  /** Records the attempt under its lane's lock; a delivery that is done makes the lane's next one due. */
-  finishAttempt(result: WebhookAttemptResult): Promise<{ recorded: boolean; failingSince: number | null }> {
+  /**
+   * Records the attempt. A delivery that is done makes its lane's next one due, under the lane's lock (an
+   * enqueue at the same moment must see either this delivery pending or the next one due); a retry changes no
+   * turn and takes no lock.
+   */
+  async finishAttempt(result: WebhookAttemptResult): Promise<{ recorded: boolean; failingSince: number | null }> {
+    const parameters = [
+      result.deliveryId,
+      result.owner,
+      result.attempt,
+      result.next.status,
+      result.next.status === 'pending' ? result.next.at : null,
+      result.statusCode,
+      result.response,
+      result.error,
+      result.now,
+      result.next.status === 'delivered',
+      result.runGapMs,
+      result.endpointId,
+      result.conversationId,
+    ];
+    const finish = async (executor: SqlExecutor) => {
+      const { rows } = await executor.query<{ recorded: Numeric; failing_since: Numeric | null }>(FINISH_ATTEMPT, parameters);
+      return { recorded: Number(rows[0]!.recorded) > 0, failingSince: orNull(rows[0]!.failing_since) };
+    };
+    if (result.next.status === 'pending') return finish(this.db);
     return this.db.transaction(async (tx) => {
       await lockLane(tx, result.endpointId, result.conversationId);
-      const { rows } = await tx.query<{ recorded: Numeric; failing_since: Numeric | null }>(FINISH_ATTEMPT, [
-        result.deliveryId,
-        result.owner,
-        result.attempt,
-        result.next.status,
-        result.next.status === 'pending' ? result.next.at : null,
-        result.statusCode,
-        result.response,
-        result.error,
-        result.now,
-        result.next.status === 'delivered',
-        result.runGapMs,
-      ]);
-      const recorded = Number(rows[0]!.recorded) > 0;
-      if (recorded && result.next.status !== 'pending') await tx.query(PROMOTE_HEADS, [[result.endpointId], result.conversationId, result.now]);
-      return { recorded, failingSince: orNull(rows[0]!.failing_since) };
+      return finish(tx);
     });
   }
 
