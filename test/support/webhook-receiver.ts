@@ -23,6 +23,8 @@ export type Answer = number | 'hang';
 export class WebhookReceiver {
   readonly received: ReceivedWebhook[] = [];
   decide: (request: ReceivedWebhook, path: string) => Answer = () => 200;
+  /** The body answered with a status. */
+  bodyOf: (status: number) => string = (status) => (status < 300 ? 'thanks' : `refused with ${status}`);
   private readonly open = new Map<string, number>();
   readonly maxOpen = new Map<string, number>();
   private readonly server: Server;
@@ -48,7 +50,7 @@ export class WebhookReceiver {
         const answer = this.decide(entry, path);
         if (answer === 'hang') return;
         entry.answered = answer;
-        response.writeHead(answer, { 'Content-Type': 'text/plain' }).end(answer < 300 ? 'thanks' : `refused with ${answer}`);
+        response.writeHead(answer, { 'Content-Type': 'text/plain' }).end(this.bodyOf(answer));
       });
     });
   }

@@ -37,8 +37,9 @@ export interface WebhookWorkerOptions {
   observer?: WebhookObserver;
 }
 
-// Bytes of an answer kept in the delivery log.
+// Bytes of an answer kept in the delivery log, and characters of an error.
 const KEPT_RESPONSE_BYTES = 1024;
+const KEPT_ERROR_CHARACTERS = 1000;
 // A lease outlasts the attempt's timeout by this much, so that only a dead worker's lease expires.
 const LEASE_MARGIN_MS = 30_000;
 const HOUR_MS = 3_600_000;
@@ -178,9 +179,9 @@ export class WebhookWorker {
       });
       const ok = response.status >= 200 && response.status <= 299;
       const redirect = response.status >= 300 && response.status <= 399 ? ' (redirects are not followed)' : '';
-      return { ok, statusCode: response.status, response: response.body, error: ok ? null : `HTTP ${response.status}${redirect}` };
+      return { ok, statusCode: response.status, response: storable(response.body), error: ok ? null : `HTTP ${response.status}${redirect}` };
     } catch (error) {
-      return { ok: false, statusCode: null, response: null, error: (error as Error).message };
+      return { ok: false, statusCode: null, response: null, error: storable((error as Error).message).slice(0, KEPT_ERROR_CHARACTERS) };
     }
   }
 
@@ -210,6 +211,11 @@ export class WebhookWorker {
   private get retryMaxMs(): number {
     return this.options.retryMaxMs ?? HOUR_MS;
   }
+}
+
+/** Text as PostgreSQL stores it: an answer may hold NUL characters, which a text column refuses. */
+function storable(text: string): string {
+  return text.replaceAll('\u0000', '\uFFFD');
 }
 
 /**

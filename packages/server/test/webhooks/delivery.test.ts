@@ -21,6 +21,7 @@ describe('webhook delivery against a local receiver', () => {
     await Promise.all(harness.workers.splice(0).map((worker) => worker.stop()));
     for (const endpoint of await harness.service.listEndpoints(tenant)) await harness.service.deleteEndpoint(tenant, endpoint.id);
     receiver.decide = () => 200;
+    receiver.bodyOf = (status) => (status < 300 ? 'thanks' : `refused with ${status}`);
   });
   afterAll(async () => {
     await harness.close();
@@ -121,6 +122,7 @@ describe('webhook delivery against a local receiver', () => {
     const [bad, good] = await harness.messages(poisoned, ['bad', 'good']);
     let refuse = true;
     receiver.decide = (entry) => (refuse && entry.id === bad!.id ? 422 : 200);
+    receiver.bodyOf = (status) => (status === 422 ? 'refused\u0000 with 422' : 'thanks');
     await harness.startWorker({ retryWindowMs: 2000 });
     await harness.react(poisoned);
     // Another conversation succeeds meanwhile: the endpoint is not failing as a whole, so it stays enabled.
@@ -130,7 +132,7 @@ describe('webhook delivery against a local receiver', () => {
     await harness.react(healthy);
     await eventually(() => expect(receiver.accepted().map((entry) => entry.id)).toContain(good!.id), 10_000);
     const failed = (await harness.service.listDeliveries(tenant, endpoint.id, { status: 'failed' })).deliveries;
-    expect(failed).toEqual([expect.objectContaining({ eventId: bad!.id, status: 'failed', lastStatusCode: 422, lastError: 'HTTP 422', lastResponse: 'refused with 422' })]);
+    expect(failed).toEqual([expect.objectContaining({ eventId: bad!.id, status: 'failed', lastStatusCode: 422, lastError: 'HTTP 422', lastResponse: 'refused\uFFFD with 422' })]);
     expect(failed[0]!.attempts).toBeGreaterThanOrEqual(2);
     const goodAt = receiver.received.findIndex((entry) => entry.id === good!.id);
     expect(receiver.received.slice(goodAt).some((entry) => entry.id === bad!.id)).toBe(false);
