@@ -178,7 +178,7 @@ WITH heads AS (
   ORDER BY endpoint, seq
 )
 UPDATE parley_webhook_deliveries SET next_attempt_at = $3
-WHERE id IN (SELECT id FROM heads) AND next_attempt_at IS NULL`;
+WHERE id IN (SELECT id FROM heads) AND next_attempt_at IS NULL AND status = 'pending'`;
 
 /**
  * Records an attempt (if the worker still holds its lease), in one statement with what follows from it: the
@@ -212,7 +212,7 @@ promoted AS (
       SELECT id FROM parley_webhook_deliveries
       WHERE endpoint = $12 AND conversation = $13 AND status = 'pending' AND id <> $1 ORDER BY seq LIMIT 1
     )
-    AND next_attempt_at IS NULL AND $4 <> 'pending' AND EXISTS (SELECT 1 FROM finished)
+    AND next_attempt_at IS NULL AND status = 'pending' AND $4 <> 'pending' AND EXISTS (SELECT 1 FROM finished)
   RETURNING id
 )
 SELECT (SELECT count(*) FROM finished) AS recorded, (SELECT failing_since FROM marked) AS failing_since, (SELECT count(*) FROM promoted) AS promoted`;
