@@ -209,7 +209,7 @@ async function startServices(config: Config, logger: Logger, tracing: TracingPip
     },
   });
   // Calls to URLs that tenants configure (tool and context webhooks, webhooks) reach private addresses only if allowed.
-  const outbound = new OutboundHttp(new OutboundPolicy(config.outboundAllow));
+  const outbound = new OutboundHttp(new OutboundPolicy(config.outboundAllow ?? []));
   const webhooks = createWebhooks(config, store, outbound, metrics, logger);
   const orchestrator = await createAssistants({
     ...(config.assistantsFile ? { assistantsFile: config.assistantsFile } : {}),

@@ -117,3 +117,15 @@ describe('OutboundHttp against a local server', () => {
     http.close();
   });
 });
+
+describe('outbound and webhook settings', () => {
+  it('reads the allow-list, refusing a malformed entry, and keeps a slow endpoint from holding every webhook slot', async () => {
+    const { ConfigError, loadConfig } = await import('../../src/config/config.js');
+    expect(loadConfig({}).outboundAllow).toBeUndefined();
+    expect(loadConfig({ PARLEY_OUTBOUND_ALLOW: '127.0.0.1, 10.0.0.0/8,hooks.internal' }).outboundAllow).toEqual(['127.0.0.1', '10.0.0.0/8', 'hooks.internal']);
+    expect(() => loadConfig({ PARLEY_OUTBOUND_ALLOW: '127.0.0.1,10.0.0.0/40' })).toThrow(/PARLEY_OUTBOUND_ALLOW.*bad CIDR range/);
+    expect(loadConfig({})).toMatchObject({ webhookRetryHours: 24, webhookRetryBaseMs: 5000, webhookTimeoutMs: 10_000, webhookConcurrency: 64, webhookEndpointConcurrency: 8 });
+    expect(() => loadConfig({ PARLEY_WEBHOOK_CONCURRENCY: '8' })).toThrow(ConfigError);
+    expect(() => loadConfig({ PARLEY_WEBHOOK_RETRY_HOURS: '0' })).toThrow(/PARLEY_WEBHOOK_RETRY_HOURS/);
+  });
+});
