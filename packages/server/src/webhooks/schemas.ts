@@ -6,6 +6,9 @@ export const MAX_ENDPOINTS_PER_TENANT = 50;
 /** Deliveries in one page of the log, at most. */
 export const MAX_DELIVERY_PAGE = 100;
 
+/** Endpoint and delivery ids as the service hands them out. */
+export const webhookIdSchema = z.string().regex(/^w[ed]_[A-Za-z0-9_-]{1,64}$/, 'not a webhook id');
+
 /** An endpoint's URL: http or https, absolute, at most 2,048 characters. */
 export const webhookUrlSchema = z.url({ protocol: /^https?$/ }).max(2048);
 
@@ -37,5 +40,43 @@ export const webhookDeliveryQuerySchema = z.object({
 });
 export type WebhookDeliveryQueryInput = z.input<typeof webhookDeliveryQuerySchema>;
 
-/** Endpoint and delivery ids as the service hands them out. */
-export const webhookIdSchema = z.string().regex(/^w[ed]_[A-Za-z0-9_-]{1,64}$/, 'not a webhook id');
+
+/** An endpoint as the API returns it (never with its secret). */
+export const webhookEndpointSchema = z.object({
+  id: webhookIdSchema,
+  tenant: z.string(),
+  url: z.string(),
+  types: z.array(z.string()),
+  description: z.string(),
+  enabled: z.boolean(),
+  disabledReason: z.string().nullable(),
+  failingSince: z.number().int().nullable(),
+  createdAt: z.number().int(),
+  updatedAt: z.number().int(),
+});
+
+/** The answer to "create an endpoint" and "rotate its secret": the secret is shown this once. */
+export const webhookEndpointWithSecretSchema = z.object({ endpoint: webhookEndpointSchema, secret: z.string().startsWith('whsec_') });
+
+/** One delivery of the log. */
+export const webhookDeliverySchema = z.object({
+  id: webhookIdSchema,
+  tenant: z.string(),
+  endpointId: webhookIdSchema,
+  eventId: z.string(),
+  eventType: z.string(),
+  conversationId: z.string(),
+  seq: z.number().int().positive(),
+  status: z.enum(['pending', 'delivered', 'failed', 'skipped']),
+  attempts: z.number().int().nonnegative(),
+  nextAttemptAt: z.number().int().nullable(),
+  lastStatusCode: z.number().int().nullable(),
+  lastResponse: z.string().nullable(),
+  lastError: z.string().nullable(),
+  createdAt: z.number().int(),
+  updatedAt: z.number().int(),
+  deliveredAt: z.number().int().nullable(),
+});
+
+/** A page of the delivery log. */
+export const webhookDeliveryPageSchema = z.object({ deliveries: z.array(webhookDeliverySchema), nextCursor: z.string().nullable() });

@@ -3,7 +3,7 @@ import { Webhook } from 'standardwebhooks';
 import { WebhookReceiver } from '../../../../test/support/webhook-receiver.js';
 import { eventually } from '../../../../test/support/eventually.js';
 import { ParleyError } from '../../src/core/errors.js';
-import { matchesTypes, retryDelay, signedHeaders, webhookBody } from '../../src/webhooks/index.js';
+import { matchesTypes, retryDelay, signedHeaders, webhookBody, webhookDeliveryPageSchema, webhookEndpointSchema, webhookEndpointWithSecretSchema } from '../../src/webhooks/index.js';
 import { WebhookHarness } from './harness.js';
 
 describe('event type filters', () => {
@@ -61,7 +61,10 @@ describe('WebhookService and the reaction', () => {
   };
 
   it('creates an endpoint with a secret shown once and validates every input', async () => {
-    const { endpoint, secret } = await harness.service.createEndpoint('acme', { url: 'https://hooks.example/parley', types: ['message.created', 'ai.*', 'ai.*'], description: 'CRM' });
+    const created = await harness.service.createEndpoint('acme', { url: 'https://hooks.example/parley', types: ['message.created', 'ai.*', 'ai.*'], description: 'CRM' });
+    // The answers have the shapes the API documents.
+    expect(webhookEndpointWithSecretSchema.strict().parse(created)).toEqual(created);
+    const { endpoint, secret } = created;
     expect(secret).toMatch(/^whsec_[A-Za-z0-9+/]{43}=$/);
     expect(Buffer.from(secret.slice(6), 'base64')).toHaveLength(32);
     expect(endpoint).toMatchObject({ tenant: 'acme', url: 'https://hooks.example/parley', types: ['message.created', 'ai.*'], description: 'CRM', enabled: true });
@@ -91,6 +94,9 @@ describe('WebhookService and the reaction', () => {
     await harness.react(key);
     const [delivery] = (await harness.service.listDeliveries('tenant-a', endpoint.id)).deliveries;
     expect(delivery).toBeDefined();
+    const page = await harness.service.listDeliveries('tenant-a', endpoint.id);
+    expect(webhookDeliveryPageSchema.parse(page)).toEqual(page);
+    expect(webhookEndpointSchema.strict().parse(endpoint)).toEqual(endpoint);
     const b = 'tenant-b';
     await refused(harness.service.getEndpoint(b, endpoint.id), 'not_found');
     await refused(harness.service.updateEndpoint(b, endpoint.id, { enabled: false }), 'not_found');
