@@ -40,7 +40,8 @@ describe('webhook delivery against a local receiver', () => {
       tries.set(entry.id, attempt);
       return attempt === 1 ? 500 : attempt === 2 ? 'hang' : 200;
     };
-    await harness.startWorker();
+    const outcomes: string[] = [];
+    await harness.startWorker({ observer: { attempted: (outcome) => outcomes.push(outcome) } });
     const key = await harness.conversation(tenant);
     const events = await harness.messages(key, ['one', 'two', 'three', 'four']);
     await harness.react(key);
@@ -68,6 +69,9 @@ describe('webhook delivery against a local receiver', () => {
         [5, 4, 3, 2].map((seq) => [seq, 'delivered', 3, 200, 'thanks', null]),
       );
     });
+    // What the metrics count: two retried attempts and one delivered per event.
+    expect(outcomes.filter((outcome) => outcome === 'retrying')).toHaveLength(8);
+    expect(outcomes.filter((outcome) => outcome === 'delivered')).toHaveLength(4);
   });
 
   it('refuses the receiver when the allow-list does not name it', async () => {
@@ -149,7 +153,8 @@ describe('webhook delivery against a local receiver', () => {
     newTenant();
     const { endpoint } = await harness.service.createEndpoint(tenant, { url: receiver.url('/down'), types: ['*'] });
     receiver.decide = () => 500;
-    await harness.startWorker({ retryWindowMs: 300 });
+    const disabledEndpoints: string[] = [];
+    await harness.startWorker({ retryWindowMs: 300, observer: { endpointDisabled: (id) => disabledEndpoints.push(id) } });
     const keys = [await harness.conversation(tenant), await harness.conversation(tenant)];
     for (const key of keys) {
       await harness.messages(key, ['x', 'y']);
@@ -157,6 +162,7 @@ describe('webhook delivery against a local receiver', () => {
     }
     await eventually(async () => expect((await harness.service.getEndpoint(tenant, endpoint.id)).enabled).toBe(false));
     const disabled = await harness.service.getEndpoint(tenant, endpoint.id);
+    expect(disabledEndpoints).toEqual([endpoint.id]);
     expect(disabled.disabledReason).toMatch(/^every attempt failed since .* \(the retry window is 0 h\); last error: HTTP 500$/);
     await eventually(async () => {
       const { deliveries } = await harness.service.listDeliveries(tenant, endpoint.id, { limit: 100 });
