@@ -255,7 +255,8 @@ describe.each(factories)('WebhookStore conformance: $name', (factory) => {
     const hook = await endpoint(tenant);
     const events = await conversation(2, tenant);
     await enqueue(hook.id, events);
-    await webhooks.disableEndpoint(hook.id, 'failing for 24 h', T0 + 10);
+    expect(await webhooks.disableEndpoint(hook.id, 'failing for 24 h', T0 + 10)).toBe(true);
+    expect(await webhooks.disableEndpoint(hook.id, 'again', T0 + 11)).toBe(false);
     expect(await webhooks.getEndpoint(tenant, hook.id)).toMatchObject({ enabled: false, disabledReason: 'failing for 24 h' });
     expect(await claim('a', T0 + 11)).toEqual([]);
     const log = await webhooks.listDeliveries(tenant, hook.id, { limit: 10 });

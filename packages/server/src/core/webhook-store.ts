@@ -135,8 +135,8 @@ export interface WebhookStore {
   rotateSecret(tenant: string, id: string, secret: string, previousUntil: number, now: number): Promise<boolean>;
   /** Deletes the endpoint and its delivery log. */
   deleteEndpoint(tenant: string, id: string): Promise<boolean>;
-  /** Disables the endpoint with `reason`, skipping its pending deliveries that are not in flight. */
-  disableEndpoint(id: string, reason: string, now: number): Promise<void>;
+  /** Disables the endpoint with `reason`, skipping its pending deliveries that are not in flight; false if it was disabled already. */
+  disableEndpoint(id: string, reason: string, now: number): Promise<boolean>;
   /** Inserts pending deliveries of one conversation's events to enabled endpoints; repeats change nothing. Returns how many are new. */
   enqueue(tenant: string, conversationId: string, deliveries: NewWebhookDelivery[], now: number): Promise<number>;
   claim(claim: WebhookClaim): Promise<ClaimedWebhookDelivery[]>;

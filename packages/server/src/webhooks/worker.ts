@@ -195,8 +195,8 @@ export class WebhookWorker {
   private async disable(endpointId: string, failingSince: number, lastError: string | null): Promise<void> {
     const hours = Math.round((this.options.retryWindowMs / HOUR_MS) * 100) / 100;
     const reason = `every attempt failed since ${new Date(failingSince).toISOString()} (the retry window is ${hours} h); last error: ${lastError ?? 'unknown'}`;
-    await this.options.store.disableEndpoint(endpointId, reason, Date.now());
-    this.options.observer?.endpointDisabled?.(endpointId, reason);
+    // Several deliveries may find the window over at once: the first one disables the endpoint.
+    if (await this.options.store.disableEndpoint(endpointId, reason, Date.now())) this.options.observer?.endpointDisabled?.(endpointId, reason);
   }
 
   private async prune(): Promise<void> {

@@ -278,10 +278,11 @@ export class PostgresWebhookStore implements WebhookStore {
     return rows.length > 0;
   }
 
-  async disableEndpoint(id: string, reason: string, now: number): Promise<void> {
-    await this.db.transaction(async (tx) => {
-      await tx.query('UPDATE parley_webhook_endpoints SET enabled = false, disabled_reason = $2, updated_at = $3 WHERE id = $1', [id, reason, now]);
-      await skipPending(tx, id, reason, now);
+  disableEndpoint(id: string, reason: string, now: number): Promise<boolean> {
+    return this.db.transaction(async (tx) => {
+      const { rows } = await tx.query('UPDATE parley_webhook_endpoints SET enabled = false, disabled_reason = $2, updated_at = $3 WHERE id = $1 AND enabled RETURNING id', [id, reason, now]);
+      if (rows.length > 0) await skipPending(tx, id, reason, now);
+      return rows.length > 0;
     });
   }
 
