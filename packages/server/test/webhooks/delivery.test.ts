@@ -127,7 +127,7 @@ describe('webhook delivery against a local receiver', () => {
     let refuse = true;
     receiver.decide = (entry) => (refuse && entry.id === bad!.id ? 422 : 200);
     receiver.bodyOf = (status) => (status === 422 ? 'refused\u0000 with 422' : 'thanks');
-    await harness.startWorker({ retryWindowMs: 2000 });
+    await harness.startWorker({ retryWindowMs: 3000 });
     await harness.react(poisoned);
     // Another conversation succeeds meanwhile: the endpoint is not failing as a whole, so it stays enabled.
     await eventually(() => expect(attemptsOf(bad!.id).length).toBeGreaterThanOrEqual(2));
