@@ -136,6 +136,8 @@ describe.each(factories)('WebhookStore conformance: $name', (factory) => {
     expect((await finish(first, 'a', { status: 'delivered' })).recorded).toBe(true);
     const next = await claim('b', T0 + 3);
     expect(next.map((each) => each.event.seq)).toEqual([2]);
+    // Its retry window starts with its turn, not when it was enqueued.
+    expect(next[0]).toMatchObject({ windowStart: T0 + 2, firstFailedAt: null });
     // A failed delivery lets the next one go.
     await finish(next[0]!, 'b', { status: 'failed' }, T0 + 3);
     expect((await claim('b', T0 + 4)).map((each) => each.event.seq)).toEqual([3]);
@@ -152,7 +154,7 @@ describe.each(factories)('WebhookStore conformance: $name', (factory) => {
     expect(recorded).toEqual({ recorded: true, failingSince: T0 + 2 });
     expect(await claim('a', T0 + 499)).toEqual([]);
     const [retry] = await claim('a', T0 + 500);
-    expect(retry).toMatchObject({ delivery: { id: first!.delivery.id, attempts: 2, lastStatusCode: 500, lastResponse: 'oops', lastError: 'HTTP 500' } });
+    expect(retry).toMatchObject({ firstFailedAt: T0 + 2, delivery: { id: first!.delivery.id, attempts: 2, lastStatusCode: 500, lastResponse: 'oops', lastError: 'HTTP 500' } });
     // A success ends the endpoint's failing run.
     expect(await finish(retry!, 'a', { status: 'delivered' }, T0 + 501)).toEqual({ recorded: true, failingSince: null });
     expect((await webhooks.getEndpoint(tenant, hook.id))!.failingSince).toBeNull();
@@ -281,7 +283,7 @@ describe.each(factories)('WebhookStore conformance: $name', (factory) => {
     expect(await webhooks.redeliver(tenant, 'wd_missing', T0 + 4)).toBeNull();
     expect(await webhooks.redeliver(tenant, claimed!.delivery.id, T0 + 4)).toMatchObject({ status: 'pending', attempts: 0, nextAttemptAt: T0 + 4 });
     const [again] = await claim('b', T0 + 5);
-    expect(again).toMatchObject({ windowStart: T0 + 4, delivery: { attempts: 1 } });
+    expect(again).toMatchObject({ windowStart: T0 + 4, firstFailedAt: null, delivery: { attempts: 1 } });
     await drain(T0 + 5000);
   });
 

@@ -76,8 +76,10 @@ export interface ClaimedWebhookDelivery {
   /** The current signing secret, and the previous one while a rotation's overlap lasts. */
   secrets: string[];
   event: ConversationEvent;
-  /** Retries run until `windowStart` plus the retry window (enqueued, or redelivered, then). */
+  /** Retries run until `windowStart` plus the retry window: when its turn came (after the conversation's previous delivery), or it was redelivered. */
   windowStart: number;
+  /** When its first failed attempt (since enqueued or redelivered) ended; null if none failed yet. */
+  firstFailedAt: number | null;
 }
 
 /** How a worker asks for due deliveries. */

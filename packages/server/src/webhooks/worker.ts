@@ -162,9 +162,18 @@ export class WebhookWorker {
     };
     const { recorded, failingSince } = await this.options.store.finishAttempt(result);
     this.options.observer?.attempted?.(next.status === 'pending' ? 'retrying' : next.status, (performance.now() - started) / 1000);
-    if (recorded && !sent.ok && failingSince !== null && now - failingSince >= this.options.retryWindowMs) {
+    if (recorded && !sent.ok && failingSince !== null && this.failedTooLong(claimed, next, failingSince, now)) {
       await this.disable(claimed.delivery.endpointId, failingSince, sent.error);
     }
+  }
+
+  /**
+   * Whether the endpoint has failed for the whole retry window: its failing run is that long, or this delivery
+   * has used up its window without the endpoint answering any attempt well since this delivery first failed.
+   */
+  private failedTooLong(claimed: ClaimedWebhookDelivery, next: WebhookAttemptResult['next'], failingSince: number, now: number): boolean {
+    if (now - failingSince >= this.options.retryWindowMs) return true;
+    return next.status === 'failed' && failingSince <= (claimed.firstFailedAt ?? now);
   }
 
   /** POSTs the signed event; any answer but 2xx (redirects too: they are not followed) is a failure. */

@@ -96,6 +96,7 @@ CREATE TABLE parley_webhook_deliveries (
   attempts         int     NOT NULL DEFAULT 0,
   next_attempt_at  bigint,
   window_start     bigint  NOT NULL,
+  first_failed_at  bigint,
   lease_owner      text,
   lease_until      bigint,
   last_status_code int,

@@ -49,6 +49,7 @@ interface DeliveryRow {
 
 interface ClaimedRow extends DeliveryRow {
   window_start: Numeric;
+  first_failed_at: Numeric | null;
   url: string;
   secret: string;
   previous_secret: string | null;
@@ -121,6 +122,7 @@ function toClaimed(row: ClaimedRow, now: number): ClaimedWebhookDelivery {
     secrets: previousValid ? [row.secret, row.previous_secret!] : [row.secret],
     event,
     windowStart: Number(row.window_start),
+    firstFailedAt: orNull(row.first_failed_at),
   };
 }
 
@@ -162,7 +164,7 @@ claimed AS (
   RETURNING d.*
 )
 SELECT c.id, c.tenant, c.endpoint, c.event_id, c.event_type, c.conversation, c.seq, c.status, c.attempts, c.next_attempt_at,
-       c.last_status_code, c.last_response, c.last_error, c.created_at, c.updated_at, c.delivered_at, c.window_start,
+       c.last_status_code, c.last_response, c.last_error, c.created_at, c.updated_at, c.delivered_at, c.window_start, c.first_failed_at,
        e.url, e.secret, e.previous_secret, e.previous_secret_until,
        ev.ts AS event_ts, ev.actor_kind, ev.actor_id, ev.data, ev.causation
 FROM claimed c
@@ -170,14 +172,17 @@ JOIN parley_webhook_endpoints e ON e.id = c.endpoint
 JOIN parley_events ev ON ev.tenant = c.tenant AND ev.conversation = c.conversation AND ev.seq = c.seq
 ORDER BY c.next_attempt_at`;
 
-/** Makes the lowest pending seq of each lane `$1` (endpoints) x `$2` (conversation) due at `$3` unless it already has a time. */
+/**
+ * Makes the lowest pending seq of each lane `$1` (endpoints) x `$2` (conversation) due at `$3` unless it already
+ * has a time; its retry window starts then (time spent waiting for its turn does not count).
+ */
 const PROMOTE_HEADS = `
 WITH heads AS (
   SELECT DISTINCT ON (endpoint) id FROM parley_webhook_deliveries
   WHERE endpoint = ANY($1::text[]) AND conversation = $2 AND status = 'pending'
   ORDER BY endpoint, seq
 )
-UPDATE parley_webhook_deliveries SET next_attempt_at = $3
+UPDATE parley_webhook_deliveries SET next_attempt_at = $3, window_start = $3
 WHERE id IN (SELECT id FROM heads) AND next_attempt_at IS NULL AND status = 'pending'`;
 
 /**
@@ -192,6 +197,7 @@ WITH finished AS (
   UPDATE parley_webhook_deliveries d
   SET status = $4, lease_owner = NULL, lease_until = NULL, last_status_code = $6, last_response = $7,
       last_error = $8, updated_at = $9, delivered_at = CASE WHEN $4 = 'delivered' THEN $9 ELSE d.delivered_at END,
+      first_failed_at = CASE WHEN $4 = 'delivered' THEN d.first_failed_at ELSE coalesce(d.first_failed_at, $9) END,
       next_attempt_at = CASE WHEN $4 = 'pending' AND NOT EXISTS (
         SELECT 1 FROM parley_webhook_deliveries older
         WHERE older.endpoint = d.endpoint AND older.conversation = d.conversation AND older.status = 'pending' AND older.seq < d.seq
@@ -207,7 +213,7 @@ marked AS (
   RETURNING failing_since
 ),
 promoted AS (
-  UPDATE parley_webhook_deliveries SET next_attempt_at = $9
+  UPDATE parley_webhook_deliveries SET next_attempt_at = $9, window_start = $9
   WHERE id = (
       SELECT id FROM parley_webhook_deliveries
       WHERE endpoint = $12 AND conversation = $13 AND status = 'pending' AND id <> $1 ORDER BY seq LIMIT 1
@@ -396,7 +402,7 @@ export class PostgresWebhookStore implements WebhookStore {
       await lockLane(tx, existing.endpointId, existing.conversationId);
       const { rows } = await tx.query(
         `UPDATE parley_webhook_deliveries
-         SET status = 'pending', attempts = 0, next_attempt_at = NULL, window_start = $3, lease_owner = NULL, lease_until = NULL, updated_at = $3
+         SET status = 'pending', attempts = 0, next_attempt_at = NULL, window_start = $3, first_failed_at = NULL, lease_owner = NULL, lease_until = NULL, updated_at = $3
          WHERE tenant = $1 AND id = $2 AND NOT (status = 'pending' AND lease_until > $3)
          RETURNING id`,
         [tenant, id, now],
@@ -440,7 +446,8 @@ async function settleLane(executor: SqlExecutor, endpointId: string, conversatio
        SELECT id FROM parley_webhook_deliveries WHERE endpoint = $1 AND conversation = $2 AND status = 'pending' ORDER BY seq LIMIT 1
      )
      UPDATE parley_webhook_deliveries d
-     SET next_attempt_at = CASE WHEN d.id IN (SELECT id FROM head) THEN coalesce(d.next_attempt_at, $3) ELSE NULL END
+     SET next_attempt_at = CASE WHEN d.id IN (SELECT id FROM head) THEN coalesce(d.next_attempt_at, $3) END,
+         window_start = CASE WHEN d.id IN (SELECT id FROM head) AND d.next_attempt_at IS NULL THEN $3 ELSE d.window_start END
      WHERE d.endpoint = $1 AND d.conversation = $2 AND d.status = 'pending' AND (d.lease_until IS NULL OR d.lease_until <= $3)`,
     [endpointId, conversationId, now],
   );
