@@ -272,6 +272,23 @@ describe.each(factories)('WebhookStore conformance: $name', (factory) => {
     await drain(T0 + 5000);
   });
 
+  it('records the attempts in flight when their endpoint is disabled: delivered, or else skipped', async () => {
+    const tenant = unique('t');
+    const hook = await endpoint(tenant);
+    const [one, two] = [await conversation(0, tenant), await conversation(0, tenant)];
+    await enqueue(hook.id, one);
+    await enqueue(hook.id, two);
+    const claimed = await claim('a', T0 + 1);
+    expect(claimed).toHaveLength(2);
+    await webhooks.disableEndpoint(hook.id, 'disabled', T0 + 2);
+    const [succeeded, failed] = claimed;
+    expect((await finish(succeeded!, 'a', { status: 'delivered' }, T0 + 3)).recorded).toBe(true);
+    expect((await finish(failed!, 'a', { status: 'pending', at: T0 + 10 }, T0 + 3)).recorded).toBe(true);
+    expect(await webhooks.getDelivery(tenant, succeeded!.delivery.id)).toMatchObject({ status: 'delivered', deliveredAt: T0 + 3 });
+    expect(await webhooks.getDelivery(tenant, failed!.delivery.id)).toMatchObject({ status: 'skipped', nextAttemptAt: null, lastStatusCode: 200 });
+    expect((await webhooks.pendingStats()).pending).toBe(0);
+  });
+
   it('redelivers by id within the tenant, not while an attempt is in flight', async () => {
     const tenant = unique('t');
     const hook = await endpoint(tenant);

@@ -131,13 +131,16 @@ export interface WebhookStore {
   createEndpoint(endpoint: NewWebhookEndpoint, limit: number): Promise<WebhookEndpoint | null>;
   listEndpoints(tenant: string): Promise<WebhookEndpoint[]>;
   getEndpoint(tenant: string, id: string): Promise<WebhookEndpoint | null>;
-  /** Enabling clears the disabled reason and the failing run; disabling skips pending deliveries not in flight. */
+  /** Enabling clears the disabled reason and the failing run; disabling skips the pending deliveries (see `disableEndpoint`). */
   updateEndpoint(tenant: string, id: string, patch: WebhookEndpointPatch, now: number): Promise<WebhookEndpoint | null>;
   /** Replaces the secret; the old one still signs (as a second signature) until `previousUntil`. */
   rotateSecret(tenant: string, id: string, secret: string, previousUntil: number, now: number): Promise<boolean>;
   /** Deletes the endpoint and its delivery log. */
   deleteEndpoint(tenant: string, id: string): Promise<boolean>;
-  /** Disables the endpoint with `reason`, skipping its pending deliveries that are not in flight; false if it was disabled already. */
+  /**
+   * Disables the endpoint with `reason` and skips its pending deliveries; one in flight is recorded when its
+   * attempt ends, as delivered or else skipped. False if it was disabled already.
+   */
   disableEndpoint(id: string, reason: string, now: number): Promise<boolean>;
   /** Inserts pending deliveries of one conversation's events to enabled endpoints; repeats change nothing. Returns how many are new. */
   enqueue(tenant: string, conversationId: string, deliveries: NewWebhookDelivery[], now: number): Promise<number>;

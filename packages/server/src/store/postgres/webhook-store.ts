@@ -190,19 +190,21 @@ WHERE id IN (SELECT id FROM heads) AND next_attempt_at IS NULL AND status = 'pen
  * endpoint's failing run, cleared by a success (written only when set, so that busy endpoints do not contend for
  * their row) and begun by a failure unless one is under way (the last failure less than `$11` ms ago); and, for a
  * delivery that is done, its lane's next delivery made due. A retry keeps its turn unless an older event of the
- * conversation was redelivered meanwhile.
+ * conversation was redelivered meanwhile. An attempt whose endpoint was disabled while it was in flight (the
+ * delivery was skipped) records its answer, but a failure leaves it skipped.
  */
 const FINISH_ATTEMPT = `
 WITH finished AS (
   UPDATE parley_webhook_deliveries d
-  SET status = $4, lease_owner = NULL, lease_until = NULL, last_status_code = $6, last_response = $7,
+  SET status = CASE WHEN $4 = 'delivered' OR d.status = 'pending' THEN $4 ELSE d.status END,
+      lease_owner = NULL, lease_until = NULL, last_status_code = $6, last_response = $7,
       last_error = $8, updated_at = $9, delivered_at = CASE WHEN $4 = 'delivered' THEN $9 ELSE d.delivered_at END,
       first_failed_at = CASE WHEN $4 = 'delivered' THEN d.first_failed_at ELSE coalesce(d.first_failed_at, $9) END,
-      next_attempt_at = CASE WHEN $4 = 'pending' AND NOT EXISTS (
+      next_attempt_at = CASE WHEN $4 = 'pending' AND d.status = 'pending' AND NOT EXISTS (
         SELECT 1 FROM parley_webhook_deliveries older
         WHERE older.endpoint = d.endpoint AND older.conversation = d.conversation AND older.status = 'pending' AND older.seq < d.seq
       ) THEN $5::bigint END
-  WHERE d.id = $1 AND d.lease_owner = $2 AND d.attempts = $3 AND d.status = 'pending'
+  WHERE d.id = $1 AND d.lease_owner = $2 AND d.attempts = $3 AND d.status IN ('pending', 'skipped')
   RETURNING d.endpoint
 ),
 marked AS (
@@ -453,11 +455,14 @@ async function settleLane(executor: SqlExecutor, endpointId: string, conversatio
   );
 }
 
-/** Marks an endpoint's pending deliveries that are not in flight `skipped` (an attempt in flight records its own outcome). */
+/**
+ * Marks an endpoint's pending deliveries `skipped`. One in flight keeps its lease: its attempt, when it ends, is
+ * recorded (a delivered one becomes `delivered`; a failed one stays skipped, never pending again).
+ */
 async function skipPending(executor: SqlExecutor, endpointId: string, reason: string, now: number): Promise<void> {
   await executor.query(
     `UPDATE parley_webhook_deliveries SET status = 'skipped', next_attempt_at = NULL, last_error = $2, updated_at = $3
-     WHERE endpoint = $1 AND status = 'pending' AND (lease_until IS NULL OR lease_until <= $3)`,
+     WHERE endpoint = $1 AND status = 'pending'`,
     [endpointId, reason, now],
   );
 }
