@@ -1,6 +1,6 @@
 /** Dependency rules of docs/architecture.md: protocol <- core <- modules <- app, no cycles. */
 const server = '^packages/server/src/';
-const modules = ['gateway', 'ai', 'support', 'kb', 'http', 'reactions'];
+const modules = ['gateway', 'ai', 'support', 'kb', 'http', 'reactions', 'webhooks'];
 
 module.exports = {
   forbidden: [
@@ -31,7 +31,7 @@ module.exports = {
       name: 'client-is-browser-safe',
       comment: 'The SDK runs in browsers: only the protocol, no Node built-ins or Node-only packages.',
       severity: 'error',
-      from: { path: '^packages/client/src/', pathNot: '^packages/client/src/react\\.ts$' },
+      from: { path: '^packages/client/src/', pathNot: '^packages/client/src/(react|webhooks)\\.ts$' },
       to: { pathNot: ['^packages/client/src/', '^packages/protocol/', '^node_modules/@parley/protocol', '^node_modules/zod/'] },
     },
     {
@@ -40,6 +40,21 @@ module.exports = {
       severity: 'error',
       from: { path: '^packages/client/src/react\\.ts$' },
       to: { pathNot: ['^packages/client/src/', '^packages/protocol/', '^node_modules/@parley/protocol', '^node_modules/zod/', '^node_modules/react/'] },
+    },
+    {
+      name: 'client-webhooks-entry-uses-only-standardwebhooks',
+      comment:
+        'The `@parley/client/webhooks` entry (for receivers) adds the standardwebhooks package (browser-safe: no Node built-ins) and nothing else; ' +
+        'the main entry never imports it.',
+      severity: 'error',
+      from: { path: '^packages/client/src/webhooks\\.ts$' },
+      to: { pathNot: ['^packages/protocol/', '^node_modules/@parley/protocol', '^node_modules/zod/', '^node_modules/(standardwebhooks|@stablelib/base64|fast-sha256)/'] },
+    },
+    {
+      name: 'client-main-entry-has-no-webhooks',
+      severity: 'error',
+      from: { path: '^packages/client/src/', pathNot: '^packages/client/src/webhooks\\.ts$' },
+      to: { path: '^packages/client/src/webhooks\\.ts$' },
     },
     {
       name: 'web-uses-only-the-sdk-and-react',
@@ -82,6 +97,13 @@ module.exports = {
       severity: 'error',
       from: { path: `${server}conversations/` },
       to: { path: server, pathNot: `${server}(conversations|core|auth|log|observability)/` },
+    },
+    {
+      name: 'net-depends-on-core-only',
+      comment: 'Outbound HTTP to tenant-configured URLs (net/) is shared by the modules; it knows nothing of them.',
+      severity: 'error',
+      from: { path: `${server}net/` },
+      to: { path: server, pathNot: `${server}(core|net)/` },
     },
     {
       name: 'only-app-starts-tracing',

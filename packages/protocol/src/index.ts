@@ -8,3 +8,4 @@ export * from './json-limits.js';
 export * from './json.js';
 export * from './scopes.js';
 export * from './api.js';
+export * from './webhooks.js';

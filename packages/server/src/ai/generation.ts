@@ -3,6 +3,7 @@ import { isTextContent, parseEvent, type ConversationEvent, type EventData, type
 import type { ApprovalRegistry, ContextArchive, GenerationTexts } from '../core/ports.js';
 import type { AppendResult, ConversationKey, ConversationMemory } from '../core/types.js';
 import type { ConversationLog } from '../log/conversation-log.js';
+import type { OutboundHttp } from '../net/outbound-http.js';
 import { activeSpan, annotateActiveSpan } from '../observability/tracing.js';
 import type { AnswerCache } from './answer-cache.js';
 import { approvalIdOf, type Approvals } from './approvals.js';
@@ -50,6 +51,8 @@ export interface GenerationDependencies {
   approvalRegistry: ApprovalRegistry;
   /** Where finished generations' contexts are kept for inspection. */
   contexts: ContextArchive;
+  /** Calls the tenant's context providers (refusing private addresses the operator has not allowed). */
+  outbound: OutboundHttp;
 }
 
 /** A failure of one attempt, classified for the retry decision and the `ai.failed` code. */
@@ -128,7 +131,7 @@ export class Generation {
       const context = Promise.all([
         this.dependencies.log.history(this.key, { limit: HISTORY_EVENTS }),
         this.dependencies.log.getMemory(this.key),
-        gatherContext(this.profile.contextProviders, this.key, this.trigger.actor.id, questionOf(this.trigger), this.controller.signal),
+        gatherContext(this.dependencies.outbound, this.profile.contextProviders, this.key, this.trigger.actor.id, questionOf(this.trigger), this.controller.signal),
       ]);
       // Settled here if it fails while `ai.started` is awaited; the await below still reports it.
       context.catch(() => undefined);

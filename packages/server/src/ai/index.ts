@@ -5,6 +5,7 @@ import { ConfigError } from '../config/config.js';
 import type { ApprovalRegistry, Bus, ContextArchive, GenerationTexts, JobQueue, UsageBudgets } from '../core/ports.js';
 import type { ConversationKey } from '../core/types.js';
 import type { ConversationLog } from '../log/conversation-log.js';
+import type { OutboundHttp } from '../net/outbound-http.js';
 import { AnswerCache } from './answer-cache.js';
 import { Approvals } from './approvals.js';
 import { demoBackendTools } from './demo-backend.js';
@@ -30,6 +31,8 @@ export interface AiSettings extends DefaultModelSettings {
   texts: GenerationTexts;
   approvalRegistry: ApprovalRegistry;
   contexts: ContextArchive;
+  /** Calls tool and context webhooks (refusing private addresses the operator has not allowed). */
+  outbound: OutboundHttp;
   /** Reaches generations on other nodes (stop). */
   control: Pick<Bus, 'publishControl' | 'onControl'>;
   publishDelta: (key: ConversationKey, delta: GenerationText) => void;
@@ -58,7 +61,7 @@ export async function loadAssistantsFile(settings: DefaultModelSettings & { assi
 export async function createAssistants(settings: AiSettings): Promise<Orchestrator> {
   const { profiles, tools: webhookTools } = await loadAssistantsFile(settings);
   // Webhook tools of the assistants file replace demo tools of the same name.
-  const tools = new Map([...demoBackendTools(), ...webhookTools.map(webhookTool)].map((tool) => [tool.name, tool]));
+  const tools = new Map([...demoBackendTools(), ...webhookTools.map((spec) => webhookTool(spec, settings.outbound))].map((tool) => [tool.name, tool]));
   return new Orchestrator(
     profiles,
     settings.queue,
@@ -74,6 +77,7 @@ export async function createAssistants(settings: AiSettings): Promise<Orchestrat
       approvals: new Approvals(),
       approvalRegistry: settings.approvalRegistry,
       contexts: settings.contexts,
+      outbound: settings.outbound,
     },
     settings.onError,
     settings.control,

@@ -1,4 +1,5 @@
 import type { JSONSchema7 } from '@ai-sdk/provider';
+import type { OutboundHttp } from '../net/outbound-http.js';
 import { inSpan } from '../observability/tracing.js';
 import type { StreamTool, ToolCall } from './model-stream.js';
 import type { WebhookToolSpec } from './profiles.js';
@@ -25,15 +26,15 @@ export interface ToolCallContext {
   toolCallId: string;
 }
 
-/** A tool declared in the assistants file, executed as a signed webhook to the tenant's backend. */
-export function webhookTool(spec: WebhookToolSpec): ToolDefinition {
+/** A tool declared in the assistants file, executed as a signed webhook to the tenant's backend through `outbound`. */
+export function webhookTool(spec: WebhookToolSpec, outbound: OutboundHttp): ToolDefinition {
   return {
     name: spec.name,
     description: spec.description,
     inputSchema: spec.inputSchema as JSONSchema7,
     timeoutMs: spec.timeoutMs,
     ...(spec.tenants ? { tenants: spec.tenants } : {}),
-    execute: (input, signal, call) => callWebhook({ url: spec.url, secret: spec.secret, timeoutMs: spec.timeoutMs }, { tool: spec.name, input, ...call }, signal),
+    execute: (input, signal, call) => callWebhook(outbound, { url: spec.url, secret: spec.secret, timeoutMs: spec.timeoutMs }, { tool: spec.name, input, ...call }, signal),
   };
 }
 

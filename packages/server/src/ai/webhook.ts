@@ -1,4 +1,5 @@
 import { createHmac } from 'node:crypto';
+import type { OutboundHttp } from '../net/outbound-http.js';
 
 /** Where and how a webhook is called. */
 export interface WebhookTarget {
@@ -8,25 +9,30 @@ export interface WebhookTarget {
   timeoutMs: number;
 }
 
+// A tool's or context provider's answer goes into the model's context: a megabyte is far more than fits.
+const MAX_ANSWER_BYTES = 1024 * 1024;
+
 /** The signature header of a webhook call: `v1=` + hex HMAC-SHA256 over `timestamp.body`. */
 export function signWebhook(secret: string, timestamp: string, body: string): string {
   return `v1=${createHmac('sha256', secret).update(`${timestamp}.${body}`).digest('hex')}`;
 }
 
 /**
- * POSTs `payload` as JSON, signed (`X-Parley-Timestamp`, `X-Parley-Signature`), and returns the JSON
- * answer. Throws on timeout, network errors, non-2xx answers and non-JSON bodies.
+ * POSTs `payload` as JSON, signed (`X-Parley-Timestamp`, `X-Parley-Signature`), through the outbound client
+ * (which refuses private addresses the operator has not allowed), and returns the JSON answer. Throws on
+ * timeout, network errors, refused addresses, non-2xx answers (redirects included) and non-JSON bodies.
  */
-export async function callWebhook(target: WebhookTarget, payload: unknown, signal?: AbortSignal): Promise<unknown> {
+export async function callWebhook(outbound: OutboundHttp, target: WebhookTarget, payload: unknown, signal?: AbortSignal): Promise<unknown> {
   const body = JSON.stringify(payload);
   const timestamp = String(Math.floor(Date.now() / 1000));
-  const timeout = AbortSignal.timeout(target.timeoutMs);
-  const response = await fetch(target.url, {
-    method: 'POST',
+  const response = await outbound.request(target.url, {
     headers: { 'Content-Type': 'application/json', 'X-Parley-Timestamp': timestamp, 'X-Parley-Signature': signWebhook(target.secret, timestamp, body) },
     body,
-    signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
+    timeoutMs: target.timeoutMs,
+    maxResponseBytes: MAX_ANSWER_BYTES,
+    ...(signal ? { signal } : {}),
   });
-  if (!response.ok) throw new Error(`webhook answered HTTP ${response.status}`);
-  return response.json();
+  if (response.status < 200 || response.status > 299) throw new Error(`webhook answered HTTP ${response.status}`);
+  if (response.truncated) throw new Error(`webhook answer is longer than ${MAX_ANSWER_BYTES} bytes`);
+  return JSON.parse(response.body) as unknown;
 }

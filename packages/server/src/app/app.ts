@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { KnownSignal } from '@parley/protocol';
+import { audienceOf, type KnownSignal } from '@parley/protocol';
 import { createAssistants, MemoryBudgets } from '../ai/index.js';
 import type { GenerationObserver } from '../ai/generation.js';
 import { loadOrCreateDevSecret } from '../auth/dev-secret.js';
@@ -38,10 +38,13 @@ import { httpListener, registerApiDocs } from '../http/server.js';
 import { ApiKeys } from '../auth/api-keys.js';
 import { PostgresKeyStore } from '../store/postgres/key-store.js';
 import { ConversationLog } from '../log/conversation-log.js';
+import { OutboundHttp } from '../net/outbound-http.js';
+import { OutboundPolicy } from '../net/outbound-policy.js';
 import type { Logger } from '../observability/logger.js';
 import { Metrics } from '../observability/metrics.js';
 import { startTracing, type TracingPipeline } from '../observability/tracing-sdk.js';
 import { ReactionRunner } from '../reactions/runner.js';
+import { WebhookReaction, WebhookService, WebhookWorker } from '../webhooks/index.js';
 import { openPostgresStore } from '../store/postgres/open.js';
 import { DataDirLock } from './data-dir-lock.js';
 import { PostgresReactionCursors } from '../store/postgres/reaction-cursors.js';
@@ -214,6 +217,43 @@ function reactionRunner(config: Config, store: PostgresStore, bus: Bus, metrics:
   return runner;
 }
 
+/** Webhooks of this node: the reaction (for the reaction runner), the service (for the REST routes) and the worker. */
+interface NodeWebhooks {
+  reaction: WebhookReaction;
+  service: WebhookService;
+  worker: WebhookWorker;
+}
+
+/** Wires webhooks over the store's webhook tables; the worker runs on every node (leases keep deliveries single). */
+function createWebhooks(config: Config, store: PostgresStore, outbound: OutboundHttp, metrics: Metrics, logger: Logger): NodeWebhooks {
+  const worker = new WebhookWorker({
+    store: store.webhooks,
+    outbound,
+    concurrency: config.webhookConcurrency,
+    perEndpoint: config.webhookEndpointConcurrency,
+    timeoutMs: config.webhookTimeoutMs,
+    retryWindowMs: config.webhookRetryHours * 3_600_000,
+    retryBaseMs: config.webhookRetryBaseMs,
+    observer: {
+      attempted: (outcome, seconds) => {
+        metrics.webhookAttempts.inc({ outcome });
+        metrics.webhookAttemptDuration.observe({ outcome }, seconds);
+      },
+      endpointDisabled: (endpointId, reason) => {
+        metrics.webhookEndpointsDisabled.inc();
+        logger.warn({ endpointId, reason }, 'webhook endpoint disabled');
+      },
+      failed: (error) => logger.warn({ err: error }, 'webhook worker: store operation failed'),
+    },
+  });
+  metrics.watchWebhooks(() => store.webhooks.pendingStats());
+  return {
+    reaction: new WebhookReaction({ store: store.webhooks, audience: audienceOf, enqueued: () => worker.wake() }),
+    service: new WebhookService({ store: store.webhooks, policy: outbound.policy, redelivered: () => worker.wake() }),
+    worker,
+  };
+}
+
 /** The defined entries of `values` (optional settings stay absent rather than undefined). */
 function optional<T extends Record<string, string | undefined>>(values: T): Partial<Record<keyof T, string>> {
   return Object.fromEntries(Object.entries(values).filter(([, value]) => value !== undefined)) as Partial<Record<keyof T, string>>;
@@ -276,6 +316,9 @@ async function startServices(config: Config, logger: Logger, tracing: TracingPip
       logger.warn({ err: error, conversation: event.conversation, seq: event.seq }, 'publish failed after commit');
     },
   });
+  // Calls to URLs that tenants configure (tool and context webhooks, webhooks) reach private addresses only if allowed.
+  const outbound = new OutboundHttp(new OutboundPolicy(config.outboundAllow ?? []));
+  const webhooks = createWebhooks(config, store, outbound, metrics, logger);
   const orchestrator = await createAssistants({
     ...(config.assistantsFile ? { assistantsFile: config.assistantsFile } : {}),
     ...optional({ llmBaseUrl: config.llmBaseUrl, llmApiKey: config.llmApiKey, llmModel: config.llmModel, anthropicApiKey: config.anthropicApiKey, anthropicModel: config.anthropicModel }),
@@ -289,6 +332,7 @@ async function startServices(config: Config, logger: Logger, tracing: TracingPip
     approvalRegistry,
     contexts,
     control: bus,
+    outbound,
     publishDelta: (key, delta) => {
       const signal: KnownSignal<'ai.delta'> = { tenant: key.tenant, conversation: key.conversationId, type: 'ai.delta', ts: Date.now(), actor: { kind: 'assistant', id: delta.generationId }, data: delta };
       bus.publishSignal(signal).catch((error: unknown) => logger.warn({ err: error }, 'delta publish failed'));
@@ -301,6 +345,8 @@ async function startServices(config: Config, logger: Logger, tracing: TracingPip
   // the commit (no bus hop before the answer starts), and workers pick up what a dead node left. Further
   // reactions (webhooks) are added here; one meant for workers only gets `runsHere: config.role !== 'gateway'`.
   reactions.add(orchestrator.reaction, { runsHere: true });
+  // Workers record webhook deliveries (the worker that sends them runs on every node; leases keep each single).
+  reactions.add(webhooks.reaction, { runsHere: config.role !== 'gateway' });
   const servesClients = config.role !== 'worker';
   const conversations = new ConversationService(
     { log, members: store, bus, presence, assistants: orchestrator, sendRates: userSendRates },
@@ -339,6 +385,7 @@ async function startServices(config: Config, logger: Logger, tracing: TracingPip
   const devSecret = secret && !config.jwtSecret ? secret : undefined;
   const api = createApi({
     conversations,
+    webhooks: webhooks.service,
     keys: new ApiKeys(new PostgresKeyStore(store.database), bus),
     verifier,
     logger,
@@ -379,6 +426,7 @@ async function startServices(config: Config, logger: Logger, tracing: TracingPip
     throw error;
   }
   if (config.role !== 'gateway') orchestrator.work();
+  webhooks.worker.start();
   const port = (server.address() as AddressInfo).port;
   return {
     port,
@@ -390,11 +438,13 @@ async function startServices(config: Config, logger: Logger, tracing: TracingPip
       // Running answers end with a terminal event (ai.stopped) before the store closes.
       await orchestrator.shutdown();
       await queue.close();
+      await webhooks.worker.stop();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       // Keep-alive and stray sockets must not hold shutdown up: cut what is left after a moment.
       const deadline = setTimeout(() => server.closeAllConnections(), 1000);
       await closed;
       clearTimeout(deadline);
+      outbound.close();
       await bus.close();
       await store.close();
       // Last: the spans of everything above are exported before the process exits.

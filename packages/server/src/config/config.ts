@@ -1,9 +1,17 @@
 import { closest } from 'fastest-levenshtein';
 import { z } from 'zod';
+import { OutboundPolicy } from '../net/outbound-policy.js';
 
 const integer = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max);
 const list = z.string().transform((text) => text.split(',').map((item) => item.trim()).filter(Boolean));
 const optionalText = z.string().min(1).optional();
+/** Addresses, CIDR ranges and host names that calls to tenant-configured URLs may reach although not public. */
+const allowList = list.superRefine((entries, context) => {
+  for (const entry of entries) {
+    const problem = OutboundPolicy.entryProblem(entry);
+    if (problem) context.addIssue({ code: 'custom', message: problem });
+  }
+});
 // ws compresses messages of 1 KiB and more by default: smaller ones gain little for the CPU they cost.
 const DEFAULT_DEFLATE_THRESHOLD = 1024;
 /** `off`, `on`, or the smallest message in bytes to compress; the output is that threshold, or null for off. */
@@ -77,6 +85,12 @@ export const SETTINGS = {
   reactionLookbackMs: { env: 'PARLEY_REACTION_LOOKBACK_MS', flag: undefined, schema: integer(1000, 86_400_000), default: '60000', help: "how far the reactions' sweep looks back before its previous run: the longest an append may take to commit after it took its seq" },
   reactionLeaseMs: { env: 'PARLEY_REACTION_LEASE_MS', flag: undefined, schema: integer(300, 3_600_000), default: '30000', help: "how long a node holds a conversation for a reaction without renewing it (it renews every third); a dead node's conversations go on after this" },
   reactionConcurrency: { env: 'PARLEY_REACTION_CONCURRENCY', flag: undefined, schema: integer(1, 10_000), default: '32', help: 'conversations one node handles at once for each reaction' },
+  outboundAllow: { env: 'PARLEY_OUTBOUND_ALLOW', flag: undefined, schema: allowList.optional(), default: undefined, help: 'addresses (127.0.0.1), CIDR ranges (10.0.0.0/8, fd00::/8) and host names (hooks.internal, *.corp.example) that webhooks, tool and context webhooks may call although they are not public, comma-separated; every other loopback, private, link-local, unique-local, shared (100.64/10) or reserved address is refused after DNS resolution' },
+  webhookRetryHours: { env: 'PARLEY_WEBHOOK_RETRY_HOURS', flag: undefined, schema: z.coerce.number().positive().max(24 * 30), default: '24', help: 'how long a webhook delivery is retried (exponential backoff with full jitter) before it is marked failed; an endpoint failing without a success for this long is disabled' },
+  webhookRetryBaseMs: { env: 'PARLEY_WEBHOOK_RETRY_BASE_MS', flag: undefined, schema: integer(1, 3_600_000), default: '5000', help: 'the first retry of a webhook delivery waits up to this long; each further one up to twice as long as the one before (at most an hour)' },
+  webhookTimeoutMs: { env: 'PARLEY_WEBHOOK_TIMEOUT_MS', flag: undefined, schema: integer(100, 120_000), default: '10000', help: 'a webhook endpoint that has not answered within this long counts as a failed attempt' },
+  webhookConcurrency: { env: 'PARLEY_WEBHOOK_CONCURRENCY', flag: undefined, schema: integer(2, 10_000), default: '64', help: 'webhook deliveries in flight at once on one node' },
+  webhookEndpointConcurrency: { env: 'PARLEY_WEBHOOK_ENDPOINT_CONCURRENCY', flag: undefined, schema: integer(1, 1000), default: '8', help: 'webhook deliveries in flight at once to one endpoint from one node (less than PARLEY_WEBHOOK_CONCURRENCY, so that a slow endpoint never holds every slot)' },
   webDir: { env: 'PARLEY_WEB_DIR', flag: undefined, schema: optionalText, default: undefined, help: 'directory of the web UI served at / (default: packages/web/dist of this repository)' },
   shutdownGraceMs: { env: 'PARLEY_SHUTDOWN_GRACE_MS', flag: undefined, schema: integer(0), default: '10000', help: 'how long SIGTERM waits for in-flight requests' },
 } as const;
@@ -120,6 +134,9 @@ export function loadConfig(env: Record<string, string | undefined>, flags: Recor
   // A lost connection's entry is refreshed no more; it must outlive the grace, however late its last refresh was.
   if (result.presenceGraceMs > (result.presenceTtlSeconds * 1000 * 2) / 3) {
     throw new ConfigError([`PARLEY_PRESENCE_GRACE_MS=${result.presenceGraceMs} must be at most two thirds of PARLEY_PRESENCE_TTL_S (${(result.presenceTtlSeconds * 2000) / 3} ms)`]);
+  }
+  if (result.webhookEndpointConcurrency >= result.webhookConcurrency) {
+    throw new ConfigError([`PARLEY_WEBHOOK_ENDPOINT_CONCURRENCY=${result.webhookEndpointConcurrency} must be less than PARLEY_WEBHOOK_CONCURRENCY (${result.webhookConcurrency}): a slow endpoint must not hold every slot`]);
   }
   if (result.role !== 'all' && (!result.redisUrl || !result.databaseUrl)) {
     throw new ConfigError([`--role ${result.role} shares work with other nodes: set PARLEY_REDIS_URL and DATABASE_URL`]);

@@ -13,3 +13,5 @@ export type * from './job-queue.js';
 export type * from './user-rate-limits.js';
 export type * from './reactions.js';
 export type * from './reaction-cursors.js';
+export type * from './webhook-store.js';
+export type * from './webhook-admin.js';

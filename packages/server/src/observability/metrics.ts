@@ -84,6 +84,32 @@ export class Metrics {
   });
   /** One read of the backlogs serves both gauges of a scrape. */
   private backlogRead: { at: number; result: Promise<ReactionBacklog[]> } | null = null;
+  readonly webhookAttempts = new Counter({ name: 'parley_webhook_attempts_total', help: 'Webhook delivery attempts, by outcome: delivered, retrying (failed, to be retried) or failed (retry window used up)', labelNames: ['outcome'], registers: [this.registry] });
+  readonly webhookAttemptDuration = new Histogram({
+    name: 'parley_webhook_attempt_seconds',
+    help: 'Duration of webhook delivery attempts (request and recording), by outcome',
+    labelNames: ['outcome'],
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [this.registry],
+  });
+  readonly webhookEndpointsDisabled = new Counter({ name: 'parley_webhook_endpoints_disabled_total', help: 'Webhook endpoints disabled after failing for the whole retry window', registers: [this.registry] });
+  private readWebhookBacklog: () => Promise<{ pending: number; oldestCreatedAt: number | null }> = async () => ({ pending: 0, oldestCreatedAt: null });
+  private webhookBacklog: { at: number; value: Promise<{ pending: number; oldestCreatedAt: number | null }> } | null = null;
+  readonly webhookPending: Gauge = new Gauge({
+    name: 'parley_webhook_pending',
+    help: 'Webhook deliveries waiting to be delivered (of every node)',
+    registers: [this.registry],
+    collect: async (): Promise<void> => this.webhookPending.set((await this.webhookBacklogNow()).pending),
+  });
+  readonly webhookOldestPending: Gauge = new Gauge({
+    name: 'parley_webhook_oldest_pending_seconds',
+    help: 'Age of the oldest webhook delivery still pending (0 when none is)',
+    registers: [this.registry],
+    collect: async (): Promise<void> => {
+      const { oldestCreatedAt } = await this.webhookBacklogNow();
+      this.webhookOldestPending.set(oldestCreatedAt === null ? 0 : Math.max(0, (Date.now() - oldestCreatedAt) / 1000));
+    },
+  });
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'parley_' });
@@ -137,6 +163,19 @@ export class Metrics {
       this.backlogRead = { at: now, result: this.readBacklogs().catch(() => [] as ReactionBacklog[]) };
     }
     return this.backlogRead.result;
+  }
+
+  /** Where the webhook backlog gauges read their values when scraped. */
+  watchWebhooks(read: () => Promise<{ pending: number; oldestCreatedAt: number | null }>): void {
+    this.readWebhookBacklog = read;
+  }
+
+  /** The backlog read once per scrape for both gauges (a failed read shows as NaN). */
+  private webhookBacklogNow(): Promise<{ pending: number; oldestCreatedAt: number | null }> {
+    if (!this.webhookBacklog || Date.now() - this.webhookBacklog.at > 1000) {
+      this.webhookBacklog = { at: Date.now(), value: this.readWebhookBacklog().catch(() => ({ pending: Number.NaN, oldestCreatedAt: null })) };
+    }
+    return this.webhookBacklog.value;
   }
 
   /** Where the AI queue gauges read their values when scraped. */

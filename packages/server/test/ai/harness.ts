@@ -17,6 +17,8 @@ import type { JobQueue } from '../../src/core/ports.js';
 import type { ConversationKey } from '../../src/core/types.js';
 import { ConversationLog } from '../../src/log/conversation-log.js';
 import { ReactionRunner } from '../../src/reactions/runner.js';
+import { OutboundHttp } from '../../src/net/outbound-http.js';
+import { OutboundPolicy } from '../../src/net/outbound-policy.js';
 import { openPostgresStore } from '../../src/store/postgres/open.js';
 import { PostgresReactionCursors } from '../../src/store/postgres/reaction-cursors.js';
 import type { PostgresStore } from '../../src/store/postgres/store.js';
@@ -106,20 +108,28 @@ export class AiHarness {
   /** The latest orchestrator's runner, started (and the one before it stopped). */
   private runnerReady: Promise<void> = Promise.resolve();
 
-  constructor(private readonly store: PostgresStore) {
+  /** Calls tool and context webhooks of the orchestrators made next; the tests' local backends are on its allow-list. */
+  outbound: OutboundHttp;
+
+  constructor(
+    private readonly store: PostgresStore,
+    outboundAllow: string[],
+  ) {
     this.log = new ConversationLog(store, this.bus, { committed: (event) => this.runner?.committed(event) });
+    this.outbound = new OutboundHttp(new OutboundPolicy(outboundAllow));
   }
 
-  /** A harness over a fresh, migrated in-memory PGlite store. */
-  static async open(): Promise<AiHarness> {
+  /** A harness over a fresh, migrated in-memory PGlite store; `outboundAllow` is the operator's allow-list. */
+  static async open(outboundAllow = ['127.0.0.1']): Promise<AiHarness> {
     const store = await openPostgresStore({ kind: 'pglite', dataDir: 'memory://' });
     await store.migrate();
-    return new AiHarness(store);
+    return new AiHarness(store, outboundAllow);
   }
 
   async close(): Promise<void> {
     await this.runnerReady;
     await this.runner?.stop(1000);
+    this.outbound.close();
     await this.store.close();
   }
 
@@ -146,6 +156,7 @@ export class AiHarness {
         approvals: this.approvals,
         approvalRegistry: this.approvalRegistry,
         contexts: new MemoryContextArchive(100),
+        outbound: this.outbound,
       },
       () => undefined,
       this.bus,

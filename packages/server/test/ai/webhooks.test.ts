@@ -4,6 +4,8 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeOpenAiServer } from '../../../../test/support/openai-server.js';
 import { webhookTool } from '../../src/ai/tools.js';
+import { OutboundHttp } from '../../src/net/outbound-http.js';
+import { OutboundPolicy } from '../../src/net/outbound-policy.js';
 import { AiHarness } from './harness.js';
 
 const SECRET = 'tenant-backend-secret-0123456789';
@@ -72,7 +74,7 @@ describe('webhook tools and context providers', () => {
       url: backend.url('/tools'),
       secret: SECRET,
       timeoutMs: 2000,
-    });
+    }, ai.outbound);
     const profile = {
       models: [{ provider: 'openai-compatible', baseUrl: provider.baseUrl, model: 'm' }],
       tools: ['lookup_order'],
@@ -108,12 +110,38 @@ describe('webhook tools and context providers', () => {
   });
 
   it('gives the model an error result, not a hang, when the webhook fails, and hides tools from other tenants', async () => {
-    const broken = webhookTool({ name: 'lookup_order', description: 'x', inputSchema: { type: 'object' }, url: backend.url('/missing'), secret: SECRET, timeoutMs: 500, tenants: ['acme'] });
+    const broken = webhookTool({ name: 'lookup_order', description: 'x', inputSchema: { type: 'object' }, url: backend.url('/missing'), secret: SECRET, timeoutMs: 500, tenants: ['acme'] }, ai.outbound);
     const { orchestrator } = ai.orchestrator({ models: [{ provider: 'openai-compatible', baseUrl: provider.baseUrl, model: 'm' }], tools: ['lookup_order'] }, undefined, undefined, [broken]);
     const key = await ai.conversation();
     await ai.send(orchestrator, key, 'where is order 778?');
     await ai.terminals(key);
     const result = (await ai.events(key)).find((event) => event.type === 'ai.tool_result')!;
     expect(result.data).toMatchObject({ output: { error: 'failed', message: 'webhook answered HTTP 404' } });
+  });
+
+  it('refuses a tool and a context provider on a loopback address that the allow-list does not name, calling neither', async () => {
+    const allowing = ai.outbound;
+    ai.outbound = new OutboundHttp(new OutboundPolicy());
+    try {
+      const before = backend.received.length;
+      const lookup = webhookTool({ name: 'lookup_order', description: 'x', inputSchema: { type: 'object' }, url: backend.url('/tools'), secret: SECRET, timeoutMs: 2000 }, ai.outbound);
+      const profile = {
+        models: [{ provider: 'openai-compatible', baseUrl: provider.baseUrl, model: 'm' }],
+        tools: ['lookup_order'],
+        contextProviders: [{ name: 'profile', url: backend.url('/profile'), secret: SECRET }],
+      };
+      const { orchestrator } = ai.orchestrator(profile, undefined, undefined, [lookup]);
+      const key = await ai.conversation();
+      await ai.send(orchestrator, key, 'where is order 779?');
+      const [completed] = await ai.terminals(key);
+      const result = (await ai.events(key)).find((event) => event.type === 'ai.tool_result')!;
+      expect(result.data).toMatchObject({ output: { error: 'failed', message: expect.stringMatching(/loopback address/) } });
+      const inspected = await orchestrator.inspectContext(key, String(completed!.data.generationId));
+      expect(inspected?.providers).toEqual([expect.objectContaining({ name: 'profile', ok: false, text: expect.stringMatching(/loopback address/) })]);
+      expect(backend.received.length).toBe(before);
+    } finally {
+      ai.outbound.close();
+      ai.outbound = allowing;
+    }
   });
 });

@@ -132,4 +132,58 @@ CREATE TABLE parley_api_keys (
 CREATE INDEX parley_api_keys_by_tenant ON parley_api_keys (tenant, created_at DESC);
 `,
   },
+  {
+    version: 8,
+    name: 'webhook endpoints and deliveries',
+    sql: `
+CREATE TABLE parley_webhook_endpoints (
+  id                    text    PRIMARY KEY,
+  tenant                text    NOT NULL,
+  url                   text    NOT NULL,
+  types                 text[]  NOT NULL,
+  description           text    NOT NULL DEFAULT '',
+  secret                text    NOT NULL,
+  previous_secret       text,
+  previous_secret_until bigint,
+  enabled               boolean NOT NULL DEFAULT true,
+  disabled_reason       text,
+  failing_since         bigint,
+  last_failure_at       bigint,
+  created_at            bigint  NOT NULL,
+  updated_at            bigint  NOT NULL
+);
+CREATE INDEX parley_webhook_endpoints_by_tenant ON parley_webhook_endpoints (tenant, created_at);
+CREATE TABLE parley_webhook_deliveries (
+  id               text    PRIMARY KEY,
+  tenant           text    NOT NULL,
+  endpoint         text    NOT NULL REFERENCES parley_webhook_endpoints (id) ON DELETE CASCADE,
+  event_id         text    NOT NULL,
+  event_type       text    NOT NULL,
+  conversation     text    NOT NULL,
+  seq              bigint  NOT NULL,
+  status           text    NOT NULL,
+  attempts         int     NOT NULL DEFAULT 0,
+  next_attempt_at  bigint,
+  window_start     bigint  NOT NULL,
+  first_failed_at  bigint,
+  lease_owner      text,
+  lease_until      bigint,
+  last_status_code int,
+  last_response    text,
+  last_error       text,
+  created_at       bigint  NOT NULL,
+  updated_at       bigint  NOT NULL,
+  delivered_at     bigint,
+  UNIQUE (endpoint, event_id),
+  FOREIGN KEY (tenant, conversation, seq) REFERENCES parley_events (tenant, conversation, seq) ON DELETE CASCADE
+);
+-- A lane is an endpoint's deliveries of one conversation; only its lowest pending seq (the head) has a next_attempt_at.
+CREATE INDEX parley_webhook_deliveries_lanes ON parley_webhook_deliveries (endpoint, conversation, seq) WHERE status = 'pending';
+CREATE INDEX parley_webhook_deliveries_due ON parley_webhook_deliveries (next_attempt_at) WHERE status = 'pending' AND next_attempt_at IS NOT NULL;
+CREATE INDEX parley_webhook_deliveries_log ON parley_webhook_deliveries (endpoint, created_at DESC, seq DESC, id DESC);
+CREATE INDEX parley_webhook_deliveries_finished ON parley_webhook_deliveries (updated_at) WHERE status <> 'pending';
+-- The foreign key's cascade from parley_events looks deliveries up by event.
+CREATE INDEX parley_webhook_deliveries_by_event ON parley_webhook_deliveries (tenant, conversation, seq);
+`,
+  },
 ];

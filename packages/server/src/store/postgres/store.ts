@@ -16,6 +16,7 @@ import type {
 } from '../../core/types.js';
 import { MIGRATIONS } from './migrations.js';
 import { DATABASE_NOW_MS, type SqlDatabase, type SqlExecutor } from './sql.js';
+import { PostgresWebhookStore } from './webhook-store.js';
 
 /** An event as stored (bigints may come back as strings). */
 export interface EventRow {
@@ -109,13 +110,17 @@ function toConversation(row: ConversationRow, largeRoomMembers: number): Convers
 export class PostgresStore implements Store, MemberStore {
   /** Appends waiting for their conversation's transaction under way, by conversation. */
   private readonly appendsWaiting = new Map<string, PendingAppend[]>();
+  /** Webhook endpoints and deliveries, in the same database. */
+  readonly webhooks: PostgresWebhookStore;
 
   constructor(
     private readonly db: SqlDatabase,
     private readonly options: StoreOptions = { largeRoomMembers: 100 },
-  ) {}
+  ) {
+    this.webhooks = new PostgresWebhookStore(db);
+  }
 
-  /** The database under this store, for the stores that share it (reaction cursors, keys, webhooks). */
+  /** The database under this store, for the stores that share it (reaction cursors, keys). */
   get database(): SqlDatabase {
     return this.db;
   }

@@ -1,0 +1,2 @@
+/** The webhook routes' schemas live in the protocol, beside the rest of the server API's. */
+export { MAX_ENDPOINTS_PER_TENANT, MAX_DELIVERY_PAGE, webhookIdSchema, webhookUrlSchema, webhookEndpointInputSchema, webhookEndpointPatchSchema, webhookDeliveryQuerySchema, webhookEndpointSchema, webhookEndpointWithSecretSchema, webhookDeliverySchema, webhookDeliveryPageSchema, type WebhookEndpointInput, type WebhookEndpointPatchInput, type WebhookDeliveryQueryInput } from '@parley/protocol';
