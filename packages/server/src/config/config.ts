@@ -160,7 +160,7 @@ function sourcesOf(name: SettingName, env: Record<string, string | undefined>, f
 }
 
 // Read by the CLI's clients, the README's examples and the tests, not by the server: never a misspelt setting.
-const CLIENT_VARIABLES = new Set(['PARLEY_ADMIN_KEY', 'PARLEY_API_KEY', 'PARLEY_URL', 'PARLEY_HTTP_URL', 'PARLEY_TEST_PGLITE_TEMPLATE']);
+const CLIENT_VARIABLES = new Set(['PARLEY_ADMIN_KEY', 'PARLEY_API_KEY', 'PARLEY_URL', 'PARLEY_HTTP_URL', 'PARLEY_WEBHOOK_SECRET', 'PARLEY_TEST_PGLITE_TEMPLATE']);
 
 /**
  * What is suspicious but not invalid, one line each: a PARLEY_* variable that is no setting (a misspelling
