@@ -2,6 +2,7 @@ import { Generations, ParleyClient, type ConversationEvent, type GenerationState
 import pg from 'pg';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { databaseUrlOf } from '../support/api.js';
 import { eventually } from '../support/eventually.js';
 import { createTestSchema, DATABASE_URL } from '../support/postgres.js';
 import { deleteTestKeys, REDIS_URL } from '../support/redis.js';
@@ -10,7 +11,6 @@ import { token } from '../support/tokens.js';
 
 /** The node's PostgreSQL sessions carry its name, so that the test can find the ones a killed node left. */
 const COMMITTER = `parley-committer-${process.pid}`;
-const databaseUrlOf = (name: string) => `${DATABASE_URL}${DATABASE_URL.includes('?') ? '&' : '?'}application_name=${name}`;
 
 /**
  * At least once across a SIGKILL: a node commits a user message to an assistant conversation and is killed

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { apiCall as call } from '../support/api.js';
 import { eventually } from '../support/eventually.js';
 import { createTestSchema, DATABASE_URL } from '../support/postgres.js';
 import { RawClient } from '../support/raw-client.js';
@@ -8,15 +9,6 @@ import { token } from '../support/tokens.js';
 
 const text = (value: string) => ({ type: 'text', text: value });
 
-async function call(node: TestServer, credential: string, method: string, path: string, body?: unknown) {
-  const response = await fetch(`${node.url}/v1/api${path}`, {
-    method,
-    headers: { authorization: `Bearer ${credential}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  const raw = await response.text();
-  return { status: response.status, body: raw ? JSON.parse(raw) : null };
-}
 
 /** What the server API does on one node reaches users connected to another, over Redis. */
 describe('server API across nodes (PostgreSQL + Redis)', () => {

@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { apiCall as call } from '../support/api.js';
 import { eventually } from '../support/eventually.js';
 import { RawClient } from '../support/raw-client.js';
 import { startServer, TEST_SECRET, type TestServer } from '../support/server.js';
@@ -10,16 +11,6 @@ import { token } from '../support/tokens.js';
 const CLI = fileURLToPath(new URL('../../packages/server/dist/cli.js', import.meta.url));
 const text = (value: string) => ({ type: 'text', text: value });
 
-/** A REST call; resolves with the status, the headers and the parsed body. */
-async function call(server: TestServer, credential: string, method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
-  const response = await fetch(`${server.url}/v1/api${path}`, {
-    method,
-    headers: { authorization: `Bearer ${credential}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  const raw = await response.text();
-  return { status: response.status, headers: response.headers, body: raw ? JSON.parse(raw) : null };
-}
 
 /** Creates a key through the API as an admin of `tenant`. */
 async function createKey(server: TestServer, tenant: string, scopes: string[]): Promise<string> {

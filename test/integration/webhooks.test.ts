@@ -1,6 +1,7 @@
 import { WebhookVerifier } from '@parley/client/webhooks';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { apiCall as call, databaseUrlOf } from '../support/api.js';
 import { eventually } from '../support/eventually.js';
 import { createTestSchema, DATABASE_URL } from '../support/postgres.js';
 import { deleteTestKeys, REDIS_URL } from '../support/redis.js';
@@ -10,15 +11,6 @@ import { WebhookReceiver } from '../support/webhook-receiver.js';
 
 const text = (value: string) => ({ type: 'text', text: value });
 
-async function call(node: TestServer, credential: string, method: string, path: string, body?: unknown) {
-  const response = await fetch(`${node.url}/v1/api${path}`, {
-    method,
-    headers: { authorization: `Bearer ${credential}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  const raw = await response.text();
-  return { status: response.status, body: raw ? JSON.parse(raw) : null };
-}
 
 /** The seqs of `conversation` the receiver accepted (answered 2xx), in the order they arrived. */
 function accepted(receiver: WebhookReceiver, conversation: string): number[] {
@@ -26,7 +18,6 @@ function accepted(receiver: WebhookReceiver, conversation: string): number[] {
 }
 
 const COMMITTER = `parley-webhook-committer-${process.pid}`;
-const databaseUrlOf = (name: string) => `${DATABASE_URL}${DATABASE_URL.includes('?') ? '&' : '?'}application_name=${name}`;
 
 /**
  * Webhooks end to end: endpoints managed over the server API, every durable event of the tenant delivered
