@@ -66,7 +66,7 @@ describe('reactions across a SIGKILL', () => {
     await subscription.ready;
     // The conversation's creation has been handled: its answer cursor exists and is at rest.
     await eventually(async () => {
-      const { rows } = await admin.query('SELECT seq, due_at FROM parley_reaction_cursors WHERE conversation = $1', [conversation.id]);
+      const { rows } = await admin.query("SELECT seq, due_at FROM parley_reaction_cursors WHERE reaction = 'ai-answers' AND conversation = $1", [conversation.id]);
       expect(rows).toEqual([{ seq: '1', due_at: '0' }]);
     });
 
@@ -95,7 +95,7 @@ describe('reactions across a SIGKILL', () => {
     ]);
     // The survivor's reaction handled it: its cursor is past the message and at rest.
     await eventually(async () => {
-      const { rows } = await admin.query('SELECT seq, due_at FROM parley_reaction_cursors WHERE conversation = $1', [conversation.id]);
+      const { rows } = await admin.query("SELECT seq, due_at FROM parley_reaction_cursors WHERE reaction = 'ai-answers' AND conversation = $1", [conversation.id]);
       expect(Number(rows[0].seq)).toBeGreaterThanOrEqual(2);
     });
     const metrics = await (await fetch(`${survivor.url}/metrics`)).text();

@@ -83,9 +83,11 @@ describe('webhooks over the server API (two nodes, PostgreSQL + Redis)', () => {
       const verified = verifier.verify(each.body, each.headers as Record<string, string>);
       expect(verified.event.id).toBe(each.id);
     }
-    const log = await call(survivor, key, 'GET', `/webhooks/${endpoint.body.endpoint.id}/deliveries?limit=100`);
-    expect(log.body.deliveries).toHaveLength(12);
-    expect(log.body.deliveries.every((delivery: { status: string; attempts: number }) => delivery.status === 'delivered' && delivery.attempts === 3)).toBe(true);
+    await eventually(async () => {
+      const log = await call(survivor, key, 'GET', `/webhooks/${endpoint.body.endpoint.id}/deliveries?limit=100`);
+      expect(log.body.deliveries).toHaveLength(12);
+      expect(log.body.deliveries.every((delivery: { status: string; attempts: number }) => delivery.status === 'delivered' && delivery.attempts === 3)).toBe(true);
+    });
     await call(survivor, key, 'PATCH', `/webhooks/${endpoint.body.endpoint.id}`, { enabled: false });
   });
 
@@ -113,7 +115,10 @@ describe('webhooks over the server API (two nodes, PostgreSQL + Redis)', () => {
     await eventually(() => expect(accepted(receiver, 'killed')).toEqual([2]), 30_000);
     const requests = receiver.received.filter((each) => each.payload.data.conversation === 'killed');
     expect(requests.map((each) => each.payload.type)).toEqual(['message.created']);
-    const log = await call(survivor, key, 'GET', `/webhooks/${endpoint.body.endpoint.id}/deliveries`);
-    expect(log.body.deliveries.map((delivery: { seq: number; status: string }) => [delivery.seq, delivery.status])).toEqual([[2, 'delivered']]);
+    // The receiver's answer is recorded just after it is sent.
+    await eventually(async () => {
+      const log = await call(survivor, key, 'GET', `/webhooks/${endpoint.body.endpoint.id}/deliveries`);
+      expect(log.body.deliveries.map((delivery: { seq: number; status: string }) => [delivery.seq, delivery.status])).toEqual([[2, 'delivered']]);
+    });
   });
 });
