@@ -186,8 +186,8 @@ describe('web chat page', () => {
     try {
       const assistantsFile = join(assistantsDir, 'assistants.json');
       await writeFile(assistantsFile, JSON.stringify(assistantsWithWebhookTool(backend.url)));
-      // Loopback webhooks are allowed today; a later SSRF guard will need this URL on its allow-list.
-      failing = await startServer({ PARLEY_JWT_SECRET: '', PARLEY_WEB_DIR: WEB_DIR, PARLEY_ASSISTANTS_FILE: assistantsFile });
+      // The tool's backend is on loopback, which outbound requests refuse unless the allow-list names it.
+      failing = await startServer({ PARLEY_JWT_SECRET: '', PARLEY_WEB_DIR: WEB_DIR, PARLEY_ASSISTANTS_FILE: assistantsFile, PARLEY_OUTBOUND_ALLOW: '127.0.0.1' });
       const page = await openChat(failing.url);
       await ask(page, 'where is my order 1234?');
       const answer = page.getByTestId('answer').last();
