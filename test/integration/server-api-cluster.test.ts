@@ -1,10 +1,15 @@
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apiCall as call } from '../support/api.js';
 import { eventually } from '../support/eventually.js';
 import { createTestSchema, DATABASE_URL } from '../support/postgres.js';
 import { RawClient } from '../support/raw-client.js';
 import { deleteTestKeys, REDIS_URL } from '../support/redis.js';
-import { startServer, type TestServer } from '../support/server.js';
+import { startServer, TEST_SECRET, type TestServer } from '../support/server.js';
+
+const CLI = fileURLToPath(new URL('../../packages/server/dist/cli.js', import.meta.url));
 import { token } from '../support/tokens.js';
 
 const text = (value: string) => ({ type: 'text', text: value });
@@ -59,5 +64,17 @@ describe('server API across nodes (PostgreSQL + Redis)', () => {
     expect((await call(nodes[1]!, shortLived, 'GET', '/conversations/team')).status).toBe(200);
     expect((await call(nodes[0]!, admin, 'DELETE', `/keys/${created.body.apiKey.id}`)).status).toBe(204);
     await eventually(async () => expect((await call(nodes[1]!, shortLived, 'GET', '/conversations/team')).status).toBe(401), 2000);
+  });
+
+  it('parley apikey works against PostgreSQL directly, beside running nodes; a revocation reaches them within their key cache (10 s)', async () => {
+    const run = promisify(execFile);
+    const env = { ...process.env, DATABASE_URL, PARLEY_DATABASE_SCHEMA: schema.schema, PARLEY_JWT_SECRET: TEST_SECRET };
+    const created = await run(process.execPath, [CLI, 'apikey', 'create', '--tenant', 'acme', '--scopes', 'conversations:read', '--name', 'ops'], { env });
+    const cliKey = created.stdout.trim();
+    expect((await call(nodes[1]!, cliKey, 'GET', '/conversations/team')).status).toBe(200);
+    const id = cliKey.slice(4, 20);
+    expect((await run(process.execPath, [CLI, 'apikey', 'list', '--tenant', 'acme'], { env })).stdout).toContain(`${id}  ops  conversations:read`);
+    await run(process.execPath, [CLI, 'apikey', 'revoke', '--tenant', 'acme', '--id', id], { env });
+    await eventually(async () => expect((await call(nodes[1]!, cliKey, 'GET', '/conversations/team')).status).toBe(401), 15_000);
   });
 });
