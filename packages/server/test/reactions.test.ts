@@ -7,45 +7,13 @@ import { MemoryBus } from '../src/adapters/memory/bus.js';
 import type { Reaction } from '../src/core/ports.js';
 import { conversationKeyString, type ConversationKey } from '../src/core/types.js';
 import { ReactionRunner, type RunnerSettings } from '../src/reactions/runner.js';
-import { openPostgresStore } from '../src/store/postgres/open.js';
 import { PostgresReactionCursors } from '../src/store/postgres/reaction-cursors.js';
 import type { PostgresStore } from '../src/store/postgres/store.js';
+import { STORE_FACTORIES } from './store-factories.js';
 
 const DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 
-interface StoreFactory {
-  name: string;
-  open(): Promise<{ store: PostgresStore; schema?: string; cleanup(): Promise<void> }>;
-}
-
-const factories: StoreFactory[] = [
-  {
-    name: 'PGlite',
-    open: async () => {
-      const store = await openPostgresStore({ kind: 'pglite', dataDir: 'memory://' });
-      return { store, cleanup: () => store.close() };
-    },
-  },
-  {
-    name: 'PostgreSQL',
-    open: async () => {
-      const schema = `parley_test_${randomUUID().replaceAll('-', '').slice(0, 12)}`;
-      const admin = new pg.Client({ connectionString: DATABASE_URL });
-      await admin.connect();
-      await admin.query(`CREATE SCHEMA ${schema}`);
-      const store = await openPostgresStore({ kind: 'postgres', url: DATABASE_URL, schema, poolSize: 10 });
-      return {
-        store,
-        schema,
-        cleanup: async () => {
-          await store.close();
-          await admin.query(`DROP SCHEMA ${schema} CASCADE`);
-          await admin.end();
-        },
-      };
-    },
-  },
-];
+const factories = STORE_FACTORIES;
 
 const SETTINGS: RunnerSettings = { leaseMs: 5000, pageSize: 3, concurrency: 4, retryBaseMs: 20, retryMaxMs: 200, sweepIntervalMs: 100, lookbackMs: 60_000, sweepLimit: 100 };
 const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -5,42 +5,11 @@ import type { AppendInput, ConversationKey } from '../src/core/types.js';
 import { MIGRATIONS } from '../src/store/postgres/migrations.js';
 import { openPostgresStore } from '../src/store/postgres/open.js';
 import type { PostgresStore } from '../src/store/postgres/store.js';
+import { STORE_FACTORIES } from './store-factories.js';
 
 const DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 
-interface StoreFactory {
-  name: string;
-  open(): Promise<{ store: PostgresStore; cleanup(): Promise<void> }>;
-}
-
-const factories: StoreFactory[] = [
-  {
-    name: 'PGlite',
-    open: async () => {
-      const store = await openPostgresStore({ kind: 'pglite', dataDir: 'memory://' });
-      return { store, cleanup: () => store.close() };
-    },
-  },
-  {
-    name: 'PostgreSQL',
-    open: async () => {
-      // Each run gets its own schema, dropped afterwards.
-      const schema = `parley_test_${randomUUID().replaceAll('-', '').slice(0, 12)}`;
-      const admin = new pg.Client({ connectionString: DATABASE_URL });
-      await admin.connect();
-      await admin.query(`CREATE SCHEMA ${schema}`);
-      const store = await openPostgresStore({ kind: 'postgres', url: DATABASE_URL, schema, poolSize: 10 });
-      return {
-        store,
-        cleanup: async () => {
-          await store.close();
-          await admin.query(`DROP SCHEMA ${schema} CASCADE`);
-          await admin.end();
-        },
-      };
-    },
-  },
-];
+const factories = STORE_FACTORIES;
 
 describe.each(factories)('Store conformance: $name', (factory) => {
   let store: PostgresStore;

@@ -1,39 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestSchema, DATABASE_URL } from '../../../test/support/postgres.js';
 import type { ConversationEvent } from '@parley/protocol';
 import type { WebhookClaim } from '../src/core/ports.js';
-import { openPostgresStore } from '../src/store/postgres/open.js';
 import type { PostgresStore } from '../src/store/postgres/store.js';
 import type { PostgresWebhookStore } from '../src/store/postgres/webhook-store.js';
+import { STORE_FACTORIES } from './store-factories.js';
 
-interface StoreFactory {
-  name: string;
-  open(): Promise<{ store: PostgresStore; cleanup(): Promise<void> }>;
-}
-
-const factories: StoreFactory[] = [
-  {
-    name: 'PGlite',
-    open: async () => {
-      const store = await openPostgresStore({ kind: 'pglite', dataDir: 'memory://' });
-      return { store, cleanup: () => store.close() };
-    },
-  },
-  {
-    name: 'PostgreSQL',
-    open: async () => {
-      const { schema, drop } = await createTestSchema();
-      const store = await openPostgresStore({ kind: 'postgres', url: DATABASE_URL, schema, poolSize: 10 });
-      return {
-        store,
-        cleanup: async () => {
-          await store.close();
-          await drop();
-        },
-      };
-    },
-  },
-];
+const factories = STORE_FACTORIES;
 
 describe.each(factories)('WebhookStore conformance: $name', (factory) => {
   let store: PostgresStore;
