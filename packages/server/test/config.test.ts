@@ -1,5 +1,6 @@
+import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, configWarnings, loadConfig } from '../src/config/config.js';
+import { ConfigError, configWarnings, loadConfig, SETTINGS } from '../src/config/config.js';
 
 /** The problems a ConfigError lists, or [] when the configuration loads. */
 function problems(env: Record<string, string>): string[] {
@@ -51,5 +52,18 @@ describe('PARLEY_DATABASE_CONNECT_TIMEOUT_MS', () => {
   it('bounds the wait for a PostgreSQL connection by default, and is validated', () => {
     expect(loadConfig({}).databaseConnectTimeoutMs).toBe(10_000);
     expect(problems({ PARLEY_DATABASE_CONNECT_TIMEOUT_MS: '0' })).toEqual([expect.stringMatching(/^PARLEY_DATABASE_CONNECT_TIMEOUT_MS="0": /)]);
+  });
+});
+
+describe('the README', () => {
+  it('documents every setting in its configuration table, with its default', async () => {
+    const readme = await readFile(new URL('../../../README.md', import.meta.url), 'utf8');
+    // A row's first cell is the variable, perhaps followed by its alias: `PORT` (or `PARLEY_PORT`).
+    const rows = new Map(readme.split('\n').filter((line) => line.startsWith('| `')).map((line) => [line.split('|')[1]!.trim().split(' ')[0]!, line]));
+    for (const setting of Object.values(SETTINGS)) {
+      const row = rows.get(`\`${setting.env}\``);
+      expect(row, setting.env).toBeDefined();
+      if (setting.default !== undefined) expect(row, setting.env).toContain(`\`${setting.default}\``);
+    }
   });
 });
