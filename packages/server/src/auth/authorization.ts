@@ -33,6 +33,16 @@ export function requireScope(principal: Principal, scope: ApiScope): void {
 }
 
 /**
+ * Tenant administration (API keys, webhooks): a tenant admin, or an API key holding `scope`. Throws
+ * `forbidden` with `refusal` (said to users who are not admins) or naming the missing scope.
+ */
+export function requireTenantAdmin(principal: Principal, scope: ApiScope, refusal: string): string {
+  if (principal.kind === 'user' && !principal.roles.includes('admin')) throw new ParleyError('forbidden', refusal);
+  requireScope(principal, scope);
+  return principal.tenant;
+}
+
+/**
  * Decides whether `principal` may do `action` in `conversation`, given whether it is a member (asked only
  * when needed: large rooms answer it with a lookup). Throws `not_found` for a missing conversation or
  * another tenant's, `forbidden` otherwise. Users act where they are members; only the creator, agents and

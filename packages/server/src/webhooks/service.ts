@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
-import type { z } from 'zod';
+import { z } from 'zod';
 import { ParleyError } from '../core/errors.js';
+import { decodeOpaqueCursor, encodeOpaqueCursor } from '../core/opaque-cursor.js';
 import type { WebhookAdmin, WebhookDelivery, WebhookDeliveryPage, WebhookEndpoint, WebhookEndpointWithSecret, WebhookStore } from '../core/ports.js';
 
 export type { WebhookDeliveryPage, WebhookEndpointWithSecret } from '../core/ports.js';
@@ -146,15 +147,12 @@ function withoutUndefined<T extends Record<string, unknown>>(value: T): T {
 
 /** The position after `delivery` in the log, as an opaque string. */
 function encodeCursor(delivery: WebhookDelivery): string {
-  return Buffer.from(JSON.stringify([delivery.createdAt, delivery.seq, delivery.id])).toString('base64url');
+  return encodeOpaqueCursor([delivery.createdAt, delivery.seq, delivery.id]);
 }
 
+const logPositionSchema = z.tuple([z.int(), z.int(), webhookIdSchema]);
+
 function decodeCursor(cursor: string): { createdAt: number; seq: number; id: string } {
-  try {
-    const [createdAt, seq, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown[];
-    if (Number.isSafeInteger(createdAt) && Number.isSafeInteger(seq) && typeof id === 'string' && webhookIdSchema.safeParse(id).success) return { createdAt: createdAt as number, seq: seq as number, id };
-  } catch {
-    // Not JSON: refused below like any other malformed cursor.
-  }
-  throw new ParleyError('bad_request', 'cursor: not a cursor of this list');
+  const [createdAt, seq, id] = decodeOpaqueCursor(cursor, logPositionSchema, 'cursor: not a cursor of this list');
+  return { createdAt, seq, id };
 }

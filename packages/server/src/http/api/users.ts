@@ -1,7 +1,7 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { apiKeyViewSchema, createKeyBodySchema, createKeyResultSchema, disconnectBodySchema, mintTokenBodySchema, mintTokenResultSchema, notifyBodySchema } from '@parley/protocol';
 import type { ApiKeys } from '../../auth/api-keys.js';
-import { requireScope } from '../../auth/authorization.js';
+import { requireScope, requireTenantAdmin } from '../../auth/authorization.js';
 import type { ConversationService } from '../../conversations/service.js';
 import { ParleyError } from '../../core/errors.js';
 import type { Principal } from '../../core/types.js';
@@ -95,7 +95,6 @@ function requireMinting(principal: Principal, roles: Array<'user' | 'agent'>): v
 
 /** Keys are managed by admins of the tenant, or with a key holding `keys:write`. */
 function requireKeyAdmin(principal: Principal): Principal {
-  if (principal.kind === 'user' && !principal.roles.includes('admin')) throw new ParleyError('forbidden', 'only admins and API keys with keys:write manage API keys');
-  requireScope(principal, 'keys:write');
+  requireTenantAdmin(principal, 'keys:write', 'only admins and API keys with keys:write manage API keys');
   return principal;
 }

@@ -9,8 +9,7 @@ import {
   webhookEndpointWithSecretSchema,
   webhookIdSchema,
 } from '@parley/protocol';
-import { requireScope } from '../../auth/authorization.js';
-import { ParleyError } from '../../core/errors.js';
+import { requireTenantAdmin } from '../../auth/authorization.js';
 import type { WebhookAdmin } from '../../core/ports.js';
 import type { Principal } from '../../core/types.js';
 import { bearer, errorResponses, jsonBody, jsonResponse, type ApiApp } from './common.js';
@@ -93,7 +92,5 @@ export function registerWebhookRoutes(app: ApiApp, webhooks: WebhookAdmin): void
 
 /** The tenant whose webhooks the principal may see or change: a key with the scope, or an admin. */
 function authorize(principal: Principal, scope: 'webhooks:read' | 'webhooks:write'): string {
-  if (principal.kind === 'user' && !principal.roles.includes('admin')) throw new ParleyError('forbidden', 'only admins and API keys with the webhooks scopes manage webhooks');
-  requireScope(principal, scope);
-  return principal.tenant;
+  return requireTenantAdmin(principal, scope, 'only admins and API keys with the webhooks scopes manage webhooks');
 }
