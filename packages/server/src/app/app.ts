@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { audienceOf, type KnownSignal } from '@parley/protocol';
+import { audienceOf, type KnownSignal, type Role } from '@parley/protocol';
 import { createAssistants, MemoryBudgets } from '../ai/index.js';
 import type { GenerationObserver } from '../ai/generation.js';
 import { loadOrCreateDevSecret } from '../auth/dev-secret.js';
@@ -398,7 +398,7 @@ async function startServices(config: Config, logger: Logger, tracing: TracingPip
     registry: metrics.registry,
     readiness,
     ...(servesClients ? { webRoot: config.webDir ?? DEFAULT_WEB_ROOT } : {}),
-    ...(devSecret && servesClients ? { issueDevToken: (tenant: string, userId: string) => signDevelopmentToken(devSecret, { tenant, userId, roles: ['user'], ttlSeconds: 3600 }) } : {}),
+    ...(devSecret && servesClients ? { issueDevToken: (claims: { tenant: string; userId: string; roles: Role[]; name?: string }) => signDevelopmentToken(devSecret, { ...claims, ttlSeconds: 3600 }) } : {}),
   });
   const server = createServer(httpListener(api));
   if (servesClients) {

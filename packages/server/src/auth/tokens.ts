@@ -23,6 +23,9 @@ const claimsSchema = z.object({
   tenant: identifierSchema,
   roles: z.array(roleSchema).min(1).default(['user']),
   exp: z.number(),
+  /** Display name and avatar (OIDC standard claims), shown to others ("Agent Dana joined"); ignored when malformed. */
+  name: z.string().min(1).max(200).optional().catch(undefined),
+  picture: z.string().url().max(2000).optional().catch(undefined),
 });
 
 /** Verifies bearer JWTs and turns them into principals. Algorithms are pinned per key kind, so keys cannot be confused. */
@@ -83,7 +86,16 @@ function toPrincipal(payload: unknown): Principal {
     throw new ParleyError('unauthorized', `token claims are invalid: ${claims.error.issues.map((issue) => issue.path.join('.')).join(', ')}`);
   }
   const roles = shared(sharedRoles, claims.data.roles.join(','), claims.data.roles);
-  return { kind: 'user', tenant: shared(sharedTenants, claims.data.tenant, claims.data.tenant), userId: claims.data.sub, roles, expiresAt: claims.data.exp * 1000 };
+  const { name, picture } = claims.data;
+  return {
+    kind: 'user',
+    tenant: shared(sharedTenants, claims.data.tenant, claims.data.tenant),
+    userId: claims.data.sub,
+    roles,
+    expiresAt: claims.data.exp * 1000,
+    ...(name !== undefined ? { name } : {}),
+    ...(picture !== undefined ? { picture } : {}),
+  };
 }
 
 // Tenants and role lists that many principals share are kept once: a connection holds its principal as long
@@ -109,9 +121,9 @@ function asUnauthorized(error: unknown): ParleyError {
 /** Signs an HS256 development token. Production tokens come from the application's own identity provider. */
 export function signDevelopmentToken(
   secret: Uint8Array,
-  claims: { tenant: string; userId: string; roles: Role[]; ttlSeconds: number; issuer?: string; audience?: string },
+  claims: { tenant: string; userId: string; roles: Role[]; ttlSeconds: number; issuer?: string; audience?: string; name?: string },
 ): Promise<string> {
-  let jwt = new SignJWT({ tenant: claims.tenant, roles: claims.roles })
+  let jwt = new SignJWT({ tenant: claims.tenant, roles: claims.roles, ...(claims.name ? { name: claims.name } : {}) })
     .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
     .setSubject(claims.userId)
     .setIssuedAt()

@@ -13,6 +13,9 @@ export interface Principal {
   readonly scopes?: ReadonlySet<ApiScope>;
   /** Token expiry, ms since epoch. */
   readonly expiresAt: number;
+  /** A person's display name and avatar URL, from the token's `name` and `picture` claims. */
+  readonly name?: string;
+  readonly picture?: string;
 }
 
 /** Identifies one conversation; conversation ids are unique within a tenant only. */

@@ -1,5 +1,6 @@
 import type { OpenAPIHono } from '@hono/zod-openapi';
-import { identifierSchema } from '@parley/protocol';
+import { identifierSchema, roleSchema, type Role } from '@parley/protocol';
+import { z } from 'zod';
 import type { Registry } from 'prom-client';
 import { ParleyError } from '../core/errors.js';
 import type { ApiEnv } from './authenticate.js';
@@ -14,16 +15,23 @@ export interface HttpDependencies {
   /** Directory of the built web UI, served at `/`; absent: no UI. */
   webRoot?: string;
   /**
-   * Signs development tokens for `GET /v1/dev/token?user=U[&tenant=T]`. Only set while the server runs
-   * with its generated development secret, so that the demo page works; never in production.
+   * Signs development tokens for `GET /v1/dev/token?user=U[&tenant=T][&role=agent][&name=Dana]`. Only set
+   * while the server runs with its generated development secret, so that the demo pages work; never in production.
    */
-  issueDevToken?: (tenant: string, userId: string) => Promise<string>;
+  issueDevToken?: (claims: { tenant: string; userId: string; roles: Role[]; name?: string }) => Promise<string>;
 }
 
 /**
  * /healthz (process up), /readyz (see readiness.ts), /metrics (Prometheus text), the dev token endpoint and
  * the web UI, in the node's one route table (not in the OpenAPI document: they are not the server API).
  */
+const devTokenQuerySchema = z.object({
+  user: identifierSchema,
+  tenant: identifierSchema.default('demo'),
+  role: roleSchema.default('user'),
+  name: z.string().min(1).max(200).optional(),
+});
+
 export function registerOperationalRoutes(app: OpenAPIHono<ApiEnv>, dependencies: HttpDependencies): void {
   app.get('/healthz', (context) => context.json({ status: 'ok' }));
   app.get('/readyz', async (context) => {
@@ -33,10 +41,10 @@ export function registerOperationalRoutes(app: OpenAPIHono<ApiEnv>, dependencies
   app.get('/metrics', async (context) => context.body(await dependencies.registry.metrics(), 200, { 'Content-Type': dependencies.registry.contentType }));
   app.get('/v1/dev/token', async (context) => {
     if (!dependencies.issueDevToken) throw new ParleyError('not_found', 'development tokens are off (a JWT secret or JWKS is configured)');
-    const user = identifierSchema.safeParse(context.req.query('user'));
-    const tenant = identifierSchema.safeParse(context.req.query('tenant') ?? 'demo');
-    if (!user.success || !tenant.success) throw new ParleyError('bad_request', 'user (and tenant) must be identifiers');
-    return context.json({ token: await dependencies.issueDevToken(tenant.data, user.data) });
+    const query = devTokenQuerySchema.safeParse({ user: context.req.query('user'), tenant: context.req.query('tenant'), role: context.req.query('role'), name: context.req.query('name') });
+    if (!query.success) throw new ParleyError('bad_request', 'user (and tenant) must be identifiers, role one of user, agent, admin, name at most 200 characters');
+    const { tenant, user, role, name } = query.data;
+    return context.json({ token: await dependencies.issueDevToken({ tenant, userId: user, roles: [role], ...(name ? { name } : {}) }) });
   });
   app.get('*', async (context, next) => {
     const path = context.req.path;
