@@ -12,6 +12,7 @@ import {
   type TextContent,
 } from './events.js';
 import { identifierSchema } from './ids.js';
+import { STAFF_EVENT_SCHEMAS, SUPPORT_EVENT_SCHEMAS } from './support.js';
 
 /**
  * Who may see an event or signal: every member of the conversation (users included), or staff only
@@ -106,7 +107,15 @@ export const EVENT_CATALOGUE = {
     }),
     audience: 'members',
   },
-  'ai.stopped': { schema: z.object({ generationId: generationIdSchema, text: z.string() }), audience: 'members' },
+  'ai.stopped': {
+    schema: z.object({
+      generationId: generationIdSchema,
+      text: z.string(),
+      /** Why: someone pressed Stop (`user`), a newer message interrupted it, a handoff to people, or the server shut down. Absent in older events. */
+      reason: z.enum(['user', 'interrupt', 'handoff', 'shutdown']).optional(),
+    }),
+    audience: 'members',
+  },
   'ai.failed': {
     schema: z.object({
       generationId: generationIdSchema,
@@ -120,6 +129,19 @@ export const EVENT_CATALOGUE = {
     }),
     audience: 'members',
   },
+  'handoff.requested': { schema: SUPPORT_EVENT_SCHEMAS['handoff.requested'], audience: 'members' },
+  'conversation.queued': { schema: SUPPORT_EVENT_SCHEMAS['conversation.queued'], audience: 'members' },
+  'conversation.assigned': { schema: SUPPORT_EVENT_SCHEMAS['conversation.assigned'], audience: 'members' },
+  'conversation.transferred': { schema: SUPPORT_EVENT_SCHEMAS['conversation.transferred'], audience: 'members' },
+  'conversation.resolved': { schema: SUPPORT_EVENT_SCHEMAS['conversation.resolved'], audience: 'members' },
+  'conversation.reopened': { schema: SUPPORT_EVENT_SCHEMAS['conversation.reopened'], audience: 'members' },
+  'conversation.handed_back': { schema: SUPPORT_EVENT_SCHEMAS['conversation.handed_back'], audience: 'members' },
+  'conversation.closed': { schema: SUPPORT_EVENT_SCHEMAS['conversation.closed'], audience: 'members' },
+  'csat.submitted': { schema: SUPPORT_EVENT_SCHEMAS['csat.submitted'], audience: 'members' },
+  'note.created': { schema: STAFF_EVENT_SCHEMAS['note.created'], audience: 'staff' },
+  'support.summary': { schema: STAFF_EVENT_SCHEMAS['support.summary'], audience: 'staff' },
+  'support.sentiment': { schema: STAFF_EVENT_SCHEMAS['support.sentiment'], audience: 'staff' },
+  'routing.decided': { schema: STAFF_EVENT_SCHEMAS['routing.decided'], audience: 'staff' },
 } as const satisfies Record<DurableEventType, CatalogueEntry>;
 
 /** Every signal type, the schema of its `data` and its audience. */
@@ -131,6 +153,13 @@ export const SIGNAL_CATALOGUE = {
   'presence.left': { schema: z.object({}), audience: 'members' },
   'ai.delta': { schema: generationTextSchema, audience: 'members' },
   'ai.snapshot': { schema: generationTextSchema, audience: 'members' },
+  /** The customer's place in the queue and the estimated wait (null: no estimate yet); `closedUntil` when the team is outside its business hours. */
+  'queue.position': {
+    schema: z.object({ position: z.number().int().positive(), estimatedWaitMs: z.number().int().nonnegative().nullable(), team: identifierSchema.nullable(), closedUntil: z.number().int().nullable().optional() }),
+    audience: 'members',
+  },
+  /** An agent opened (or left) the conversation in the console: collision detection between agents. */
+  'agent.viewing': { schema: z.object({ active: z.boolean(), name: z.string().nullable() }), audience: 'staff' },
   /** Something to tell a user; `data` is the application's (any extra keys are kept). */
 } as const satisfies Record<SignalType, CatalogueEntry>;
 

@@ -61,6 +61,19 @@ export const DURABLE_EVENT_TYPES = [
   'ai.completed',
   'ai.stopped',
   'ai.failed',
+  'handoff.requested',
+  'conversation.queued',
+  'conversation.assigned',
+  'conversation.transferred',
+  'conversation.resolved',
+  'conversation.reopened',
+  'conversation.handed_back',
+  'conversation.closed',
+  'csat.submitted',
+  'note.created',
+  'support.summary',
+  'support.sentiment',
+  'routing.decided',
 ] as const;
 
 /** The events that end a generation: exactly one of them follows each `ai.started`. */
@@ -85,7 +98,7 @@ export const eventSchema = z.object({
 export type ConversationEvent = z.infer<typeof eventSchema>;
 
 /** Ephemeral signal types: published live, never stored, carry no `seq`. */
-export const SIGNAL_TYPES = ['typing', 'presence.joined', 'presence.left', 'ai.delta', 'ai.snapshot'] as const;
+export const SIGNAL_TYPES = ['typing', 'presence.joined', 'presence.left', 'ai.delta', 'ai.snapshot', 'queue.position', 'agent.viewing'] as const;
 export type SignalType = (typeof SIGNAL_TYPES)[number];
 
 /**

@@ -3,6 +3,7 @@ import { jsonValueSchema } from './json.js';
 import { errorBodySchema } from './errors.js';
 import { contentSchema, eventSchema, signalSchema } from './events.js';
 import { identifierSchema, roleSchema } from './ids.js';
+import { agentSchema, agentStatusSchema, cannedReplySchema, inboxItemSchema, inboxViewSchema, staffEventSchema, supportStateSchema, teamIdSchema } from './support.js';
 
 export const PROTOCOL_VERSION = 'v1';
 export const HISTORY_MAX_LIMIT = 200;
@@ -53,7 +54,11 @@ export const operationArgsSchemas = {
     after: z.number().int().nonnegative().optional(),
     limit: z.number().int().min(1).max(HISTORY_MAX_LIMIT).default(50),
   }),
-  subscribe: conversationArgs.extend({ since: z.number().int().nonnegative().optional() }),
+  /**
+   * Live events after `since` (default: from now). Staff may also give `staffSince`: staff-only events after
+   * that staff seq then arrive too, as `staffEvent` pushes, in order and exactly once.
+   */
+  subscribe: conversationArgs.extend({ since: z.number().int().nonnegative().optional(), staffSince: z.number().int().nonnegative().optional() }),
   unsubscribe: conversationArgs,
   typing: conversationArgs.extend({ active: z.boolean() }),
   read: conversationArgs.extend({ seq: z.number().int().positive() }),
@@ -64,6 +69,35 @@ export const operationArgsSchemas = {
   'ai.context': conversationArgs.extend({ generationId: z.string().min(1).max(64) }),
   /** Approves or denies a tool call that waits for approval (`ai.approval_requested`). The first decision wins. */
   'ai.approve': conversationArgs.extend({ approvalId: z.string().min(1).max(128), approved: z.boolean() }),
+  /** Asks for a person (the customer's button, an agent, or the backend). */
+  'support.handoff': conversationArgs.extend({ detail: z.string().max(500).optional() }),
+  /** An agent takes a queued conversation, or accepts one routing assigned to them. */
+  'support.claim': conversationArgs,
+  /** Assigns to an agent; with `expectedAgentId`, only if that is still the assignee (else `conflict`). */
+  'support.assign': conversationArgs.extend({ agentId: identifierSchema, expectedAgentId: identifierSchema.nullable().optional() }),
+  /** Moves the conversation to another agent or to a team's queue. */
+  'support.transfer': conversationArgs
+    .extend({ toAgentId: identifierSchema.optional(), toTeam: teamIdSchema.optional(), expectedAgentId: identifierSchema.nullable().optional(), reason: z.string().max(500).optional() })
+    .refine((args) => (args.toAgentId === undefined) !== (args.toTeam === undefined), 'give exactly one of toAgentId and toTeam'),
+  /** A private note: staff see it, the customer never does. */
+  'support.note': conversationArgs.extend({ clientMsgId: identifierSchema, text: z.string().min(1).max(32_768) }),
+  'support.resolve': conversationArgs,
+  'support.reopen': conversationArgs,
+  /** Hands the conversation back to the assistant. */
+  'support.handBack': conversationArgs,
+  'support.close': conversationArgs,
+  /** The customer rates the latest resolution: 1 to 5, with an optional comment. */
+  'support.rate': conversationArgs.extend({ rating: z.number().int().min(1).max(5), comment: z.string().max(2000).optional() }),
+  /** Staff-only events after `after` (a staff seq), ascending. */
+  'support.staffHistory': conversationArgs.extend({ after: z.number().int().nonnegative().default(0), limit: z.number().int().min(1).max(HISTORY_MAX_LIMIT).default(100) }),
+  /** An agent's inbox: the queue, their own conversations, their teams', or all (admins). */
+  'support.inbox': z.object({ view: inboxViewSchema, team: teamIdSchema.optional(), cursor: cursorSchema.optional(), limit: z.number().int().min(1).max(LIST_MAX_LIMIT).default(50) }),
+  /** Canned replies an agent may use (the tenant's and their teams'), filled in for a conversation if given. */
+  'support.canned': z.object({ conversationId: identifierSchema.optional() }),
+  /** Sets the calling agent's status. */
+  'agent.status': z.object({ status: agentStatusSchema }),
+  /** Tells the other agents that the caller has the conversation open (collision detection). */
+  'agent.viewing': conversationArgs.extend({ active: z.boolean() }),
   ping: z.object({}),
 } as const;
 
@@ -96,6 +130,8 @@ export const conversationViewSchema = z.object({
   lastSeq: z.number().int().nonnegative(),
   /** The assistant profile answering in this conversation, or null. */
   assistant: z.string().nullable(),
+  /** Where a support conversation (one with an assistant) stands; absent in people-only conversations. */
+  support: supportStateSchema.optional(),
 });
 export type ConversationView = z.infer<typeof conversationViewSchema>;
 
@@ -158,6 +194,26 @@ export const operationResultSchemas = {
     historyEvents: z.number(),
     providers: z.array(z.object({ name: z.string(), ok: z.boolean(), ms: z.number(), text: z.string() })),
   }),
+  'support.handoff': z.object({ seq: z.number().int().positive(), support: supportStateSchema }),
+  'support.claim': z.object({ seq: z.number().int().positive().nullable(), support: supportStateSchema }),
+  'support.assign': z.object({ seq: z.number().int().positive(), support: supportStateSchema }),
+  'support.transfer': z.object({ seq: z.number().int().positive(), support: supportStateSchema }),
+  'support.note': z.object({ eventId: z.string(), staffSeq: z.number().int().positive(), duplicate: z.boolean() }),
+  'support.resolve': z.object({ seq: z.number().int().positive(), support: supportStateSchema }),
+  'support.reopen': z.object({ seq: z.number().int().positive(), support: supportStateSchema }),
+  'support.handBack': z.object({ seq: z.number().int().positive(), support: supportStateSchema }),
+  'support.close': z.object({ seq: z.number().int().positive(), support: supportStateSchema }),
+  'support.rate': z.object({ seq: z.number().int().positive() }),
+  'support.staffHistory': z.object({ events: z.array(staffEventSchema), hasMore: z.boolean() }),
+  'support.inbox': z.object({
+    items: z.array(inboxItemSchema),
+    nextCursor: cursorSchema.nullable(),
+    /** Conversations in each view now, for the console's badges. */
+    counts: z.object({ queue: z.number().int(), mine: z.number().int(), team: z.number().int(), all: z.number().int() }),
+  }),
+  'support.canned': z.object({ replies: z.array(cannedReplySchema.extend({ rendered: z.string() })) }),
+  'agent.status': z.object({ agent: agentSchema }),
+  'agent.viewing': z.object({}),
   ping: z.object({ ts: z.number().int() }),
 } as const satisfies Record<OperationName, z.ZodType>;
 
@@ -173,6 +229,8 @@ export type ReplyFrame = z.infer<typeof replyFrameSchema>;
 export const pushFrameSchema = z.discriminatedUnion('push', [
   z.object({ push: z.literal('event'), event: eventSchema }),
   z.object({ push: z.literal('signal'), signal: signalSchema }),
+  /** A staff-only event (subscriptions with `staffSince`, staff only): ordered and exactly once by `staffSeq`. */
+  z.object({ push: z.literal('staffEvent'), event: staffEventSchema }),
   /** A notice for the user from the tenant's backend (`notify`), to every connection of the user. */
   z.object({ push: z.literal('notification'), notification: z.object({ id: z.string(), ts: z.number().int(), data: z.record(z.string(), z.unknown()) }) }),
   /** The server ended a subscription (the user lost access to the conversation); the client must not resubscribe without it. */

@@ -9,3 +9,4 @@ export * from './json.js';
 export * from './scopes.js';
 export * from './api.js';
 export * from './webhooks.js';
+export * from './support.js';
