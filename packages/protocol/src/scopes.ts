@@ -14,6 +14,8 @@ export const API_SCOPES = [
   'webhooks:read',
   'webhooks:write',
   'keys:write', // create, list and revoke API keys of the tenant
+  'support:read', // the support report, teams, agents and canned replies; staff-only events and inboxes
+  'support:write', // hand off, assign, transfer, resolve, close, notes; manage teams, agents and canned replies
 ] as const;
 
 export const apiScopeSchema = z.enum(API_SCOPES);

@@ -45,6 +45,10 @@ import { Metrics } from '../observability/metrics.js';
 import { startTracing, type TracingPipeline } from '../observability/tracing-sdk.js';
 import { ReactionRunner } from '../reactions/runner.js';
 import { WebhookReaction, WebhookService, WebhookWorker } from '../webhooks/index.js';
+import { Router } from '../support/router.js';
+import { SupportService } from '../support/service.js';
+import { TriggersReaction } from '../support/triggers.js';
+import type { Orchestrator } from '../ai/orchestrator.js';
 import { openPostgresStore } from '../store/postgres/open.js';
 import { DataDirLock } from './data-dir-lock.js';
 import { PostgresReactionCursors } from '../store/postgres/reaction-cursors.js';
@@ -225,6 +229,65 @@ interface NodeWebhooks {
 }
 
 /** Wires webhooks over the store's webhook tables; the worker runs on every node (leases keep deliveries single). */
+/**
+ * Tells the store which agents are connected here, a few times per presence grace: an agent with no
+ * connection on any node for longer than the grace counts as offline for routing.
+ */
+function reportConnectedAgents(gateway: Gateway, store: PostgresStore, presenceGraceMs: number, logger: Logger): ReturnType<typeof setInterval> {
+  const report = async () => {
+    const now = Date.now();
+    for (const [tenant, userIds] of gateway.connectedStaff()) {
+      await store.support.agentsSeen(tenant, userIds, now).catch((error: unknown) => logger.debug({ err: error }, 'reporting connected agents failed'));
+    }
+  };
+  const timer = setInterval(() => void report(), Math.max(1000, Math.min(10_000, presenceGraceMs / 3)));
+  timer.unref();
+  return timer;
+}
+
+/** The support desk: its use cases, and the router that assigns queued conversations (on every node). */
+function createSupportDesk(
+  config: Config,
+  parts: { log: ConversationLog; store: PostgresStore; bus: Bus; orchestrator: Orchestrator; metrics: Metrics; logger: Logger },
+): { support: SupportService; router: Router } {
+  const { log, store, bus, orchestrator, metrics, logger } = parts;
+  const failed = (error: unknown, what: string) => logger.warn({ err: error }, `support desk: ${what} failed`);
+  const router = new Router(
+    store.support,
+    log,
+    bus,
+    { acceptTimeoutMs: config.supportAcceptTimeoutMs, presenceGraceMs: config.presenceGraceMs, intervalMs: config.supportRouteIntervalMs },
+    {
+      assigned: (waitedMs) => {
+        metrics.supportAssignments.inc({ kind: 'routing' });
+        metrics.supportQueueWait.observe(waitedMs / 1000);
+      },
+      requeued: (reason) => metrics.supportRequeued.inc({ reason }),
+      queueDepth: (tenant, depth) => metrics.supportQueueDepth.set({ tenant }, depth),
+      failed,
+    },
+  );
+  const support = new SupportService({
+    log,
+    store: store.support,
+    members: store,
+    assistants: orchestrator,
+    bus,
+    summarizer: orchestrator.summaries,
+    observer: {
+      handoff: (reason) => metrics.supportHandoffs.inc({ reason }),
+      assigned: (kind, waitedMs) => {
+        metrics.supportAssignments.inc({ kind });
+        if (waitedMs > 0) metrics.supportQueueWait.observe(waitedMs / 1000);
+      },
+      rated: (rating) => metrics.supportRatings.inc({ rating: String(rating) }),
+      failed,
+    },
+    wakeRouting: (tenant) => router.wake(tenant),
+  });
+  return { support, router };
+}
+
 function createWebhooks(config: Config, store: PostgresStore, outbound: OutboundHttp, metrics: Metrics, logger: Logger): NodeWebhooks {
   const worker = new WebhookWorker({
     store: store.webhooks,
@@ -348,8 +411,11 @@ async function startServices(config: Config, logger: Logger, tracing: TracingPip
   // Workers record webhook deliveries (the worker that sends them runs on every node; leases keep each single).
   reactions.add(webhooks.reaction, { runsHere: config.role !== 'gateway' });
   const servesClients = config.role !== 'worker';
+  const { support, router } = createSupportDesk(config, { log, store, bus, orchestrator, metrics, logger });
+  // Customers' messages read for handoff rules, sentiment and failed answers, on every node (as answers are).
+  reactions.add(new TriggersReaction(log, orchestrator, support), { runsHere: true });
   const conversations = new ConversationService(
-    { log, members: store, bus, presence, assistants: orchestrator, sendRates: userSendRates },
+    { log, members: store, bus, presence, assistants: orchestrator, sendRates: userSendRates, agentTeams: (tenant, userId) => support.agentTeams(tenant, userId) },
     { largeRoomMembers: config.largeRoomMembers },
   );
   const gateway = new Gateway({
@@ -359,6 +425,7 @@ async function startServices(config: Config, logger: Logger, tracing: TracingPip
     presence,
     userSendRates,
     assistants: orchestrator,
+    support,
     hub,
     departures: new PresenceDepartures(config.presenceGraceMs),
     tokenExpiries: new ExpiryClock(),
@@ -386,6 +453,7 @@ async function startServices(config: Config, logger: Logger, tracing: TracingPip
   const api = createApi({
     conversations,
     webhooks: webhooks.service,
+    support,
     keys: new ApiKeys(new PostgresKeyStore(store.database), bus),
     verifier,
     logger,
@@ -427,11 +495,15 @@ async function startServices(config: Config, logger: Logger, tracing: TracingPip
   }
   if (config.role !== 'gateway') orchestrator.work();
   webhooks.worker.start();
+  router.start();
+  const agentsSeen = servesClients ? reportConnectedAgents(gateway, store, config.presenceGraceMs, logger) : null;
   const port = (server.address() as AddressInfo).port;
   return {
     port,
     server,
     stop: async () => {
+      if (agentsSeen) clearInterval(agentsSeen);
+      await router.stop();
       await gateway.shutdown(config.shutdownGraceMs);
       // The gateway's last commits are handed to their reactions (or left for another node's sweep).
       await reactions.stop(config.shutdownGraceMs);

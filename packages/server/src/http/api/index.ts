@@ -4,11 +4,12 @@ import type { ApiKeys } from '../../auth/api-keys.js';
 import type { TokenVerifier } from '../../auth/tokens.js';
 import type { ConversationService } from '../../conversations/service.js';
 import { ParleyError } from '../../core/errors.js';
-import type { WebhookAdmin } from '../../core/ports.js';
+import type { SupportDesk, WebhookAdmin } from '../../core/ports.js';
 import { authenticate, type ApiEnv } from '../authenticate.js';
 import { limitBody } from '../body-limit.js';
 import { asParleyError, errorResponse } from '../errors.js';
 import { registerConversationRoutes } from './conversations.js';
+import { registerSupportRoutes } from './support.js';
 import { registerUserRoutes, type TokenMinter } from './users.js';
 import { registerWebhookRoutes } from './webhooks.js';
 
@@ -19,6 +20,7 @@ export interface ApiDependencies {
   verifier: TokenVerifier;
   mintToken?: TokenMinter;
   webhooks: WebhookAdmin;
+  support: SupportDesk;
   logger: Logger;
   /** Largest accepted request body; larger ones get 413. */
   maxBodyBytes: number;
@@ -40,6 +42,7 @@ export function createApi(dependencies: ApiDependencies): OpenAPIHono<ApiEnv> {
   registerConversationRoutes(api, dependencies.conversations);
   registerUserRoutes(api, dependencies.conversations, dependencies.keys, dependencies.mintToken);
   registerWebhookRoutes(api, dependencies.webhooks);
+  registerSupportRoutes(api, dependencies.support);
 
   const root = new OpenAPIHono<ApiEnv>();
   root.route('/v1/api', api);
