@@ -1,5 +1,6 @@
 import { useEffect, useLayoutEffect, useRef, useState, useSyncExternalStore, type FormEvent, type KeyboardEvent } from 'react';
 import type { AnswerItem, ApprovalNote, Chat, ChatItem, ChatView, MessageItem, ToolNote } from './chat';
+import { Markdown } from './markdown';
 
 export function App({ chat }: { chat: Chat }) {
   const view = useSyncExternalStore(chat.subscribe, chat.view);
@@ -67,16 +68,20 @@ function Conversation({ view, chat }: { view: ChatView; chat: Chat }) {
           Ask anything. Try “where is my order 1234?”, “cancel my order 1234” or “tell me a long story”.
         </p>
       )}
-      {view.items.map((item: ChatItem) => (item.kind === 'message' ? <Message key={item.key} item={item} /> : <Answer key={item.key} item={item} chat={chat} />))}
+      {view.items.map((item: ChatItem) =>
+        item.kind === 'message' ? <Message key={item.key} item={item} imageHosts={view.imageHosts} /> : <Answer key={item.key} item={item} chat={chat} imageHosts={view.imageHosts} />,
+      )}
     </div>
   );
 }
 
-function Message({ item }: { item: MessageItem }) {
+function Message({ item, imageHosts }: { item: MessageItem; imageHosts: readonly string[] }) {
   return (
     <article className={`message ${item.mine ? 'mine' : 'theirs'}`} data-testid="message" data-status={item.status} aria-label={`Message from ${item.mine ? 'you' : item.author}`}>
       {!item.mine && <p className="author">{item.author}</p>}
-      <div className="bubble">{item.text}</div>
+      <div className="bubble">
+        <Markdown text={item.text} imageHosts={imageHosts} data-testid="message-text" />
+      </div>
       {item.status === 'sending' && <p className="meta">sending…</p>}
       {item.status === 'failed' && <p className="meta error">not sent: {item.error}</p>}
     </article>
@@ -121,7 +126,7 @@ function ToolLine({ tool }: { tool: ToolNote }) {
   );
 }
 
-function Answer({ item, chat }: { item: AnswerItem; chat: Chat }) {
+function Answer({ item, chat, imageHosts }: { item: AnswerItem; chat: Chat; imageHosts: readonly string[] }) {
   const fallback = item.status === 'failed' ? item.error?.fallbackText : undefined;
   const text = fallback ?? item.text;
   return (
@@ -134,9 +139,8 @@ function Answer({ item, chat }: { item: AnswerItem; chat: Chat }) {
         <Approval key={note.approvalId} note={note} chat={chat} />
       ))}
       <div className="bubble">
-        <span data-testid="answer-text">{text}</span>
+        <Markdown text={text} streaming={item.status === 'streaming'} imageHosts={imageHosts} data-testid="answer-text" />
         {item.status === 'streaming' && text.length === 0 && <span className="thinking">thinking…</span>}
-        {item.status === 'streaming' && text.length > 0 && <span className="cursor" aria-hidden="true" />}
         {item.status === 'stopped' && (
           <span className="badge" data-testid="answer-stopped">
             {' '}

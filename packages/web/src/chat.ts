@@ -14,6 +14,7 @@ import {
   type Subscription,
 } from '@parley/client';
 import { conversationKey, DevTokensOff, fetchDevToken, randomHex, type KeyValueStore } from './identity';
+import { fetchWebSettings, type WebSettings } from './web-settings';
 
 /** The assistant profile that answers in the page's conversation. */
 export const ASSISTANT = 'assistant';
@@ -78,6 +79,8 @@ export interface ChatView {
   notice: string | undefined;
   /** A problem that stops the page from working. */
   fatal: string | undefined;
+  /** Hosts whose Markdown images load (the tenant's PARLEY_IMAGE_HOSTS); empty until known, so no image loads before. */
+  imageHosts: readonly string[];
 }
 
 interface Entry {
@@ -95,6 +98,10 @@ export interface ChatOptions {
   store: KeyValueStore;
   /** A development token for the user (tests may replace it). */
   token?: (user: string) => Promise<string>;
+  /** The tenant's page settings (tests may replace it). */
+  settings?: (tenant: string) => Promise<WebSettings>;
+  /** Runs a view rebuild: by default at the next animation frame (tests may run it at once). */
+  schedule?: (rebuild: () => void) => void;
 }
 
 /**
@@ -122,6 +129,7 @@ export class Chat {
       answering: false,
       notice: undefined,
       fatal: undefined,
+      imageHosts: [],
     };
   }
 
@@ -152,7 +160,10 @@ export class Chat {
     client.on('state', (state) => this.update({ connection: state, everConnected: this.current.everConnected || state === 'connected' }));
     // Reconnect causes and the like: worth a console line, not a message on the page (the banner shows the state).
     client.on('error', (error) => console.debug('parley:', error.message));
-    client.connect().catch((error: unknown) => this.fail(`Could not connect: ${describe(error)}`));
+    client.connect().then(
+      (session) => void this.loadSettings(session.principal.tenant),
+      (error: unknown) => this.fail(`Could not connect: ${describe(error)}`),
+    );
     try {
       await this.openConversation(client);
     } catch (error) {
@@ -204,6 +215,16 @@ export class Chat {
       await this.client.approveTool(conversationId, approvalId, approved);
     } catch (error) {
       this.update({ notice: `Could not record the decision: ${describe(error)}` });
+    }
+  }
+
+  /** The tenant's page settings; without them no image loads (each shows as a link), which is the safe side. */
+  private async loadSettings(tenant: string): Promise<void> {
+    try {
+      const settings = await (this.options.settings ?? fetchWebSettings)(tenant);
+      this.update({ imageHosts: settings.imageHosts });
+    } catch (error) {
+      console.debug('parley: no page settings:', describe(error));
     }
   }
 
@@ -344,11 +365,14 @@ export class Chat {
     this.changed();
   }
 
-  /** Rebuilds the view once per task, however many events arrived in it (a replay delivers many at once). */
+  /**
+   * Rebuilds the view once per animation frame, however many events and deltas arrived since (a replay
+   * delivers many at once, a fast answer several deltas a frame): the page renders per batch, not per token.
+   */
   private changed(): void {
     if (this.scheduled) return;
     this.scheduled = true;
-    queueMicrotask(() => {
+    (this.options.schedule ?? nextFrame)(() => {
       this.scheduled = false;
       const items = [...this.entries.values()].sort((a, b) => a.order - b.order).map((entry) => entry.item);
       const answering = items.some((item) => item.kind === 'answer' && item.status === 'streaming');
@@ -356,6 +380,27 @@ export class Chat {
       for (const listener of [...this.listeners]) listener();
     });
   }
+}
+
+/**
+ * At the next animation frame, or within 100 ms when frames are paused (a hidden tab or iframe), so
+ * that what happened while hidden is there when the page shows again.
+ */
+function nextFrame(run: () => void): void {
+  if (typeof requestAnimationFrame !== 'function') {
+    queueMicrotask(run);
+    return;
+  }
+  let done = false;
+  const once = () => {
+    if (done) return;
+    done = true;
+    cancelAnimationFrame(frame);
+    clearTimeout(timer);
+    run();
+  };
+  const frame = requestAnimationFrame(once);
+  const timer = setTimeout(once, 100);
 }
 
 function messageKey(author: string, clientMsgId: string): string {
