@@ -194,7 +194,7 @@ function Agents({ desk, agents, teams, reload }: { desk: Desk; agents: Agent[]; 
   const action = useAdminAction(reload);
   return (
     <section className="admin-section">
-      <Table headers={['User', 'Name', 'Teams', 'Skills', 'Capacity', 'Status', '']}>
+      <Table headers={['User', 'Name', 'Teams', 'Skills', 'Open / capacity', 'Status', '']}>
         {agents.map((agent) => (
           <tr key={agent.userId} data-testid="agent-row">
             <td>{agent.userId}</td>

@@ -3,6 +3,7 @@ import type { AgentStatus, InboxItem, InboxView } from '@parley/client';
 import { Admin } from './Admin';
 import { ConversationView } from './ConversationView';
 import type { Desk, DeskView } from './desk';
+import { customerName } from './customer';
 import { MODE_LABELS } from './support-state';
 import { formatDuration, nameOf } from './timeline';
 
@@ -198,12 +199,6 @@ function InboxRow({ item, selected, now, names, onOpen }: { item: InboxItem; sel
       </button>
     </li>
   );
-}
-
-/** The customer's name from the conversation's metadata when the application put one there, else their id. */
-export function customerName(item: { customerId: string; metadata: Record<string, unknown> }): string {
-  const name = item.metadata.customerName ?? item.metadata.name;
-  return typeof name === 'string' && name.length > 0 ? name : item.customerId;
 }
 
 /** The current time, refreshed every `intervalMs` (for "waiting 3 min"). */

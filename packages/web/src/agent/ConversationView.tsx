@@ -65,7 +65,7 @@ export function ConversationView({ pane, view, desk, me, names }: ConversationVi
             )}
           </div>
         </header>
-        {transferring && <TransferForm pane={pane} desk={desk} me={me} onDone={() => setTransferring(false)} />}
+        {transferring && actions.transfer && <TransferForm pane={pane} desk={desk} me={me} onDone={() => setTransferring(false)} />}
         <Colleagues view={view} />
         <Timeline view={view} names={names} />
         <p className="typing-line" aria-live="polite" data-testid="typing-indicator">

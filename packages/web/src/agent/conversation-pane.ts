@@ -12,6 +12,7 @@ import {
   type TransferTarget,
 } from '@parley/client';
 import { randomHex } from '../identity';
+import { customerName } from './customer';
 import { applySupportEvent } from './support-state';
 import { Timeline, type TimelineItem } from './timeline';
 
@@ -121,6 +122,8 @@ export class ConversationPane {
       const conversation = await client.getConversation(this.conversationId);
       if (this.disposed) return;
       this.timeline.setCustomer(conversation.createdBy);
+      const customer = customerName({ customerId: conversation.createdBy, metadata: conversation.metadata });
+      if (customer !== conversation.createdBy) this.host.names.set(conversation.createdBy, customer);
       this.update({ conversation, support: conversation.support, customerId: conversation.createdBy });
       this.follow(client);
       await this.subscription?.ready;
