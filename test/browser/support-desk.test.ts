@@ -192,6 +192,11 @@ describe('support desk', () => {
     await expect.poll(() => page.getByTestId('canned-row').allTextContents()).toContainEqual(expect.stringContaining('/refund'));
     await screenshot(page, 'agent-admin');
 
+    // The report counts the rating of the first test (same server): CSAT 4 of 5 from one rating.
+    await page.getByTestId('admin-tab-report').click();
+    await expect.poll(() => page.getByTestId('report').textContent()).toContain('4.00 of 5 (1)');
+    await screenshot(page, 'agent-report');
+
     // What the console saved is what the server API has.
     const token = await devToken('olga', 'admin');
     const teams = (await api(token, 'GET', '/teams')).json.teams as Array<{ id: string; skills: string[]; businessHours: { timeZone: string; days: Record<string, string[][]> } }>;

@@ -1,9 +1,9 @@
 import { useCallback, useEffect, useState, type FormEvent, type ReactNode } from 'react';
-import type { Agent, CannedReply, Team } from '@parley/client';
+import type { Agent, CannedReply, SupportReport, Team } from '@parley/client';
 import { describeHours, hoursForm, hoursFromForm, WEEKDAYS, type HoursForm } from './business-hours';
 import type { Desk } from './desk';
 
-type Tab = 'teams' | 'agents' | 'canned';
+type Tab = 'teams' | 'agents' | 'canned' | 'report';
 
 const IDENTIFIER = /^[A-Za-z0-9_.:@-]{1,128}$/;
 
@@ -64,6 +64,7 @@ export function Admin({ desk }: { desk: Desk }) {
             ['teams', 'Teams'],
             ['agents', 'Agents'],
             ['canned', 'Canned replies'],
+            ['report', 'Report'],
           ] as const
         ).map(([value, label]) => (
           <button key={value} type="button" role="tab" aria-selected={tab === value} onClick={() => setTab(value)} data-testid={`admin-tab-${value}`}>
@@ -79,6 +80,7 @@ export function Admin({ desk }: { desk: Desk }) {
       {tab === 'teams' && <Teams desk={desk} teams={teams} reload={reload} />}
       {tab === 'agents' && <Agents desk={desk} agents={agents} teams={teams} reload={reload} />}
       {tab === 'canned' && <CannedReplies desk={desk} replies={canned} teams={teams} reload={reload} />}
+      {tab === 'report' && <Report desk={desk} agents={agents} teams={teams} />}
     </main>
   );
 }
@@ -377,6 +379,100 @@ function CannedForm({ reply, teams, busy, onSave, onCancel }: { reply: CannedRep
       </div>
     </form>
   );
+}
+
+const DAY_MS = 86_400_000;
+const PERIODS = [
+  ['Today', DAY_MS],
+  ['Last 7 days', 7 * DAY_MS],
+  ['Last 30 days', 30 * DAY_MS],
+] as const;
+
+/** The service figures of a period: queue, response and resolution times, CSAT per agent and team, handoffs. */
+function Report({ desk, agents, teams }: { desk: Desk; agents: Agent[]; teams: Team[] }) {
+  const [period, setPeriod] = useState<number>(7 * DAY_MS);
+  const [report, setReport] = useState<SupportReport | undefined>();
+  const [error, setError] = useState<string | undefined>();
+  useEffect(() => {
+    const to = Date.now();
+    desk.api.report(to - period, to).then(
+      (next) => (setReport(next), setError(undefined)),
+      (cause: unknown) => setError(cause instanceof Error ? cause.message : String(cause)),
+    );
+  }, [desk, period]);
+  const agentName = (id: string) => agents.find((agent) => agent.userId === id)?.name ?? id;
+  const teamName = (id: string | null) => (id === null ? 'default inbox' : (teams.find((team) => team.id === id)?.name ?? id));
+  return (
+    <section className="admin-section" data-testid="report">
+      <div className="admin-tabs" role="radiogroup" aria-label="Period">
+        {PERIODS.map(([label, ms]) => (
+          <button key={label} type="button" role="radio" aria-checked={period === ms} onClick={() => setPeriod(ms)}>
+            {label}
+          </button>
+        ))}
+      </div>
+      {error && <p className="error" role="alert">{error}</p>}
+      {report && (
+        <>
+          <dl className="figures">
+            <Figure label="Queue now" value={`${report.queue.depth}${report.queue.oldestWaitMs !== null ? ` (oldest ${formatMs(report.queue.oldestWaitMs)})` : ''}`} />
+            <Figure label="Average wait" value={formatMs(report.queue.averageWaitMs)} />
+            <Figure label="First response (median · 90%)" value={`${formatMs(report.firstResponseMs.p50)} · ${formatMs(report.firstResponseMs.p90)}`} />
+            <Figure label="Resolution (median · 90%)" value={`${formatMs(report.resolutionMs.p50)} · ${formatMs(report.resolutionMs.p90)}`} />
+            <Figure label="CSAT" value={report.csat.average === null ? '—' : `${report.csat.average.toFixed(2)} of 5 (${report.csat.count})`} />
+            <Figure label="Handoff rate" value={`${percent(report.handoffs.rate)} (${report.handoffs.handedOff} of ${report.handoffs.conversations})`} />
+            <Figure label="Resolved by the assistant" value={percent(report.botResolvedRate)} />
+          </dl>
+          <Table headers={['CSAT per agent', 'Average', 'Ratings']}>
+            {report.csat.byAgent.map((row) => (
+              <tr key={row.agentId}>
+                <td>{agentName(row.agentId)}</td>
+                <td>{row.average.toFixed(2)}</td>
+                <td>{row.count}</td>
+              </tr>
+            ))}
+          </Table>
+          <Table headers={['CSAT per team', 'Average', 'Ratings']}>
+            {report.csat.byTeam.map((row) => (
+              <tr key={row.team ?? ''}>
+                <td>{teamName(row.team)}</td>
+                <td>{row.average.toFixed(2)}</td>
+                <td>{row.count}</td>
+              </tr>
+            ))}
+          </Table>
+          <Table headers={['Handoff reason', 'Conversations']}>
+            {Object.entries(report.handoffs.byReason).map(([reason, count]) => (
+              <tr key={reason}>
+                <td>{reason}</td>
+                <td>{count}</td>
+              </tr>
+            ))}
+          </Table>
+        </>
+      )}
+    </section>
+  );
+}
+
+function Figure({ label, value }: { label: string; value: string }) {
+  return (
+    <div>
+      <dt>{label}</dt>
+      <dd>{value}</dd>
+    </div>
+  );
+}
+
+function formatMs(ms: number | null): string {
+  if (ms === null) return '—';
+  if (ms < 60_000) return `${Math.round(ms / 1000)} s`;
+  if (ms < 3_600_000) return `${(ms / 60_000).toFixed(1)} min`;
+  return `${(ms / 3_600_000).toFixed(1)} h`;
+}
+
+function percent(rate: number | null): string {
+  return rate === null ? '—' : `${Math.round(rate * 100)}%`;
 }
 
 function Table({ headers, children }: { headers: string[]; children: ReactNode }) {

@@ -1,4 +1,4 @@
-import type { Agent, BusinessHours, CannedReply, Team } from '@parley/client';
+import type { Agent, BusinessHours, CannedReply, SupportReport, Team } from '@parley/client';
 
 /** Where the server API keeps the support desk's settings. */
 const SUPPORT_API = '/v1/api/support';
@@ -77,6 +77,11 @@ export class SupportAdminApi {
 
   async deleteCanned(id: string): Promise<void> {
     await this.request('DELETE', `/canned/${encodeURIComponent(id)}`);
+  }
+
+  /** Service figures for [from, to) (ms since the epoch): queue, first response, resolution, CSAT, handoffs. */
+  report(from: number, to: number): Promise<SupportReport> {
+    return this.request<SupportReport>('GET', `/report?from=${from}&to=${to}`);
   }
 
   private async request<Result>(method: string, path: string, body?: unknown): Promise<Result> {
