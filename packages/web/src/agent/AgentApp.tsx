@@ -31,10 +31,11 @@ export function AgentApp({ store, initialSession, oidc }: AgentAppProps) {
   }, [session, store]);
   if (!session) return <SignIn store={store} oidc={oidc} onSignedIn={setSession} />;
   if (!desk || desk.session !== session) return null;
-  const signOut = () => {
+  const signOut = async () => {
+    await desk.signOut();
     session.signOut();
     setDesk(undefined);
     setSession(undefined);
   };
-  return <Console desk={desk} onSignOut={signOut} />;
+  return <Console desk={desk} onSignOut={() => void signOut()} />;
 }

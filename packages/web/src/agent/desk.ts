@@ -124,6 +124,12 @@ export class Desk {
     void this.loadDirectory();
   }
 
+  /** Signs out: offline first (so routing stops assigning at once, not after the presence grace), then closes. */
+  async signOut(): Promise<void> {
+    await this.client?.setAgentStatus('offline').catch(() => undefined);
+    this.dispose();
+  }
+
   /** Closes the connection for good. */
   dispose(): void {
     clearInterval(this.pollTimer);
