@@ -11,9 +11,13 @@ import {
   type GenerationStatus,
   type KnownEvent,
   type ParleyEvent,
+  type ParleySignal,
   type Subscription,
+  type SupportState,
 } from '@parley/client';
+import { applySupportEvent } from './agent/support-state';
 import { conversationKey, DevTokensOff, fetchDevToken, randomHex, type KeyValueStore } from './identity';
+import { ASSISTANT_ANSWERS, agentLabel, isSupportEvent, supportNote, type QueuePosition, type SupportNote } from './support-view';
 import { fetchWebSettings, type WebSettings } from './web-settings';
 
 /** The assistant profile that answers in the page's conversation. */
@@ -35,6 +39,8 @@ export interface MessageItem {
   key: string;
   author: string;
   mine: boolean;
+  /** Sent by a support agent (then `author` is their name). */
+  fromAgent: boolean;
   text: string;
   /** `sending` until the server acknowledged it; `failed` when it refused it. */
   status: 'sending' | 'sent' | 'failed';
@@ -61,7 +67,19 @@ export interface AnswerItem {
   error?: GenerationState['error'];
 }
 
-export type ChatItem = MessageItem | AnswerItem;
+/** A line about the support desk in the conversation: a hand-over, an agent joining, a resolution. */
+export interface SupportNoteItem extends SupportNote {
+  kind: 'support';
+  key: string;
+}
+
+export type ChatItem = MessageItem | AnswerItem | SupportNoteItem;
+
+/** The rating form's state: sending, or the server's refusal. */
+export interface RatingState {
+  sending: boolean;
+  error: string | undefined;
+}
 
 /** What the page shows; a new object whenever anything changed. */
 export interface ChatView {
@@ -81,6 +99,15 @@ export interface ChatView {
   fatal: string | undefined;
   /** Hosts whose Markdown images load (the tenant's PARLEY_IMAGE_HOSTS); empty until known, so no image loads before. */
   imageHosts: readonly string[];
+  /** Where the conversation stands at the support desk: who answers, who the agent is, whether it was rated. */
+  support: SupportState;
+  /** The customer's place in the queue, while queued and once the server said it. */
+  queue: QueuePosition | undefined;
+  /** "Agent Dana" while an agent is typing. */
+  agentTyping: string | undefined;
+  /** The "talk to a person" request is on its way. */
+  handingOff: boolean;
+  rating: RatingState;
 }
 
 interface Entry {
@@ -104,6 +131,12 @@ export interface ChatOptions {
   schedule?: (rebuild: () => void) => void;
 }
 
+/** An agent typing without saying so again for this long has stopped (their `typing: false` may be lost). */
+const AGENT_TYPING_TIMEOUT_MS = 8000;
+/** While the customer types, `typing: true` goes out again this often, and `false` after this long idle. */
+const TYPING_REFRESH_MS = 3000;
+const TYPING_IDLE_MS = 4000;
+
 /**
  * The chat page's state, outside React: the client, the one conversation of this user and browser, its
  * events assembled into messages and answers. React reads it through `subscribe` and `view`.
@@ -117,6 +150,11 @@ export class Chat {
   private unplaced = 0;
   private scheduled = false;
   private current: ChatView;
+  /** Agents' names by id, from their assignments: their messages and typing show the name. */
+  private readonly agentNames = new Map<string, string | null>();
+  private agentTypingTimer: ReturnType<typeof setTimeout> | undefined;
+  private typingSentAt: number | undefined;
+  private typingIdleTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(private readonly options: ChatOptions) {
     this.current = {
@@ -130,6 +168,11 @@ export class Chat {
       notice: undefined,
       fatal: undefined,
       imageHosts: [],
+      support: ASSISTANT_ANSWERS,
+      queue: undefined,
+      agentTyping: undefined,
+      handingOff: false,
+      rating: { sending: false, error: undefined },
     };
   }
 
@@ -173,6 +216,8 @@ export class Chat {
 
   /** Closes the connection for good. */
   dispose(): void {
+    clearTimeout(this.agentTypingTimer);
+    clearTimeout(this.typingIdleTimer);
     this.generations?.close();
     this.client?.close();
   }
@@ -185,8 +230,9 @@ export class Chat {
     if (!client || !conversationId || trimmed.length === 0) return;
     const clientMsgId = newClientMsgId();
     const key = messageKey(this.options.user, clientMsgId);
-    this.put(key, { kind: 'message', key, author: this.options.user, mine: true, text: trimmed, status: 'sending' }, UNPLACED + this.unplaced++);
+    this.put(key, { kind: 'message', key, author: this.options.user, mine: true, fromAgent: false, text: trimmed, status: 'sending' }, UNPLACED + this.unplaced++);
     this.update({ notice: undefined });
+    this.stopTyping();
     try {
       const ack = await client.send(conversationId, trimmed, { clientMsgId });
       this.patch(key, { status: 'sent' }, ack.seq);
@@ -228,6 +274,88 @@ export class Chat {
     }
   }
 
+  // ---- the support desk ----------------------------------------------------------------------------
+
+  /** Asks for a person ("Talk to a person"); the queue and the agent show as the server's events arrive. */
+  async handoff(): Promise<void> {
+    const conversationId = this.current.conversationId;
+    if (!this.client || !conversationId || this.current.handingOff) return;
+    this.update({ handingOff: true, notice: undefined });
+    try {
+      await this.client.handoff(conversationId);
+    } catch (error) {
+      this.update({ notice: `Could not reach a person: ${describe(error)}` });
+    } finally {
+      this.update({ handingOff: false });
+    }
+  }
+
+  /** Rates the latest resolution (1 to 5, and a comment); the server's refusal (a second rating: `conflict`) shows in the form. */
+  async rate(rating: number, comment: string): Promise<void> {
+    const conversationId = this.current.conversationId;
+    if (!this.client || !conversationId || this.current.rating.sending) return;
+    this.update({ rating: { sending: true, error: undefined } });
+    try {
+      const trimmed = comment.trim();
+      await this.client.rate(conversationId, rating, trimmed.length > 0 ? trimmed : undefined);
+      this.update({ rating: { sending: false, error: undefined } });
+    } catch (error) {
+      this.update({ rating: { sending: false, error: describe(error) } });
+    }
+  }
+
+  /** The customer is typing: tells the agent (or the queue), at most every few seconds, and stops after a pause. */
+  typing(): void {
+    const conversationId = this.current.conversationId;
+    const mode = this.current.support.mode;
+    if (!this.client || !conversationId || (mode !== 'queued' && mode !== 'agent')) return;
+    const now = Date.now();
+    if (this.typingSentAt === undefined || now - this.typingSentAt >= TYPING_REFRESH_MS) {
+      this.typingSentAt = now;
+      this.client.typing(conversationId, true).catch((error: unknown) => console.debug('parley: typing:', describe(error)));
+    }
+    clearTimeout(this.typingIdleTimer);
+    this.typingIdleTimer = setTimeout(() => this.stopTyping(), TYPING_IDLE_MS);
+  }
+
+  private stopTyping(): void {
+    clearTimeout(this.typingIdleTimer);
+    const conversationId = this.current.conversationId;
+    if (this.typingSentAt === undefined || !this.client || !conversationId) return;
+    this.typingSentAt = undefined;
+    this.client.typing(conversationId, false).catch((error: unknown) => console.debug('parley: typing:', describe(error)));
+  }
+
+  private onSupportEvent(event: ParleyEvent): void {
+    if (!isSupportEvent(event)) return;
+    const before = this.current.support;
+    const support = applySupportEvent(before, event);
+    if (event.type === 'conversation.assigned') this.agentNames.set(event.data.agentId, event.data.agentName);
+    const note = supportNote(event, before, this.options.user);
+    if (note) this.put(`support:${event.id}`, { kind: 'support', key: `support:${event.id}`, ...note }, event.seq);
+    const leftQueue = support.mode !== 'queued';
+    const agentLeft = support.mode !== 'agent';
+    this.update({ support, ...(leftQueue ? { queue: undefined } : {}), ...(agentLeft ? { agentTyping: undefined } : {}), ...(event.type === 'conversation.resolved' ? { rating: { sending: false, error: undefined } } : {}) });
+  }
+
+  private onSignal(signal: ParleySignal): void {
+    if (signal.type === 'queue.position') {
+      if (this.current.support.mode === 'queued') this.update({ queue: signal.data });
+      return;
+    }
+    if (signal.type === 'typing' && signal.actor.kind === 'agent') this.agentTyped(signal.actor.id, signal.data.active);
+  }
+
+  private agentTyped(agentId: string, active: boolean): void {
+    clearTimeout(this.agentTypingTimer);
+    if (!active) {
+      this.update({ agentTyping: undefined });
+      return;
+    }
+    this.update({ agentTyping: agentLabel(this.agentNames.get(agentId) ?? this.current.support.assigneeName) });
+    this.agentTypingTimer = setTimeout(() => this.update({ agentTyping: undefined }), AGENT_TYPING_TIMEOUT_MS);
+  }
+
   // ---- the conversation ----------------------------------------------------------------------------
 
   /** Follows the kept conversation; creates a new one when there is none, or the kept one is gone or not ours. */
@@ -255,6 +383,7 @@ export class Chat {
     const generations = new Generations(subscription, (error) => console.error(error));
     const detach = [
       subscription.on('event', (event) => this.onEvent(event)),
+      subscription.on('signal', (signal) => this.onSignal(signal)),
       generations.on('update', (state) => this.onGeneration(state)),
       subscription.on('end', (error) => {
         if (error && this.subscription === subscription) this.fail(`The conversation ended: ${describe(error)}`);
@@ -308,7 +437,7 @@ export class Chat {
       default:
         // The final ai.* events reach onGeneration through Generations; receipts, membership and types newer
         // than this page are not shown.
-        return;
+        return this.onSupportEvent(event);
     }
   }
 
@@ -317,9 +446,12 @@ export class Chat {
     const key = clientMsgId ? messageKey(event.actor.id, clientMsgId) : `event:${event.id}`;
     const existing = this.entries.get(key)?.item;
     const mine = event.actor.kind === 'user' && event.actor.id === this.options.user;
+    const fromAgent = event.actor.kind === 'agent';
+    const author = fromAgent ? agentLabel(this.agentNames.get(event.actor.id)) : event.actor.id;
     const text = contentText(event.data.content);
+    if (fromAgent && this.current.agentTyping) this.agentTyped(event.actor.id, false);
     if (existing?.kind === 'message') this.patch(key, { status: 'sent', text }, event.seq);
-    else this.put(key, { kind: 'message', key, author: event.actor.id, mine, text, status: 'sent' }, event.seq);
+    else this.put(key, { kind: 'message', key, author, mine, fromAgent, text, status: 'sent' }, event.seq);
   }
 
   private onGeneration(state: GenerationState): void {
