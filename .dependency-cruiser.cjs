@@ -58,9 +58,11 @@ module.exports = {
     },
     {
       name: 'web-uses-only-the-sdk-and-react',
-      comment: 'The web page reaches the server through the SDK only: no server code, no Node built-ins, no other packages.',
+      comment:
+        'The web page reaches the server through the SDK only: no server code, no Node built-ins, no other packages ' +
+        'but the Markdown renderer, which only src/markdown/ uses (next rule).',
       severity: 'error',
-      from: { path: '^packages/web/src/' },
+      from: { path: '^packages/web/src/', pathNot: '^packages/web/src/markdown/' },
       to: {
         pathNot: [
           '^packages/web/src/',
@@ -69,6 +71,15 @@ module.exports = {
           '^node_modules/react/',
           '^node_modules/react-dom/',
         ],
+      },
+    },
+    {
+      name: 'web-markdown-uses-only-its-renderer',
+      comment: 'Markdown is rendered by react-markdown with GFM, sanitizing, remend (unfinished Markdown while streaming) and Shiki, and nothing else.',
+      severity: 'error',
+      from: { path: '^packages/web/src/markdown/' },
+      to: {
+        pathNot: ['^packages/web/src/markdown/', '^node_modules/react/', '^node_modules/(react-markdown|remark-gfm|rehype-sanitize|remend|shiki)/'],
       },
     },
     {

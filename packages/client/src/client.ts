@@ -6,7 +6,10 @@ import {
   type Ack,
   type Codec,
   type Content,
+  type Agent,
+  type AgentStatus,
   type ConversationView,
+  type InboxView,
   type OperationArgs,
   type OperationInput,
   type OperationName,
@@ -29,19 +32,31 @@ import {
   type ConnectResult,
   type HistoryOptions,
   type HistoryPage,
+  type InboxOptions,
+  type InboxPage,
+  type NoteResult,
   type OpenOptions,
   type OpenResult,
   type PingResult,
   type PresenceResult,
   type ReadResult,
+  type RenderedCannedReply,
   type ResolvedOptions,
   type SendOptions,
+  type StaffHistoryOptions,
+  type StaffHistoryPage,
   type SubscribeOptions,
+  type SupportTransition,
+  type TransferTarget,
 } from './options.js';
 import { Outbox } from './outbox.js';
+import { parseStaffEvent, type ParleyStaffEvent } from './staff-events.js';
 import type { Subscription } from './subscription.js';
 import { fetchToken, refreshDelay } from './token.js';
 import { resolveWebSocket, type WebSocketConstructor } from './websocket.js';
+
+/** How many times `note` sends a note again after a retryable failure (same clientMsgId: never stored twice). */
+const NOTE_RETRIES = 3;
 
 /** How the client introduces itself in `connect`. */
 export const CLIENT_INFO = { name: '@parley/client', version: '0.1.0' } as const;
@@ -96,6 +111,7 @@ export class ParleyClient {
       requestNow: (op, args) => this.requestNow(op, args),
       retryDelay: (attempt) => this.retryDelay(attempt),
       publish: (event) => this.emitter.emit('event', event),
+      publishStaff: (event) => this.emitter.emit('staffEvent', event),
       report: (error) => this.report(error),
       release: (feed) => this.feeds.get(feed.conversationId) === feed && this.feeds.delete(feed.conversationId),
       onListenerError: (error, type) => this.listenerFailed(error, type),
@@ -172,11 +188,15 @@ export class ParleyClient {
    */
   subscribe(conversationId: string, options: SubscribeOptions = {}): Subscription {
     if (this.currentState === 'closed') throw closedError();
-    const { since } = parseArguments('subscribe', options.since === undefined ? { conversationId } : { conversationId, since: options.since });
+    const input: OperationInput<'subscribe'> = { conversationId };
+    if (options.since !== undefined) input.since = options.since;
+    if (options.staff === true) input.staffSince = options.staffSince ?? 0;
+    else if (options.staffSince !== undefined) throw new ParleyClientError('bad_request', 'staffSince needs staff: true');
+    const { since, staffSince } = parseArguments('subscribe', input);
     if (this.feeds.has(conversationId)) {
       throw new ParleyClientError('conflict', `already subscribed to ${conversationId}: reuse that Subscription or unsubscribe first`);
     }
-    const feed = new ConversationFeed(conversationId, { since, bufferSize: options.bufferSize ?? DEFAULT_BUFFER_SIZE }, this.feedHost);
+    const feed = new ConversationFeed(conversationId, { since, staffSince, bufferSize: options.bufferSize ?? DEFAULT_BUFFER_SIZE }, this.feedHost);
     this.feeds.set(conversationId, feed);
     if (this.live) feed.activate();
     return feed.subscription;
@@ -258,6 +278,102 @@ export class ParleyClient {
   /** A round trip to the server. */
   ping(): Promise<PingResult> {
     return this.call('ping', {});
+  }
+
+  // ---- support desk ------------------------------------------------------------------------------------
+
+  /** Asks for a person: the conversation leaves the assistant and waits in a queue. */
+  handoff(conversationId: string, detail?: string): Promise<SupportTransition> {
+    return this.call('support.handoff', detail === undefined ? { conversationId } : { conversationId, detail });
+  }
+
+  /** Takes a queued conversation (or accepts one routing assigned to this agent). */
+  claim(conversationId: string): Promise<OperationResult<'support.claim'>> {
+    return this.call('support.claim', { conversationId });
+  }
+
+  /** Assigns the conversation to an agent; with `expectedAgentId`, only if that is still the assignee (else `conflict`). */
+  assign(conversationId: string, agentId: string, expectedAgentId?: string | null): Promise<SupportTransition> {
+    return this.call('support.assign', expectedAgentId === undefined ? { conversationId, agentId } : { conversationId, agentId, expectedAgentId });
+  }
+
+  /** Moves the conversation to another agent or to a team's queue. */
+  transfer(conversationId: string, target: TransferTarget): Promise<SupportTransition> {
+    return this.call('support.transfer', { conversationId, ...target });
+  }
+
+  /**
+   * Leaves a private note that only staff see. Sent again on retryable failures with the same clientMsgId, so
+   * it is stored once; pass your own `clientMsgId` to make a later re-send idempotent too.
+   */
+  async note(conversationId: string, text: string, clientMsgId: string = newClientMsgId()): Promise<NoteResult> {
+    const args = { conversationId, clientMsgId, text };
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.call('support.note', args);
+      } catch (error) {
+        const failure = toClientError(error);
+        if (!failure.retryable || attempt >= NOTE_RETRIES || this.currentState === 'closed') throw failure;
+        await sleep(failure.retryAfterMs ?? this.retryDelay(attempt));
+      }
+    }
+  }
+
+  /** Marks the conversation resolved; the customer is asked for a rating. */
+  resolve(conversationId: string): Promise<SupportTransition> {
+    return this.call('support.resolve', { conversationId });
+  }
+
+  /** Reopens a resolved conversation to the agent. */
+  reopen(conversationId: string): Promise<SupportTransition> {
+    return this.call('support.reopen', { conversationId });
+  }
+
+  /** Hands the conversation back to the assistant, which answers again from the next message. */
+  handBack(conversationId: string): Promise<SupportTransition> {
+    return this.call('support.handBack', { conversationId });
+  }
+
+  /** Closes the conversation for good (not to be confused with `close()`, which closes this client). */
+  closeConversation(conversationId: string): Promise<SupportTransition> {
+    return this.call('support.close', { conversationId });
+  }
+
+  /** The customer rates the latest resolution, 1 to 5, with an optional comment; once per resolution. */
+  rate(conversationId: string, rating: number, comment?: string): Promise<OperationResult<'support.rate'>> {
+    return this.call('support.rate', comment === undefined ? { conversationId, rating } : { conversationId, rating, comment });
+  }
+
+  /** A page of the conversation's staff-only events after the staff seq `after`, ascending, typed by the catalogue. */
+  async staffHistory(conversationId: string, options: StaffHistoryOptions = {}): Promise<StaffHistoryPage> {
+    const page = await this.call('support.staffHistory', { conversationId, ...options });
+    const events: ParleyStaffEvent[] = [];
+    for (const event of page.events) {
+      const parsed = parseStaffEvent(event);
+      if (parsed.ok) events.push(parsed.event);
+      else this.report(parsed.error);
+    }
+    return { events, hasMore: page.hasMore };
+  }
+
+  /** A page of this agent's inbox (queue, mine, team, all), with the count of every view. */
+  inbox(view: InboxView, options: InboxOptions = {}): Promise<InboxPage> {
+    return this.call('support.inbox', { view, ...options });
+  }
+
+  /** The canned replies this agent may use, with their variables filled in for `conversationId` if given. */
+  async cannedReplies(conversationId?: string): Promise<RenderedCannedReply[]> {
+    return (await this.call('support.canned', conversationId === undefined ? {} : { conversationId })).replies;
+  }
+
+  /** Sets this agent's status (online, away, offline); resolves with the agent as the server now sees it. */
+  async setAgentStatus(status: AgentStatus): Promise<Agent> {
+    return (await this.call('agent.status', { status })).agent;
+  }
+
+  /** Tells the other agents that this one has the conversation open (or closed it): "Sam is viewing". */
+  async viewing(conversationId: string, active: boolean): Promise<void> {
+    await this.call('agent.viewing', { conversationId, active });
   }
 
   // ---- requests -------------------------------------------------------------------------------------
@@ -441,17 +557,25 @@ export class ParleyClient {
   }
 
   private pushed(frame: EventOrSignalFrame): void {
-    if (frame.push === 'event') return this.feeds.get(frame.event.conversation)?.receive(frame.event);
-    if (frame.push === 'notification') return this.emitter.emit('notification', frame.notification);
-    if (frame.push === 'unsubscribed') {
-      // Access was taken away: the subscription ends for good (no resubscribe on reconnect).
-      const error = new ParleyClientError(frame.code === 'forbidden' ? 'forbidden' : 'not_found', frame.reason);
-      return this.feeds.get(frame.conversationId)?.end(error);
+    switch (frame.push) {
+      case 'event':
+        return this.feeds.get(frame.event.conversation)?.receive(frame.event);
+      case 'staffEvent':
+        return this.feeds.get(frame.event.conversation)?.receiveStaff(frame.event);
+      case 'notification':
+        return this.emitter.emit('notification', frame.notification);
+      case 'unsubscribed': {
+        // Access was taken away: the subscription ends for good (no resubscribe on reconnect).
+        const error = new ParleyClientError(frame.code === 'forbidden' ? 'forbidden' : 'not_found', frame.reason);
+        return this.feeds.get(frame.conversationId)?.end(error);
+      }
+      case 'signal': {
+        const parsed = parseSignal(frame.signal);
+        if (!parsed.ok) return this.report(parsed.error);
+        this.feeds.get(frame.signal.conversation)?.receiveSignal(parsed.signal);
+        return this.emitter.emit('signal', parsed.signal);
+      }
     }
-    const parsed = parseSignal(frame.signal);
-    if (!parsed.ok) return this.report(parsed.error);
-    this.feeds.get(frame.signal.conversation)?.receiveSignal(parsed.signal);
-    this.emitter.emit('signal', parsed.signal);
   }
 
   /** Reports a final failure, then shuts down. */
@@ -505,6 +629,10 @@ export class ParleyClient {
       throw error;
     });
   }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 function deferred<T>(): Deferred<T> {

@@ -1,5 +1,4 @@
 import {
-  HISTORY_MAX_LIMIT,
   parseEvent,
   type ConversationEvent,
   type OperationArgs,
@@ -7,9 +6,12 @@ import {
   type OperationResult,
   type ParleyEvent,
   type ParleySignal,
+  type StaffEvent,
 } from '@parley/protocol';
 import { Emitter, type ListenerErrorHandler } from './emitter.js';
 import { ParleyClientError, closedError, toClientError } from './errors.js';
+import { SequenceTrack } from './sequence-track.js';
+import { parseStaffEvent, type ParleyStaffEvent } from './staff-events.js';
 import { Subscription, type SubscribeResult, type SubscriptionEvents, type SubscriptionStatus } from './subscription.js';
 
 /** What a feed needs from the client. */
@@ -20,6 +22,8 @@ export interface FeedHost {
   retryDelay(attempt: number): number;
   /** An event was delivered (for the client-wide 'event'). */
   publish(event: ParleyEvent): void;
+  /** A staff-only event was delivered (for the client-wide 'staffEvent'). */
+  publishStaff(event: ParleyStaffEvent): void;
   /** A problem worth telling the application about (client-wide 'error'). */
   report(error: Error): void;
   /** The feed ended: forget it. */
@@ -31,23 +35,25 @@ export interface FeedHost {
 /** How a feed starts. */
 export interface FeedOptions {
   since?: number | undefined;
+  /** The staff seq to follow staff-only events from; undefined: no staff events. */
+  staffSince?: number | undefined;
   bufferSize: number;
 }
 
 /**
- * The client side of one subscribed conversation: (re)subscribes from `lastSeq` on every connection,
- * drops events it already delivered, and fetches missing ones from history before delivering later ones.
+ * The client side of one subscribed conversation: (re)subscribes from `lastSeq` (and `lastStaffSeq` when it
+ * follows staff events) on every connection, drops what it already delivered, and fetches missing events from
+ * history before delivering later ones.
  */
 export class ConversationFeed {
   readonly subscription: Subscription;
   readonly emitter: Emitter<SubscriptionEvents>;
   readonly ready: Promise<SubscribeResult>;
   readonly bufferSize: number;
-  lastSeq: number | undefined;
   status: SubscriptionStatus = 'subscribing';
   endError: Error | undefined;
-  private readonly pending: ConversationEvent[] = [];
-  private draining = false;
+  private readonly events: SequenceTrack<ConversationEvent>;
+  private readonly staff: SequenceTrack<StaffEvent> | undefined;
   private attempt = 0;
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
   private settleReady = { resolve: (_result: SubscribeResult) => {}, reject: (_error: Error) => {} };
@@ -57,23 +63,36 @@ export class ConversationFeed {
     options: FeedOptions,
     private readonly host: FeedHost,
   ) {
-    this.lastSeq = options.since;
     this.bufferSize = options.bufferSize;
     this.emitter = new Emitter<SubscriptionEvents>(host.onListenerError);
     this.ready = new Promise<SubscribeResult>((resolve, reject) => (this.settleReady = { resolve, reject }));
     this.ready.catch(() => {});
+    this.events = this.eventTrack(options.since);
+    this.staff = options.staffSince === undefined ? undefined : this.staffTrack(options.staffSince);
     this.subscription = new Subscription(this);
   }
 
-  /** Subscribes on the current connection, resuming after `lastSeq`; called on every (re)connect. */
+  /** The seq of the last event delivered. */
+  get lastSeq(): number | undefined {
+    return this.events.last;
+  }
+
+  /** The staff seq of the last staff event delivered; undefined when the feed does not follow staff events. */
+  get lastStaffSeq(): number | undefined {
+    return this.staff?.last;
+  }
+
+  /** Subscribes on the current connection, resuming after `lastSeq` (and `lastStaffSeq`); called on every (re)connect. */
   activate(): void {
     if (this.status === 'ended') return;
     this.clearRetry();
     this.status = 'subscribing';
-    // Whatever was waiting for a gap fill is replayed by the server after `since`.
-    this.pending.length = 0;
-    const since = this.lastSeq;
-    const args = since === undefined ? { conversationId: this.conversationId } : { conversationId: this.conversationId, since };
+    // Whatever was waiting for a gap fill is replayed by the server after `since` / `staffSince`.
+    this.events.reset();
+    this.staff?.reset();
+    const args: OperationArgs<'subscribe'> = { conversationId: this.conversationId };
+    if (this.events.last !== undefined) args.since = this.events.last;
+    if (this.staff?.last !== undefined) args.staffSince = this.staff.last;
     this.host.requestNow('subscribe', args)?.then(
       (result) => this.subscribed(result),
       (error: unknown) => this.subscribeFailed(toClientError(error)),
@@ -89,9 +108,12 @@ export class ConversationFeed {
 
   /** An event pushed by the server, delivered once its predecessors have been. */
   receive(event: ConversationEvent): void {
-    if (this.status === 'ended') return;
-    this.pending.push(event);
-    void this.drain();
+    if (this.status !== 'ended') this.events.receive(event);
+  }
+
+  /** A staff-only event pushed by the server; ignored unless this feed follows staff events. */
+  receiveStaff(event: StaffEvent): void {
+    if (this.status !== 'ended') this.staff?.receive(event);
   }
 
   /** A signal pushed by the server, already read against the catalogue. */
@@ -105,7 +127,8 @@ export class ConversationFeed {
     this.status = 'ended';
     this.endError = error;
     this.clearRetry();
-    this.pending.length = 0;
+    this.events.reset();
+    this.staff?.reset();
     this.host.release(this);
     this.settleReady.reject(error ?? closedError('unsubscribed before the server confirmed'));
     if (error) this.emitter.emit('error', error);
@@ -119,16 +142,43 @@ export class ConversationFeed {
     await this.host.requestNow('unsubscribe', { conversationId: this.conversationId })?.catch(() => undefined);
   }
 
+  private eventTrack(since: number | undefined): SequenceTrack<ConversationEvent> {
+    return new SequenceTrack<ConversationEvent>(`events of ${this.conversationId}`, since, {
+      seqOf: (event) => event.seq,
+      fetch: (after, limit) => this.host.requestNow('history', { conversationId: this.conversationId, after, limit })?.then((page) => page.events),
+      deliver: (event) => this.deliver(event),
+      ...this.trackHooks(),
+    });
+  }
+
+  private staffTrack(since: number): SequenceTrack<StaffEvent> {
+    return new SequenceTrack<StaffEvent>(`staff events of ${this.conversationId}`, since, {
+      seqOf: (event) => event.staffSeq,
+      fetch: (after, limit) => this.host.requestNow('support.staffHistory', { conversationId: this.conversationId, after, limit })?.then((page) => page.events),
+      deliver: (event) => this.deliverStaff(event),
+      ...this.trackHooks(),
+    });
+  }
+
+  private trackHooks() {
+    return {
+      // A pending retry timer drains when it fires; draining earlier would ignore the server's retryAfterMs.
+      canDrain: () => this.status !== 'ended' && this.retryTimer === undefined,
+      fetchFailed: (error: ParleyClientError) => this.fetchFailed(error),
+      report: (error: ParleyClientError) => this.report(error),
+    };
+  }
+
   private subscribed(result: SubscribeResult): void {
     if (this.status === 'ended') return;
     this.attempt = 0;
     this.status = 'active';
-    if (this.lastSeq === undefined) this.lastSeq = result.headSeq;
-    else if (result.headSeq < this.lastSeq) {
-      this.report(new ParleyClientError('conflict', `the server's head of ${this.conversationId} (${result.headSeq}) is behind lastSeq ${this.lastSeq}`));
+    if (this.events.last === undefined) this.events.last = result.headSeq;
+    else if (result.headSeq < this.events.last) {
+      this.report(new ParleyClientError('conflict', `the server's head of ${this.conversationId} (${result.headSeq}) is behind lastSeq ${this.events.last}`));
     }
     this.settleReady.resolve(result);
-    void this.drain();
+    this.drainAll();
   }
 
   private subscribeFailed(error: ParleyClientError): void {
@@ -141,55 +191,15 @@ export class ConversationFeed {
     this.retryLater(error, () => this.activate());
   }
 
-  private async drain(): Promise<void> {
-    // A pending retry timer drains when it fires; draining earlier would ignore the server's retryAfterMs.
-    if (this.draining || this.lastSeq === undefined || this.retryTimer !== undefined) return;
-    this.draining = true;
-    try {
-      while (this.status !== 'ended') {
-        const event = this.pending[0];
-        if (!event) return;
-        if (event.seq > this.lastSeq + 1) {
-          if (!(await this.fill(this.lastSeq, event.seq))) return;
-          continue;
-        }
-        this.pending.shift();
-        if (event.seq === this.lastSeq + 1) this.deliver(event);
-        // Older seqs were delivered already: duplicates.
-      }
-    } finally {
-      this.draining = false;
-    }
-  }
-
-  /** Fetches and delivers (a page of) the events between `after` and `seq`; false when it could not (retried later). */
-  private async fill(after: number, seq: number): Promise<boolean> {
-    const limit = Math.min(HISTORY_MAX_LIMIT, seq - 1 - after);
-    const reply = this.host.requestNow('history', { conversationId: this.conversationId, after, limit });
-    if (!reply) return false; // offline: the resume after reconnecting replays the gap
-    let events: ConversationEvent[];
-    try {
-      events = (await reply).events;
-    } catch (error) {
-      this.fillFailed(toClientError(error));
-      return false;
-    }
-    if (this.status === 'ended' || this.lastSeq !== after) return this.status !== 'ended';
-    for (const event of [...events].sort((left, right) => left.seq - right.seq)) {
-      if (event.seq === this.lastSeq + 1 && event.seq < seq) this.deliver(event);
-    }
-    if (this.lastSeq === after) {
-      // The server has nothing to fill the gap with: deliver what follows rather than stall forever.
-      this.report(new ParleyClientError('internal', `events ${after + 1}..${seq - 1} of ${this.conversationId} are missing from history`));
-      this.lastSeq = seq - 1;
-    }
-    return true;
-  }
-
-  private fillFailed(error: ParleyClientError): void {
+  private fetchFailed(error: ParleyClientError): void {
     if (this.status === 'ended' || error.code === 'disconnected') return;
     this.report(error);
-    this.retryLater(error, () => void this.drain());
+    this.retryLater(error, () => this.drainAll());
+  }
+
+  private drainAll(): void {
+    void this.events.drain();
+    void this.staff?.drain();
   }
 
   /**
@@ -197,11 +207,18 @@ export class ConversationFeed {
    * reported ('error', with the event on it) instead of delivered as typed; its seq counts as delivered.
    */
   private deliver(event: ConversationEvent): void {
-    this.lastSeq = event.seq;
     const parsed = parseEvent(event);
     if (!parsed.ok) return this.report(parsed.error);
     this.emitter.emit('event', parsed.event);
     this.host.publish(parsed.event);
+  }
+
+  /** Delivers the next staff event, typed as `deliver` types events. */
+  private deliverStaff(event: StaffEvent): void {
+    const parsed = parseStaffEvent(event);
+    if (!parsed.ok) return this.report(parsed.error);
+    this.emitter.emit('staffEvent', parsed.event);
+    this.host.publishStaff(parsed.event);
   }
 
   private retryLater(error: ParleyClientError, action: () => void): void {

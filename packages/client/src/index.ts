@@ -6,14 +6,23 @@ export {
   type ConnectResult,
   type HistoryOptions,
   type HistoryPage,
+  type InboxOptions,
+  type InboxPage,
+  type NoteResult,
   type OpenOptions,
   type OpenResult,
   type PingResult,
   type PresenceResult,
   type ReadResult,
+  type RenderedCannedReply,
   type SendOptions,
+  type StaffHistoryOptions,
+  type StaffHistoryPage,
   type SubscribeOptions,
+  type SupportTransition,
+  type TransferTarget,
 } from './options.js';
+export { isKnownStaffEventType, parseStaffEvent, type KnownStaffEvent, type KnownStaffEventType, type ParleyStaffEvent, type ParsedStaffEvent, type UnknownStaffEvent } from './staff-events.js';
 export { Generations, type GenerationState, type GenerationStatus } from './generations.js';
 export { Subscription, type SubscribeResult, type SubscriptionEvents, type SubscriptionStatus } from './subscription.js';
 export { ParleyClientError, type ClientErrorCode, type LocalErrorCode, type ParleyClientErrorOptions } from './errors.js';
@@ -25,6 +34,19 @@ export type { Listener } from './emitter.js';
 export type {
   Ack,
   Actor,
+  Agent,
+  AgentStatus,
+  BusinessHours,
+  CannedReply,
+  ConversationMode,
+  HandoffReason,
+  InboxItem,
+  InboxView,
+  StaffEvent,
+  SupportReport,
+  SupportState,
+  Team,
+  TransitionOrigin,
   Content,
   ConversationEvent,
   ConversationView,

@@ -2,6 +2,7 @@ import type { OperationInput, OperationResult, ParleyEvent, ParleySignal } from 
 import { DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js';
 import { CODEC_NAMES, type CodecName } from './codecs.js';
 import { ParleyClientError } from './errors.js';
+import type { ParleyStaffEvent } from './staff-events.js';
 import type { TokenSource } from './token.js';
 import type { WebSocketConstructor } from './websocket.js';
 
@@ -32,6 +33,8 @@ export interface ClientEvents {
   event: ParleyEvent;
   /** A signal (typing, presence, AI deltas) of any subscribed conversation. */
   signal: ParleySignal;
+  /** A staff-only event of any conversation subscribed with `staff: true`, in order and once; typed as on a Subscription. */
+  staffEvent: ParleyStaffEvent;
   /** A notice the application's backend sent to this user (server API `notify`). */
   notification: { id: string; ts: number; data: Record<string, unknown> };
   /** The new state, on every change. */
@@ -53,6 +56,13 @@ export interface SendOptions {
 export interface SubscribeOptions {
   /** Deliver every event after this seq first (0: the whole conversation); absent: only new events. */
   since?: number;
+  /**
+   * Also follow the staff-only events (notes, summaries, sentiment, routing decisions; agents and admins only),
+   * resumed across reconnects from the last staff seq delivered. Default false.
+   */
+  staff?: boolean;
+  /** With `staff`: deliver the staff events after this staff seq first. Default 0 (all of them). */
+  staffSince?: number;
   /** Events each async iterator buffers for a slow consumer before it fails with `busy`. Default 1000. */
   bufferSize?: number;
 }
@@ -73,6 +83,29 @@ export type ReadResult = OperationResult<'read'>;
 export type PresenceResult = OperationResult<'presence'>;
 /** The result of `ping`: the server's clock. */
 export type PingResult = OperationResult<'ping'>;
+
+/** Where a support conversation stands after a transition (resolve, reopen, hand back, close, ...), with the event's seq. */
+export type SupportTransition = OperationResult<'support.resolve'>;
+/** Where `transfer` moves a conversation: to an agent, or to a team's queue; `expectedAgentId` guards against a stale assignee. */
+export type TransferTarget = ({ toAgentId: string; toTeam?: never } | { toTeam: string; toAgentId?: never }) & {
+  expectedAgentId?: string | null;
+  reason?: string;
+};
+/** The result of `note`: the staff event's id and staff seq; `duplicate` when this clientMsgId was stored before. */
+export type NoteResult = OperationResult<'support.note'>;
+/** Options of `staffHistory`: staff events after the staff seq `after` (default 0), at most `limit`. */
+export type StaffHistoryOptions = Omit<OperationInput<'support.staffHistory'>, 'conversationId'>;
+/** A page of staff-only events, typed like a subscription's `staffEvent`. */
+export interface StaffHistoryPage {
+  events: ParleyStaffEvent[];
+  hasMore: boolean;
+}
+/** Options of `inbox`: a team (view `team`), a page cursor, a page size. */
+export type InboxOptions = Omit<OperationInput<'support.inbox'>, 'view'>;
+/** A page of an agent's inbox, with the live count of every view. */
+export type InboxPage = OperationResult<'support.inbox'>;
+/** A canned reply with its text filled in for the conversation (`rendered`). */
+export type RenderedCannedReply = OperationResult<'support.canned'>['replies'][number];
 
 const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
 const DEFAULT_OUTBOX_LIMIT = 1000;

@@ -1,6 +1,7 @@
 import type { OperationResult, ParleyEvent, ParleySignal } from '@parley/protocol';
 import type { Emitter, Listener } from './emitter.js';
 import { EventQueue } from './event-queue.js';
+import type { ParleyStaffEvent } from './staff-events.js';
 
 /** What a Subscription emits. */
 export interface SubscriptionEvents {
@@ -9,6 +10,11 @@ export interface SubscriptionEvents {
    * `data`), or, for a type this SDK does not know, as it came.
    */
   event: ParleyEvent;
+  /**
+   * A staff-only event (note, summary, sentiment, routing decision), in `staffSeq` order, each exactly once;
+   * only on subscriptions made with `staff: true` (agents and admins).
+   */
+  staffEvent: ParleyStaffEvent;
   /** An ephemeral signal of this conversation (typing, presence, AI deltas), typed the same way. */
   signal: ParleySignal;
   /** Something went wrong; non-fatal unless followed by 'end'. An event or signal whose data does not match its type comes here (`InvalidDataError`). */
@@ -27,6 +33,7 @@ export type SubscribeResult = OperationResult<'subscribe'>;
 export interface SubscriptionSource {
   readonly conversationId: string;
   readonly lastSeq: number | undefined;
+  readonly lastStaffSeq: number | undefined;
   readonly status: SubscriptionStatus;
   readonly endError: Error | undefined;
   readonly ready: Promise<SubscribeResult>;
@@ -50,6 +57,11 @@ export class Subscription implements AsyncIterable<ParleyEvent> {
   /** The seq of the last event delivered; undefined until the server reports the head (when subscribed without `since`). */
   get lastSeq(): number | undefined {
     return this.source.lastSeq;
+  }
+
+  /** The staff seq of the last staff-only event delivered; undefined unless subscribed with `staff: true`. */
+  get lastStaffSeq(): number | undefined {
+    return this.source.lastStaffSeq;
   }
 
   /** Whether the server has confirmed the subscription on the current connection. */

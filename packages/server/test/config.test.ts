@@ -67,3 +67,21 @@ describe('the README', () => {
     }
   });
 });
+
+describe('PARLEY_IMAGE_HOSTS', () => {
+  it('is a JSON object of tenants (or *) and their image hosts, none by default', () => {
+    expect(loadConfig({}).imageHosts).toEqual({});
+    expect(loadConfig({ PARLEY_IMAGE_HOSTS: '{"demo": ["Images.Example.com", "*.cdn.example", "127.0.0.1:8080"], "*": ["static.example"]}' }).imageHosts).toEqual({
+      demo: ['images.example.com', '*.cdn.example', '127.0.0.1:8080'],
+      '*': ['static.example'],
+    });
+  });
+
+  it('refuses what is not JSON, a tenant that is no identifier and a host that is no host', () => {
+    expect(problems({ PARLEY_IMAGE_HOSTS: 'images.example.com' })).toEqual([expect.stringMatching(/^PARLEY_IMAGE_HOSTS=.*must be JSON/)]);
+    expect(problems({ PARLEY_IMAGE_HOSTS: '{"a tenant": ["images.example.com"]}' })).toHaveLength(1);
+    for (const host of ['https://images.example.com', 'images.example.com/path', '*', 'a*.example.com', '']) {
+      expect(problems({ PARLEY_IMAGE_HOSTS: JSON.stringify({ demo: [host] }) }), host).toEqual([expect.stringContaining('must be a host name')]);
+    }
+  });
+});

@@ -1,5 +1,7 @@
 import { useEffect, useLayoutEffect, useRef, useState, useSyncExternalStore, type FormEvent, type KeyboardEvent } from 'react';
-import type { AnswerItem, ApprovalNote, Chat, ChatItem, ChatView, MessageItem, ToolNote } from './chat';
+import type { AnswerItem, ApprovalNote, Chat, ChatItem, ChatView, MessageItem, SupportNoteItem, ToolNote } from './chat';
+import { Markdown } from './markdown';
+import { queueText, wantsRating } from './support-view';
 
 export function App({ chat }: { chat: Chat }) {
   const view = useSyncExternalStore(chat.subscribe, chat.view);
@@ -17,6 +19,7 @@ export function App({ chat }: { chat: Chat }) {
       </header>
       <ConnectionBanner view={view} />
       <Conversation view={view} chat={chat} />
+      <SupportStatus view={view} chat={chat} />
       <Composer view={view} chat={chat} />
     </div>
   );
@@ -67,19 +70,96 @@ function Conversation({ view, chat }: { view: ChatView; chat: Chat }) {
           Ask anything. Try “where is my order 1234?”, “cancel my order 1234” or “tell me a long story”.
         </p>
       )}
-      {view.items.map((item: ChatItem) => (item.kind === 'message' ? <Message key={item.key} item={item} /> : <Answer key={item.key} item={item} chat={chat} />))}
+      {view.items.map((item: ChatItem) => {
+        if (item.kind === 'message') return <Message key={item.key} item={item} imageHosts={view.imageHosts} />;
+        if (item.kind === 'support') return <SupportLine key={item.key} item={item} />;
+        return <Answer key={item.key} item={item} chat={chat} imageHosts={view.imageHosts} />;
+      })}
     </div>
   );
 }
 
-function Message({ item }: { item: MessageItem }) {
+function Message({ item, imageHosts }: { item: MessageItem; imageHosts: readonly string[] }) {
   return (
-    <article className={`message ${item.mine ? 'mine' : 'theirs'}`} data-testid="message" data-status={item.status} aria-label={`Message from ${item.mine ? 'you' : item.author}`}>
+    <article
+      className={`message ${item.mine ? 'mine' : 'theirs'}${item.fromAgent ? ' from-agent' : ''}`}
+      data-testid="message"
+      data-status={item.status}
+      data-from={item.fromAgent ? 'agent' : item.mine ? 'me' : 'user'}
+      aria-label={`Message from ${item.mine ? 'you' : item.author}`}
+    >
       {!item.mine && <p className="author">{item.author}</p>}
-      <div className="bubble">{item.text}</div>
+      <div className="bubble">
+        <Markdown text={item.text} imageHosts={imageHosts} data-testid="message-text" />
+      </div>
       {item.status === 'sending' && <p className="meta">sending…</p>}
       {item.status === 'failed' && <p className="meta error">not sent: {item.error}</p>}
     </article>
+  );
+}
+
+function SupportLine({ item }: { item: SupportNoteItem }) {
+  return (
+    <p className={`support-note support-${item.testId}`} data-testid={item.testId} role="note">
+      {item.text}
+    </p>
+  );
+}
+
+/** Under the conversation: the queue, the agent typing, the rating prompt. */
+function SupportStatus({ view, chat }: { view: ChatView; chat: Chat }) {
+  const { mode } = view.support;
+  return (
+    <>
+      {mode === 'queued' && (
+        <p className="support-status" role="status" data-testid="queue-position">
+          {queueText(view.queue)}
+        </p>
+      )}
+      {view.agentTyping && (
+        <p className="support-status typing" role="status" data-testid="agent-typing">
+          {view.agentTyping} is typing…
+        </p>
+      )}
+      {wantsRating(view.support) && <RatingPrompt key={view.support.resolution} view={view} chat={chat} />}
+    </>
+  );
+}
+
+/** 1 to 5 stars and a comment, once per resolution. */
+function RatingPrompt({ view, chat }: { view: ChatView; chat: Chat }) {
+  const [rating, setRating] = useState<number | undefined>(undefined);
+  const [comment, setComment] = useState('');
+  const submit = (event: FormEvent) => {
+    event.preventDefault();
+    if (rating !== undefined) void chat.rate(rating, comment);
+  };
+  return (
+    <form className="rating" onSubmit={submit} role="group" aria-labelledby="rating-title" data-testid="rating-prompt">
+      <p id="rating-title" className="rating-title">
+        How did we do? Rate this conversation
+      </p>
+      <div className="stars" role="radiogroup" aria-label="Rating from 1 to 5">
+        {[1, 2, 3, 4, 5].map((value) => (
+          <label key={value} className={`star${rating !== undefined && value <= rating ? ' on' : ''}`} title={`${value} of 5`}>
+            <input type="radio" name="rating" value={value} aria-label={String(value)} checked={rating === value} onChange={() => setRating(value)} />
+            <span aria-hidden="true">★</span>
+          </label>
+        ))}
+      </div>
+      <label className="visually-hidden" htmlFor="rating-comment">
+        Comment
+      </label>
+      <textarea id="rating-comment" rows={2} maxLength={2000} placeholder="Anything to add? (optional)" value={comment} onChange={(event) => setComment(event.target.value)} />
+      {view.rating.error && (
+        <p className="meta error" role="alert" data-testid="rating-error">
+          {view.rating.error}
+        </p>
+      )}
+      <button type="submit" className="send" disabled={rating === undefined || view.rating.sending}>
+        Send rating
+      </button>
+    </form>
   );
 }
 
@@ -121,7 +201,7 @@ function ToolLine({ tool }: { tool: ToolNote }) {
   );
 }
 
-function Answer({ item, chat }: { item: AnswerItem; chat: Chat }) {
+function Answer({ item, chat, imageHosts }: { item: AnswerItem; chat: Chat; imageHosts: readonly string[] }) {
   const fallback = item.status === 'failed' ? item.error?.fallbackText : undefined;
   const text = fallback ?? item.text;
   return (
@@ -134,9 +214,8 @@ function Answer({ item, chat }: { item: AnswerItem; chat: Chat }) {
         <Approval key={note.approvalId} note={note} chat={chat} />
       ))}
       <div className="bubble">
-        <span data-testid="answer-text">{text}</span>
+        <Markdown text={text} streaming={item.status === 'streaming'} imageHosts={imageHosts} data-testid="answer-text" />
         {item.status === 'streaming' && text.length === 0 && <span className="thinking">thinking…</span>}
-        {item.status === 'streaming' && text.length > 0 && <span className="cursor" aria-hidden="true" />}
         {item.status === 'stopped' && (
           <span className="badge" data-testid="answer-stopped">
             {' '}
@@ -157,7 +236,8 @@ function Answer({ item, chat }: { item: AnswerItem; chat: Chat }) {
 function Composer({ view, chat }: { view: ChatView; chat: Chat }) {
   const [text, setText] = useState('');
   const input = useRef<HTMLTextAreaElement>(null);
-  const disabled = !view.ready || view.fatal !== undefined || view.connection === 'closed';
+  const closed = view.support.mode === 'closed';
+  const disabled = !view.ready || view.fatal !== undefined || view.connection === 'closed' || closed;
   useEffect(() => {
     if (!disabled) input.current?.focus();
   }, [disabled]);
@@ -186,14 +266,22 @@ function Composer({ view, chat }: { view: ChatView; chat: Chat }) {
           ref={input}
           rows={1}
           value={text}
-          placeholder="Write a message…"
+          placeholder={closed ? 'This conversation is closed' : 'Write a message…'}
           disabled={disabled}
-          onChange={(event) => setText(event.target.value)}
+          onChange={(event) => {
+            setText(event.target.value);
+            if (event.target.value.length > 0) chat.typing();
+          }}
           onKeyDown={onKeyDown}
         />
         {view.answering && (
           <button type="button" className="stop" onClick={() => void chat.stop()}>
             Stop
+          </button>
+        )}
+        {view.ready && view.support.mode === 'assistant' && (
+          <button type="button" className="handoff" data-testid="handoff-button" disabled={view.handingOff || disabled} onClick={() => void chat.handoff()}>
+            Talk to a person
           </button>
         )}
         <button type="submit" className="send" disabled={disabled || text.trim().length === 0}>

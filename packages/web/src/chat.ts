@@ -11,9 +11,14 @@ import {
   type GenerationStatus,
   type KnownEvent,
   type ParleyEvent,
+  type ParleySignal,
   type Subscription,
+  type SupportState,
 } from '@parley/client';
+import { applySupportEvent } from './agent/support-state';
 import { conversationKey, DevTokensOff, fetchDevToken, randomHex, type KeyValueStore } from './identity';
+import { ASSISTANT_ANSWERS, agentLabel, isSupportEvent, supportNote, type QueuePosition, type SupportNote } from './support-view';
+import { fetchWebSettings, type WebSettings } from './web-settings';
 
 /** The assistant profile that answers in the page's conversation. */
 export const ASSISTANT = 'assistant';
@@ -34,6 +39,8 @@ export interface MessageItem {
   key: string;
   author: string;
   mine: boolean;
+  /** Sent by a support agent (then `author` is their name). */
+  fromAgent: boolean;
   text: string;
   /** `sending` until the server acknowledged it; `failed` when it refused it. */
   status: 'sending' | 'sent' | 'failed';
@@ -60,7 +67,19 @@ export interface AnswerItem {
   error?: GenerationState['error'];
 }
 
-export type ChatItem = MessageItem | AnswerItem;
+/** A line about the support desk in the conversation: a hand-over, an agent joining, a resolution. */
+export interface SupportNoteItem extends SupportNote {
+  kind: 'support';
+  key: string;
+}
+
+export type ChatItem = MessageItem | AnswerItem | SupportNoteItem;
+
+/** The rating form's state: sending, or the server's refusal. */
+export interface RatingState {
+  sending: boolean;
+  error: string | undefined;
+}
 
 /** What the page shows; a new object whenever anything changed. */
 export interface ChatView {
@@ -78,6 +97,17 @@ export interface ChatView {
   notice: string | undefined;
   /** A problem that stops the page from working. */
   fatal: string | undefined;
+  /** Hosts whose Markdown images load (the tenant's PARLEY_IMAGE_HOSTS); empty until known, so no image loads before. */
+  imageHosts: readonly string[];
+  /** Where the conversation stands at the support desk: who answers, who the agent is, whether it was rated. */
+  support: SupportState;
+  /** The customer's place in the queue, while queued and once the server said it. */
+  queue: QueuePosition | undefined;
+  /** "Agent Dana" while an agent is typing. */
+  agentTyping: string | undefined;
+  /** The "talk to a person" request is on its way. */
+  handingOff: boolean;
+  rating: RatingState;
 }
 
 interface Entry {
@@ -95,7 +125,17 @@ export interface ChatOptions {
   store: KeyValueStore;
   /** A development token for the user (tests may replace it). */
   token?: (user: string) => Promise<string>;
+  /** The tenant's page settings (tests may replace it). */
+  settings?: (tenant: string) => Promise<WebSettings>;
+  /** Runs a view rebuild: by default at the next animation frame (tests may run it at once). */
+  schedule?: (rebuild: () => void) => void;
 }
+
+/** An agent typing without saying so again for this long has stopped (their `typing: false` may be lost). */
+const AGENT_TYPING_TIMEOUT_MS = 8000;
+/** While the customer types, `typing: true` goes out again this often, and `false` after this long idle. */
+const TYPING_REFRESH_MS = 3000;
+const TYPING_IDLE_MS = 4000;
 
 /**
  * The chat page's state, outside React: the client, the one conversation of this user and browser, its
@@ -110,6 +150,11 @@ export class Chat {
   private unplaced = 0;
   private scheduled = false;
   private current: ChatView;
+  /** Agents' names by id, from their assignments: their messages and typing show the name. */
+  private readonly agentNames = new Map<string, string | null>();
+  private agentTypingTimer: ReturnType<typeof setTimeout> | undefined;
+  private typingSentAt: number | undefined;
+  private typingIdleTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(private readonly options: ChatOptions) {
     this.current = {
@@ -122,6 +167,12 @@ export class Chat {
       answering: false,
       notice: undefined,
       fatal: undefined,
+      imageHosts: [],
+      support: ASSISTANT_ANSWERS,
+      queue: undefined,
+      agentTyping: undefined,
+      handingOff: false,
+      rating: { sending: false, error: undefined },
     };
   }
 
@@ -152,7 +203,10 @@ export class Chat {
     client.on('state', (state) => this.update({ connection: state, everConnected: this.current.everConnected || state === 'connected' }));
     // Reconnect causes and the like: worth a console line, not a message on the page (the banner shows the state).
     client.on('error', (error) => console.debug('parley:', error.message));
-    client.connect().catch((error: unknown) => this.fail(`Could not connect: ${describe(error)}`));
+    client.connect().then(
+      (session) => void this.loadSettings(session.principal.tenant),
+      (error: unknown) => this.fail(`Could not connect: ${describe(error)}`),
+    );
     try {
       await this.openConversation(client);
     } catch (error) {
@@ -162,6 +216,8 @@ export class Chat {
 
   /** Closes the connection for good. */
   dispose(): void {
+    clearTimeout(this.agentTypingTimer);
+    clearTimeout(this.typingIdleTimer);
     this.generations?.close();
     this.client?.close();
   }
@@ -174,8 +230,9 @@ export class Chat {
     if (!client || !conversationId || trimmed.length === 0) return;
     const clientMsgId = newClientMsgId();
     const key = messageKey(this.options.user, clientMsgId);
-    this.put(key, { kind: 'message', key, author: this.options.user, mine: true, text: trimmed, status: 'sending' }, UNPLACED + this.unplaced++);
+    this.put(key, { kind: 'message', key, author: this.options.user, mine: true, fromAgent: false, text: trimmed, status: 'sending' }, UNPLACED + this.unplaced++);
     this.update({ notice: undefined });
+    this.stopTyping();
     try {
       const ack = await client.send(conversationId, trimmed, { clientMsgId });
       this.patch(key, { status: 'sent' }, ack.seq);
@@ -207,6 +264,98 @@ export class Chat {
     }
   }
 
+  /** The tenant's page settings; without them no image loads (each shows as a link), which is the safe side. */
+  private async loadSettings(tenant: string): Promise<void> {
+    try {
+      const settings = await (this.options.settings ?? fetchWebSettings)(tenant);
+      this.update({ imageHosts: settings.imageHosts });
+    } catch (error) {
+      console.debug('parley: no page settings:', describe(error));
+    }
+  }
+
+  // ---- the support desk ----------------------------------------------------------------------------
+
+  /** Asks for a person ("Talk to a person"); the queue and the agent show as the server's events arrive. */
+  async handoff(): Promise<void> {
+    const conversationId = this.current.conversationId;
+    if (!this.client || !conversationId || this.current.handingOff) return;
+    this.update({ handingOff: true, notice: undefined });
+    try {
+      await this.client.handoff(conversationId);
+    } catch (error) {
+      this.update({ notice: `Could not reach a person: ${describe(error)}` });
+    } finally {
+      this.update({ handingOff: false });
+    }
+  }
+
+  /** Rates the latest resolution (1 to 5, and a comment); the server's refusal (a second rating: `conflict`) shows in the form. */
+  async rate(rating: number, comment: string): Promise<void> {
+    const conversationId = this.current.conversationId;
+    if (!this.client || !conversationId || this.current.rating.sending) return;
+    this.update({ rating: { sending: true, error: undefined } });
+    try {
+      const trimmed = comment.trim();
+      await this.client.rate(conversationId, rating, trimmed.length > 0 ? trimmed : undefined);
+      this.update({ rating: { sending: false, error: undefined } });
+    } catch (error) {
+      this.update({ rating: { sending: false, error: describe(error) } });
+    }
+  }
+
+  /** The customer is typing: tells the agent (or the queue), at most every few seconds, and stops after a pause. */
+  typing(): void {
+    const conversationId = this.current.conversationId;
+    const mode = this.current.support.mode;
+    if (!this.client || !conversationId || (mode !== 'queued' && mode !== 'agent')) return;
+    const now = Date.now();
+    if (this.typingSentAt === undefined || now - this.typingSentAt >= TYPING_REFRESH_MS) {
+      this.typingSentAt = now;
+      this.client.typing(conversationId, true).catch((error: unknown) => console.debug('parley: typing:', describe(error)));
+    }
+    clearTimeout(this.typingIdleTimer);
+    this.typingIdleTimer = setTimeout(() => this.stopTyping(), TYPING_IDLE_MS);
+  }
+
+  private stopTyping(): void {
+    clearTimeout(this.typingIdleTimer);
+    const conversationId = this.current.conversationId;
+    if (this.typingSentAt === undefined || !this.client || !conversationId) return;
+    this.typingSentAt = undefined;
+    this.client.typing(conversationId, false).catch((error: unknown) => console.debug('parley: typing:', describe(error)));
+  }
+
+  private onSupportEvent(event: ParleyEvent): void {
+    if (!isSupportEvent(event)) return;
+    const before = this.current.support;
+    const support = applySupportEvent(before, event);
+    if (event.type === 'conversation.assigned') this.agentNames.set(event.data.agentId, event.data.agentName);
+    const note = supportNote(event, before, this.options.user);
+    if (note) this.put(`support:${event.id}`, { kind: 'support', key: `support:${event.id}`, ...note }, event.seq);
+    const leftQueue = support.mode !== 'queued';
+    const agentLeft = support.mode !== 'agent';
+    this.update({ support, ...(leftQueue ? { queue: undefined } : {}), ...(agentLeft ? { agentTyping: undefined } : {}), ...(event.type === 'conversation.resolved' ? { rating: { sending: false, error: undefined } } : {}) });
+  }
+
+  private onSignal(signal: ParleySignal): void {
+    if (signal.type === 'queue.position') {
+      if (this.current.support.mode === 'queued') this.update({ queue: signal.data });
+      return;
+    }
+    if (signal.type === 'typing' && signal.actor.kind === 'agent') this.agentTyped(signal.actor.id, signal.data.active);
+  }
+
+  private agentTyped(agentId: string, active: boolean): void {
+    clearTimeout(this.agentTypingTimer);
+    if (!active) {
+      this.update({ agentTyping: undefined });
+      return;
+    }
+    this.update({ agentTyping: agentLabel(this.agentNames.get(agentId) ?? this.current.support.assigneeName) });
+    this.agentTypingTimer = setTimeout(() => this.update({ agentTyping: undefined }), AGENT_TYPING_TIMEOUT_MS);
+  }
+
   // ---- the conversation ----------------------------------------------------------------------------
 
   /** Follows the kept conversation; creates a new one when there is none, or the kept one is gone or not ours. */
@@ -234,6 +383,7 @@ export class Chat {
     const generations = new Generations(subscription, (error) => console.error(error));
     const detach = [
       subscription.on('event', (event) => this.onEvent(event)),
+      subscription.on('signal', (signal) => this.onSignal(signal)),
       generations.on('update', (state) => this.onGeneration(state)),
       subscription.on('end', (error) => {
         if (error && this.subscription === subscription) this.fail(`The conversation ended: ${describe(error)}`);
@@ -287,7 +437,7 @@ export class Chat {
       default:
         // The final ai.* events reach onGeneration through Generations; receipts, membership and types newer
         // than this page are not shown.
-        return;
+        return this.onSupportEvent(event);
     }
   }
 
@@ -296,9 +446,12 @@ export class Chat {
     const key = clientMsgId ? messageKey(event.actor.id, clientMsgId) : `event:${event.id}`;
     const existing = this.entries.get(key)?.item;
     const mine = event.actor.kind === 'user' && event.actor.id === this.options.user;
+    const fromAgent = event.actor.kind === 'agent';
+    const author = fromAgent ? agentLabel(this.agentNames.get(event.actor.id)) : event.actor.id;
     const text = contentText(event.data.content);
+    if (fromAgent && this.current.agentTyping) this.agentTyped(event.actor.id, false);
     if (existing?.kind === 'message') this.patch(key, { status: 'sent', text }, event.seq);
-    else this.put(key, { kind: 'message', key, author: event.actor.id, mine, text, status: 'sent' }, event.seq);
+    else this.put(key, { kind: 'message', key, author, mine, fromAgent, text, status: 'sent' }, event.seq);
   }
 
   private onGeneration(state: GenerationState): void {
@@ -344,11 +497,14 @@ export class Chat {
     this.changed();
   }
 
-  /** Rebuilds the view once per task, however many events arrived in it (a replay delivers many at once). */
+  /**
+   * Rebuilds the view once per animation frame, however many events and deltas arrived since (a replay
+   * delivers many at once, a fast answer several deltas a frame): the page renders per batch, not per token.
+   */
   private changed(): void {
     if (this.scheduled) return;
     this.scheduled = true;
-    queueMicrotask(() => {
+    (this.options.schedule ?? nextFrame)(() => {
       this.scheduled = false;
       const items = [...this.entries.values()].sort((a, b) => a.order - b.order).map((entry) => entry.item);
       const answering = items.some((item) => item.kind === 'answer' && item.status === 'streaming');
@@ -356,6 +512,27 @@ export class Chat {
       for (const listener of [...this.listeners]) listener();
     });
   }
+}
+
+/**
+ * At the next animation frame, or within 100 ms when frames are paused (a hidden tab or iframe), so
+ * that what happened while hidden is there when the page shows again.
+ */
+function nextFrame(run: () => void): void {
+  if (typeof requestAnimationFrame !== 'function') {
+    queueMicrotask(run);
+    return;
+  }
+  let done = false;
+  const once = () => {
+    if (done) return;
+    done = true;
+    cancelAnimationFrame(frame);
+    clearTimeout(timer);
+    run();
+  };
+  const frame = requestAnimationFrame(once);
+  const timer = setTimeout(once, 100);
 }
 
 function messageKey(author: string, clientMsgId: string): string {

@@ -9,6 +9,7 @@ import {
   type OperationArgs,
   type OperationName,
   type RequestId,
+  type StaffEvent,
 } from '@parley/protocol';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -29,14 +30,16 @@ const USER = 'alice';
 
 /**
  * A scripted, in-memory Parley server on a random port: enough of protocol v1 (connect, token.refresh,
- * subscribe with since, message.send with clientMsgId dedup, history, ...) to test the client against,
- * plus hooks to misbehave on purpose. It validates every client frame with the protocol schemas.
+ * subscribe with since and staffSince, message.send and support.note with clientMsgId dedup, history, staff
+ * history, ...) to test the client against, plus hooks to misbehave on purpose. It validates every client frame with the protocol schemas.
  */
 export class FakeServer {
   readonly received: ReceivedRequest[] = [];
   readonly connections: FakeConnection[] = [];
   readonly conversations = new Map<string, ConversationView>();
   readonly logs = new Map<string, ConversationEvent[]>();
+  /** Staff-only events per conversation (their own sequence, `staffSeq`). */
+  readonly staffLogs = new Map<string, StaffEvent[]>();
   /** Lifetime of accepted tokens, for `expiresAt`. */
   tokenLifetimeMs = 3_600_000;
   /** The `pingIntervalMs` announced in connect replies (0: the client does not ping). */
@@ -45,6 +48,7 @@ export class FakeServer {
   readonly rejectedTokens = new Set<string>();
   intercept: Interceptor | undefined;
   private readonly acks = new Map<string, Ack>();
+  private readonly noteAcks = new Map<string, { eventId: string; staffSeq: number; duplicate: boolean }>();
 
   private constructor(private readonly wss: WebSocketServer) {
     wss.on('connection', (socket) => this.accept(socket));
@@ -105,6 +109,50 @@ export class FakeServer {
     for (const connection of this.connections) {
       if (!connection.closed && connection.subscriptions.has(event.conversation)) connection.send({ push: 'event', event });
     }
+  }
+
+  /** The stored staff-only events of a conversation. */
+  staffLog(conversationId: string): StaffEvent[] {
+    let log = this.staffLogs.get(conversationId);
+    if (!log) this.staffLogs.set(conversationId, (log = []));
+    return log;
+  }
+
+  /** Stores a staff-only event with the next staff seq and pushes it to staff subscriptions (unless `push: false`). */
+  appendStaff(conversationId: string, fields: Pick<StaffEvent, 'type' | 'data'> & Partial<StaffEvent>, options: { push?: boolean } = {}): StaffEvent {
+    const log = this.staffLog(conversationId);
+    const staffSeq = log.length + 1;
+    const event: StaffEvent = {
+      id: `staff-${conversationId}-${staffSeq}`,
+      tenant: TENANT,
+      conversation: conversationId,
+      staffSeq,
+      afterSeq: this.log(conversationId).length,
+      ts: Date.now(),
+      actor: { kind: 'agent', id: USER },
+      ...fields,
+    };
+    log.push(event);
+    if (options.push !== false) this.publishStaff(event);
+    return event;
+  }
+
+  /** Pushes a staff event to every connection that subscribed to its conversation with `staffSince`. */
+  publishStaff(event: StaffEvent): void {
+    for (const connection of this.connections) {
+      if (!connection.closed && connection.staffSubscriptions.has(event.conversation)) connection.send({ push: 'staffEvent', event });
+    }
+  }
+
+  /** Stores a note once per clientMsgId, as a `note.created` staff event. */
+  storeNote({ conversationId, clientMsgId, text }: OperationArgs<'support.note'>): { eventId: string; staffSeq: number; duplicate: boolean } {
+    const key = `${conversationId}|${clientMsgId}`;
+    const previous = this.noteAcks.get(key);
+    if (previous) return { ...previous, duplicate: true };
+    const event = this.appendStaff(conversationId, { type: 'note.created', data: { text }, causation: { clientMsgId } });
+    const ack = { eventId: event.id, staffSeq: event.staffSeq, duplicate: false };
+    this.noteAcks.set(key, ack);
+    return ack;
   }
 
   /** Stores a message once per clientMsgId; a repeat returns the first ack with `duplicate: true`. */
@@ -169,16 +217,27 @@ export class FakeServer {
         });
       }
       case 'subscribe': {
-        const { conversationId, since } = args as OperationArgs<'subscribe'>;
+        const { conversationId, since, staffSince } = args as OperationArgs<'subscribe'>;
         const log = this.log(conversationId);
         reply({ conversationId, headSeq: log.length });
         connection.subscriptions.add(conversationId);
         if (since !== undefined) for (const event of log.slice(since)) connection.send({ push: 'event', event });
+        if (staffSince === undefined) return;
+        connection.staffSubscriptions.add(conversationId);
+        for (const event of this.staffLog(conversationId).slice(staffSince)) connection.send({ push: 'staffEvent', event });
         return;
       }
       case 'unsubscribe':
         connection.subscriptions.delete((args as OperationArgs<'unsubscribe'>).conversationId);
+        connection.staffSubscriptions.delete((args as OperationArgs<'unsubscribe'>).conversationId);
         return reply({});
+      case 'support.note':
+        return reply(this.storeNote(args as OperationArgs<'support.note'>));
+      case 'support.staffHistory': {
+        const { conversationId, after, limit } = args as OperationArgs<'support.staffHistory'>;
+        const matching = this.staffLog(conversationId).filter((event) => event.staffSeq > after);
+        return reply({ events: matching.slice(0, limit), hasMore: matching.length > limit });
+      }
       case 'message.send':
         return reply(this.storeMessage(args as OperationArgs<'message.send'>));
       case 'history':
@@ -219,6 +278,8 @@ export class FakeServer {
 /** One client connection of the fake server. */
 export class FakeConnection {
   readonly subscriptions = new Set<string>();
+  /** Conversations this connection follows staff events of (subscribed with `staffSince`). */
+  readonly staffSubscriptions = new Set<string>();
   authenticated = false;
   /** The close code received, once closed. */
   closeCode: number | null = null;

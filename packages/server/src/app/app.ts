@@ -465,6 +465,7 @@ async function startServices(config: Config, logger: Logger, tracing: TracingPip
   registerOperationalRoutes(api, {
     registry: metrics.registry,
     readiness,
+    imageHosts: config.imageHosts,
     ...(servesClients ? { webRoot: config.webDir ?? DEFAULT_WEB_ROOT } : {}),
     ...(devSecret && servesClients ? { issueDevToken: (claims: { tenant: string; userId: string; roles: Role[]; name?: string }) => signDevelopmentToken(devSecret, { ...claims, ttlSeconds: 3600 }) } : {}),
   });

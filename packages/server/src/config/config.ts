@@ -1,4 +1,5 @@
 import { closest } from 'fastest-levenshtein';
+import { identifierSchema } from '@parley/protocol';
 import { z } from 'zod';
 import { OutboundPolicy } from '../net/outbound-policy.js';
 
@@ -12,6 +13,20 @@ const allowList = list.superRefine((entries, context) => {
     if (problem) context.addIssue({ code: 'custom', message: problem });
   }
 });
+/** A host name or IPv4 address with an optional port, or `*.` and a domain (any of its subdomains). */
+const IMAGE_HOST = /^(\*\.)?[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*(:\d{1,5})?$/;
+/** JSON: tenant (or `*`, every tenant) -> hosts whose images the web pages load. */
+const imageHosts = z
+  .string()
+  .transform((text, context) => {
+    try {
+      return JSON.parse(text) as unknown;
+    } catch {
+      context.addIssue({ code: 'custom', message: 'must be JSON, e.g. {"demo": ["images.example.com", "*.cdn.example"]}' });
+      return z.NEVER;
+    }
+  })
+  .pipe(z.record(z.union([z.literal('*'), identifierSchema]), z.array(z.string().toLowerCase().regex(IMAGE_HOST, 'must be a host name, an IPv4 address or *.domain, with an optional :port')).max(100)));
 // ws compresses messages of 1 KiB and more by default: smaller ones gain little for the CPU they cost.
 const DEFAULT_DEFLATE_THRESHOLD = 1024;
 /** `off`, `on`, or the smallest message in bytes to compress; the output is that threshold, or null for off. */
@@ -93,6 +108,7 @@ export const SETTINGS = {
   webhookTimeoutMs: { env: 'PARLEY_WEBHOOK_TIMEOUT_MS', flag: undefined, schema: integer(100, 120_000), default: '10000', help: 'a webhook endpoint that has not answered within this long counts as a failed attempt' },
   webhookConcurrency: { env: 'PARLEY_WEBHOOK_CONCURRENCY', flag: undefined, schema: integer(2, 10_000), default: '64', help: 'webhook deliveries in flight at once on one node' },
   webhookEndpointConcurrency: { env: 'PARLEY_WEBHOOK_ENDPOINT_CONCURRENCY', flag: undefined, schema: integer(1, 1000), default: '8', help: 'webhook deliveries in flight at once to one endpoint from one node (less than PARLEY_WEBHOOK_CONCURRENCY, so that a slow endpoint never holds every slot)' },
+  imageHosts: { env: 'PARLEY_IMAGE_HOSTS', flag: undefined, schema: imageHosts, default: '{}', help: 'hosts whose images the web pages load in Markdown, per tenant, as JSON: {"demo": ["images.example.com", "*.cdn.example", "127.0.0.1:8080"], "*": [...every tenant]}; a host without a port matches any port. Any other image is shown as a link and never fetched (an image URL can carry conversation text to its host)' },
   webDir: { env: 'PARLEY_WEB_DIR', flag: undefined, schema: optionalText, default: undefined, help: 'directory of the web UI served at / (default: packages/web/dist of this repository)' },
   shutdownGraceMs: { env: 'PARLEY_SHUTDOWN_GRACE_MS', flag: undefined, schema: integer(0), default: '10000', help: 'how long SIGTERM waits for in-flight requests' },
 } as const;

@@ -19,11 +19,13 @@ export interface HttpDependencies {
    * while the server runs with its generated development secret, so that the demo pages work; never in production.
    */
   issueDevToken?: (claims: { tenant: string; userId: string; roles: Role[]; name?: string }) => Promise<string>;
+  /** PARLEY_IMAGE_HOSTS: tenant (or `*`) -> hosts whose Markdown images the web pages load. */
+  imageHosts: Record<string, string[]>;
 }
 
 /**
- * /healthz (process up), /readyz (see readiness.ts), /metrics (Prometheus text), the dev token endpoint and
- * the web UI, in the node's one route table (not in the OpenAPI document: they are not the server API).
+ * /healthz (process up), /readyz (see readiness.ts), /metrics (Prometheus text), the dev token endpoint, the
+ * web pages' settings and the web UI, in the node's one route table (not in the OpenAPI document: they are not the server API).
  */
 const devTokenQuerySchema = z.object({
   user: identifierSchema,
@@ -45,6 +47,13 @@ export function registerOperationalRoutes(app: OpenAPIHono<ApiEnv>, dependencies
     if (!query.success) throw new ParleyError('bad_request', 'user (and tenant) must be identifiers, role one of user, agent, admin, name at most 200 characters');
     const { tenant, user, role, name } = query.data;
     return context.json({ token: await dependencies.issueDevToken({ tenant, userId: user, roles: [role], ...(name ? { name } : {}) }) });
+  });
+  // What the web pages need before sign-in; public, as the pages that read it are.
+  app.get('/v1/web/settings', (context) => {
+    const tenant = identifierSchema.safeParse(context.req.query('tenant'));
+    if (!tenant.success) throw new ParleyError('bad_request', 'tenant must be an identifier');
+    const imageHosts = [...new Set([...(dependencies.imageHosts['*'] ?? []), ...(dependencies.imageHosts[tenant.data] ?? [])])];
+    return context.json({ imageHosts }, 200, { 'Cache-Control': 'max-age=60' });
   });
   app.get('*', async (context, next) => {
     const path = context.req.path;

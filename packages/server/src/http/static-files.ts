@@ -16,8 +16,9 @@ const CONTENT_TYPES: Record<string, string> = {
 };
 
 /**
- * The built web UI's response for `urlPath` under `root`: a file if it exists, else `index.html` (client-side
- * routes). Paths are normalized and must stay under `root`. Null when there is nothing to serve.
+ * The built web UI's response for `urlPath` under `root`: a file if it exists, else the page whose client-side
+ * routes cover the path (`agent.html` under `/agent`, `index.html` elsewhere). Paths are normalized and must stay
+ * under `root`. Null when there is nothing to serve.
  */
 export async function staticFile(root: string, urlPath: string): Promise<Response | null> {
   let relative: string;
@@ -28,7 +29,7 @@ export async function staticFile(root: string, urlPath: string): Promise<Respons
   }
   const candidate = join(root, relative);
   if (candidate !== root && !candidate.startsWith(root.endsWith(sep) ? root : root + sep)) return null;
-  const file = (await isFile(candidate)) ? candidate : join(root, 'index.html');
+  const file = (await isFile(candidate)) ? candidate : join(root, pageFor(relative));
   if (!(await isFile(file))) return null;
   const immutable = file.includes(`${sep}assets${sep}`);
   return new Response(Readable.toWeb(createReadStream(file)) as ReadableStream, {
@@ -38,6 +39,11 @@ export async function staticFile(root: string, urlPath: string): Promise<Respons
       'X-Content-Type-Options': 'nosniff',
     },
   });
+}
+
+/** The HTML page that serves a path no file matches: the agent console under `/agent`, the chat page elsewhere. */
+function pageFor(relative: string): string {
+  return /^[/\\]agent([/\\]|$)/.test(relative) ? 'agent.html' : 'index.html';
 }
 
 async function isFile(path: string): Promise<boolean> {
