@@ -14,6 +14,8 @@ export const API_SCOPES = [
   'webhooks:read',
   'webhooks:write',
   'keys:write', // create, list and revoke API keys of the tenant
+  'widgets:read', // list widget keys, see whether identity verification is on
+  'widgets:write', // create, change and revoke widget keys, set the widget secret
 ] as const;
 
 export const apiScopeSchema = z.enum(API_SCOPES);

@@ -91,6 +91,9 @@ export const SETTINGS = {
   webhookTimeoutMs: { env: 'PARLEY_WEBHOOK_TIMEOUT_MS', flag: undefined, schema: integer(100, 120_000), default: '10000', help: 'a webhook endpoint that has not answered within this long counts as a failed attempt' },
   webhookConcurrency: { env: 'PARLEY_WEBHOOK_CONCURRENCY', flag: undefined, schema: integer(2, 10_000), default: '64', help: 'webhook deliveries in flight at once on one node' },
   webhookEndpointConcurrency: { env: 'PARLEY_WEBHOOK_ENDPOINT_CONCURRENCY', flag: undefined, schema: integer(1, 1000), default: '8', help: 'webhook deliveries in flight at once to one endpoint from one node (less than PARLEY_WEBHOOK_CONCURRENCY, so that a slow endpoint never holds every slot)' },
+  widgetTokenTtlSeconds: { env: 'PARLEY_WIDGET_TOKEN_TTL_S', flag: undefined, schema: integer(60, 86_400), default: '3600', help: 'lifetime of the tokens the widget mints with a widget key (guests and verified users); the widget asks for a new one when it reconnects' },
+  widgetTokensPerKeyPerMinute: { env: 'PARLEY_WIDGET_TOKENS_PER_KEY_PER_MINUTE', flag: undefined, schema: integer(1, 1_000_000), default: '600', help: 'widget tokens one widget key may mint per minute (a bucket of this size, refilled evenly; across every node, with Redis); beyond it `rate_limited` with Retry-After' },
+  widgetTokensPerAddressPerMinute: { env: 'PARLEY_WIDGET_TOKENS_PER_ADDRESS_PER_MINUTE', flag: undefined, schema: integer(1, 1_000_000), default: '10', help: 'widget tokens one client address may mint per minute, over every widget key (as PARLEY_WIDGET_TOKENS_PER_KEY_PER_MINUTE)' },
   webDir: { env: 'PARLEY_WEB_DIR', flag: undefined, schema: optionalText, default: undefined, help: 'directory of the web UI served at / (default: packages/web/dist of this repository)' },
   shutdownGraceMs: { env: 'PARLEY_SHUTDOWN_GRACE_MS', flag: undefined, schema: integer(0), default: '10000', help: 'how long SIGTERM waits for in-flight requests' },
 } as const;
