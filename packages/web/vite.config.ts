@@ -9,6 +9,8 @@ export default defineConfig({
     sourcemap: true,
     target: 'es2022',
     rollupOptions: {
+      // The chat page, and the same page inside the widget's iframe (served at /widget/frame).
+      input: { main: 'index.html', 'widget-frame': 'widget-frame.html' },
       onwarn(warning, warn) {
         // zod's comments about esbuild's tree shaking look like misplaced annotations to Rollup; harmless.
         if (warning.code === 'INVALID_ANNOTATION' && warning.id?.includes('node_modules')) return;
