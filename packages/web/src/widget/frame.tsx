@@ -3,6 +3,8 @@ import { App } from '../App';
 import { Chat } from '../chat';
 import { browserStore, webSocketUrl } from '../identity';
 import { checkAllowed, embeddingOrigin, WidgetSetupError } from './embedding';
+import { HostLink, HostSilentError } from './host-link';
+import { frameStorageWorks, hostStore } from './host-store';
 import { HostTokens, WidgetTokenError } from './host-tokens';
 import { applyTheme, parseTheme } from './theme';
 import '../styles.css';
@@ -22,10 +24,11 @@ async function start(): Promise<void> {
   const widgetKey = params.get('key') ?? '';
   const tenant = params.get('tenant') ?? '';
   checkAllowed(parentOrigin, tenant, await widgetConfig(widgetKey));
-  const store = browserStore();
-  const tokens = new HostTokens({ parent: window.parent, parentOrigin, widgetKey, store });
-  addEventListener('message', tokens.receive);
-  tokens.announce();
+  const link = new HostLink(window.parent, parentOrigin);
+  addEventListener('message', link.receive);
+  link.post({ type: 'ready' });
+  const store = frameStorageWorks() ? browserStore() : await hostStore(link);
+  const tokens = new HostTokens(link, { widgetKey, parentOrigin, store });
   const first = await tokens.next();
   let unused: string | undefined = first.token;
   const token = async (): Promise<string> => {
@@ -58,7 +61,7 @@ function Problem({ message }: { message: string }) {
 }
 
 start().catch((error: unknown) => {
-  const known = error instanceof WidgetSetupError || error instanceof WidgetTokenError;
+  const known = error instanceof WidgetSetupError || error instanceof WidgetTokenError || error instanceof HostSilentError;
   if (!known) console.error(error);
   root.render(<Problem message={known ? error.message : 'The chat could not start.'} />);
 });

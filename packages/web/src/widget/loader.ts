@@ -1,4 +1,4 @@
-import { asFrameMessage, CHANNEL, type HostMessage } from './messages';
+import { asFrameMessage, CHANNEL, isKeptEntry, MAX_KEPT_ENTRIES, type HostMessage } from './messages';
 import { formatTheme, parseTheme, type Theme } from './theme';
 
 /**
@@ -51,20 +51,24 @@ const STYLE = `
 .panel { position: fixed; right: 20px; bottom: 88px; z-index: 2147483647; width: 380px; height: min(620px, calc(100vh - 108px));
   border-radius: 14px; overflow: hidden; box-shadow: 0 8px 30px rgba(0,0,0,.3); background: #fff; }
 .panel[hidden] { display: none; }
-.panel iframe { width: 100%; height: 100%; border: 0; display: block; }
 @media (max-width: 480px) { .panel { right: 0; bottom: 0; width: 100vw; height: 100vh; border-radius: 0; } }
 `;
 const CHAT_ICON = '<svg viewBox="0 0 24 24" aria-hidden="true"><path d="M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H8l-4 4V6a2 2 0 0 1 2-2z"/></svg>';
 const CLOSE_ICON = '<svg viewBox="0 0 24 24" aria-hidden="true"><path d="M6.4 5 12 10.6 17.6 5 19 6.4 13.4 12 19 17.6 17.6 19 12 13.4 6.4 19 5 17.6 10.6 12 5 6.4z"/></svg>';
 
-/** The launcher, the panel and (from the first opening on) the frame, in a shadow root of one host element. */
+// The frame is a light-DOM child of the host element, slotted into the panel: styled inline and !important
+// against the site's stylesheets, and in the document tree like any iframe (window.frames lists it).
+const FRAME_STYLE = 'width:100% !important;height:100% !important;border:0 !important;margin:0 !important;padding:0 !important;display:block !important;visibility:visible !important;opacity:1 !important';
+
+/** The launcher and the panel in a shadow root of one host element; the frame (from the first opening on) slotted into the panel. */
 class Widget {
+  private readonly host: HTMLDivElement;
   private readonly launcher: HTMLButtonElement;
   private readonly panel: HTMLDivElement;
   private frame: HTMLIFrameElement | undefined;
 
   constructor(private readonly settings: WidgetSettings) {
-    const host = document.createElement('div');
+    const host = (this.host = document.createElement('div'));
     host.setAttribute('data-parley-widget', '');
     const shadow = host.attachShadow({ mode: 'open' });
     const style = document.createElement('style');
@@ -78,6 +82,7 @@ class Widget {
     this.panel = document.createElement('div');
     this.panel.className = 'panel';
     this.panel.hidden = true;
+    this.panel.append(document.createElement('slot'));
     shadow.append(style, this.panel, this.launcher);
     this.render();
     document.body.append(host);
@@ -86,7 +91,7 @@ class Widget {
   }
 
   toggle(): void {
-    if (!this.frame) this.panel.append((this.frame = this.createFrame()));
+    if (!this.frame) this.host.append((this.frame = this.createFrame()));
     this.panel.hidden = !this.panel.hidden;
     this.render();
   }
@@ -105,6 +110,7 @@ class Widget {
     const frame = document.createElement('iframe');
     frame.src = url.href;
     frame.title = 'Chat';
+    frame.style.cssText = FRAME_STYLE;
     // No top navigation, no downloads; popups (links the chat opens in a new tab) leave the sandbox.
     frame.setAttribute('sandbox', 'allow-scripts allow-same-origin allow-forms allow-popups allow-popups-to-escape-sandbox');
     frame.setAttribute('allow', 'clipboard-write');
@@ -116,6 +122,33 @@ class Widget {
     if (!this.frame || event.source !== this.frame.contentWindow || event.origin !== this.settings.parleyOrigin) return;
     const message = asFrameMessage(event.data);
     if (message?.type === 'token-request') void this.answer(message.requestId);
+    if (message?.type === 'storage-request') this.post({ channel: CHANNEL, type: 'storage', requestId: message.requestId, entries: this.kept() });
+    if (message?.type === 'storage-set') this.keep(message.key, message.value);
+  }
+
+  /** What this page keeps for the frame, whose own storage the browser denies (third-party storage blocked). */
+  private kept(): Record<string, string> {
+    try {
+      const parsed = JSON.parse(localStorage.getItem(this.storageKey()) ?? '{}') as Record<string, unknown>;
+      return Object.fromEntries(Object.entries(parsed).filter((entry): entry is [string, string] => isKeptEntry(entry[0], entry[1])));
+    } catch {
+      return {};
+    }
+  }
+
+  private keep(key: string, value: string | null): void {
+    const entries = this.kept();
+    if (value === null) delete entries[key];
+    else if (key in entries || Object.keys(entries).length < MAX_KEPT_ENTRIES) entries[key] = value;
+    try {
+      localStorage.setItem(this.storageKey(), JSON.stringify(entries));
+    } catch {
+      // storage full or disabled: the frame's entries last as long as this page
+    }
+  }
+
+  private storageKey(): string {
+    return `parley.widget.${this.settings.widgetKey}`;
   }
 
   private async answer(requestId: string): Promise<void> {
