@@ -27,6 +27,11 @@ interface Seen {
   messages: Array<{ origin: string; data: string }>;
 }
 
+// Typed structurally: the tests' tsconfig has no DOM lib.
+interface BrowserGlobals {
+  getComputedStyle(element: unknown): { display: string; color: string; fontFamily: string; backgroundColor: string };
+}
+
 /** A small HTTP server for one origin: answers each path with `route`. */
 async function serveOrigin(host: string, route: (request: IncomingMessage, response: ServerResponse) => Promise<void>): Promise<{ server: Server; origin: string }> {
   const server = createServer((request, response) => {
@@ -171,14 +176,14 @@ describe('embeddable widget', () => {
     // The site's stylesheet hides bubbles and paints everything red on yellow: inside the frame nothing of it applies.
     const bubble = chat.getByTestId('message').first().locator('.bubble');
     const style = await bubble.evaluate((element) => {
-      const computed = getComputedStyle(element as never) as unknown as { display: string; color: string; fontFamily: string };
+      const computed = (globalThis as unknown as BrowserGlobals).getComputedStyle(element);
       return { display: computed.display, color: computed.color, fontFamily: computed.fontFamily };
     });
     expect(style.display).not.toBe('none');
     expect(style.color).not.toBe('rgb(255, 0, 0)');
     expect(style.fontFamily).not.toContain('Comic');
     // The theme's accent reached the frame's header.
-    expect(await chat.locator('.header').evaluate((element) => (getComputedStyle(element as never) as unknown as { backgroundColor: string }).backgroundColor)).toBe('rgb(15, 118, 110)');
+    expect(await chat.locator('.header').evaluate((element) => (globalThis as unknown as BrowserGlobals).getComputedStyle(element).backgroundColor)).toBe('rgb(15, 118, 110)');
 
     // The site's wrapped WebSocket and fetch saw nothing, and no message it received carries a token.
     const recorded = (await page.evaluate('window.seen')) as Seen;

@@ -168,7 +168,8 @@ describe('widget keys, widget secret and the widget-token route', () => {
     }
     expect((await mint(server, JSON.stringify({ widgetKey: `pwk_${'a'.repeat(24)}`, pad: 'x'.repeat(5000) }))).body.error.code).toBe('too_large');
     expect((await mint(server, { widgetKey: `pwk_${'a'.repeat(24)}` })).body.error.code).toBe('not_found');
-    expect((await (await fetch(`${server.url}/v1/widget/config?key=nope`)).json()).error.code).toBe('bad_request');
+    const config = (await (await fetch(`${server.url}/v1/widget/config?key=nope`)).json()) as { error: { code: string } };
+    expect(config.error.code).toBe('bad_request');
     const preflight = await fetch(`${server.url}/v1/widget/token`, { method: 'OPTIONS', headers: { origin: SITE, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type' } });
     expect(preflight.status).toBe(204);
     expect(preflight.headers.get('access-control-allow-origin')).toBe(SITE);
