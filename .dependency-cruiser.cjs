@@ -1,6 +1,6 @@
 /** Dependency rules of docs/architecture.md: protocol <- core <- modules <- app, no cycles. */
 const server = '^packages/server/src/';
-const modules = ['gateway', 'ai', 'support', 'kb', 'http', 'reactions', 'webhooks'];
+const modules = ['gateway', 'ai', 'support', 'kb', 'http', 'reactions', 'webhooks', 'widget'];
 
 module.exports = {
   forbidden: [

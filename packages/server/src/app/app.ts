@@ -34,9 +34,13 @@ import { UserConnections } from '../gateway/user-connections.js';
 import { Readiness, type Dependency } from '../http/readiness.js';
 import { registerOperationalRoutes } from '../http/routes.js';
 import { createApi } from '../http/api/index.js';
+import type { TokenMinter } from '../http/api/users.js';
+import { registerWidgetRoutes } from '../http/widget.js';
+import { WidgetKeys, WidgetTokens } from '../widget/index.js';
 import { httpListener, registerApiDocs } from '../http/server.js';
 import { ApiKeys } from '../auth/api-keys.js';
 import { PostgresKeyStore } from '../store/postgres/key-store.js';
+import { PostgresWidgetStore } from '../store/postgres/widget-store.js';
 import { ConversationLog } from '../log/conversation-log.js';
 import { OutboundHttp } from '../net/outbound-http.js';
 import { OutboundPolicy } from '../net/outbound-policy.js';
@@ -135,11 +139,17 @@ interface SharedState {
   contexts: ContextArchive;
   queue: JobQueue;
   userSendRates: UserRateLimits;
+  /** Widget tokens minted per widget key, and per client address. */
+  widgetKeyRates: UserRateLimits;
+  widgetAddressRates: UserRateLimits;
 }
 
 function openBus(config: Config, onError: (error: unknown) => void): SharedState {
   const queueLimits = { maxQueued: config.aiQueueSize, concurrency: config.aiConcurrency, perTenantConcurrency: config.aiTenantConcurrency };
   const budgetLimits = { windowMs: config.aiBudgetWindowSeconds * 1000, requests: config.aiBudgetRequests, tokens: config.aiBudgetTokens };
+  // A bucket the size of a minute's allowance, refilled evenly over the minute.
+  const perKey = [config.widgetTokensPerKeyPerMinute / 60, config.widgetTokensPerKeyPerMinute] as const;
+  const perAddress = [config.widgetTokensPerAddressPerMinute / 60, config.widgetTokensPerAddressPerMinute] as const;
   if (!config.redisUrl) {
     return {
       bus: new MemoryBus(config.hotLogSize, config.hotLogMaxBytes),
@@ -150,6 +160,8 @@ function openBus(config: Config, onError: (error: unknown) => void): SharedState
       contexts: new MemoryContextArchive(KEPT_CONTEXTS),
       queue: new MemoryJobQueue(queueLimits, onError),
       userSendRates: new MemoryUserRateLimits(config.userSendRatePerSecond, config.userSendBurst),
+      widgetKeyRates: new MemoryUserRateLimits(...perKey),
+      widgetAddressRates: new MemoryUserRateLimits(...perAddress),
     };
   }
   const bus = new RedisBus({ url: config.redisUrl, prefix: config.redisPrefix, hotLogSize: config.hotLogSize, hotLogTtlMs: config.hotLogTtlSeconds * 1000 });
@@ -162,6 +174,8 @@ function openBus(config: Config, onError: (error: unknown) => void): SharedState
     contexts: new RedisContextArchive(bus.connection, config.redisPrefix, CONTEXT_TTL_MS),
     queue: new RedisJobQueue(bus.connection, { ...queueLimits, prefix: config.redisPrefix, visibilityMs: config.aiJobVisibilityMs, isJob: isAiJob }, onError),
     userSendRates: new RedisUserRateLimits(bus.connection, config.redisPrefix, config.userSendRatePerSecond, config.userSendBurst),
+    widgetKeyRates: new RedisUserRateLimits(bus.connection, `${config.redisPrefix}:widget-key`, ...perKey),
+    widgetAddressRates: new RedisUserRateLimits(bus.connection, `${config.redisPrefix}:widget-address`, ...perAddress),
   };
 }
 
@@ -355,7 +369,7 @@ async function startServices(config: Config, logger: Logger, tracing: TracingPip
   const metrics = new Metrics();
   const store = await openStore(config);
   const onAiError = (error: unknown) => logger.error({ err: error }, 'AI job failed');
-  const { bus, texts, presence, budgets, approvalRegistry, contexts, queue, userSendRates } = openBus(config, onAiError);
+  const { bus, texts, presence, budgets, approvalRegistry, contexts, queue, userSendRates, widgetKeyRates, widgetAddressRates } = openBus(config, onAiError);
   const secret = await resolveSecret(config, logger);
   const verifier = await TokenVerifier.create({
     ...(secret ? { secret } : {}),
@@ -450,6 +464,8 @@ async function startServices(config: Config, logger: Logger, tracing: TracingPip
   const readiness = new Readiness(dependencies(store, bus), () => gateway.isDraining);
   metrics.watchDependencies(() => readiness.states());
   const devSecret = secret && !config.jwtSecret ? secret : undefined;
+  const signToken = secret ? (claims: Parameters<TokenMinter>[0]) => signDevelopmentToken(secret, { ...claims, ...optional({ issuer: config.jwtIssuer, audience: config.jwtAudience }) }) : undefined;
+  const widgetStore = new PostgresWidgetStore(store.database);
   const api = createApi({
     conversations,
     webhooks: webhooks.service,
@@ -459,9 +475,14 @@ async function startServices(config: Config, logger: Logger, tracing: TracingPip
     logger,
     maxBodyBytes: config.apiMaxBodyBytes,
     serverVersion: SERVER_VERSION,
-    ...(secret ? { mintToken: (claims) => signDevelopmentToken(secret, { ...claims, ...optional({ issuer: config.jwtIssuer, audience: config.jwtAudience }) }) } : {}),
+    widgets: new WidgetKeys(widgetStore),
+    ...(signToken ? { mintToken: signToken } : {}),
   });
   registerApiDocs(api);
+  if (servesClients) {
+    const tokens = new WidgetTokens(widgetStore, { perKey: widgetKeyRates, perAddress: widgetAddressRates, tokenTtlSeconds: config.widgetTokenTtlSeconds, sign: signToken });
+    registerWidgetRoutes(api, { tokens, webRoot: config.webDir ?? DEFAULT_WEB_ROOT });
+  }
   registerOperationalRoutes(api, {
     registry: metrics.registry,
     readiness,

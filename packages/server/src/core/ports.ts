@@ -17,3 +17,5 @@ export type * from './webhook-store.js';
 export type * from './webhook-admin.js';
 export type * from './support-store.js';
 export type * from './support-desk.js';
+export type * from './widget-store.js';
+export type * from './widget-admin.js';

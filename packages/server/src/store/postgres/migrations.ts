@@ -284,4 +284,27 @@ CREATE TABLE parley_support_intervals (
 CREATE INDEX parley_support_intervals_by_time ON parley_support_intervals (tenant, kind, ended_at);
 `,
   },
+  {
+    version: 10,
+    name: 'widget keys and widget secrets',
+    sql: `
+-- Public keys of the embeddable widget: which sites (origins) may embed a tenant's chat and mint guest tokens.
+CREATE TABLE parley_widget_keys (
+  key             text   PRIMARY KEY,
+  tenant          text   NOT NULL,
+  name            text   NOT NULL,
+  allowed_origins text[] NOT NULL,
+  created_at      bigint NOT NULL,
+  created_by      text   NOT NULL,
+  revoked_at      bigint
+);
+CREATE INDEX parley_widget_keys_by_tenant ON parley_widget_keys (tenant, created_at DESC);
+-- A tenant's identity-verification secret: a claimed user id needs its HMAC-SHA256 under it.
+CREATE TABLE parley_widget_secrets (
+  tenant     text   PRIMARY KEY,
+  secret     text   NOT NULL,
+  created_at bigint NOT NULL
+);
+`,
+  },
 ];
