@@ -7,6 +7,13 @@ import type { ApiEnv } from './authenticate.js';
 import type { Readiness } from './readiness.js';
 import { staticFile } from './static-files.js';
 
+/**
+ * How the web pages sign people in, as `GET /v1/web/auth` tells them: at the OIDC issuer (authorization code
+ * with PKCE, see packages/web/src/oidc.ts), with development tokens from `/v1/dev/token`, or not at all (the
+ * application hands its users their tokens).
+ */
+export type WebSignIn = { mode: 'oidc'; issuer: string; clientId: string; scopes: string } | { mode: 'development' } | { mode: 'none' };
+
 /** What the operational endpoints look at. */
 export interface HttpDependencies {
   registry: Registry;
@@ -14,6 +21,8 @@ export interface HttpDependencies {
   readiness: Readiness;
   /** Directory of the built web UI, served at `/`; absent: no UI. */
   webRoot?: string;
+  /** What `GET /v1/web/auth` answers. */
+  webSignIn: WebSignIn;
   /**
    * Signs development tokens for `GET /v1/dev/token?user=U[&tenant=T][&role=agent][&name=Dana]`. Only set
    * while the server runs with its generated development secret, so that the demo pages work; never in production.
@@ -22,8 +31,8 @@ export interface HttpDependencies {
 }
 
 /**
- * /healthz (process up), /readyz (see readiness.ts), /metrics (Prometheus text), the dev token endpoint and
- * the web UI, in the node's one route table (not in the OpenAPI document: they are not the server API).
+ * /healthz (process up), /readyz (see readiness.ts), /metrics (Prometheus text), the dev token endpoint, how
+ * the web pages sign in (/v1/web/auth) and the web UI, in the node's one route table (not in the OpenAPI document: they are not the server API).
  */
 const devTokenQuerySchema = z.object({
   user: identifierSchema,
@@ -46,6 +55,8 @@ export function registerOperationalRoutes(app: OpenAPIHono<ApiEnv>, dependencies
     const { tenant, user, role, name } = query.data;
     return context.json({ token: await dependencies.issueDevToken({ tenant, userId: user, roles: [role], ...(name ? { name } : {}) }) });
   });
+  // Public: the console reads it before anyone is signed in. It names the issuer and client id, no secret.
+  app.get('/v1/web/auth', (context) => context.json(dependencies.webSignIn, 200, { 'Cache-Control': 'no-store' }));
   app.get('*', async (context, next) => {
     const path = context.req.path;
     if (!dependencies.webRoot || path.startsWith('/v1/')) return next();
