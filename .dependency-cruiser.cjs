@@ -58,7 +58,7 @@ module.exports = {
     },
     {
       name: 'web-uses-only-the-sdk-and-react',
-      comment: 'The web page reaches the server through the SDK only: no server code, no Node built-ins, no other packages.',
+      comment: 'The web page reaches the server through the SDK only: no server code, no Node built-ins, no other packages (but oauth4webapi, for the agents\' OIDC sign-in).',
       severity: 'error',
       from: { path: '^packages/web/src/' },
       to: {
@@ -68,6 +68,7 @@ module.exports = {
           '^node_modules/@parley/(client|protocol)/',
           '^node_modules/react/',
           '^node_modules/react-dom/',
+          '^node_modules/oauth4webapi/',
         ],
       },
     },

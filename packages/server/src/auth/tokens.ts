@@ -109,8 +109,7 @@ export class TokenVerifier {
         clockTolerance: this.options.clockToleranceSeconds,
         requiredClaims: ['exp', 'sub'],
       });
-      const { tenant, userId, roles } = mapOidcClaims(payload, oidc);
-      return principalOf(payload, { tenant, userId, roles });
+      return oidcPrincipal(payload, oidc);
     } catch (error) {
       throw asUnauthorized(error);
     }
@@ -143,20 +142,25 @@ function toPrincipal(payload: unknown): Principal {
   if (!claims.success) {
     throw new ParleyError('unauthorized', `token claims are invalid: ${claims.error.issues.map((issue) => issue.path.join('.')).join(', ')}`);
   }
-  return principalOf(payload as JWTPayload, { tenant: claims.data.tenant, userId: claims.data.sub, roles: claims.data.roles });
+  return principalOf({ tenant: claims.data.tenant, userId: claims.data.sub, roles: claims.data.roles }, claims.data);
 }
 
-/** The principal of a verified token whose tenant, user and roles are known; display claims that are malformed are left out. */
-function principalOf(payload: JWTPayload, identity: { tenant: string; userId: string; roles: Role[] }): Principal {
-  const claims = profileClaimsSchema.safeParse(payload);
-  if (!claims.success) throw new ParleyError('unauthorized', 'token claims are invalid: exp');
-  const { name, picture } = claims.data;
+/** The principal of an OIDC issuer's verified ID token: tenant and roles mapped, display claims as in the application's tokens. */
+function oidcPrincipal(payload: JWTPayload, oidc: OidcIssuerOptions): Principal {
+  const identity = mapOidcClaims(payload, oidc);
+  const profile = profileClaimsSchema.safeParse(payload);
+  if (!profile.success) throw new ParleyError('unauthorized', 'token claims are invalid: exp');
+  return principalOf(identity, profile.data);
+}
+
+function principalOf(identity: { tenant: string; userId: string; roles: Role[] }, profile: z.output<typeof profileClaimsSchema>): Principal {
+  const { name, picture } = profile;
   return {
     kind: 'user',
     tenant: shared(sharedTenants, identity.tenant, identity.tenant),
     userId: identity.userId,
     roles: shared(sharedRoles, identity.roles.join(','), identity.roles),
-    expiresAt: claims.data.exp * 1000,
+    expiresAt: profile.exp * 1000,
     ...(name !== undefined ? { name } : {}),
     ...(picture !== undefined ? { picture } : {}),
   };
