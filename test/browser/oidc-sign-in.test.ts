@@ -111,11 +111,14 @@ describe('agent sign-in with OIDC', () => {
     expect(await verifier.verify(session.idToken)).toMatchObject({ tenant: 'acme', userId: 'dana', roles: ['agent'], name: 'Dana' });
     expect(session.refreshToken).toBeTruthy();
 
-    // Renewed with the refresh token: a new ID token, accepted by Parley as well.
+    // Renewed with the refresh token (which the provider rotates): the ID token it returns is accepted by Parley as well.
+    const refresh = page.waitForRequest((request) => request.url() === `${issuer}/token` && (request.postData() ?? '').includes('grant_type=refresh_token'));
     await page.getByRole('button', { name: 'Renew' }).click();
+    await refresh;
     await expect.poll(() => page.getByTestId('renewals').textContent()).toBe('1');
     const renewed = JSON.parse((await page.evaluate(() => sessionStorage.getItem('parley.oidc.session'))) ?? 'null') as { idToken: string; refreshToken?: string };
-    expect(renewed.idToken).not.toBe(session.idToken);
+    expect(renewed.refreshToken).toBeTruthy();
+    expect(renewed.refreshToken).not.toBe(session.refreshToken);
     const client = await RawClient.open(parley.wsUrl);
     const reply = await client.request('connect', { token: renewed.idToken });
     expect(reply.result?.principal).toEqual({ tenant: 'acme', userId: 'dana', roles: ['agent'] });
