@@ -102,6 +102,8 @@ describe('agent sign-in with OIDC', () => {
     const page = await signIn('dana');
     await expect.poll(() => page.getByTestId('principal').textContent().catch(() => null)).toBe(JSON.stringify({ tenant: 'acme', userId: 'dana', roles: ['agent'] }));
     expect(await page.getByTestId('agent-name').textContent()).toBe('Dana');
+    // What the server makes of the token, as the console asks it after the sign-in.
+    expect(JSON.parse((await page.getByTestId('mapped').textContent()) ?? '')).toEqual({ tenant: 'acme', userId: 'dana', roles: ['agent'], name: 'Dana', picture: 'https://idp.example/dana.png' });
     // The code and state were taken out of the address bar; no token ever was in it.
     expect(page.url()).toBe(`${parley.url}/agent`);
 
@@ -155,6 +157,9 @@ describe('agent sign-in with OIDC', () => {
     expect(auth.headers.get('cache-control')).toBe('no-store');
     expect(await auth.json()).toEqual({ mode: 'oidc', issuer, clientId: CLIENT_ID, scopes: 'openid profile roles' });
     expect((await fetch(`${parley.url}/v1/dev/token?user=mallory&role=admin`)).status).toBe(404);
+    const anonymous = await fetch(`${parley.url}/v1/web/auth/principal`);
+    expect(anonymous.status).toBe(401);
+    expect(((await anonymous.json()) as { error: { code: string } }).error.code).toBe('unauthorized');
   });
 });
 

@@ -12,6 +12,7 @@
  * bounce through the provider. Nothing but the authorization code ever travels in a URL, and the code is
  * removed from the address bar and the history before it is exchanged.
  */
+import type { Role } from '@parley/protocol';
 import * as oauth from 'oauth4webapi';
 
 /** What `GET /v1/web/auth` answers: how the server wants the pages to sign in. */
@@ -71,6 +72,23 @@ export async function fetchSignInMode(): Promise<SignInMode> {
 /** The OIDC configuration of a sign-in mode, with the page's own address (without query or fragment) as the redirect URI. */
 export function oidcConfig(mode: Extract<SignInMode, { mode: 'oidc' }>, redirectUri: string): OidcConfig {
   return { issuer: mode.issuer, clientId: mode.clientId, scopes: mode.scopes, redirectUri };
+}
+
+/** Who the server makes of a token: tenant, user id and roles as it maps the provider's claims, with name and picture. */
+export interface SignedInPrincipal {
+  tenant: string;
+  userId: string;
+  roles: Role[];
+  name?: string;
+  picture?: string;
+}
+
+/** Asks the server who `token` signs in (`GET /v1/web/auth/principal`); OidcSignInError with the server's reason when it refuses it. */
+export async function fetchSignedInPrincipal(token: string): Promise<SignedInPrincipal> {
+  const response = await fetch('/v1/web/auth/principal', { headers: { Authorization: `Bearer ${token}` }, cache: 'no-store' });
+  const body = (await response.json().catch(() => undefined)) as (SignedInPrincipal & { error?: { message?: string } }) | undefined;
+  if (!response.ok || !body) throw new OidcSignInError(`the server refused the sign-in: ${body?.error?.message ?? `HTTP ${response.status}`}`);
+  return body;
 }
 
 /** Sends the browser to the provider's authorization endpoint; the provider sends it back to `redirectUri` with a code. */

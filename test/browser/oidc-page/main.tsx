@@ -4,18 +4,20 @@ import { ParleyClient, type ConnectResult } from '@parley/client';
 import { useCallback, useState } from 'react';
 import { createRoot } from 'react-dom/client';
 import { webSocketUrl } from '../../../packages/web/src/identity';
-import { fetchSignInMode, oidcConfig, oidcTokenSource, refreshOidcSession, storedOidcSession, type OidcConfig, type OidcSession } from '../../../packages/web/src/oidc';
+import { fetchSignedInPrincipal, fetchSignInMode, oidcConfig, oidcTokenSource, refreshOidcSession, storedOidcSession, type OidcConfig, type OidcSession, type SignedInPrincipal } from '../../../packages/web/src/oidc';
 import { OidcSignIn } from '../../../packages/web/src/oidc-sign-in';
 
 function Page({ config }: { config: OidcConfig }) {
   const [session, setSession] = useState<OidcSession>();
   const [connected, setConnected] = useState<ConnectResult>();
+  const [mapped, setMapped] = useState<SignedInPrincipal>();
   const [failure, setFailure] = useState<string>();
   const [renewals, setRenewals] = useState(0);
 
   const signedIn = useCallback(
     (signedInSession: OidcSession) => {
       setSession(signedInSession);
+      fetchSignedInPrincipal(signedInSession.idToken).then(setMapped, (error: unknown) => setFailure(String(error)));
       const client = new ParleyClient({ url: webSocketUrl(location), token: oidcTokenSource(config) });
       client.connect().then(setConnected, (error: unknown) => setFailure(String(error)));
     },
@@ -33,6 +35,7 @@ function Page({ config }: { config: OidcConfig }) {
     <div>
       <p data-testid="agent-name">{session.name}</p>
       {session.picture && <img data-testid="agent-picture" src={session.picture} alt="" />}
+      {mapped && <pre data-testid="mapped">{JSON.stringify(mapped)}</pre>}
       {connected && <pre data-testid="principal">{JSON.stringify(connected.principal)}</pre>}
       {failure && <p data-testid="failure">{failure}</p>}
       <button type="button" onClick={() => void renew()}>

@@ -420,6 +420,7 @@ async function startServices(config: Config, logger: Logger, tracing: TracingPip
     readiness,
     ...(servesClients ? { webRoot: config.webDir ?? DEFAULT_WEB_ROOT } : {}),
     webSignIn: webSignIn(config, devSecret !== undefined && servesClients),
+    verifyToken: (token) => verifier.verify(token),
     ...(devSecret && servesClients ? { issueDevToken: (claims: { tenant: string; userId: string; roles: Role[]; name?: string }) => signDevelopmentToken(devSecret, { ...claims, ttlSeconds: 3600 }) } : {}),
   });
   const server = createServer(httpListener(api));
