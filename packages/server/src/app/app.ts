@@ -6,7 +6,7 @@ import { audienceOf, type KnownSignal, type Role } from '@parley/protocol';
 import { createAssistants, MemoryBudgets } from '../ai/index.js';
 import type { GenerationObserver } from '../ai/generation.js';
 import { loadOrCreateDevSecret } from '../auth/dev-secret.js';
-import { signDevelopmentToken, TokenVerifier } from '../auth/tokens.js';
+import { signDevelopmentToken, TokenVerifier, type OidcIssuerOptions } from '../auth/tokens.js';
 import { MemoryBus } from '../adapters/memory/bus.js';
 import { MemoryPresence } from '../adapters/memory/presence.js';
 import { RedisBus } from '../adapters/redis/bus.js';
@@ -32,7 +32,7 @@ import { ExpiryClock } from '../gateway/expiry-clock.js';
 import { PresenceDepartures } from '../gateway/presence-departures.js';
 import { UserConnections } from '../gateway/user-connections.js';
 import { Readiness, type Dependency } from '../http/readiness.js';
-import { registerOperationalRoutes } from '../http/routes.js';
+import { registerOperationalRoutes, type WebSignIn } from '../http/routes.js';
 import { createApi } from '../http/api/index.js';
 import type { TokenMinter } from '../http/api/users.js';
 import { registerWidgetRoutes } from '../http/widget.js';
@@ -124,7 +124,8 @@ function storeOptions(config: Config): StoreOptions {
 /** The HS256 secret: configured, or the development one in the data directory. */
 export async function resolveSecret(config: Config, logger?: Logger): Promise<Uint8Array | undefined> {
   if (config.jwtSecret) return new TextEncoder().encode(config.jwtSecret);
-  if (config.jwksFile || config.jwksUrl) return undefined;
+  // An identity provider is configured: no development secret, so no development tokens either.
+  if (config.jwksFile || config.jwksUrl || config.oidcIssuer) return undefined;
   logger?.warn({ dataDir: config.dataDir }, 'no PARLEY_JWT_SECRET or JWKS configured: using the development secret in the data directory');
   return loadOrCreateDevSecret(config.dataDir);
 }
@@ -358,6 +359,25 @@ export async function startNode(config: Config, logger: Logger): Promise<ParleyN
   }
 }
 
+/** The OIDC issuer of the agent console's sign-in and how its ID tokens map to principals. */
+function oidcIssuerOptions(config: Config, issuer: string, clientId: string): OidcIssuerOptions {
+  return {
+    issuer,
+    clientId,
+    userClaim: config.oidcUserClaim,
+    rolesClaim: config.oidcRolesClaim,
+    ...(config.oidcRoleMap ? { roleMap: config.oidcRoleMap } : {}),
+    ...(config.oidcDefaultRole !== 'none' ? { defaultRole: config.oidcDefaultRole } : {}),
+    tenant: config.oidcTenant ? { fixed: config.oidcTenant } : { claim: config.oidcTenantClaim! },
+  };
+}
+
+/** How the web pages sign people in: the OIDC issuer, else development tokens when the server issues them. */
+function webSignIn(config: Config, developmentTokens: boolean): WebSignIn {
+  if (config.oidcIssuer && config.oidcClientId) return { mode: 'oidc', issuer: config.oidcIssuer, clientId: config.oidcClientId, scopes: config.oidcScopes };
+  return { mode: developmentTokens ? 'development' : 'none' };
+}
+
 /** The address a local client reaches a server on that listens on `host`. */
 function localHost(host: string): string {
   if (host === '0.0.0.0' || host === '::') return '127.0.0.1';
@@ -376,6 +396,7 @@ async function startServices(config: Config, logger: Logger, tracing: TracingPip
     ...(config.jwksFile ? { jwks: { file: config.jwksFile } } : config.jwksUrl ? { jwks: { url: config.jwksUrl } } : {}),
     ...(config.jwtIssuer ? { issuer: config.jwtIssuer } : {}),
     ...(config.jwtAudience ? { audience: config.jwtAudience } : {}),
+    ...(config.oidcIssuer && config.oidcClientId ? { oidc: oidcIssuerOptions(config, config.oidcIssuer, config.oidcClientId) } : {}),
     clockToleranceSeconds: config.clockToleranceSeconds,
   });
   const hub = new Hub(bus, { busSubscribeFailed: (error) => logger.warn({ err: error }, 'bus subscribe failed; retrying, subscribers are served from the store meanwhile') });
@@ -488,6 +509,8 @@ async function startServices(config: Config, logger: Logger, tracing: TracingPip
     readiness,
     imageHosts: config.imageHosts,
     ...(servesClients ? { webRoot: config.webDir ?? DEFAULT_WEB_ROOT } : {}),
+    webSignIn: webSignIn(config, devSecret !== undefined && servesClients),
+    verifyToken: (token) => verifier.verify(token),
     ...(devSecret && servesClients ? { issueDevToken: (claims: { tenant: string; userId: string; roles: Role[]; name?: string }) => signDevelopmentToken(devSecret, { ...claims, ttlSeconds: 3600 }) } : {}),
   });
   const server = createServer(httpListener(api));
