@@ -1,6 +1,6 @@
 /** Dependency rules of docs/architecture.md: protocol <- core <- modules <- app, no cycles. */
 const server = '^packages/server/src/';
-const modules = ['gateway', 'ai', 'support', 'kb', 'http', 'reactions', 'webhooks'];
+const modules = ['gateway', 'ai', 'support', 'kb', 'http', 'reactions', 'webhooks', 'widget'];
 
 module.exports = {
   forbidden: [
@@ -60,7 +60,7 @@ module.exports = {
       name: 'web-uses-only-the-sdk-and-react',
       comment:
         'The web page reaches the server through the SDK only: no server code, no Node built-ins, no other packages ' +
-        'but the Markdown renderer, which only src/markdown/ uses (next rule).',
+        'but the Markdown renderer, which only src/markdown/ uses (next rule), and oauth4webapi, for the agents\' OIDC sign-in.',
       severity: 'error',
       from: { path: '^packages/web/src/', pathNot: '^packages/web/src/markdown/' },
       to: {
@@ -70,6 +70,7 @@ module.exports = {
           '^node_modules/@parley/(client|protocol)/',
           '^node_modules/react/',
           '^node_modules/react-dom/',
+          '^node_modules/oauth4webapi/',
         ],
       },
     },

@@ -32,8 +32,8 @@ export default defineConfig({
     // language (the largest, C++, is 800 kB, 60 kB gzipped).
     chunkSizeWarningLimit: 850,
     rollupOptions: {
-      // Two pages: the chat page at `/` and the agent console at `/agent`.
-      input: { main: page('index.html'), agent: page('agent.html') },
+      // The chat page at `/`, the agent console at `/agent`, and the chat page inside the widget's iframe (served at /widget/frame).
+      input: { main: page('index.html'), agent: page('agent.html'), 'widget-frame': page('widget-frame.html') },
       onwarn(warning, warn) {
         // zod's comments about esbuild's tree shaking look like misplaced annotations to Rollup; harmless.
         if (warning.code === 'INVALID_ANNOTATION' && warning.id?.includes('node_modules')) return;

@@ -338,13 +338,17 @@ describe('tenants and conversation access (HS256 server)', () => {
     expect(afterCarol.conversation.lastSeq).toBe(1);
     expect([...afterCarol.conversation.members].sort()).toEqual(['alice', 'bob']);
 
-    const agent = await RawClient.connect(hs!.wsUrl, await token('support-bot', { tenant: 'acme', roles: ['agent'] }));
+    // Agents reach support conversations only; people-only ones stay members-only. Admins reach every conversation.
+    const outsider = await RawClient.connect(hs!.wsUrl, await token('support-bot', { tenant: 'acme', roles: ['agent'] }));
+    expect((await outsider.request('conversation.get', { conversationId: Y })).error.code).toBe('forbidden');
+    outsider.close();
+    const agent = await RawClient.connect(hs!.wsUrl, await token('support-admin', { tenant: 'acme', roles: ['admin'] }));
     expect((await agent.call('conversation.get', { conversationId: Y })).conversation.id).toBe(Y);
     expect((await agent.call('history', { conversationId: Y })).events.map((event: any) => event.seq)).toEqual([1]);
     const ack = await agent.call('message.send', { conversationId: Y, clientMsgId: 'bot-1', content: { type: 'text', text: 'how can I help?' } });
     expect(ack.seq).toBe(2);
     const delivered = await alice.waitFor((frame) => frame.push === 'event' && frame.event.causation?.clientMsgId === 'bot-1', 5000);
-    expect(delivered.event.actor).toEqual({ kind: 'agent', id: 'support-bot' });
+    expect(delivered.event.actor).toEqual({ kind: 'agent', id: 'support-admin' });
     expect(alice.events(Y).some((event) => event.actor.id === 'carol')).toBe(false);
     alice.close();
     carol.close();

@@ -12,7 +12,7 @@ import {
   type TextContent,
 } from './events.js';
 import { identifierSchema } from './ids.js';
-import { STAFF_EVENT_SCHEMAS, SUPPORT_EVENT_SCHEMAS } from './support.js';
+import { STAFF_EVENT_SCHEMAS, staffEventSchema, SUPPORT_EVENT_SCHEMAS } from './support.js';
 
 /**
  * Who may see an event or signal: every member of the conversation (users included), or staff only
@@ -160,6 +160,8 @@ export const SIGNAL_CATALOGUE = {
   },
   /** An agent opened (or left) the conversation in the console: collision detection between agents. */
   'agent.viewing': { schema: z.object({ active: z.boolean(), name: z.string().nullable() }), audience: 'staff' },
+  /** A staff-only event on its way between nodes; a connection hands it on as a `staffEvent` push, never as a signal. */
+  'staff.event': { schema: staffEventSchema, audience: 'staff' },
   /** Something to tell a user; `data` is the application's (any extra keys are kept). */
 } as const satisfies Record<SignalType, CatalogueEntry>;
 

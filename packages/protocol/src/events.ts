@@ -98,7 +98,7 @@ export const eventSchema = z.object({
 export type ConversationEvent = z.infer<typeof eventSchema>;
 
 /** Ephemeral signal types: published live, never stored, carry no `seq`. */
-export const SIGNAL_TYPES = ['typing', 'presence.joined', 'presence.left', 'ai.delta', 'ai.snapshot', 'queue.position', 'agent.viewing'] as const;
+export const SIGNAL_TYPES = ['typing', 'presence.joined', 'presence.left', 'ai.delta', 'ai.snapshot', 'queue.position', 'agent.viewing', 'staff.event'] as const;
 export type SignalType = (typeof SIGNAL_TYPES)[number];
 
 /**

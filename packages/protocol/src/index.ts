@@ -10,3 +10,4 @@ export * from './scopes.js';
 export * from './api.js';
 export * from './webhooks.js';
 export * from './support.js';
+export * from './widget.js';

@@ -14,6 +14,10 @@ export const API_SCOPES = [
   'webhooks:read',
   'webhooks:write',
   'keys:write', // create, list and revoke API keys of the tenant
+  'support:read', // the support report, teams, agents and canned replies; staff-only events and inboxes
+  'support:write', // hand off, assign, transfer, resolve, close, notes; manage teams, agents and canned replies
+  'widgets:read', // list widget keys, see whether identity verification is on
+  'widgets:write', // create, change and revoke widget keys, set the widget secret
 ] as const;
 
 export const apiScopeSchema = z.enum(API_SCOPES);

@@ -42,8 +42,21 @@ const WRITTEN: Record<(typeof DURABLE_EVENT_TYPES)[number], Record<string, unkno
   'ai.approval_requested': { generationId: 'g1', approvalId: 'g1:call_2', toolCallId: 'call_2', toolName: 'cancel_order', input: { orderId: '1234' } },
   'ai.approval_resolved': { generationId: 'g1', approvalId: 'g1:call_2', approved: true },
   'ai.completed': { generationId: 'g1', text: 'Order 1234 is shipped.', model: 'demo', ttftMs: null, usage: { inputTokens: null, outputTokens: 6 }, cached: true },
-  'ai.stopped': { generationId: 'g1', text: 'Here is' },
+  'ai.stopped': { generationId: 'g1', text: 'Here is', reason: 'handoff' },
   'ai.failed': { generationId: 'g1', code: 'timeout', message: 'the model did not answer in time', text: '', fallbackText: 'Sorry.' },
+  'handoff.requested': { reason: 'rule', origin: 'system', from: 'assistant', detail: 'asks for a person' },
+  'conversation.queued': { team: null, priority: 0, reason: 'rule' },
+  'conversation.assigned': { agentId: 'dana', agentName: 'Dana', team: 'billing', kind: 'routing', previousAgentId: 'sam' },
+  'conversation.transferred': { fromAgentId: 'dana', toAgentId: null, toTeam: 'billing', reason: 'needs billing' },
+  'conversation.resolved': { resolution: 1, agentId: 'dana' },
+  'conversation.reopened': { mode: 'assistant', by: 'customer' },
+  'conversation.handed_back': { agentId: 'dana' },
+  'conversation.closed': {},
+  'csat.submitted': { resolution: 1, rating: 4, comment: 'quick and kind', agentId: 'dana' },
+  'note.created': { text: 'VIP customer' },
+  'support.summary': { text: 'The user asked about order 1234.', reason: 'rule', model: 'demo' },
+  'support.sentiment': { messageSeq: 3, score: -0.8, label: 'negative', analyzer: 'afinn' },
+  'routing.decided': { agentId: 'dana', team: null, reason: 'available with 0 of 5 open', waitingMs: 1200 },
 };
 
 function event(type: string, data: Record<string, unknown>, seq = 4): ConversationEvent {
@@ -103,10 +116,10 @@ describe('the event catalogue', () => {
   });
 
   it('keeps keys a newer server adds to a known type (readers ignore them, writers may not add them)', () => {
-    const newer = event('ai.stopped', { generationId: 'g1', text: 'Hi', reason: 'user' });
+    const newer = event('ai.stopped', { generationId: 'g1', text: 'Hi', origin: 'user' });
     const parsed = parseEvent(newer);
-    expect(parsed.ok && parsed.event.data).toEqual({ generationId: 'g1', text: 'Hi', reason: 'user' });
-    expect(checkEventData('ai.stopped', newer.data)).toMatch(/^ai\.stopped data: .*reason/);
+    expect(parsed.ok && parsed.event.data).toEqual({ generationId: 'g1', text: 'Hi', origin: 'user' });
+    expect(checkEventData('ai.stopped', newer.data)).toMatch(/^ai\.stopped data: .*origin/);
   });
 
   it('refuses to write a type that is not in the catalogue, or data that does not match', () => {

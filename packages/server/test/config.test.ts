@@ -55,6 +55,34 @@ describe('PARLEY_DATABASE_CONNECT_TIMEOUT_MS', () => {
   });
 });
 
+describe('PARLEY_OIDC_*', () => {
+  const oidc = { PARLEY_OIDC_ISSUER: 'https://idp.example/realms/support', PARLEY_OIDC_CLIENT_ID: 'parley-console', PARLEY_OIDC_TENANT: 'acme' };
+
+  it('loads an issuer with its client id, a tenant and a role map', () => {
+    expect(loadConfig({ ...oidc, PARLEY_OIDC_ROLE_MAP: 'support-agents=agent, leads=admin,a=b=user' })).toMatchObject({
+      oidcIssuer: 'https://idp.example/realms/support',
+      oidcScopes: 'openid profile email',
+      oidcRoleMap: [['support-agents', 'agent'], ['leads', 'admin'], ['a=b', 'user']],
+      oidcDefaultRole: 'none',
+    });
+  });
+
+  it('needs the client id and exactly one of a fixed tenant and a tenant claim', () => {
+    expect(problems({ PARLEY_OIDC_ISSUER: oidc.PARLEY_OIDC_ISSUER, PARLEY_OIDC_TENANT: 'acme' })).toEqual([expect.stringContaining('needs PARLEY_OIDC_CLIENT_ID')]);
+    expect(problems({ ...oidc, PARLEY_OIDC_TENANT_CLAIM: 'tid' })).toEqual([expect.stringContaining('exactly one of PARLEY_OIDC_TENANT')]);
+    expect(problems({ ...oidc, PARLEY_OIDC_TENANT: '' })).toEqual([expect.stringContaining('exactly one of PARLEY_OIDC_TENANT')]);
+    expect(problems({ ...oidc, PARLEY_OIDC_TENANT: '', PARLEY_OIDC_TENANT_CLAIM: 'tid' })).toEqual([]);
+  });
+
+  it('refuses plain HTTP except on loopback, scopes without openid, a bad role map, and the same issuer for both kinds of token', () => {
+    expect(problems({ ...oidc, PARLEY_OIDC_ISSUER: 'http://idp.example' })).toEqual([expect.stringContaining('must be an https URL')]);
+    expect(problems({ ...oidc, PARLEY_OIDC_ISSUER: 'http://127.0.0.1:9000' })).toEqual([]);
+    expect(problems({ ...oidc, PARLEY_OIDC_SCOPES: 'profile email' })).toEqual([expect.stringContaining('must include openid')]);
+    expect(problems({ ...oidc, PARLEY_OIDC_ROLE_MAP: 'staff=owner' })).toEqual([expect.stringContaining('value=role')]);
+    expect(problems({ ...oidc, PARLEY_JWT_ISSUER: oidc.PARLEY_OIDC_ISSUER })).toEqual([expect.stringContaining('must differ')]);
+  });
+});
+
 describe('the README', () => {
   it('documents every setting in its configuration table, with its default', async () => {
     const readme = await readFile(new URL('../../../README.md', import.meta.url), 'utf8');

@@ -50,7 +50,13 @@ export class AnswerReaction implements Reaction {
   private async answer(key: ConversationKey, message: ConversationEvent): Promise<void> {
     const { admitted, log, profiles, queue } = this.dependencies;
     const held = admitted.take(key, message.seq);
-    const profileId = held?.profileId ?? (await log.getRecent(key))?.assistant;
+    // Read fresh: a handoff may have come since the message was admitted. (Were it missed, `ai.started` would still be refused.)
+    const conversation = await log.get(key);
+    if (conversation?.support && conversation.support.mode !== 'assistant') {
+      if (held) await queue.cancel(held.reservation);
+      return;
+    }
+    const profileId = held?.profileId ?? conversation?.assistant;
     if (!profileId) return;
     const traceparent = held?.traceparent ?? message.causation?.traceparent;
     const job: AiJob = { id: answerJobId(key, message.seq), tenant: key.tenant, conversationId: key.conversationId, triggerSeq: message.seq, profileId, admittedAt: held?.admittedAt ?? message.ts, ...(traceparent ? { traceparent } : {}) };

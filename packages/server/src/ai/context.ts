@@ -99,6 +99,11 @@ function toTurn(event: ParleyEvent): ContextTurn | null {
       return { role: 'assistant', content: event.data.text };
     case 'ai.stopped':
       return event.data.text ? { role: 'assistant', content: event.data.text } : null;
+    // The model must know that people had the conversation and gave it back (it answers again from here).
+    case 'conversation.handed_back':
+      return { role: 'user', content: '(system) A human support agent handled this conversation and handed it back to you.' };
+    case 'handoff.requested':
+      return { role: 'user', content: '(system) The conversation was handed to a human support agent.' };
     case 'message.created': {
       const content = event.data.content;
       const text = isTextContent(content) ? content.text : `[${content.type}] ${JSON.stringify(content.data)}`;

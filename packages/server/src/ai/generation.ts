@@ -1,5 +1,6 @@
 import type { LanguageModelV3 } from '@ai-sdk/provider';
-import { isTextContent, parseEvent, type ConversationEvent, type EventData, type GenerationText, type InvalidDataError } from '@parley/protocol';
+import { isTextContent, parseEvent, type ConversationEvent, type ConversationMode, type EventData, type GenerationText, type InvalidDataError } from '@parley/protocol';
+import { ParleyError } from '../core/errors.js';
 import type { ApprovalRegistry, ContextArchive, GenerationTexts } from '../core/ports.js';
 import type { AppendResult, ConversationKey, ConversationMemory } from '../core/types.js';
 import type { ConversationLog } from '../log/conversation-log.js';
@@ -16,8 +17,13 @@ import { modelName } from './models.js';
 import type { AssistantProfile, ModelSpec } from './profiles.js';
 import { toStreamTools, type ToolDefinition } from './tools.js';
 
-/** Why a generation was aborted. */
-export const STOPPED = 'stopped';
+/** Why a generation was stopped (the `reason` of its `ai.stopped`). */
+export type StopReason = 'user' | 'interrupt' | 'handoff' | 'shutdown';
+
+/** The abort reason of a stopped generation (a timeout aborts with TIMED_OUT instead). */
+class Stopped {
+  constructor(readonly reason: StopReason) {}
+}
 const TIMED_OUT = 'timeout';
 // Recent events read to build the context; the token budget then decides how many turns are sent.
 const HISTORY_EVENTS = 200;
@@ -83,6 +89,8 @@ export class Generation {
   private memory: ConversationMemory | null = null;
   /** The terminal event is stored. */
   private ended = false;
+  /** `ai.started` was refused: the conversation had left `assistant` mode. */
+  private notStarted = false;
   /** Approvals being waited for: timeouts do not run meanwhile. */
   private waitingForPeople = 0;
   /** The generation's span (when tracing), marked at the first token from inside the model call's span. */
@@ -113,8 +121,13 @@ export class Generation {
     return this.context;
   }
 
-  stop(): void {
-    this.controller.abort(STOPPED);
+  stop(reason: StopReason = 'user'): void {
+    this.controller.abort(new Stopped(reason));
+  }
+
+  /** Whether the answer never started: the conversation was no longer the assistant's (a person took it over). */
+  get refused(): boolean {
+    return this.notStarted;
   }
 
   /**
@@ -135,7 +148,16 @@ export class Generation {
       ]);
       // Settled here if it fails while `ai.started` is awaited; the await below still reports it.
       context.catch(() => undefined);
-      const started = await this.appendStarted();
+      let started: AppendResult;
+      try {
+        started = await this.appendStarted();
+      } catch (error) {
+        if (!isModeConflict(error)) throw error;
+        // A person owns the conversation now: this answer never starts, and leaves no event.
+        this.notStarted = true;
+        this.ended = true;
+        return;
+      }
       if (started.duplicate) return await this.endLost();
       // Listed from now on (text still empty), so that a stop sent through any node finds it before its first token.
       this.dependencies.texts.put(this.key, this.coalescer.snapshot()).catch(() => undefined);
@@ -234,7 +256,8 @@ export class Generation {
   }
 
   private abortedOutcome(): Outcome {
-    if (this.controller.signal.reason === STOPPED) return { kind: 'stopped' };
+    const reason: unknown = this.controller.signal.reason;
+    if (reason instanceof Stopped) return { kind: 'stopped', reason: reason.reason };
     return { kind: 'failed', code: 'timeout', message: `the answer took longer than ${this.profile.limits.totalTimeoutMs} ms` };
   }
 
@@ -330,7 +353,7 @@ export class Generation {
       const usage = { inputTokens: this.usage?.inputTokens ?? null, outputTokens };
       await this.append('ai.completed', { text, model: outcome.model, ttftMs, usage, ...(outcome.cached ? { cached: true } : {}) }, 'end');
     } else if (outcome.kind === 'stopped') {
-      await this.append('ai.stopped', { text }, 'end');
+      await this.append('ai.stopped', { text, reason: outcome.reason }, 'end');
     } else {
       const fallback = this.profile.fallbackText;
       await this.append('ai.failed', { code: outcome.code, message: outcome.message, text, ...(fallback ? { fallbackText: fallback } : {}) }, 'end');
@@ -346,12 +369,13 @@ export class Generation {
     this.dependencies.observer.finished?.(outcome.kind, seconds, outputTokens);
   }
 
+  /** An answer starts only while the conversation is the assistant's, checked in the append's own statement. */
   private appendStarted(): Promise<AppendResult> {
-    return this.append('ai.started', { profile: this.profile.id, replyTo: this.trigger.seq }, 'started');
+    return this.append('ai.started', { profile: this.profile.id, replyTo: this.trigger.seq }, 'started', ['assistant']);
   }
 
-  private append<Type extends GenerationEventType>(type: Type, data: GenerationData<Type>, step: string): Promise<AppendResult> {
-    return appendGenerationEvent(this.dependencies.log, this.key, { id: this.id, profileId: this.profile.id, triggerSeq: this.trigger.seq }, type, data, step);
+  private append<Type extends GenerationEventType>(type: Type, data: GenerationData<Type>, step: string, requireModes?: readonly ConversationMode[]): Promise<AppendResult> {
+    return appendGenerationEvent(this.dependencies.log, this.key, { id: this.id, profileId: this.profile.id, triggerSeq: this.trigger.seq }, type, data, step, requireModes);
   }
 }
 
@@ -372,8 +396,10 @@ function appendGenerationEvent<Type extends GenerationEventType>(
   type: Type,
   data: GenerationData<Type>,
   step: string,
+  requireModes?: readonly ConversationMode[],
 ): Promise<AppendResult> {
   return log.append({
+    ...(requireModes ? { requireModes } : {}),
     key,
     type,
     actor: { kind: 'assistant', id: generation.profileId },
@@ -397,7 +423,12 @@ export async function failUnanswerable(
   await appendGenerationEvent(log, key, generation, 'ai.failed', { code, message, text: '' }, 'end');
 }
 
-type Outcome = { kind: 'completed'; model: string; cached?: boolean } | { kind: 'stopped' } | { kind: 'failed'; code: string; message: string };
+type Outcome = { kind: 'completed'; model: string; cached?: boolean } | { kind: 'stopped'; reason: StopReason } | { kind: 'failed'; code: string; message: string };
+
+/** The store refused an append because of the conversation's mode. */
+function isModeConflict(error: unknown): boolean {
+  return error instanceof ParleyError && error.code === 'conflict' && error.details !== undefined && 'mode' in error.details;
+}
 
 /**
  * Aborts an attempt that waits too long for its first token, or for any part after it. While `paused`

@@ -1,13 +1,15 @@
 import type { Actor, ConversationEvent, GenerationText, OperationResult } from '@parley/protocol';
 import type { GenerationContext } from './context.js';
 import { ParleyError } from '../core/errors.js';
+import type { HandoffSettings } from '../core/handoff-settings.js';
 import type { Admission, AiJob, Assistants, Bus, JobQueue, Reaction, UsageBudgets } from '../core/ports.js';
 import { conversationKeyString, type ConversationKey, type ConversationRecord } from '../core/types.js';
 import { activeTraceparent, contextOf, inSpan, recordSpan, SpanKind } from '../observability/tracing.js';
 import { AdmittedAnswers } from './admitted-answers.js';
 import { AnswerReaction } from './answer-reaction.js';
+import { HandoffSummaries } from './handoff-summary.js';
 import { generationOfApproval } from './approvals.js';
-import { failUnanswerable, Generation, type GenerationDependencies } from './generation.js';
+import { failUnanswerable, Generation, type GenerationDependencies, type StopReason } from './generation.js';
 import type { AssistantProfile } from './profiles.js';
 
 const NO_ADMISSION: Admission = { committed: () => undefined, release: () => undefined };
@@ -26,6 +28,8 @@ export class Orchestrator implements Assistants {
   private readonly admitted: AdmittedAnswers;
   /** Submits the job of each committed user message (see AnswerReaction); the composition root runs it. */
   readonly reaction: Reaction;
+  /** Writes the summary agents read at a handoff. */
+  readonly summaries: HandoffSummaries;
   private closing = false;
 
   constructor(
@@ -37,6 +41,7 @@ export class Orchestrator implements Assistants {
     private readonly control: Pick<Bus, 'publishControl' | 'onControl'>,
   ) {
     this.profiles = new Map(profiles.map((profile) => [profile.id, profile]));
+    this.summaries = new HandoffSummaries(dependencies.log, this.profiles, dependencies.createModel);
     this.admitted = new AdmittedAnswers(RESERVATION_HOLD_MS, (reservation) => this.queue.cancel(reservation).catch((error: unknown) => this.onError(error, 'cancel')));
     this.reaction = new AnswerReaction({
       profiles: this.profiles,
@@ -62,8 +67,13 @@ export class Orchestrator implements Assistants {
     return this.profiles.has(profileId);
   }
 
+  handoffSettings(profileId: string): HandoffSettings | null {
+    return this.profiles.get(profileId)?.handoff ?? null;
+  }
+
   async admit(conversation: ConversationRecord, sender: Actor): Promise<Admission> {
-    if (!conversation.assistant || sender.kind !== 'user') return NO_ADMISSION;
+    // Only the assistant's conversations get answers; while people own one, its messages are theirs.
+    if (!conversation.assistant || sender.kind !== 'user' || (conversation.support && conversation.support.mode !== 'assistant')) return NO_ADMISSION;
     const profile = this.profiles.get(conversation.assistant);
     if (!profile) throw new ParleyError('unavailable', `assistant ${conversation.assistant} is not configured on this server`);
     const key = { tenant: conversation.tenant, conversationId: conversation.id };
@@ -91,27 +101,27 @@ export class Orchestrator implements Assistants {
   }
 
   /** Stops the conversation's running generations wherever they run: here directly, elsewhere through the bus. */
-  async stop(key: ConversationKey, generationId?: string): Promise<string[]> {
+  async stop(key: ConversationKey, generationId?: string, reason: 'user' | 'handoff' = 'user'): Promise<string[]> {
     const running = await this.snapshots(key);
     const ids = running.map((text) => text.generationId).filter((id) => !generationId || id === generationId);
-    this.stopLocal(key, generationId ? { generationId } : {});
+    this.stopLocal(key, { ...(generationId ? { generationId } : {}), reason });
     if (ids.some((id) => !this.running.has(id))) {
-      await this.control.publishControl({ type: 'ai.stop', tenant: key.tenant, conversationId: key.conversationId, ...(generationId ? { generationId } : {}) });
+      await this.control.publishControl({ type: 'ai.stop', tenant: key.tenant, conversationId: key.conversationId, ...(generationId ? { generationId } : {}), reason });
     }
     return ids;
   }
 
   /** Under `interrupt`: stops the answers to the conversation's earlier messages, wherever they run (not the one to `beforeSeq`, which may start meanwhile). */
   private async interrupt(key: ConversationKey, beforeSeq: number): Promise<void> {
-    this.stopLocal(key, { beforeSeq });
-    await this.control.publishControl({ type: 'ai.stop', tenant: key.tenant, conversationId: key.conversationId, beforeSeq });
+    this.stopLocal(key, { beforeSeq, reason: 'interrupt' });
+    await this.control.publishControl({ type: 'ai.stop', tenant: key.tenant, conversationId: key.conversationId, beforeSeq, reason: 'interrupt' });
   }
 
-  private stopLocal(key: ConversationKey, which: { generationId?: string; beforeSeq?: number }): void {
+  private stopLocal(key: ConversationKey, which: { generationId?: string; beforeSeq?: number; reason?: StopReason }): void {
     for (const generation of this.generationsOf(conversationKeyString(key))) {
       if (which.generationId && generation.id !== which.generationId) continue;
       if (which.beforeSeq !== undefined && generation.trigger.seq >= which.beforeSeq) continue;
-      generation.stop();
+      generation.stop(which.reason);
     }
   }
 
@@ -171,7 +181,7 @@ export class Orchestrator implements Assistants {
     this.closing = true;
     this.admitted.clear();
     const idle = this.queue.stopWorking();
-    for (const generation of this.running.values()) generation.stop();
+    for (const generation of this.running.values()) generation.stop('shutdown');
     await idle;
   }
 

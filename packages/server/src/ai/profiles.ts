@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { identifierSchema } from '@parley/protocol';
+import { handoffSettingsSchema } from '../core/handoff-settings.js';
 
 export const modelSpecSchema = z.discriminatedUnion('provider', [
   z.object({ provider: z.literal('demo'), ttftMs: z.number().int().min(0).default(300), tokensPerSecond: z.number().positive().default(40), answerTokens: z.number().int().min(0).default(0) }),
@@ -44,6 +45,8 @@ export const profileSchema = z.object({
   cache: z.object({ ttlSeconds: z.number().int().min(0).default(0) }).prefault({}),
   /** Deltas of one generation are combined into at most one frame per this many milliseconds. */
   deltaIntervalMs: z.number().int().min(0).default(30),
+  /** When the assistant hands the conversation to people (see core/handoff-settings.ts). */
+  handoff: handoffSettingsSchema,
 });
 /** An assistant profile: its model chain, prompt, tools and limits. */
 export type AssistantProfile = z.infer<typeof profileSchema>;

@@ -6,7 +6,7 @@ import { audienceOf, type KnownSignal, type Role } from '@parley/protocol';
 import { createAssistants, MemoryBudgets } from '../ai/index.js';
 import type { GenerationObserver } from '../ai/generation.js';
 import { loadOrCreateDevSecret } from '../auth/dev-secret.js';
-import { signDevelopmentToken, TokenVerifier } from '../auth/tokens.js';
+import { signDevelopmentToken, TokenVerifier, type OidcIssuerOptions } from '../auth/tokens.js';
 import { MemoryBus } from '../adapters/memory/bus.js';
 import { MemoryPresence } from '../adapters/memory/presence.js';
 import { RedisBus } from '../adapters/redis/bus.js';
@@ -32,11 +32,15 @@ import { ExpiryClock } from '../gateway/expiry-clock.js';
 import { PresenceDepartures } from '../gateway/presence-departures.js';
 import { UserConnections } from '../gateway/user-connections.js';
 import { Readiness, type Dependency } from '../http/readiness.js';
-import { registerOperationalRoutes } from '../http/routes.js';
+import { registerOperationalRoutes, type WebSignIn } from '../http/routes.js';
 import { createApi } from '../http/api/index.js';
+import type { TokenMinter } from '../http/api/users.js';
+import { registerWidgetRoutes } from '../http/widget.js';
+import { WidgetKeys, WidgetTokens } from '../widget/index.js';
 import { httpListener, registerApiDocs } from '../http/server.js';
 import { ApiKeys } from '../auth/api-keys.js';
 import { PostgresKeyStore } from '../store/postgres/key-store.js';
+import { PostgresWidgetStore } from '../store/postgres/widget-store.js';
 import { ConversationLog } from '../log/conversation-log.js';
 import { OutboundHttp } from '../net/outbound-http.js';
 import { OutboundPolicy } from '../net/outbound-policy.js';
@@ -45,6 +49,10 @@ import { Metrics } from '../observability/metrics.js';
 import { startTracing, type TracingPipeline } from '../observability/tracing-sdk.js';
 import { ReactionRunner } from '../reactions/runner.js';
 import { WebhookReaction, WebhookService, WebhookWorker } from '../webhooks/index.js';
+import { Router } from '../support/router.js';
+import { SupportService } from '../support/service.js';
+import { TriggersReaction } from '../support/triggers.js';
+import type { Orchestrator } from '../ai/orchestrator.js';
 import { openPostgresStore } from '../store/postgres/open.js';
 import { DataDirLock } from './data-dir-lock.js';
 import { PostgresReactionCursors } from '../store/postgres/reaction-cursors.js';
@@ -116,7 +124,8 @@ function storeOptions(config: Config): StoreOptions {
 /** The HS256 secret: configured, or the development one in the data directory. */
 export async function resolveSecret(config: Config, logger?: Logger): Promise<Uint8Array | undefined> {
   if (config.jwtSecret) return new TextEncoder().encode(config.jwtSecret);
-  if (config.jwksFile || config.jwksUrl) return undefined;
+  // An identity provider is configured: no development secret, so no development tokens either.
+  if (config.jwksFile || config.jwksUrl || config.oidcIssuer) return undefined;
   logger?.warn({ dataDir: config.dataDir }, 'no PARLEY_JWT_SECRET or JWKS configured: using the development secret in the data directory');
   return loadOrCreateDevSecret(config.dataDir);
 }
@@ -131,11 +140,17 @@ interface SharedState {
   contexts: ContextArchive;
   queue: JobQueue;
   userSendRates: UserRateLimits;
+  /** Widget tokens minted per widget key, and per client address. */
+  widgetKeyRates: UserRateLimits;
+  widgetAddressRates: UserRateLimits;
 }
 
 function openBus(config: Config, onError: (error: unknown) => void): SharedState {
   const queueLimits = { maxQueued: config.aiQueueSize, concurrency: config.aiConcurrency, perTenantConcurrency: config.aiTenantConcurrency };
   const budgetLimits = { windowMs: config.aiBudgetWindowSeconds * 1000, requests: config.aiBudgetRequests, tokens: config.aiBudgetTokens };
+  // A bucket the size of a minute's allowance, refilled evenly over the minute.
+  const perKey = [config.widgetTokensPerKeyPerMinute / 60, config.widgetTokensPerKeyPerMinute] as const;
+  const perAddress = [config.widgetTokensPerAddressPerMinute / 60, config.widgetTokensPerAddressPerMinute] as const;
   if (!config.redisUrl) {
     return {
       bus: new MemoryBus(config.hotLogSize, config.hotLogMaxBytes),
@@ -146,6 +161,8 @@ function openBus(config: Config, onError: (error: unknown) => void): SharedState
       contexts: new MemoryContextArchive(KEPT_CONTEXTS),
       queue: new MemoryJobQueue(queueLimits, onError),
       userSendRates: new MemoryUserRateLimits(config.userSendRatePerSecond, config.userSendBurst),
+      widgetKeyRates: new MemoryUserRateLimits(...perKey),
+      widgetAddressRates: new MemoryUserRateLimits(...perAddress),
     };
   }
   const bus = new RedisBus({ url: config.redisUrl, prefix: config.redisPrefix, hotLogSize: config.hotLogSize, hotLogTtlMs: config.hotLogTtlSeconds * 1000 });
@@ -158,6 +175,8 @@ function openBus(config: Config, onError: (error: unknown) => void): SharedState
     contexts: new RedisContextArchive(bus.connection, config.redisPrefix, CONTEXT_TTL_MS),
     queue: new RedisJobQueue(bus.connection, { ...queueLimits, prefix: config.redisPrefix, visibilityMs: config.aiJobVisibilityMs, isJob: isAiJob }, onError),
     userSendRates: new RedisUserRateLimits(bus.connection, config.redisPrefix, config.userSendRatePerSecond, config.userSendBurst),
+    widgetKeyRates: new RedisUserRateLimits(bus.connection, `${config.redisPrefix}:widget-key`, ...perKey),
+    widgetAddressRates: new RedisUserRateLimits(bus.connection, `${config.redisPrefix}:widget-address`, ...perAddress),
   };
 }
 
@@ -225,6 +244,65 @@ interface NodeWebhooks {
 }
 
 /** Wires webhooks over the store's webhook tables; the worker runs on every node (leases keep deliveries single). */
+/**
+ * Tells the store which agents are connected here, a few times per presence grace: an agent with no
+ * connection on any node for longer than the grace counts as offline for routing.
+ */
+function reportConnectedAgents(gateway: Gateway, store: PostgresStore, presenceGraceMs: number, logger: Logger): ReturnType<typeof setInterval> {
+  const report = async () => {
+    const now = Date.now();
+    for (const [tenant, userIds] of gateway.connectedStaff()) {
+      await store.support.agentsSeen(tenant, userIds, now).catch((error: unknown) => logger.debug({ err: error }, 'reporting connected agents failed'));
+    }
+  };
+  const timer = setInterval(() => void report(), Math.max(1000, Math.min(10_000, presenceGraceMs / 3)));
+  timer.unref();
+  return timer;
+}
+
+/** The support desk: its use cases, and the router that assigns queued conversations (on every node). */
+function createSupportDesk(
+  config: Config,
+  parts: { log: ConversationLog; store: PostgresStore; bus: Bus; orchestrator: Orchestrator; metrics: Metrics; logger: Logger },
+): { support: SupportService; router: Router } {
+  const { log, store, bus, orchestrator, metrics, logger } = parts;
+  const failed = (error: unknown, what: string) => logger.warn({ err: error }, `support desk: ${what} failed`);
+  const router = new Router(
+    store.support,
+    log,
+    bus,
+    { acceptTimeoutMs: config.supportAcceptTimeoutMs, presenceGraceMs: config.presenceGraceMs, intervalMs: config.supportRouteIntervalMs },
+    {
+      assigned: (waitedMs) => {
+        metrics.supportAssignments.inc({ kind: 'routing' });
+        metrics.supportQueueWait.observe(waitedMs / 1000);
+      },
+      requeued: (reason) => metrics.supportRequeued.inc({ reason }),
+      queueDepth: (tenant, depth) => metrics.supportQueueDepth.set({ tenant }, depth),
+      failed,
+    },
+  );
+  const support = new SupportService({
+    log,
+    store: store.support,
+    members: store,
+    assistants: orchestrator,
+    bus,
+    summarizer: orchestrator.summaries,
+    observer: {
+      handoff: (reason) => metrics.supportHandoffs.inc({ reason }),
+      assigned: (kind, waitedMs) => {
+        metrics.supportAssignments.inc({ kind });
+        if (waitedMs > 0) metrics.supportQueueWait.observe(waitedMs / 1000);
+      },
+      rated: (rating) => metrics.supportRatings.inc({ rating: String(rating) }),
+      failed,
+    },
+    wakeRouting: (tenant) => router.wake(tenant),
+  });
+  return { support, router };
+}
+
 function createWebhooks(config: Config, store: PostgresStore, outbound: OutboundHttp, metrics: Metrics, logger: Logger): NodeWebhooks {
   const worker = new WebhookWorker({
     store: store.webhooks,
@@ -281,6 +359,25 @@ export async function startNode(config: Config, logger: Logger): Promise<ParleyN
   }
 }
 
+/** The OIDC issuer of the agent console's sign-in and how its ID tokens map to principals. */
+function oidcIssuerOptions(config: Config, issuer: string, clientId: string): OidcIssuerOptions {
+  return {
+    issuer,
+    clientId,
+    userClaim: config.oidcUserClaim,
+    rolesClaim: config.oidcRolesClaim,
+    ...(config.oidcRoleMap ? { roleMap: config.oidcRoleMap } : {}),
+    ...(config.oidcDefaultRole !== 'none' ? { defaultRole: config.oidcDefaultRole } : {}),
+    tenant: config.oidcTenant ? { fixed: config.oidcTenant } : { claim: config.oidcTenantClaim! },
+  };
+}
+
+/** How the web pages sign people in: the OIDC issuer, else development tokens when the server issues them. */
+function webSignIn(config: Config, developmentTokens: boolean): WebSignIn {
+  if (config.oidcIssuer && config.oidcClientId) return { mode: 'oidc', issuer: config.oidcIssuer, clientId: config.oidcClientId, scopes: config.oidcScopes };
+  return { mode: developmentTokens ? 'development' : 'none' };
+}
+
 /** The address a local client reaches a server on that listens on `host`. */
 function localHost(host: string): string {
   if (host === '0.0.0.0' || host === '::') return '127.0.0.1';
@@ -292,13 +389,14 @@ async function startServices(config: Config, logger: Logger, tracing: TracingPip
   const metrics = new Metrics();
   const store = await openStore(config);
   const onAiError = (error: unknown) => logger.error({ err: error }, 'AI job failed');
-  const { bus, texts, presence, budgets, approvalRegistry, contexts, queue, userSendRates } = openBus(config, onAiError);
+  const { bus, texts, presence, budgets, approvalRegistry, contexts, queue, userSendRates, widgetKeyRates, widgetAddressRates } = openBus(config, onAiError);
   const secret = await resolveSecret(config, logger);
   const verifier = await TokenVerifier.create({
     ...(secret ? { secret } : {}),
     ...(config.jwksFile ? { jwks: { file: config.jwksFile } } : config.jwksUrl ? { jwks: { url: config.jwksUrl } } : {}),
     ...(config.jwtIssuer ? { issuer: config.jwtIssuer } : {}),
     ...(config.jwtAudience ? { audience: config.jwtAudience } : {}),
+    ...(config.oidcIssuer && config.oidcClientId ? { oidc: oidcIssuerOptions(config, config.oidcIssuer, config.oidcClientId) } : {}),
     clockToleranceSeconds: config.clockToleranceSeconds,
   });
   const hub = new Hub(bus, { busSubscribeFailed: (error) => logger.warn({ err: error }, 'bus subscribe failed; retrying, subscribers are served from the store meanwhile') });
@@ -348,8 +446,11 @@ async function startServices(config: Config, logger: Logger, tracing: TracingPip
   // Workers record webhook deliveries (the worker that sends them runs on every node; leases keep each single).
   reactions.add(webhooks.reaction, { runsHere: config.role !== 'gateway' });
   const servesClients = config.role !== 'worker';
+  const { support, router } = createSupportDesk(config, { log, store, bus, orchestrator, metrics, logger });
+  // Customers' messages read for handoff rules, sentiment and failed answers, on every node (as answers are).
+  reactions.add(new TriggersReaction(log, orchestrator, support), { runsHere: true });
   const conversations = new ConversationService(
-    { log, members: store, bus, presence, assistants: orchestrator, sendRates: userSendRates },
+    { log, members: store, bus, presence, assistants: orchestrator, sendRates: userSendRates, agentTeams: (tenant, userId) => support.agentTeams(tenant, userId) },
     { largeRoomMembers: config.largeRoomMembers },
   );
   const gateway = new Gateway({
@@ -359,6 +460,7 @@ async function startServices(config: Config, logger: Logger, tracing: TracingPip
     presence,
     userSendRates,
     assistants: orchestrator,
+    support,
     hub,
     departures: new PresenceDepartures(config.presenceGraceMs),
     tokenExpiries: new ExpiryClock(),
@@ -383,22 +485,32 @@ async function startServices(config: Config, logger: Logger, tracing: TracingPip
   const readiness = new Readiness(dependencies(store, bus), () => gateway.isDraining);
   metrics.watchDependencies(() => readiness.states());
   const devSecret = secret && !config.jwtSecret ? secret : undefined;
+  const signToken = secret ? (claims: Parameters<TokenMinter>[0]) => signDevelopmentToken(secret, { ...claims, ...optional({ issuer: config.jwtIssuer, audience: config.jwtAudience }) }) : undefined;
+  const widgetStore = new PostgresWidgetStore(store.database);
   const api = createApi({
     conversations,
     webhooks: webhooks.service,
+    support,
     keys: new ApiKeys(new PostgresKeyStore(store.database), bus),
     verifier,
     logger,
     maxBodyBytes: config.apiMaxBodyBytes,
     serverVersion: SERVER_VERSION,
-    ...(secret ? { mintToken: (claims) => signDevelopmentToken(secret, { ...claims, ...optional({ issuer: config.jwtIssuer, audience: config.jwtAudience }) }) } : {}),
+    widgets: new WidgetKeys(widgetStore),
+    ...(signToken ? { mintToken: signToken } : {}),
   });
   registerApiDocs(api);
+  if (servesClients) {
+    const tokens = new WidgetTokens(widgetStore, { perKey: widgetKeyRates, perAddress: widgetAddressRates, tokenTtlSeconds: config.widgetTokenTtlSeconds, sign: signToken });
+    registerWidgetRoutes(api, { tokens, webRoot: config.webDir ?? DEFAULT_WEB_ROOT });
+  }
   registerOperationalRoutes(api, {
     registry: metrics.registry,
     readiness,
     imageHosts: config.imageHosts,
     ...(servesClients ? { webRoot: config.webDir ?? DEFAULT_WEB_ROOT } : {}),
+    webSignIn: webSignIn(config, devSecret !== undefined && servesClients),
+    verifyToken: (token) => verifier.verify(token),
     ...(devSecret && servesClients ? { issueDevToken: (claims: { tenant: string; userId: string; roles: Role[]; name?: string }) => signDevelopmentToken(devSecret, { ...claims, ttlSeconds: 3600 }) } : {}),
   });
   const server = createServer(httpListener(api));
@@ -428,11 +540,15 @@ async function startServices(config: Config, logger: Logger, tracing: TracingPip
   }
   if (config.role !== 'gateway') orchestrator.work();
   webhooks.worker.start();
+  router.start();
+  const agentsSeen = servesClients ? reportConnectedAgents(gateway, store, config.presenceGraceMs, logger) : null;
   const port = (server.address() as AddressInfo).port;
   return {
     port,
     server,
     stop: async () => {
+      if (agentsSeen) clearInterval(agentsSeen);
+      await router.stop();
       await gateway.shutdown(config.shutdownGraceMs);
       // The gateway's last commits are handed to their reactions (or left for another node's sweep).
       await reactions.stop(config.shutdownGraceMs);

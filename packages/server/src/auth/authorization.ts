@@ -12,7 +12,7 @@ export type ConversationAction = 'read' | 'send' | 'manage';
 /** The scope a service principal needs for each action. */
 const SCOPE_OF: Record<ConversationAction, ApiScope> = { read: 'conversations:read', send: 'messages:write', manage: 'conversations:write' };
 
-/** Agents and admins act in every conversation of their tenant. */
+/** Agents and admins: staff of the tenant's support desk. */
 export function isStaff(principal: Principal): boolean {
   return principal.roles.includes('agent') || principal.roles.includes('admin');
 }
@@ -42,11 +42,19 @@ export function requireTenantAdmin(principal: Principal, scope: ApiScope, refusa
   return principal.tenant;
 }
 
+/** Whether an agent reaches a support conversation: in the default inbox, in one of their teams, or assigned to them. */
+export function agentReaches(conversation: ConversationRecord, agentId: string, teams: readonly string[]): boolean {
+  const support = conversation.support;
+  if (!support) return false;
+  return support.team === null || teams.includes(support.team) || support.assigneeId === agentId;
+}
+
 /**
  * Decides whether `principal` may do `action` in `conversation`, given whether it is a member (asked only
- * when needed: large rooms answer it with a lookup). Throws `not_found` for a missing conversation or
- * another tenant's, `forbidden` otherwise. Users act where they are members; only the creator, agents and
- * admins manage; service principals by scope, in every conversation of their tenant.
+ * when needed: large rooms answer it with a lookup) and, for agents, their teams. Throws `not_found` for a
+ * missing conversation or another tenant's, `forbidden` otherwise. Users act where they are members; agents
+ * also in the support conversations they reach (see agentReaches); admins everywhere; only the creator,
+ * agents and admins manage; service principals by scope, in every conversation of their tenant.
  */
 export async function authorizeConversation(
   principal: Principal,
@@ -54,6 +62,7 @@ export async function authorizeConversation(
   conversationId: string,
   action: ConversationAction,
   isMember: () => Promise<boolean>,
+  agentTeams: () => Promise<readonly string[]> = async () => [],
 ): Promise<ConversationRecord> {
   if (!conversation || conversation.tenant !== principal.tenant) {
     throw new ParleyError('not_found', `conversation ${conversationId} does not exist`);
@@ -62,8 +71,11 @@ export async function authorizeConversation(
     requireScope(principal, SCOPE_OF[action]);
     return conversation;
   }
-  if (isStaff(principal)) return conversation;
+  if (principal.roles.includes('admin')) return conversation;
+  if (principal.roles.includes('agent') && conversation.support && agentReaches(conversation, principal.userId, await agentTeams())) return conversation;
   if (!(await isMember())) throw new ParleyError('forbidden', `not a member of conversation ${conversationId}`);
+  // A member who is an agent acts as staff in it (manages, sees staff events).
+  if (isStaff(principal)) return conversation;
   if (action === 'manage' && conversation.createdBy !== principal.userId) {
     throw new ParleyError('forbidden', 'only the creator, agents and admins manage a conversation');
   }

@@ -1,5 +1,5 @@
 import { closest } from 'fastest-levenshtein';
-import { identifierSchema } from '@parley/protocol';
+import { identifierSchema, type Role } from '@parley/protocol';
 import { z } from 'zod';
 import { OutboundPolicy } from '../net/outbound-policy.js';
 
@@ -27,6 +27,21 @@ const imageHosts = z
     }
   })
   .pipe(z.record(z.union([z.literal('*'), identifierSchema]), z.array(z.string().toLowerCase().regex(IMAGE_HOST, 'must be a host name, an IPv4 address or *.domain, with an optional :port')).max(100)));
+const roleMap = list.pipe(
+  z.array(z.string().regex(/^.+=(user|agent|admin)$/, 'each entry must be value=role with role user, agent or admin')).transform((entries) =>
+    entries.map((entry) => {
+      const at = entry.lastIndexOf('=');
+      return [entry.slice(0, at), entry.slice(at + 1) as Role] as const;
+    }),
+  ),
+);
+const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
+// Its keys are fetched from it: over plain HTTP anyone on the path could hand out keys that sign any agent in.
+const oidcIssuer = z.url().refine((text) => {
+  const url = new URL(text);
+  return url.protocol === 'https:' || (url.protocol === 'http:' && LOOPBACK_HOSTS.has(url.hostname));
+}, 'must be an https URL (http only on a loopback address)');
+const oidcScopes = z.string().refine((text) => text.split(/\s+/).includes('openid'), 'must include openid');
 // ws compresses messages of 1 KiB and more by default: smaller ones gain little for the CPU they cost.
 const DEFAULT_DEFLATE_THRESHOLD = 1024;
 /** `off`, `on`, or the smallest message in bytes to compress; the output is that threshold, or null for off. */
@@ -57,6 +72,15 @@ export const SETTINGS = {
   jwtIssuer: { env: 'PARLEY_JWT_ISSUER', flag: undefined, schema: optionalText, default: undefined, help: 'required `iss` claim, when set' },
   jwtAudience: { env: 'PARLEY_JWT_AUDIENCE', flag: undefined, schema: optionalText, default: undefined, help: 'required `aud` claim, when set' },
   clockToleranceSeconds: { env: 'PARLEY_JWT_CLOCK_TOLERANCE_S', flag: undefined, schema: integer(0, 300), default: '5', help: 'allowed clock skew for exp/nbf' },
+  oidcIssuer: { env: 'PARLEY_OIDC_ISSUER', flag: undefined, schema: oidcIssuer.optional(), default: undefined, help: 'OpenID Connect issuer that agents sign in to the console (/agent) with (authorization code + PKCE); its ID tokens are accepted, verified with the keys its /.well-known/openid-configuration names. Setting it turns development tokens off. https, or http on a loopback address; see docs/agent-sign-in.md' },
+  oidcClientId: { env: 'PARLEY_OIDC_CLIENT_ID', flag: undefined, schema: optionalText, default: undefined, help: "the console's client id at PARLEY_OIDC_ISSUER (a public client, no secret); ID tokens must have it as their audience" },
+  oidcScopes: { env: 'PARLEY_OIDC_SCOPES', flag: undefined, schema: oidcScopes, default: 'openid profile email', help: 'scopes the console asks the issuer for, space-separated; must include openid (add the one that puts the roles claim in the ID token, if the issuer needs it)' },
+  oidcUserClaim: { env: 'PARLEY_OIDC_USER_CLAIM', flag: undefined, schema: z.string().min(1), default: 'sub', help: "ID token claim holding the agent's user id (an identifier: letters, digits, _ . : @ -), e.g. oid for Entra ID" },
+  oidcRolesClaim: { env: 'PARLEY_OIDC_ROLES_CLAIM', flag: undefined, schema: z.string().min(1), default: 'roles', help: 'ID token claim holding the roles or groups (a list, or a space- or comma-separated string); a dotted path reaches nested claims (realm_access.roles)' },
+  oidcRoleMap: { env: 'PARLEY_OIDC_ROLE_MAP', flag: undefined, schema: roleMap.optional(), default: undefined, help: 'provider value=Parley role pairs, comma-separated (support-agents=agent,support-leads=admin); unset: the values user, agent and admin grant themselves' },
+  oidcDefaultRole: { env: 'PARLEY_OIDC_DEFAULT_ROLE', flag: undefined, schema: z.enum(['none', 'user', 'agent', 'admin']), default: 'none', help: 'role of an ID token whose roles claim grants none; none: such a token is refused (unauthorized)' },
+  oidcTenant: { env: 'PARLEY_OIDC_TENANT', flag: undefined, schema: identifierSchema.optional(), default: undefined, help: 'the tenant of every user of PARLEY_OIDC_ISSUER (set it or PARLEY_OIDC_TENANT_CLAIM)' },
+  oidcTenantClaim: { env: 'PARLEY_OIDC_TENANT_CLAIM', flag: undefined, schema: optionalText, default: undefined, help: "ID token claim holding the user's tenant, e.g. tid for Entra ID or org_id for Auth0 organizations (set it or PARLEY_OIDC_TENANT)" },
   connectTimeoutMs: { env: 'PARLEY_CONNECT_TIMEOUT_MS', flag: undefined, schema: integer(100, 600_000), default: '10000', help: 'a connection without a valid `connect` by then is closed (4004)' },
   allowedOrigins: { env: 'PARLEY_ALLOWED_ORIGINS', flag: undefined, schema: list.optional(), default: undefined, help: 'exact browser origins allowed to open WebSockets, comma-separated; unset allows only same-host origins' },
   maxFrameBytes: { env: 'PARLEY_MAX_FRAME_BYTES', flag: undefined, schema: integer(1024, 16 * 1024 * 1024), default: String(128 * 1024), help: 'largest accepted client frame; larger ones get `too_large` (beyond 4x the connection is closed with 1009)' },
@@ -100,6 +124,8 @@ export const SETTINGS = {
   reactionLookbackMs: { env: 'PARLEY_REACTION_LOOKBACK_MS', flag: undefined, schema: integer(1000, 86_400_000), default: '60000', help: "how far the reactions' sweep looks back before its previous run: the longest an append may take to commit after it took its seq" },
   reactionLeaseMs: { env: 'PARLEY_REACTION_LEASE_MS', flag: undefined, schema: integer(300, 3_600_000), default: '30000', help: "how long a node holds a conversation for a reaction without renewing it (it renews every third); a dead node's conversations go on after this" },
   reactionConcurrency: { env: 'PARLEY_REACTION_CONCURRENCY', flag: undefined, schema: integer(1, 10_000), default: '32', help: 'conversations one node handles at once for each reaction' },
+  supportAcceptTimeoutMs: { env: 'PARLEY_SUPPORT_ACCEPT_TIMEOUT_MS', flag: undefined, schema: integer(1000, 86_400_000), default: '60000', help: 'a conversation that routing assigned and the agent did not accept (claim or reply) within this goes back to the queue for someone else' },
+  supportRouteIntervalMs: { env: 'PARLEY_SUPPORT_ROUTE_INTERVAL_MS', flag: undefined, schema: integer(100, 600_000), default: '2000', help: 'how often each node looks at the support queues and stale assignments besides being woken by a handoff, a free agent or an agent coming online' },
   outboundAllow: { env: 'PARLEY_OUTBOUND_ALLOW', flag: undefined, schema: allowList.optional(), default: undefined, help: 'addresses (127.0.0.1), CIDR ranges (10.0.0.0/8, fd00::/8) and host names (hooks.internal, *.corp.example) that webhooks, tool and context webhooks may call although they are not public, comma-separated; every other loopback, private, link-local, unique-local, shared (100.64/10) or reserved address is refused after DNS resolution' },
   webhookRetryHours: { env: 'PARLEY_WEBHOOK_RETRY_HOURS', flag: undefined, schema: z.coerce.number().positive().max(24 * 30), default: '24', help: 'how long a webhook delivery is retried (exponential backoff with full jitter) before it is marked failed; an endpoint failing without a success for this long is disabled' },
   webhookRetryBaseMs: { env: 'PARLEY_WEBHOOK_RETRY_BASE_MS', flag: undefined, schema: integer(1, 3_600_000), default: '5000', help: 'the first retry of a webhook delivery waits up to this long; each further one up to twice as long as the one before (at most an hour)' },
@@ -107,6 +133,9 @@ export const SETTINGS = {
   webhookConcurrency: { env: 'PARLEY_WEBHOOK_CONCURRENCY', flag: undefined, schema: integer(2, 10_000), default: '64', help: 'webhook deliveries in flight at once on one node' },
   webhookEndpointConcurrency: { env: 'PARLEY_WEBHOOK_ENDPOINT_CONCURRENCY', flag: undefined, schema: integer(1, 1000), default: '8', help: 'webhook deliveries in flight at once to one endpoint from one node (less than PARLEY_WEBHOOK_CONCURRENCY, so that a slow endpoint never holds every slot)' },
   imageHosts: { env: 'PARLEY_IMAGE_HOSTS', flag: undefined, schema: imageHosts, default: '{}', help: 'hosts whose images the web pages load in Markdown, per tenant, as JSON: {"demo": ["images.example.com", "*.cdn.example", "127.0.0.1:8080"], "*": [...every tenant]}; a host without a port matches any port. Any other image is shown as a link and never fetched (an image URL can carry conversation text to its host)' },
+  widgetTokenTtlSeconds: { env: 'PARLEY_WIDGET_TOKEN_TTL_S', flag: undefined, schema: integer(60, 86_400), default: '3600', help: 'lifetime of the tokens the widget mints with a widget key (guests and verified users); the widget asks for a new one when it reconnects' },
+  widgetTokensPerKeyPerMinute: { env: 'PARLEY_WIDGET_TOKENS_PER_KEY_PER_MINUTE', flag: undefined, schema: integer(1, 1_000_000), default: '600', help: 'widget tokens one widget key may mint per minute (a bucket of this size, refilled evenly; across every node, with Redis); beyond it `rate_limited` with Retry-After' },
+  widgetTokensPerAddressPerMinute: { env: 'PARLEY_WIDGET_TOKENS_PER_ADDRESS_PER_MINUTE', flag: undefined, schema: integer(1, 1_000_000), default: '10', help: 'widget tokens one client address may mint per minute, over every widget key (as PARLEY_WIDGET_TOKENS_PER_KEY_PER_MINUTE)' },
   webDir: { env: 'PARLEY_WEB_DIR', flag: undefined, schema: optionalText, default: undefined, help: 'directory of the web UI served at / (default: packages/web/dist of this repository)' },
   shutdownGraceMs: { env: 'PARLEY_SHUTDOWN_GRACE_MS', flag: undefined, schema: integer(0), default: '10000', help: 'how long SIGTERM waits for in-flight requests' },
 } as const;
@@ -146,6 +175,8 @@ export function loadConfig(env: Record<string, string | undefined>, flags: Recor
   if (problems.length > 0) throw new ConfigError(problems);
   const result = config as Config;
   if (result.jwksFile && result.jwksUrl) throw new ConfigError(['set PARLEY_JWKS_FILE or PARLEY_JWKS_URL, not both']);
+  const oidc = oidcProblems(result);
+  if (oidc.length > 0) throw new ConfigError(oidc);
   if (result.pingTimeoutMs < 100) throw new ConfigError(['PARLEY_PING_TIMEOUT_MS must be at least 100']);
   // A lost connection's entry is refreshed no more; it must outlive the grace, however late its last refresh was.
   if (result.presenceGraceMs > (result.presenceTtlSeconds * 1000 * 2) / 3) {
@@ -158,6 +189,16 @@ export function loadConfig(env: Record<string, string | undefined>, flags: Recor
     throw new ConfigError([`--role ${result.role} shares work with other nodes: set PARLEY_REDIS_URL and DATABASE_URL`]);
   }
   return result;
+}
+
+/** What is missing or contradictory in the OIDC settings, once the issuer is set. */
+function oidcProblems(config: Config): string[] {
+  if (!config.oidcIssuer) return [];
+  const problems: string[] = [];
+  if (!config.oidcClientId) problems.push('PARLEY_OIDC_ISSUER needs PARLEY_OIDC_CLIENT_ID (the audience of its ID tokens)');
+  if ((config.oidcTenant === undefined) === (config.oidcTenantClaim === undefined)) problems.push('PARLEY_OIDC_ISSUER needs exactly one of PARLEY_OIDC_TENANT and PARLEY_OIDC_TENANT_CLAIM');
+  if (config.jwtIssuer === config.oidcIssuer) problems.push('PARLEY_JWT_ISSUER and PARLEY_OIDC_ISSUER must differ: a token of the OIDC issuer is verified with its keys only');
+  return problems;
 }
 
 /**

@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { visibleTo, type Actor, type Content, type ConversationView, type MemberView, type OperationArgs, type OperationResult } from '@parley/protocol';
+import { visibleTo, type Actor, type Content, type ConversationView, type MemberView, type OperationArgs, type OperationResult, type SupportState, type Viewer } from '@parley/protocol';
 import { authorizeConversation, isStaff, requireScope, viewerOf, type ConversationAction } from '../auth/authorization.js';
 import { ParleyError } from '../core/errors.js';
 import type { Assistants, Bus, MemberStore, Presence, UserRateLimits } from '../core/ports.js';
-import type { ConversationKey, ConversationRecord, Principal } from '../core/types.js';
+import type { ConversationKey, ConversationRecord, Principal, SupportRecord } from '../core/types.js';
 import type { ConversationLog, HistoryPage } from '../log/conversation-log.js';
+import { planAccept, planReopen } from './modes.js';
 import { decodeActivityCursor, decodeMemberCursor, encodeActivityCursor, encodeMemberCursor } from './cursors.js';
 
 /** Who a backend posts as (server API): a user, a bot of its own, or the system. Users post as themselves. */
@@ -36,6 +37,8 @@ export interface ConversationServiceDependencies {
   assistants: Assistants;
   /** Messages per sender (a user, or an API key), across every connection and node. */
   sendRates: UserRateLimits;
+  /** The teams an agent serves (a few seconds old at most): which support conversations they reach. */
+  agentTeams(tenant: string, userId: string): Promise<readonly string[]>;
 }
 
 /**
@@ -70,7 +73,7 @@ export class ConversationService {
       assistant: args.assistant ?? null,
     });
     if (!created) await this.authorize(principal, conversation, key.conversationId, 'read');
-    return { conversation: toView(conversation), created };
+    return { conversation: toView(conversation, viewerOf(principal)), created };
   }
 
   async get(principal: Principal, conversationId: string): Promise<ConversationRecord> {
@@ -84,7 +87,7 @@ export class ConversationService {
     const page = await this.dependencies.members.listConversations(principal.tenant, userId, after, args.limit);
     return {
       conversations: page.items.map(({ conversation, lastReadSeq }) => ({
-        ...toView(conversation),
+        ...toView(conversation, viewerOf(principal)),
         lastEventAt: conversation.lastEventAt,
         lastReadSeq,
         unread: Math.max(0, conversation.lastSeq - lastReadSeq),
@@ -97,7 +100,7 @@ export class ConversationService {
     await this.authorized(principal, args.conversationId, 'manage', true);
     const updated = await this.dependencies.log.updateMetadata(keyOf(principal, args.conversationId), args.metadata, actorOf(principal));
     if (!updated) throw new ParleyError('not_found', `conversation ${args.conversationId} does not exist`);
-    return { conversation: toView(updated.conversation), seq: updated.event.seq };
+    return { conversation: toView(updated.conversation, viewerOf(principal)), seq: updated.event.seq };
   }
 
   /**
@@ -105,8 +108,9 @@ export class ConversationService {
    * sender's error, and nothing is stored); `queued` is called once its place in the conversation is taken.
    */
   async send(principal: Principal, input: SendInput, queued?: () => void): Promise<OperationResult<'message.send'>> {
-    const conversation = await this.authorized(principal, input.conversationId, 'send', false);
+    let conversation = await this.authorized(principal, input.conversationId, 'send', false);
     const actor = this.senderOf(principal, input.as);
+    const key = keyOf(principal, input.conversationId);
     // Across all of the sender's connections, on every node (a per-connection bucket alone would multiply with them).
     const rateKey = principal.kind === 'service' ? `apikey:${principal.userId}` : actor.id;
     const waitMs = await this.dependencies.sendRates.take(conversation.tenant, rateKey);
@@ -116,10 +120,14 @@ export class ConversationService {
       ...(input.replyTo !== undefined ? { replyTo: input.replyTo } : {}),
       ...(principal.kind === 'service' ? { apiKeyId: principal.userId } : {}),
     };
+    // In a support conversation the mode decides what a message does: read it fresh, not from the recent copy.
+    if (conversation.support) conversation = await this.beforeSupportMessage(key, actor);
     const admission = await this.dependencies.assistants.admit(conversation, actor);
     let appended;
     try {
-      const appending = this.dependencies.log.append({ key: keyOf(principal, input.conversationId), type: 'message.created', actor, data: { content: input.content }, causation }, { origin: 'client' });
+      // Refused (`conflict`) if the conversation was closed meanwhile: `closed` is final.
+      const requireModes = conversation.support ? OPEN_MODES : undefined;
+      const appending = this.dependencies.log.append({ key, type: 'message.created', actor, data: { content: input.content }, causation, ...(requireModes ? { requireModes } : {}) }, { origin: 'client' });
       queued?.();
       appended = await appending;
     } catch (error) {
@@ -129,7 +137,37 @@ export class ConversationService {
     const { event, duplicate } = appended;
     if (duplicate) admission.release();
     else admission.committed(event);
+    if (!duplicate && conversation.support?.assigneeId === actor.id) await this.assigneeAnswered(key, actor.id, conversation);
     return { eventId: event.id, seq: event.seq, ts: event.ts, duplicate };
+  }
+
+  /**
+   * A customer's message to a resolved conversation reopens it to the assistant; nothing can be sent to a
+   * closed one. Returns the conversation as it stands.
+   */
+  private async beforeSupportMessage(key: ConversationKey, actor: Actor): Promise<ConversationRecord> {
+    const conversation = await this.dependencies.log.get(key);
+    if (!conversation?.support) throw new ParleyError('not_found', `conversation ${key.conversationId} does not exist`);
+    if (conversation.support.mode === 'closed') throw new ParleyError('conflict', 'the conversation is closed', { details: { mode: 'closed' } });
+    if (conversation.support.mode !== 'resolved' || actor.kind !== 'user') return conversation;
+    try {
+      return (await this.dependencies.log.transition(key, [], (current) => planReopen(current, { actor, by: 'customer', now: Date.now() }))).conversation;
+    } catch (error) {
+      // Reopened (or closed) by someone else meanwhile: go on with the conversation as it is now.
+      if (error instanceof ParleyError && error.code === 'conflict') return (await this.dependencies.log.get(key)) ?? conversation;
+      throw error;
+    }
+  }
+
+  /** The assignee's message accepts the assignment and, the first time, measures the first response. */
+  private async assigneeAnswered(key: ConversationKey, agentId: string, conversation: ConversationRecord): Promise<void> {
+    const now = Date.now();
+    if (!planAccept(conversation, { agentId, now, responded: true })) return;
+    await this.dependencies.log
+      .transition(key, [], (current) => planAccept(current, { agentId, now, responded: true }) ?? { patch: {}, events: [] })
+      .catch((error: unknown) => {
+        if (!(error instanceof ParleyError && error.code === 'conflict')) throw error;
+      });
   }
 
   async history(principal: Principal, args: OperationArgs<'history'>): Promise<HistoryPage> {
@@ -243,7 +281,7 @@ export class ConversationService {
   }
 
   private authorize(principal: Principal, conversation: ConversationRecord | null, conversationId: string, action: ConversationAction): Promise<ConversationRecord> {
-    return authorizeConversation(principal, conversation, conversationId, action, () => this.isMember(conversation!, principal.userId));
+    return authorizeConversation(principal, conversation, conversationId, action, () => this.isMember(conversation!, principal.userId), () => this.dependencies.agentTeams(principal.tenant, principal.userId));
   }
 
   /** Small rooms carry their members; large ones are asked with one lookup. */
@@ -280,6 +318,9 @@ export class ConversationService {
   }
 }
 
+/** The modes in which a support conversation takes messages: all but `closed`. */
+const OPEN_MODES = ['assistant', 'queued', 'agent', 'resolved'] as const;
+
 /** Who acts: agents and admins as `agent`, other users as `user`, a backend as `service` (its key's id). */
 export function actorOf(principal: Principal): Actor {
   if (principal.kind === 'service') return { kind: 'service', id: principal.userId };
@@ -290,8 +331,16 @@ function keyOf(principal: Principal, conversationId: string): ConversationKey {
   return { tenant: principal.tenant, conversationId };
 }
 
-/** The wire view of a conversation: members only for small rooms. */
-export function toView(conversation: ConversationRecord): ConversationView {
-  const { members, lastEventAt: _lastEventAt, ...rest } = conversation;
-  return members ? { ...rest, members } : rest;
+/** The wire view of a conversation: members only for small rooms; the staff sequence only for staff. */
+export function toView(conversation: ConversationRecord, viewer: Viewer = 'member'): ConversationView {
+  const { members, lastEventAt: _lastEventAt, support, ...rest } = conversation;
+  const view: ConversationView = members ? { ...rest, members } : rest;
+  if (support) view.support = toSupportState(support, viewer);
+  return view;
+}
+
+/** A support record as the wire shows it to `viewer`. */
+export function toSupportState(support: SupportRecord, viewer: Viewer): SupportState {
+  const { mode, team, assigneeId, assigneeName, queuedAt, priority, resolution, rated, lastStaffSeq } = support;
+  return { mode, team, assigneeId, assigneeName, queuedAt, priority, resolution, rated, ...(viewer === 'staff' ? { lastStaffSeq } : {}) };
 }

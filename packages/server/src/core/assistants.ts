@@ -1,3 +1,4 @@
+import type { HandoffSettings } from './handoff-settings.js';
 import type { Actor, ConversationEvent, GenerationText, OperationResult } from '@parley/protocol';
 import type { ConversationKey, ConversationRecord } from './types.js';
 
@@ -17,10 +18,12 @@ export interface Admission {
 export interface Assistants {
   /** Whether `profileId` names a configured assistant profile. */
   hasProfile(profileId: string): boolean;
+  /** When a profile hands its conversations to people; null for an unknown profile. */
+  handoffSettings(profileId: string): HandoffSettings | null;
   /** Throws ParleyError (`busy` when the queue is full, `conflict` under the `reject` double-texting policy, ...) or reserves the answer. */
   admit(conversation: ConversationRecord, sender: Actor): Promise<Admission>;
   /** Stops the conversation's running generation (only `generationId`, if given); returns the ids stopped. */
-  stop(key: ConversationKey, generationId?: string): Promise<string[]>;
+  stop(key: ConversationKey, generationId?: string, reason?: 'user' | 'handoff'): Promise<string[]>;
   /**
    * Records the decision on a tool call waiting for approval; the first decision wins and re-sent ones
    * return it with `duplicate: true`, so the tool runs at most once. Throws `not_found` for an unknown approval.

@@ -48,7 +48,7 @@ export interface Bus {
 
 /** Node-to-node instructions. */
 export type ControlMessage =
-  | { type: 'ai.stop'; tenant: string; conversationId: string; generationId?: string; /** Only answers to messages before this seq. */ beforeSeq?: number }
+  | { type: 'ai.stop'; tenant: string; conversationId: string; generationId?: string; /** Only answers to messages before this seq. */ beforeSeq?: number; /** Why (default `user`). */ reason?: 'user' | 'interrupt' | 'handoff' | 'shutdown' }
   | { type: 'ai.approve'; tenant: string; conversationId: string; approvalId: string; approved: boolean; by: Actor }
   /** The users lost access to the conversation: every node ends their subscriptions to it at once. */
   | { type: 'members.removed'; tenant: string; conversationId: string; userIds: string[] }

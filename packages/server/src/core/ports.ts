@@ -15,3 +15,7 @@ export type * from './reactions.js';
 export type * from './reaction-cursors.js';
 export type * from './webhook-store.js';
 export type * from './webhook-admin.js';
+export type * from './support-store.js';
+export type * from './support-desk.js';
+export type * from './widget-store.js';
+export type * from './widget-admin.js';

@@ -1,4 +1,4 @@
-import type { Actor, ApiScope, Causation, ConversationEvent, EventData, KnownEventType, Role } from '@parley/protocol';
+import type { Actor, ApiScope, Causation, ConversationEvent, ConversationMode, EventData, KnownEventType, Role } from '@parley/protocol';
 
 /**
  * Who is acting, in one tenant: a person (`user`, from a verified JWT; `roles` decide what it may do) or
@@ -38,6 +38,31 @@ export interface ConversationRecord {
   lastEventAt: number;
   /** The assistant profile that answers user messages here, or null for people-only conversations. */
   assistant: string | null;
+  /** Where a support conversation (one with an assistant) stands; null for people-only conversations. */
+  support: SupportRecord | null;
+}
+
+/** The support desk's state of a conversation, as stored. */
+export interface SupportRecord {
+  mode: ConversationMode;
+  /** The team whose queue it is in (or was last); null: the default inbox. */
+  team: string | null;
+  assigneeId: string | null;
+  assigneeName: string | null;
+  /** Whether the assignee accepted (claimed or replied); routing takes unaccepted assignments back after a timeout. */
+  accepted: boolean;
+  assignedAt: number | null;
+  queuedAt: number | null;
+  priority: number;
+  resolution: number;
+  rated: boolean;
+  lastStaffSeq: number;
+  /** The latest sentiment label of the customer's messages, if measured. */
+  sentiment: 'negative' | 'neutral' | 'positive' | null;
+  /** When an agent first answered since the conversation was last assigned. */
+  firstResponseAt: number | null;
+  /** Whether it was ever handed to people. */
+  handedOff: boolean;
 }
 
 /**
@@ -50,6 +75,11 @@ export interface AppendInput<Type extends KnownEventType = KnownEventType> {
   actor: Actor;
   data: EventData<Type>;
   causation?: Causation;
+  /**
+   * Appends only while the conversation is in one of these modes (checked under the conversation's row lock,
+   * in the append's own statement), else `conflict`: an AI answer starts only in `assistant` mode.
+   */
+  requireModes?: readonly ConversationMode[];
 }
 
 export interface AppendResult {

@@ -1,3 +1,4 @@
+import { isStaff } from '../auth/authorization.js';
 import type { Server } from 'node:http';
 import { CLOSE_CODES } from '@parley/protocol';
 import type { ControlMessage } from '../core/ports.js';
@@ -57,6 +58,19 @@ export class Gateway implements SessionOwner {
   ended(session: Session): void {
     this.sessions.delete(session);
     this.services.metrics.connectionsOpen.dec({ transport: session.connection.transport });
+  }
+
+  /** The agents and admins connected to this node, by tenant (routing counts them as present). */
+  connectedStaff(): Map<string, string[]> {
+    const byTenant = new Map<string, Set<string>>();
+    for (const session of this.sessions) {
+      const principal = session.principal;
+      if (!principal || !isStaff(principal)) continue;
+      let users = byTenant.get(principal.tenant);
+      if (!users) byTenant.set(principal.tenant, (users = new Set()));
+      users.add(principal.userId);
+    }
+    return new Map([...byTenant].map(([tenant, users]) => [tenant, [...users]]));
   }
 
   get connectionCount(): number {

@@ -1,3 +1,4 @@
+import { viewerOf } from '../auth/authorization.js';
 import { CLOSE_CODES, PROTOCOL_VERSION, type OperationArgs, type OperationName, type OperationResult } from '@parley/protocol';
 import { toView } from '../conversations/service.js';
 import { ParleyError } from '../core/errors.js';
@@ -65,9 +66,17 @@ const refreshToken: Handler<'token.refresh'> = async (session, args) => {
 const subscribe: Handler<'subscribe'> = async (session, args) => {
   const principal = session.principal!;
   const { headSeq, announcePresence } = await session.services.conversations.authorizeSubscription(principal, args.conversationId, args.since);
-  await session.subscriptions.subscribe({ tenant: principal.tenant, conversationId: args.conversationId }, args.since ?? headSeq, announcePresence);
+  // Staff-only events too, from `staffSince`, for staff who reach the conversation.
+  const staffSince = args.staffSince === undefined ? undefined : await staffStart(session, args.conversationId, args.staffSince);
+  await session.subscriptions.subscribe({ tenant: principal.tenant, conversationId: args.conversationId }, args.since ?? headSeq, announcePresence, staffSince);
   return { conversationId: args.conversationId, headSeq };
 };
+
+async function staffStart(session: OperationSession, conversationId: string, staffSince: number): Promise<number> {
+  const lastStaffSeq = await session.services.support.authorizeStaffEvents(session.principal!, conversationId);
+  if (staffSince > lastStaffSeq) throw new ParleyError('conflict', `staffSince ${staffSince} is ahead of the conversation (last staff seq ${lastStaffSeq})`, { details: { lastStaffSeq } });
+  return staffSince;
+}
 
 const unsubscribe: Handler<'unsubscribe'> = async (session, args) => {
   await session.subscriptions.unsubscribe({ tenant: session.principal!.tenant, conversationId: args.conversationId });
@@ -92,7 +101,7 @@ export const OPERATIONS: { [Op in OperationName]: Handler<Op> } = {
   connect,
   'token.refresh': refreshToken,
   'conversation.open': (session, args) => session.services.conversations.open(session.principal!, args),
-  'conversation.get': async (session, args) => ({ conversation: toView(await session.services.conversations.get(session.principal!, args.conversationId)) }),
+  'conversation.get': async (session, args) => ({ conversation: toView(await session.services.conversations.get(session.principal!, args.conversationId), viewerOf(session.principal!)) }),
   'conversation.list': (session, args) => session.services.conversations.list(session.principal!, args),
   'conversation.update': (session, args) => session.services.conversations.update(session.principal!, args),
   'members.add': (session, args) => session.services.conversations.addMembers(session.principal!, args),
@@ -111,5 +120,20 @@ export const OPERATIONS: { [Op in OperationName]: Handler<Op> } = {
   'ai.stop': (session, args) => session.services.conversations.stopGeneration(session.principal!, args),
   'ai.approve': (session, args) => session.services.conversations.approveTool(session.principal!, args),
   'ai.context': (session, args) => session.services.conversations.inspectContext(session.principal!, args),
+  'support.handoff': (session, args) => session.services.support.handoff(session.principal!, args),
+  'support.claim': (session, args) => session.services.support.claim(session.principal!, args),
+  'support.assign': (session, args) => session.services.support.assign(session.principal!, args),
+  'support.transfer': (session, args) => session.services.support.transfer(session.principal!, args),
+  'support.note': (session, args) => session.services.support.note(session.principal!, args),
+  'support.resolve': (session, args) => session.services.support.resolve(session.principal!, args),
+  'support.reopen': (session, args) => session.services.support.reopen(session.principal!, args),
+  'support.handBack': (session, args) => session.services.support.handBack(session.principal!, args),
+  'support.close': (session, args) => session.services.support.close(session.principal!, args),
+  'support.rate': (session, args) => session.services.support.rate(session.principal!, args),
+  'support.staffHistory': (session, args) => session.services.support.staffHistory(session.principal!, args),
+  'support.inbox': (session, args) => session.services.support.inbox(session.principal!, args),
+  'support.canned': (session, args) => session.services.support.canned(session.principal!, args),
+  'agent.status': (session, args) => session.services.support.setStatus(session.principal!, args),
+  'agent.viewing': (session, args) => session.services.support.viewing(session.principal!, args),
   ping,
 };

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { TokenVerifier } from '../auth/tokens.js';
-import type { Assistants, Bus, Presence, UserRateLimits } from '../core/ports.js';
+import type { Assistants, Bus, Presence, SupportDesk, UserRateLimits } from '../core/ports.js';
 import type { ConversationService } from '../conversations/service.js';
 import type { ConversationLog } from '../log/conversation-log.js';
 import type { Metrics } from '../observability/metrics.js';
@@ -38,6 +38,7 @@ export interface GatewayServices {
   /** Messages per user, across every connection and node. */
   userSendRates: UserRateLimits;
   assistants: Assistants;
+  support: SupportDesk;
   hub: Hub;
   verifier: TokenVerifier;
   metrics: Metrics;

@@ -1,4 +1,4 @@
-import type { ConversationEvent, Signal } from '@parley/protocol';
+import type { ConversationEvent, Signal, StaffEvent } from '@parley/protocol';
 import type { Principal } from '../core/types.js';
 import type { ClientConnection } from './connection.js';
 import type { GatewayServices } from './services.js';
@@ -15,6 +15,8 @@ export interface SessionContext extends UserSession {
   refresh(principal: Principal): void;
   sendEvent(event: ConversationEvent): void;
   sendSignal(signal: Signal): void;
+  /** A staff-only event (staff subscriptions only). */
+  sendStaffEvent(event: StaffEvent): void;
   /** Tells the client why, then closes. */
   close(code: number, reason: string): void;
   /** Resolves when the client has read enough of its backlog to take more; undefined if it already has. */

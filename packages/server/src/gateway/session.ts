@@ -11,6 +11,7 @@ import {
   type OperationName,
   type RequestId,
   type Signal,
+  type StaffEvent,
 } from '@parley/protocol';
 import type { z } from 'zod';
 import { isStaff } from '../auth/authorization.js';
@@ -143,6 +144,10 @@ export class Session implements ConnectionHandler, OperationSession, Expiring {
 
   sendSignal(signal: Signal): void {
     this.send({ push: 'signal', signal }, signal);
+  }
+
+  sendStaffEvent(event: StaffEvent): void {
+    this.send({ push: 'staffEvent', event });
   }
 
   notify(notification: { id: string; ts: number; data: Record<string, unknown> }): void {

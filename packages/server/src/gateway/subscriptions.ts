@@ -1,4 +1,4 @@
-import { CLOSE_CODES, parseSignal, visibleTo, type ConversationEvent, type KnownSignal, type Signal, type Viewer } from '@parley/protocol';
+import { CLOSE_CODES, parseSignal, visibleTo, type ConversationEvent, type KnownSignal, type Signal, type StaffEvent, type Viewer } from '@parley/protocol';
 import { viewerOf } from '../auth/authorization.js';
 import type { ConversationKey } from '../core/types.js';
 import { OrderedFeed } from '../log/ordered-feed.js';
@@ -20,12 +20,16 @@ class ConversationSubscription implements HubSubscriber {
   /** Whose view of the conversation this is: live and replayed events alike go through the catalogue's filter. */
   private readonly viewer: Viewer;
 
+  /** Staff-only events, in their own sequence (subscriptions with `staffSince` only); null otherwise. */
+  readonly staffFeed: OrderedFeed | null;
+
   constructor(
     readonly key: ConversationKey,
     private readonly session: SessionContext,
     lastSeq: number,
     /** Whether the room hears this user join and leave (not in large rooms). */
     readonly announcePresence: boolean,
+    staffSince?: number,
   ) {
     const { log, gapHoldMs, logger } = session.services;
     this.viewer = viewerOf(session.principal!);
@@ -46,6 +50,23 @@ class ConversationSubscription implements HubSubscriber {
       pageSize: REPLAY_PAGE_SIZE,
       maxHeld: MAX_HELD_EVENTS,
     });
+    // The same exactly-once, in-order delivery over the staff sequence: its seq is the staff seq.
+    this.staffFeed =
+      staffSince === undefined || this.viewer !== 'staff'
+        ? null
+        : new OrderedFeed({
+            lastSeq: staffSince,
+            fetchAfter: async (after, limit) => (await log.readStaffAfter(key, after, limit)).map(asFeedItem),
+            deliver: (item) => session.sendStaffEvent(fromFeedItem(item)),
+            pace: () => session.drained(),
+            onError: (error) => {
+              logger.warn({ err: error, conversation: key.conversationId }, 'staff subscription failed; client must resume');
+              session.close(CLOSE_CODES.serverShutdown, 'subscription interrupted');
+            },
+            holdMs: gapHoldMs,
+            pageSize: REPLAY_PAGE_SIZE,
+            maxHeld: MAX_HELD_EVENTS,
+          });
   }
 
   onEvent(event: ConversationEvent): void {
@@ -58,6 +79,12 @@ class ConversationSubscription implements HubSubscriber {
 
   onSignal(signal: Signal): void {
     if (!visibleTo(signal, this.viewer)) return;
+    // A staff-only event is never handed on as a signal: only through the staff feed, as a `staffEvent` push.
+    if (signal.type === 'staff.event') {
+      const parsed = parseSignal(signal);
+      if (parsed.ok && parsed.signal.type === 'staff.event') this.staffFeed?.push(asFeedItem(parsed.signal.data));
+      return;
+    }
     if (signal.type === 'ai.delta' && this.heldDeltas) {
       const parsed = parseSignal(signal);
       if (!parsed.ok) return this.session.services.logger.error({ err: parsed.error }, 'dropped an invalid ai.delta');
@@ -74,6 +101,7 @@ class ConversationSubscription implements HubSubscriber {
    */
   async start(): Promise<void> {
     await this.feed.catchUp();
+    if (this.staffFeed) await this.staffFeed.catchUp();
     const snapshots = await this.session.services.assistants.snapshots(this.key).catch(() => []);
     for (const snapshot of snapshots) {
       const signal: KnownSignal<'ai.snapshot'> = { tenant: this.key.tenant, conversation: this.key.conversationId, type: 'ai.snapshot', ts: Date.now(), actor: { kind: 'assistant', id: snapshot.generationId }, data: snapshot };
@@ -87,6 +115,16 @@ class ConversationSubscription implements HubSubscriber {
       if (upTo === undefined || delta.data.index > upTo) this.session.sendSignal(delta);
     }
   }
+}
+
+/** A staff event in the shape the OrderedFeed orders (its `seq` is the staff seq), and back. */
+function asFeedItem(event: StaffEvent): ConversationEvent {
+  return { ...event, seq: event.staffSeq } as ConversationEvent & StaffEvent;
+}
+
+function fromFeedItem(item: ConversationEvent): StaffEvent {
+  const { seq: _seq, ...event } = item as ConversationEvent & StaffEvent;
+  return event;
 }
 
 /** The subscriptions of one session, keyed by conversation id (a session belongs to one tenant). */
@@ -104,9 +142,9 @@ export class ConversationSubscriptions {
    * Starts delivery after `lastSeq`: live events are held from the moment the hub has the subscriber,
    * the gap is read from the log, and the two meet in the feed without gap or duplicate.
    */
-  async subscribe(key: ConversationKey, lastSeq: number, announcePresence: boolean): Promise<void> {
+  async subscribe(key: ConversationKey, lastSeq: number, announcePresence: boolean, staffSince?: number): Promise<void> {
     const replaced = await this.detach(key);
-    const subscription = new ConversationSubscription(key, this.session, lastSeq, announcePresence);
+    const subscription = new ConversationSubscription(key, this.session, lastSeq, announcePresence, staffSince);
     (this.byConversation ??= new Map()).set(key.conversationId, subscription);
     // The hub never refuses: with the bus down, the subscription is served from the log until it is back.
     await this.session.services.hub.attach(key, subscription);
@@ -139,7 +177,10 @@ export class ConversationSubscriptions {
 
   /** Stops every replay and live delivery at once (the connection is closing); cleanup follows in closeAll. */
   stopFeeds(): void {
-    for (const subscription of this.byConversation?.values() ?? []) subscription.feed.close();
+    for (const subscription of this.byConversation?.values() ?? []) {
+      subscription.feed.close();
+      subscription.staffFeed?.close();
+    }
   }
 
   /** Ends every subscription; the user leaves at once after a closing handshake, else after the presence grace. */
@@ -160,6 +201,7 @@ export class ConversationSubscriptions {
     if (!subscription) return null;
     this.byConversation?.delete(key.conversationId);
     subscription.feed.close();
+    subscription.staffFeed?.close();
     await this.session.services.hub.detach(key, subscription);
     return subscription;
   }

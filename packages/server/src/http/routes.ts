@@ -3,9 +3,17 @@ import { identifierSchema, roleSchema, type Role } from '@parley/protocol';
 import { z } from 'zod';
 import type { Registry } from 'prom-client';
 import { ParleyError } from '../core/errors.js';
+import type { Principal } from '../core/types.js';
 import type { ApiEnv } from './authenticate.js';
 import type { Readiness } from './readiness.js';
 import { staticFile } from './static-files.js';
+
+/**
+ * How the web pages sign people in, as `GET /v1/web/auth` tells them: at the OIDC issuer (authorization code
+ * with PKCE, see packages/web/src/oidc.ts), with development tokens from `/v1/dev/token`, or not at all (the
+ * application hands its users their tokens).
+ */
+export type WebSignIn = { mode: 'oidc'; issuer: string; clientId: string; scopes: string } | { mode: 'development' } | { mode: 'none' };
 
 /** What the operational endpoints look at. */
 export interface HttpDependencies {
@@ -14,6 +22,10 @@ export interface HttpDependencies {
   readiness: Readiness;
   /** Directory of the built web UI, served at `/`; absent: no UI. */
   webRoot?: string;
+  /** What `GET /v1/web/auth` answers. */
+  webSignIn: WebSignIn;
+  /** Verifies a bearer token, for `GET /v1/web/auth/principal`. */
+  verifyToken: (token: string) => Promise<Principal>;
   /**
    * Signs development tokens for `GET /v1/dev/token?user=U[&tenant=T][&role=agent][&name=Dana]`. Only set
    * while the server runs with its generated development secret, so that the demo pages work; never in production.
@@ -25,7 +37,7 @@ export interface HttpDependencies {
 
 /**
  * /healthz (process up), /readyz (see readiness.ts), /metrics (Prometheus text), the dev token endpoint, the
- * web pages' settings and the web UI, in the node's one route table (not in the OpenAPI document: they are not the server API).
+ * web pages' settings, how the web pages sign in (/v1/web/auth, /v1/web/auth/principal) and the web UI, in the node's one route table (not in the OpenAPI document: they are not the server API).
  */
 const devTokenQuerySchema = z.object({
   user: identifierSchema,
@@ -54,6 +66,16 @@ export function registerOperationalRoutes(app: OpenAPIHono<ApiEnv>, dependencies
     if (!tenant.success) throw new ParleyError('bad_request', 'tenant must be an identifier');
     const imageHosts = [...new Set([...(dependencies.imageHosts['*'] ?? []), ...(dependencies.imageHosts[tenant.data] ?? [])])];
     return context.json({ imageHosts }, 200, { 'Cache-Control': 'max-age=60' });
+  });
+  // Public: the console reads it before anyone is signed in. It names the issuer and client id, no secret.
+  app.get('/v1/web/auth', (context) => context.json(dependencies.webSignIn, 200, { 'Cache-Control': 'no-store' }));
+  // Who a token makes its bearer, as the server maps it (an OIDC issuer's tokens carry no tenant or Parley roles
+  // of their own): the console asks right after a sign-in. API keys are not accepted: they are no person.
+  app.get('/v1/web/auth/principal', async (context) => {
+    const token = /^Bearer\s+(\S+)$/i.exec(context.req.header('authorization') ?? '')?.[1];
+    if (!token) throw new ParleyError('unauthorized', 'send Authorization: Bearer <token>');
+    const { tenant, userId, roles, name, picture } = await dependencies.verifyToken(token);
+    return context.json({ tenant, userId, roles, ...(name !== undefined ? { name } : {}), ...(picture !== undefined ? { picture } : {}) }, 200, { 'Cache-Control': 'no-store' });
   });
   app.get('*', async (context, next) => {
     const path = context.req.path;

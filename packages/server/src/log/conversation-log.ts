@@ -1,6 +1,6 @@
-import { checkEventData, type Actor, type ConversationEvent, type KnownEventType } from '@parley/protocol';
+import { checkEventData, type Actor, type ConversationEvent, type KnownEventType, type KnownSignal, type StaffEvent } from '@parley/protocol';
 import { ParleyError } from '../core/errors.js';
-import type { Bus, MemberStore, Store } from '../core/ports.js';
+import type { Bus, MemberStore, PlannedEvent, Store, SupportStore, TransitionPlan } from '../core/ports.js';
 import type { AppendInput, AppendResult, ConversationKey, ConversationMemory, ConversationRecord, NewConversation } from '../core/types.js';
 import { activeTraceparent, contextOf, eventAttributes, inSpan, SpanKind } from '../observability/tracing.js';
 
@@ -17,6 +17,8 @@ export interface LogHooks {
   publishFailed?(event: ConversationEvent, error: unknown): void;
   /** Right after any event is committed through this log (before its publish): wakes the reactions. */
   committed?(event: ConversationEvent): void;
+  /** A staff-only event is durable but its publish failed; staff subscribers heal the gap from the store. */
+  staffPublishFailed?(event: StaffEvent, error: unknown): void;
 }
 
 /** Where an event's data came from: a bad payload is the server's bug, or the client's mistake. */
@@ -38,7 +40,7 @@ export class ConversationLog {
   private readonly recent = new Map<string, { conversation: ConversationRecord; readAt: number }>();
 
   constructor(
-    private readonly store: Store & MemberStore,
+    private readonly store: Store & MemberStore & { readonly support: SupportStore },
     private readonly bus: Bus,
     private readonly hooks: LogHooks = {},
   ) {}
@@ -119,6 +121,36 @@ export class ConversationLog {
     const result = await this.store.removeMembers(key, userIds, actor);
     if (result.event) this.committed(result.event);
     return result;
+  }
+
+  /**
+   * Changes a support conversation's mode (see conversations/modes.ts) with its events in one transaction,
+   * then publishes them: members' events on the conversation's channel, staff-only ones as staff signals.
+   */
+  async transition(key: ConversationKey, agentIds: string[], plan: (current: ConversationRecord) => TransitionPlan): Promise<{ conversation: ConversationRecord; events: ConversationEvent[]; staffEvents: StaffEvent[] }> {
+    const result = await this.store.support.transition(key, agentIds, plan);
+    this.forget(key);
+    for (const event of result.events) void this.publish(event);
+    for (const event of result.staffEvents) void this.publishStaff(event);
+    return result;
+  }
+
+  /** Appends a staff-only event (its own sequence), then publishes it to staff. */
+  async appendStaff(key: ConversationKey, event: PlannedEvent): Promise<{ event: StaffEvent; duplicate: boolean }> {
+    const result = await this.store.support.appendStaff(key, event);
+    if (!result.duplicate) void this.publishStaff(result.event);
+    return result;
+  }
+
+  /** Staff-only events after staff seq `after`, ascending. */
+  readStaffAfter(key: ConversationKey, after: number, limit: number): Promise<StaffEvent[]> {
+    return this.store.support.readStaff(key, after, limit);
+  }
+
+  /** Staff-only events travel as `staff.event` signals (staff audience): subscribers heal a lost one from the store. */
+  private async publishStaff(event: StaffEvent): Promise<void> {
+    const signal: KnownSignal<'staff.event'> = { tenant: event.tenant, conversation: event.conversation, type: 'staff.event', ts: event.ts, actor: event.actor, data: event };
+    await this.bus.publishSignal(signal).catch((error: unknown) => this.hooks.staffPublishFailed?.(event, error));
   }
 
   /** Drops the recently read copy of a conversation (its members changed): the next check reads it again. */

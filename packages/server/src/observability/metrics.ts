@@ -54,6 +54,12 @@ export class Metrics {
       for (const [dependency, state] of Object.entries(await this.readDependencies())) this.dependencyUp.set({ dependency }, state.up ? 1 : 0);
     },
   });
+  readonly supportHandoffs = new Counter({ name: 'parley_support_handoffs_total', help: 'Conversations handed from the assistant to people, by reason', labelNames: ['reason'], registers: [this.registry] });
+  readonly supportAssignments = new Counter({ name: 'parley_support_assignments_total', help: 'Conversations assigned to agents, by how (routing, claim, assign)', labelNames: ['kind'], registers: [this.registry] });
+  readonly supportRequeued = new Counter({ name: 'parley_support_requeued_total', help: 'Assignments routing took back (not accepted in time, agent offline)', labelNames: ['reason'], registers: [this.registry] });
+  readonly supportQueueWait = new Histogram({ name: 'parley_support_queue_wait_seconds', help: 'Time from handoff to assignment', buckets: [0.1, 0.5, 1, 5, 15, 30, 60, 300, 900, 3600], registers: [this.registry] });
+  readonly supportQueueDepth = new Gauge({ name: 'parley_support_queue_depth', help: 'Conversations waiting for an agent after the last routing pass on this node, by tenant', labelNames: ['tenant'], registers: [this.registry] });
+  readonly supportRatings = new Counter({ name: 'parley_support_ratings_total', help: 'Customer ratings (CSAT), by rating', labelNames: ['rating'], registers: [this.registry] });
   readonly reactionEventsHandled = new Counter({ name: 'parley_reaction_events_handled_total', help: 'Events handed to a reaction that it handled', labelNames: ['reaction'], registers: [this.registry] });
   readonly reactionFailures = new Counter({ name: 'parley_reaction_failures_total', help: 'Pages of events a reaction failed to handle (retried after a backoff)', labelNames: ['reaction'], registers: [this.registry] });
   readonly reactionDelay = new Histogram({

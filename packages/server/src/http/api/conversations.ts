@@ -1,3 +1,4 @@
+import { viewerOf } from '../../auth/authorization.js';
 import { createRoute, z } from '@hono/zod-openapi';
 import {
   ackSchema,
@@ -109,7 +110,7 @@ export function registerConversationRoutes(app: ApiApp, conversations: Conversat
   });
   app.openapi(routes.get, async (context) => {
     const conversation = await conversations.get(context.get('principal'), context.req.valid('param').id);
-    return context.json({ conversation: toView(conversation) }, 200);
+    return context.json({ conversation: toView(conversation, viewerOf(context.get('principal'))) }, 200);
   });
   app.openapi(routes.update, async (context) => {
     const { metadata } = context.req.valid('json');

@@ -4,13 +4,15 @@ import type { ApiKeys } from '../../auth/api-keys.js';
 import type { TokenVerifier } from '../../auth/tokens.js';
 import type { ConversationService } from '../../conversations/service.js';
 import { ParleyError } from '../../core/errors.js';
-import type { WebhookAdmin } from '../../core/ports.js';
+import type { SupportDesk, WebhookAdmin, WidgetAdmin } from '../../core/ports.js';
 import { authenticate, type ApiEnv } from '../authenticate.js';
 import { limitBody } from '../body-limit.js';
 import { asParleyError, errorResponse } from '../errors.js';
 import { registerConversationRoutes } from './conversations.js';
+import { registerSupportRoutes } from './support.js';
 import { registerUserRoutes, type TokenMinter } from './users.js';
 import { registerWebhookRoutes } from './webhooks.js';
+import { registerWidgetKeyRoutes } from './widget-keys.js';
 
 /** What the server API needs, wired by the composition root. */
 export interface ApiDependencies {
@@ -19,6 +21,8 @@ export interface ApiDependencies {
   verifier: TokenVerifier;
   mintToken?: TokenMinter;
   webhooks: WebhookAdmin;
+  support: SupportDesk;
+  widgets: WidgetAdmin;
   logger: Logger;
   /** Largest accepted request body; larger ones get 413. */
   maxBodyBytes: number;
@@ -40,6 +44,8 @@ export function createApi(dependencies: ApiDependencies): OpenAPIHono<ApiEnv> {
   registerConversationRoutes(api, dependencies.conversations);
   registerUserRoutes(api, dependencies.conversations, dependencies.keys, dependencies.mintToken);
   registerWebhookRoutes(api, dependencies.webhooks);
+  registerSupportRoutes(api, dependencies.support);
+  registerWidgetKeyRoutes(api, dependencies.widgets);
 
   const root = new OpenAPIHono<ApiEnv>();
   root.route('/v1/api', api);

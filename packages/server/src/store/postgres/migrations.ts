@@ -186,4 +186,125 @@ CREATE INDEX parley_webhook_deliveries_finished ON parley_webhook_deliveries (up
 CREATE INDEX parley_webhook_deliveries_by_event ON parley_webhook_deliveries (tenant, conversation, seq);
 `,
   },
+  {
+    version: 9,
+    name: 'support desk',
+    // Support conversations (those with an assistant) get a mode; staff-only events their own sequence. None
+    // of the new columns is in an index that an append changes, so appends stay HOT updates.
+    sql: `
+ALTER TABLE parley_conversations
+  ADD COLUMN mode            text,
+  ADD COLUMN team            text,
+  ADD COLUMN assignee        text,
+  ADD COLUMN assignee_name   text,
+  ADD COLUMN accepted        boolean NOT NULL DEFAULT false,
+  ADD COLUMN assigned_at     bigint,
+  ADD COLUMN queued_at       bigint,
+  ADD COLUMN priority        int     NOT NULL DEFAULT 0,
+  ADD COLUMN resolution      int     NOT NULL DEFAULT 0,
+  ADD COLUMN rated           boolean NOT NULL DEFAULT false,
+  ADD COLUMN first_response_at bigint,
+  ADD COLUMN handed_off      boolean NOT NULL DEFAULT false,
+  ADD COLUMN sentiment       text,
+  ADD COLUMN last_staff_seq  bigint  NOT NULL DEFAULT 0;
+UPDATE parley_conversations SET mode = 'assistant' WHERE assistant IS NOT NULL;
+CREATE INDEX parley_conversations_queue ON parley_conversations (tenant, priority DESC, queued_at, id) WHERE mode = 'queued';
+CREATE INDEX parley_conversations_assignee ON parley_conversations (tenant, assignee) WHERE mode = 'agent';
+CREATE INDEX parley_conversations_support ON parley_conversations (tenant, last_event_at DESC, id DESC) WHERE mode IS NOT NULL;
+CREATE TABLE parley_staff_events (
+  tenant        text    NOT NULL,
+  conversation  text    NOT NULL,
+  staff_seq     bigint  NOT NULL,
+  after_seq     bigint  NOT NULL,
+  id            text    NOT NULL,
+  type          text    NOT NULL,
+  ts            bigint  NOT NULL,
+  actor_kind    text    NOT NULL,
+  actor_id      text    NOT NULL,
+  data          jsonb   NOT NULL,
+  causation     jsonb,
+  client_msg_id text,
+  PRIMARY KEY (tenant, conversation, staff_seq),
+  FOREIGN KEY (tenant, conversation) REFERENCES parley_conversations (tenant, id) ON DELETE CASCADE
+);
+CREATE UNIQUE INDEX parley_staff_events_idempotency ON parley_staff_events (tenant, conversation, actor_id, client_msg_id) WHERE client_msg_id IS NOT NULL;
+CREATE TABLE parley_support_teams (
+  tenant         text   NOT NULL,
+  id             text   NOT NULL,
+  name           text   NOT NULL,
+  skills         text[] NOT NULL DEFAULT '{}',
+  business_hours jsonb,
+  PRIMARY KEY (tenant, id)
+);
+CREATE TABLE parley_support_agents (
+  tenant           text    NOT NULL,
+  user_id          text    NOT NULL,
+  name             text,
+  picture          text,
+  teams            text[]  NOT NULL DEFAULT '{}',
+  skills           text[]  NOT NULL DEFAULT '{}',
+  capacity         int     NOT NULL DEFAULT 5,
+  status           text    NOT NULL DEFAULT 'offline',
+  last_seen_at     bigint  NOT NULL DEFAULT 0,
+  last_assigned_at bigint  NOT NULL DEFAULT 0,
+  PRIMARY KEY (tenant, user_id)
+);
+CREATE TABLE parley_canned_replies (
+  tenant   text NOT NULL,
+  id       text NOT NULL,
+  team     text,
+  shortcut text NOT NULL,
+  text     text NOT NULL,
+  PRIMARY KEY (tenant, id)
+);
+-- One rating per resolution: the primary key refuses a second.
+CREATE TABLE parley_csat (
+  tenant       text    NOT NULL,
+  conversation text    NOT NULL,
+  resolution   int     NOT NULL,
+  rating       int     NOT NULL CHECK (rating BETWEEN 1 AND 5),
+  comment      text,
+  agent        text,
+  team         text,
+  ts           bigint  NOT NULL,
+  PRIMARY KEY (tenant, conversation, resolution)
+);
+CREATE INDEX parley_csat_by_time ON parley_csat (tenant, ts);
+-- Measured service intervals (queue wait, first response, resolution) and handoffs, for the report.
+CREATE TABLE parley_support_intervals (
+  tenant       text   NOT NULL,
+  conversation text   NOT NULL,
+  kind         text   NOT NULL,
+  reason       text,
+  agent        text,
+  team         text,
+  ended_at     bigint NOT NULL,
+  ms           bigint NOT NULL
+);
+CREATE INDEX parley_support_intervals_by_time ON parley_support_intervals (tenant, kind, ended_at);
+`,
+  },
+  {
+    version: 10,
+    name: 'widget keys and widget secrets',
+    sql: `
+-- Public keys of the embeddable widget: which sites (origins) may embed a tenant's chat and mint guest tokens.
+CREATE TABLE parley_widget_keys (
+  key             text   PRIMARY KEY,
+  tenant          text   NOT NULL,
+  name            text   NOT NULL,
+  allowed_origins text[] NOT NULL,
+  created_at      bigint NOT NULL,
+  created_by      text   NOT NULL,
+  revoked_at      bigint
+);
+CREATE INDEX parley_widget_keys_by_tenant ON parley_widget_keys (tenant, created_at DESC);
+-- A tenant's identity-verification secret: a claimed user id needs its HMAC-SHA256 under it.
+CREATE TABLE parley_widget_secrets (
+  tenant     text   PRIMARY KEY,
+  secret     text   NOT NULL,
+  created_at bigint NOT NULL
+);
+`,
+  },
 ];

@@ -3,7 +3,7 @@ import type { ConversationEvent } from '@parley/protocol';
 import type { ClaimRequest, ReactionClaim, ReactionCursors } from '../../core/ports.js';
 import { conversationKeyString as nameOf, type ConversationKey } from '../../core/types.js';
 import { DATABASE_NOW_MS, type SqlDatabase } from './sql.js';
-import { EVENT_COLUMNS, toEvent, type EventRow } from './store.js';
+import { EVENT_COLUMNS, toEvent, type EventRow } from './event-rows.js';
 
 interface ClaimRow extends Partial<EventRow> {
   held_tenant: string;

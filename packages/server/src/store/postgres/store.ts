@@ -1,5 +1,4 @@
-import { randomUUID } from 'node:crypto';
-import type { Actor, ConversationEvent } from '@parley/protocol';
+import type { Actor, ConversationEvent, ConversationMode } from '@parley/protocol';
 import { ParleyError } from '../../core/errors.js';
 import type { ActivityCursor, MemberStore, Store } from '../../core/ports.js';
 import type {
@@ -11,40 +10,16 @@ import type {
   ConversationRecord,
   MemberRecord,
   NewConversation,
+  SupportRecord,
   Page,
   RangeQuery,
 } from '../../core/types.js';
+import { CONVERSATION_COLUMNS, toConversation, type ConversationRow } from './conversation-rows.js';
+import { EVENT_COLUMNS, insertEvents, newEvent, STAMP_ACTIVITY, toEvent, type EventRow } from './event-rows.js';
 import { MIGRATIONS } from './migrations.js';
 import { DATABASE_NOW_MS, type SqlDatabase, type SqlExecutor } from './sql.js';
+import { PostgresSupportStore } from './support-store.js';
 import { PostgresWebhookStore } from './webhook-store.js';
-
-/** An event as stored (bigints may come back as strings). */
-export interface EventRow {
-  tenant: string;
-  conversation: string;
-  seq: string | number;
-  id: string;
-  type: string;
-  ts: string | number;
-  actor_kind: ConversationEvent['actor']['kind'];
-  actor_id: string;
-  data: Record<string, unknown>;
-  causation: ConversationEvent['causation'] | null;
-}
-
-interface ConversationRow {
-  tenant: string;
-  id: string;
-  created_by: string;
-  created_at: string | number;
-  metadata: Record<string, unknown>;
-  last_seq: string | number;
-  last_event_at: string | number;
-  member_count: string | number;
-  /** Null for rooms above the large-room threshold. */
-  members: string[] | null;
-  assistant: string | null;
-}
 
 /** Store settings. */
 export interface StoreOptions {
@@ -52,20 +27,8 @@ export interface StoreOptions {
   largeRoomMembers: number;
 }
 
-/** The columns of an event, in the order `toEvent` reads them. */
-export const EVENT_COLUMNS = 'tenant, conversation, seq, id, type, ts, actor_kind, actor_id, data, causation';
-// Members are embedded only up to the large-room threshold ($3 of the query that selects these).
-const CONVERSATION_COLUMNS = `c.tenant, c.id, c.created_by, c.created_at, c.metadata, c.last_seq, c.last_event_at, c.member_count, c.assistant,
-  CASE WHEN c.member_count <= $3 THEN (SELECT array_agg(m.user_id ORDER BY m.user_id) FROM parley_members m
-    WHERE m.tenant = c.tenant AND m.conversation = c.id) END AS members`;
 // Appends of one conversation committed together at most (bounds one transaction's size).
 const MAX_APPEND_GROUP = 256;
-/**
- * Moves a conversation's `last_event_at` to now (database clock) when it is a second old or more: an
- * append to a busy conversation then changes no indexed column, and PostgreSQL updates the row in place
- * (HOT) instead of adding an entry to each of the table's indexes.
- */
-export const STAMP_ACTIVITY = `last_event_at = CASE WHEN last_event_at <= ${DATABASE_NOW_MS} - 1000 THEN ${DATABASE_NOW_MS} ELSE last_event_at END`;
 // Arbitrary constant: serializes migrations of several nodes starting at once.
 const MIGRATION_LOCK_ID = 740_211_801;
 
@@ -75,49 +38,21 @@ interface PendingAppend {
   reject(error: unknown): void;
 }
 
-/** A stored event row as the event clients receive. */
-export function toEvent(row: EventRow): ConversationEvent {
-  const event: ConversationEvent = {
-    id: row.id,
-    tenant: row.tenant,
-    conversation: row.conversation,
-    seq: Number(row.seq),
-    type: row.type,
-    ts: Number(row.ts),
-    actor: { kind: row.actor_kind, id: row.actor_id },
-    data: row.data,
-  };
-  if (row.causation) event.causation = row.causation;
-  return event;
-}
-
-function toConversation(row: ConversationRow, largeRoomMembers: number): ConversationRecord {
-  return {
-    tenant: row.tenant,
-    id: row.id,
-    createdBy: row.created_by,
-    createdAt: Number(row.created_at),
-    metadata: row.metadata,
-    members: Number(row.member_count) <= largeRoomMembers ? (row.members ?? []) : null,
-    memberCount: Number(row.member_count),
-    lastSeq: Number(row.last_seq),
-    lastEventAt: Number(row.last_event_at),
-    assistant: row.assistant,
-  };
-}
-
 /** The Store and MemberStore over PostgreSQL: `pg` for servers, PGlite embedded; the SQL is the same. */
 export class PostgresStore implements Store, MemberStore {
   /** Appends waiting for their conversation's transaction under way, by conversation. */
   private readonly appendsWaiting = new Map<string, PendingAppend[]>();
   /** Webhook endpoints and deliveries, in the same database. */
   readonly webhooks: PostgresWebhookStore;
+  /** The support desk's modes, staff events, agents and teams, in the same database. */
+  readonly support: PostgresSupportStore;
 
   constructor(
     private readonly db: SqlDatabase,
     private readonly options: StoreOptions = { largeRoomMembers: 100 },
   ) {
     this.webhooks = new PostgresWebhookStore(db);
+    this.support = new PostgresSupportStore(db, options.largeRoomMembers);
   }
 
   /** The database under this store, for the stores that share it (reaction cursors, keys). */
@@ -158,8 +93,8 @@ export class PostgresStore implements Store, MemberStore {
     const members = [...new Set(creatorIsMember ? [input.createdBy, ...input.members] : input.members)];
     return this.db.transaction(async (tx) => {
       const inserted = await tx.query(
-        `INSERT INTO parley_conversations (tenant, id, created_by, created_at, metadata, last_seq, assistant, member_count, last_event_at)
-         VALUES ($1, $2, $3, $4, $5, 0, $6, $7, $4) ON CONFLICT DO NOTHING RETURNING id`,
+        `INSERT INTO parley_conversations (tenant, id, created_by, created_at, metadata, last_seq, assistant, member_count, last_event_at, mode)
+         VALUES ($1, $2, $3, $4, $5, 0, $6, $7, $4, CASE WHEN $6::text IS NULL THEN NULL ELSE 'assistant' END) ON CONFLICT DO NOTHING RETURNING id`,
         [tenant, conversationId, input.createdBy, now, JSON.stringify(input.metadata), input.assistant, members.length],
       );
       if (inserted.rows.length === 0) {
@@ -175,7 +110,7 @@ export class PostgresStore implements Store, MemberStore {
       const data = { createdBy: input.createdBy, members, metadata: input.metadata, assistant: input.assistant };
       // Takes seq 1 the way every event takes its seq.
       const event = newEvent(input.key, 0, now, { key: input.key, type: 'conversation.created', actor: { kind: creatorKind, id: input.createdBy }, data });
-      await this.insertEvents(tx, input.key, [event]);
+      await insertEvents(tx, input.key, [event]);
       const conversation: ConversationRecord = {
         tenant,
         id: conversationId,
@@ -187,6 +122,7 @@ export class PostgresStore implements Store, MemberStore {
         lastSeq: 1,
         lastEventAt: now,
         assistant: input.assistant,
+        support: input.assistant === null ? null : newSupportRecord(),
       };
       return { conversation, event };
     });
@@ -202,6 +138,8 @@ export class PostgresStore implements Store, MemberStore {
    * it). One commit (one WAL flush) then serves many messages under load, and a lone append is not delayed.
    */
   append(input: AppendInput): Promise<AppendResult> {
+    // A conditional append is not grouped: its condition would fail the whole group.
+    if (input.requireModes) return this.appendOne(input);
     const name = `${input.key.tenant}/${input.key.conversationId}`;
     return new Promise((resolve, reject) => {
       const waiting = this.appendsWaiting.get(name);
@@ -233,10 +171,17 @@ export class PostgresStore implements Store, MemberStore {
   private async appendOne(input: AppendInput): Promise<AppendResult> {
     const event = newEvent(input.key, 0, Date.now(), input);
     try {
-      await this.insertEvents(this.db, input.key, [event]);
+      await insertEvents(this.db, input.key, [event], input.requireModes);
       return { event, duplicate: false };
     } catch (error) {
-      if (!isUniqueViolation(error)) throw error;
+      // A re-send is answered with its original whatever the mode is now (a conditional append is idempotent too).
+      const refusedForMode = input.requireModes !== undefined && error instanceof ParleyError && error.code === 'conflict';
+      if (!isUniqueViolation(error) && !(refusedForMode && input.causation?.clientMsgId !== undefined)) throw error;
+      if (refusedForMode) {
+        const original = await this.findByClientMsgId(this.db, input, input.causation!.clientMsgId!);
+        if (!original) throw error;
+        return { event: original, duplicate: true };
+      }
     }
     // A re-send: the original was committed before this statement took the row lock, so it is visible now.
     const original = await this.findByClientMsgId(this.db, input, input.causation!.clientMsgId!);
@@ -274,7 +219,7 @@ export class PostgresStore implements Store, MemberStore {
       results.push(null);
     }
     // A re-send that another node commits between the lookup and this insert fails the whole statement.
-    if (fresh.length > 0) await this.insertEvents(this.db, key, fresh);
+    if (fresh.length > 0) await insertEvents(this.db, key, fresh);
     let next = 0;
     return results.map((result) => result ?? { event: fresh[next++]!, duplicate: false });
   }
@@ -290,44 +235,6 @@ export class PostgresStore implements Store, MemberStore {
       [key.tenant, key.conversationId, keyed.map((input) => input.actor.id), keyed.map((input) => input.causation!.clientMsgId!)],
     );
     return new Map(rows.map((row) => [`${row.actor_id}\u0000${row.client_msg_id}`, toEvent(row)]));
-  }
-
-  /**
-   * Takes the conversation's next seqs and inserts the events with them, in one statement (one round trip;
-   * outside a transaction, one commit). Every event takes its seq here. The row lock of the UPDATE orders concurrent writers of one conversation and keeps seqs
-   * gapless; a re-send hits the idempotency index and fails the statement, taking nothing. The same UPDATE
-   * stamps the conversation's `last_event_at`: the outbox the reactions' sweep reads (docs/architecture.md, Reactions).
-   */
-  private async insertEvents(executor: SqlExecutor, key: ConversationKey, events: ConversationEvent[]): Promise<void> {
-    const { rows } = await executor.query<{ seq: string | number }>(
-      `WITH bumped AS (
-         UPDATE parley_conversations SET last_seq = last_seq + $3, ${STAMP_ACTIVITY}
-         WHERE tenant = $1 AND id = $2 RETURNING last_seq
-       )
-       INSERT INTO parley_events (${EVENT_COLUMNS}, client_msg_id)
-       SELECT $1, $2, bumped.last_seq - $3 + batch.n, batch.id, batch.type, $4, batch.actor_kind, batch.actor_id,
-              batch.data::jsonb, batch.causation::jsonb, batch.client_msg_id
-       FROM bumped, unnest($5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[])
-         WITH ORDINALITY AS batch(id, type, actor_kind, actor_id, data, causation, client_msg_id, n)
-       ORDER BY batch.n
-       RETURNING seq`,
-      [
-        key.tenant,
-        key.conversationId,
-        events.length,
-        events[0]!.ts,
-        events.map((event) => event.id),
-        events.map((event) => event.type),
-        events.map((event) => event.actor.kind),
-        events.map((event) => event.actor.id),
-        events.map((event) => JSON.stringify(event.data)),
-        events.map((event) => (event.causation ? JSON.stringify(event.causation) : null)),
-        events.map((event) => event.causation?.clientMsgId ?? null),
-      ],
-    );
-    if (rows.length === 0) throw new ParleyError('not_found', `conversation ${key.conversationId} does not exist`);
-    const last = Math.max(...rows.map((row) => Number(row.seq)));
-    events.forEach((event, index) => (event.seq = last - events.length + 1 + index));
   }
 
   async readRange(key: ConversationKey, query: RangeQuery): Promise<ConversationEvent[]> {
@@ -358,7 +265,7 @@ export class PostgresStore implements Store, MemberStore {
       }
       if (!durable) return { seq, moved: true, event: null };
       const event = newEvent(key, 0, Date.now(), { key, type: 'receipt.read', actor: { kind: 'user', id: userId }, data: { userId, seq } });
-      await this.insertEvents(tx, key, [event]);
+      await insertEvents(tx, key, [event]);
       return { seq, moved: true, event };
     });
   }
@@ -405,7 +312,7 @@ export class PostgresStore implements Store, MemberStore {
       );
       if (updated.rows.length === 0) return null;
       const event = newEvent(key, 0, Date.now(), { key, type: 'conversation.updated', actor, data: { metadata: patch } });
-      await this.insertEvents(tx, key, [event]);
+      await insertEvents(tx, key, [event]);
       return { conversation: (await this.getConversationWith(tx, key))!, event };
     });
   }
@@ -443,7 +350,7 @@ export class PostgresStore implements Store, MemberStore {
     const delta = type === 'members.added' ? changed.length : -changed.length;
     await tx.query('UPDATE parley_conversations SET member_count = member_count + $3 WHERE tenant = $1 AND id = $2', [key.tenant, key.conversationId, delta]);
     const event = newEvent(key, 0, Date.now(), { key, type, actor, data: { userIds: changed } });
-    await this.insertEvents(tx, key, [event]);
+    await insertEvents(tx, key, [event]);
     return { changed, event };
   }
 
@@ -485,22 +392,12 @@ export class PostgresStore implements Store, MemberStore {
   }
 }
 
-function newEvent(key: ConversationKey, seq: number, ts: number, input: AppendInput): ConversationEvent {
-  const event: ConversationEvent = {
-    id: randomUUID(),
-    tenant: key.tenant,
-    conversation: key.conversationId,
-    seq,
-    type: input.type,
-    ts,
-    actor: input.actor,
-    data: input.data,
-  };
-  if (input.causation) event.causation = input.causation;
-  return event;
-}
-
 /** A unique index refused the row: for an append, the message is a re-send (PostgreSQL error 23505). */
 function isUniqueViolation(error: unknown): boolean {
   return (error as { code?: unknown } | null)?.code === '23505';
+}
+
+/** A new support conversation's state: the assistant answers. */
+function newSupportRecord(): SupportRecord {
+  return { mode: 'assistant', team: null, assigneeId: null, assigneeName: null, accepted: false, assignedAt: null, queuedAt: null, priority: 0, resolution: 0, rated: false, lastStaffSeq: 0, sentiment: null, firstResponseAt: null, handedOff: false };
 }
