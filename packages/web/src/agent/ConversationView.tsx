@@ -67,7 +67,7 @@ export function ConversationView({ pane, view, desk, me, names }: ConversationVi
         </header>
         {transferring && actions.transfer && <TransferForm pane={pane} desk={desk} me={me} onDone={() => setTransferring(false)} />}
         <Colleagues view={view} />
-        <Timeline view={view} names={names} />
+        <Timeline view={view} names={names} imageHosts={desk.imageHosts} />
         <p className="typing-line" aria-live="polite" data-testid="typing-indicator">
           {typingText(view, customer)}
         </p>
@@ -133,7 +133,7 @@ function Colleagues({ view }: { view: PaneView }) {
   );
 }
 
-function Timeline({ view, names }: { view: PaneView; names: Names }) {
+function Timeline({ view, names, imageHosts }: { view: PaneView; names: Names; imageHosts: readonly string[] }) {
   const list = useRef<HTMLDivElement>(null);
   const pinned = useRef(true);
   // Follow the conversation while the reader is at the bottom; leave them alone when they scrolled up.
@@ -149,13 +149,13 @@ function Timeline({ view, names }: { view: PaneView; names: Names }) {
     <div className="timeline" ref={list} onScroll={onScroll} role="log" aria-label="Conversation" data-testid="timeline">
       {!view.ready && !view.notice && <p className="muted">Loading the conversation…</p>}
       {view.items.map((item) => (
-        <TimelineEntry key={item.key} item={item} names={names} />
+        <TimelineEntry key={item.key} item={item} names={names} imageHosts={imageHosts} />
       ))}
     </div>
   );
 }
 
-function TimelineEntry({ item, names }: { item: TimelineItem; names: Names }) {
+function TimelineEntry({ item, names, imageHosts }: { item: TimelineItem; names: Names; imageHosts: readonly string[] }) {
   switch (item.kind) {
     case 'message':
       return (
@@ -165,7 +165,7 @@ function TimelineEntry({ item, names }: { item: TimelineItem; names: Names }) {
             {item.sentiment && <span className={`sentiment sentiment-${item.sentiment.label}`}> · {item.sentiment.label}</span>}
           </p>
           <div className="bubble">
-            <MessageText text={item.text} />
+            <MessageText text={item.text} imageHosts={imageHosts} />
           </div>
           {item.status === 'sending' && <p className="meta">sending…</p>}
           {item.status === 'failed' && <p className="meta error">not sent: {item.error}</p>}
@@ -176,7 +176,7 @@ function TimelineEntry({ item, names }: { item: TimelineItem; names: Names }) {
         <article className={`entry message from-assistant status-${item.status}`} data-testid="answer" data-status={item.status}>
           <p className="author">Assistant</p>
           <div className="bubble">
-            <MessageText text={item.text} />
+            <MessageText text={item.text} streaming={item.status === 'streaming'} imageHosts={imageHosts} />
             {item.status === 'streaming' && item.text.length === 0 && <span className="muted">thinking…</span>}
             {item.status === 'stopped' && <span className="muted"> (stopped)</span>}
           </div>
@@ -190,7 +190,7 @@ function TimelineEntry({ item, names }: { item: TimelineItem; names: Names }) {
             Private note · {item.mine ? 'you' : nameOf(item.authorId, names)} <span className="muted">(the customer does not see it)</span>
           </p>
           <div className="bubble">
-            <MessageText text={item.text} />
+            <MessageText text={item.text} imageHosts={imageHosts} />
           </div>
           {item.status === 'failed' && <p className="meta error">not saved: {item.error}</p>}
         </article>
@@ -199,7 +199,9 @@ function TimelineEntry({ item, names }: { item: TimelineItem; names: Names }) {
       return (
         <article className="entry summary-entry" data-testid="summary-entry">
           <p className="author">AI summary for the agent</p>
-          <div className="bubble">{item.text}</div>
+          <div className="bubble">
+            <MessageText text={item.text} imageHosts={imageHosts} />
+          </div>
         </article>
       );
     case 'system':

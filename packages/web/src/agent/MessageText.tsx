@@ -1,4 +1,6 @@
-/** A message's or answer's text, shown as it is (white space kept; React escapes it, so nothing in it runs). */
-export function MessageText({ text }: { text: string }) {
-  return <span className="text">{text}</span>;
+import { Markdown } from '../markdown';
+
+/** A message's, note's or answer's text as Markdown, rendered inert (see ../markdown); images only from `imageHosts`. */
+export function MessageText({ text, streaming = false, imageHosts }: { text: string; streaming?: boolean; imageHosts: readonly string[] }) {
+  return <Markdown text={text} streaming={streaming} imageHosts={imageHosts} className="text" />;
 }

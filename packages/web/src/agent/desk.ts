@@ -1,5 +1,6 @@
 import { ParleyClient, type Agent, type AgentStatus, type ClientState, type InboxItem, type InboxView, type Team } from '@parley/client';
 import type { KeyValueStore } from '../identity';
+import { fetchWebSettings } from '../web-settings';
 import { SupportAdminApi } from './admin-api';
 import { ConversationPane, describe, type PaneView } from './conversation-pane';
 import type { StaffSession } from './sign-in';
@@ -21,6 +22,8 @@ export interface DeskView {
   /** Agents and teams, for transfers (empty when this user may not list them). */
   agents: Agent[];
   teams: Team[];
+  /** Hosts whose Markdown images load (the tenant's PARLEY_IMAGE_HOSTS); empty until known, so no image loads before. */
+  imageHosts: readonly string[];
   /** A problem with the last desk-wide action (status), shown in the header. */
   notice: string | undefined;
   /** A problem that stops the console from working. */
@@ -72,6 +75,7 @@ export class Desk {
       pane: undefined,
       agents: [],
       teams: [],
+      imageHosts: [],
       notice: undefined,
       fatal: undefined,
     };
@@ -107,6 +111,10 @@ export class Desk {
     client.on('state', (state) => this.onState(state));
     client.on('error', (error) => console.debug('parley:', error.message));
     client.on('notification', () => this.inboxChanged());
+    fetchWebSettings(this.options.session.tenant).then(
+      (settings) => this.update({ imageHosts: settings.imageHosts }),
+      (error: unknown) => console.debug('parley: web settings', describe(error)),
+    );
     try {
       const session = await client.connect();
       if (!session.principal.roles.some((role) => role === 'agent' || role === 'admin')) {

@@ -295,13 +295,15 @@ export class PostgresSupportStore implements SupportStore {
 
   async inbox(query: InboxQuery): Promise<Page<{ conversation: ConversationRecord; lastReadSeq: number }, ActivityCursor> & { counts: { queue: number; mine: number; team: number; all: number } }> {
     const { tenant, agentId, teams, after, limit } = query;
-    // Which conversations each view holds; `$2` the viewer, `$3` their teams (null: all), `$4` one team.
+    // Which conversations each view holds; `$2` the viewer, `$3` their teams (null: all), `$4` one team (null: any).
+    // Every view names `$4`: PostgreSQL refuses a statement with a parameter it cannot type (42P18).
     const reach = `(c.team IS NULL OR $3::text[] IS NULL OR c.team = ANY($3::text[]) OR c.assignee = $2)`;
+    const ofTeam = `($4::text IS NULL OR c.team = $4)`;
     const views = {
-      queue: `c.mode = 'queued' AND ${reach}`,
-      mine: `c.mode = 'agent' AND c.assignee = $2`,
-      team: `c.mode IN ('queued', 'agent') AND ${reach} AND ($4::text IS NULL OR c.team = $4)`,
-      all: `c.mode IS NOT NULL AND ${reach}`,
+      queue: `c.mode = 'queued' AND ${reach} AND ${ofTeam}`,
+      mine: `c.mode = 'agent' AND c.assignee = $2 AND ${ofTeam}`,
+      team: `c.mode IN ('queued', 'agent') AND ${reach} AND ${ofTeam}`,
+      all: `c.mode IS NOT NULL AND ${reach} AND ${ofTeam}`,
     };
     const parameters = [tenant, agentId, teams, query.team ?? null];
     const { rows } = await this.db.query<ConversationRow & { last_read_seq: string | number | null }>(
