@@ -180,8 +180,8 @@ export class Subscribers {
 /** One subscriber; `receive(text, bytes, order?)` gets each message's text, its frame's size and, from Parley, its seq. */
 async function openSubscriber({ system, url, codec, localAddress, conversationId, user, receive, closed }) {
   if (system === 'parley') {
-    // Viewers are agents: a conversation has at most 100 members, and agents may read every conversation of their tenant.
-    const connection = await ParleyConnection.connect(url, await token(user, ['agent']), { codec, localAddress });
+    // Viewers are admins, who read every conversation of their tenant: no member list to fill for the fan-out.
+    const connection = await ParleyConnection.connect(url, await token(user, ['admin']), { codec, localAddress });
     connection.onPush = (frame, bytes) => frame.push === 'event' && frame.event.type === 'message.created' && receive(frame.event.data.content.text, bytes, frame.event.seq);
     connection.onClose = closed;
     await connection.request('subscribe', { conversationId });

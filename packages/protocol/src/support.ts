@@ -50,7 +50,7 @@ export const SUPPORT_EVENT_SCHEMAS = {
   /** Someone asked for a person; `reason` says why, `detail` what the trigger saw (a rule's name, the failures counted). */
   'handoff.requested': z.object({ reason: handoffReasonSchema, origin: transitionOriginSchema, from: conversationModeSchema, detail: z.string().max(500).optional() }),
   /** The conversation waits in `team`'s queue (null: the default inbox). */
-  'conversation.queued': z.object({ team: teamIdSchema.nullable(), priority: z.number().int(), reason: handoffReasonSchema.or(z.enum(['transfer', 'not_accepted', 'agent_offline'])) }),
+  'conversation.queued': z.object({ team: teamIdSchema.nullable(), priority: z.number().int(), reason: handoffReasonSchema.or(z.enum(['transfer', 'not_accepted', 'agent_offline', 'recovered'])) }),
   /** An agent owns the conversation; `agentName` is what the customer's page shows ("Agent Dana joined"). */
   'conversation.assigned': z.object({
     agentId: identifierSchema,

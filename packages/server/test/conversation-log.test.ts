@@ -37,7 +37,7 @@ describe('ConversationLog.append and the event catalogue', () => {
 
   it('refuses data that drifted from its schema as a server bug, and stores nothing', async () => {
     const key = await conversation();
-    const drifted = { key, type: 'ai.stopped', actor: { kind: 'assistant', id: 'p' }, data: { generationId: 'g1', text: 'Hi', reason: 'user' } } as AppendInput<'ai.stopped'>;
+    const drifted = { key, type: 'ai.stopped', actor: { kind: 'assistant', id: 'p' }, data: { generationId: 'g1', text: 'Hi', origin: 'user' } } as unknown as AppendInput<'ai.stopped'>;
     await expect(log.append(drifted)).rejects.toMatchObject({ code: 'internal', message: expect.stringContaining('ai.stopped data') });
     const missing = { key, type: 'ai.started', actor: { kind: 'assistant', id: 'p' }, data: { generationId: 'g1', profile: 'p' } } as unknown as AppendInput<'ai.started'>;
     await expect(log.append(missing)).rejects.toMatchObject({ code: 'internal', message: expect.stringContaining('replyTo') });

@@ -40,17 +40,19 @@ export function planHandoff(current: ConversationRecord, input: { actor: Actor; 
   // No re-trigger while queued or with an agent: a handoff loop cannot start.
   const state = requireMode(current, 'hand off', ['assistant', 'resolved']);
   return {
-    patch: { mode: 'queued', queuedAt: input.now, handedOff: true, ...(input.team !== undefined ? { team: input.team } : {}), assigneeId: null, assigneeName: null, accepted: false, assignedAt: null, firstResponseAt: null },
+    // Not in the queue yet (queuedAt null): routing waits for `conversation.queued`, after the answer stopped.
+    patch: { mode: 'queued', queuedAt: null, handedOff: true, ...(input.team !== undefined ? { team: input.team } : {}), assigneeId: null, assigneeName: null, accepted: false, assignedAt: null, firstResponseAt: null },
     events: [{ type: 'handoff.requested', actor: input.actor, data: { reason: input.reason, origin: input.origin, from: state.mode, ...(input.detail ? { detail: input.detail } : {}) } }],
     intervals: [{ kind: 'handoff', reason: input.reason, ms: 0 }],
   };
 }
 
-/** Records that the conversation entered its team's queue (after the assistant's answer was stopped). */
-export function planQueued(current: ConversationRecord, input: { reason: string }): TransitionPlan {
+/** Records that the conversation entered its team's queue (after the assistant's answer was stopped): routing may take it from now. */
+export function planQueued(current: ConversationRecord, input: { reason: string; now: number }): TransitionPlan {
   const state = requireMode(current, 'queue', ['queued']);
+  if (state.queuedAt !== null) throw new ParleyError('conflict', 'the conversation is in the queue already');
   return {
-    patch: {},
+    patch: { queuedAt: input.now },
     events: [{ type: 'conversation.queued', actor: SYSTEM, data: { team: state.team, priority: state.priority, reason: input.reason } }],
   };
 }

@@ -120,6 +120,8 @@ export interface SupportStore {
   availableAgents(tenant: string, team: string | null, skills: string[], connectedSince: number): Promise<AgentRecord[]>;
   /** Assignments not accepted by `assignedBefore`, or whose agent was last connected before `connectedSince`. */
   staleAssignments(assignedBefore: number, connectedSince: number, limit: number): Promise<Array<{ key: ConversationKey; agentId: string; reason: 'not_accepted' | 'agent_offline' }>>;
+  /** Handed-off conversations whose handoff never reached the queue (its node died in between), last active before `before`. */
+  stalledHandoffs(before: number, limit: number): Promise<ConversationKey[]>;
   /** Average queue wait (ms) of a team's last assignments, or null with no history. */
   averageWait(tenant: string, team: string | null): Promise<number | null>;
 

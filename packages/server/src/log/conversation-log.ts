@@ -1,4 +1,4 @@
-import { checkEventData, type Actor, type ConversationEvent, type KnownEventType, type KnownSignal, type StaffEvent } from '@parley/protocol';
+import { audienceOf, checkEventData, type Actor, type ConversationEvent, type KnownEventType, type KnownSignal, type StaffEvent } from '@parley/protocol';
 import { ParleyError } from '../core/errors.js';
 import type { Bus, MemberStore, PlannedEvent, Store, SupportStore, TransitionPlan } from '../core/ports.js';
 import type { AppendInput, AppendResult, ConversationKey, ConversationMemory, ConversationRecord, NewConversation } from '../core/types.js';
@@ -79,7 +79,8 @@ export class ConversationLog {
    * gave, `bad_request`.
    */
   append<Type extends KnownEventType>(input: AppendInput<Type>, options: AppendOptions = {}): Promise<AppendResult> {
-    const problem = checkEventData(input.type, input.data);
+    // Staff-only types take staff seqs (appendStaff): in the members' sequence they would reach members.
+    const problem = audienceOf(input.type) === 'staff' ? `${input.type} is staff-only: append it with appendStaff` : checkEventData(input.type, input.data);
     if (problem) return Promise.reject(new ParleyError(options.origin === 'client' ? 'bad_request' : 'internal', `refused to append: ${problem}`));
     const attributes = { 'parley.tenant': input.key.tenant, 'parley.conversation.id': input.key.conversationId, 'parley.event.type': input.type };
     return inSpan('parley.log.append', { attributes }, async (span) => {

@@ -1,5 +1,5 @@
 import type { KnownSignal } from '@parley/protocol';
-import { planAssign, planRequeue } from '../conversations/modes.js';
+import { planAssign, planQueued, planRequeue } from '../conversations/modes.js';
 import { ParleyError } from '../core/errors.js';
 import type { Bus, SupportStore } from '../core/ports.js';
 import type { ConversationRecord } from '../core/types.js';
@@ -8,6 +8,8 @@ import { nextOpening } from './business-hours.js';
 
 // Queued conversations looked at per pass and tenant (longest waiting first within priority).
 const QUEUE_PAGE = 500;
+// A handoff not queued this long after its last event lost its node on the way.
+const STALLED_HANDOFF_MS = 30_000;
 // Candidates tried for one conversation before the next one is looked at.
 const CANDIDATES_TRIED = 3;
 
@@ -79,6 +81,12 @@ export class Router {
         } catch (error) {
           if (!isConflict(error)) throw error;
         }
+      }
+      // A handoff whose node died before `conversation.queued` (its answer stop is long over by now).
+      for (const key of await this.store.stalledHandoffs(now - STALLED_HANDOFF_MS, 100)) {
+        await this.log.transition(key, [], (current) => planQueued(current, { reason: 'recovered', now: Date.now() })).catch((error: unknown) => {
+          if (!isConflict(error)) throw error;
+        });
       }
       for (const tenant of await this.store.queuedTenants()) this.pending.add(tenant);
       if (this.pending.size > 0) this.wake([...this.pending][0]!);

@@ -80,7 +80,7 @@ export class SupportService implements SupportDesk {
     });
     this.dependencies.observer.handoff?.(input.reason);
     await this.stopAnswers(key);
-    const queued = await this.dependencies.log.transition(key, [], (current) => planQueued(current, { reason: input.reason }));
+    const queued = await this.dependencies.log.transition(key, [], (current) => planQueued(current, { reason: input.reason, now: Date.now() }));
     this.dependencies.wakeRouting(key.tenant);
     const profileId = queued.conversation.assistant;
     if (this.dependencies.summarizer && profileId) void this.summarize(key, profileId, input.reason);

@@ -255,7 +255,7 @@ export class PostgresSupportStore implements SupportStore {
 
   async listQueue(tenant: string, limit: number): Promise<ConversationRecord[]> {
     const { rows } = await this.db.query<ConversationRow>(
-      `SELECT ${CONVERSATION_COLUMNS} FROM parley_conversations c WHERE c.tenant = $1 AND c.mode = 'queued'
+      `SELECT ${CONVERSATION_COLUMNS} FROM parley_conversations c WHERE c.tenant = $1 AND c.mode = 'queued' AND c.queued_at IS NOT NULL
        ORDER BY c.priority DESC, c.queued_at, c.id LIMIT $2`,
       [tenant, limit, this.largeRoomMembers],
     );
@@ -281,6 +281,14 @@ export class PostgresSupportStore implements SupportStore {
       [assignedBefore, connectedSince, limit],
     );
     return rows.map((row) => ({ key: { tenant: row.tenant, conversationId: row.id }, agentId: row.assignee, reason: row.offline ? 'agent_offline' : 'not_accepted' }));
+  }
+
+  async stalledHandoffs(before: number, limit: number): Promise<ConversationKey[]> {
+    const { rows } = await this.db.query<{ tenant: string; id: string }>(
+      "SELECT tenant, id FROM parley_conversations WHERE mode = 'queued' AND queued_at IS NULL AND last_event_at < $1 LIMIT $2",
+      [before, limit],
+    );
+    return rows.map((row) => ({ tenant: row.tenant, conversationId: row.id }));
   }
 
   async averageWait(tenant: string, team: string | null): Promise<number | null> {
