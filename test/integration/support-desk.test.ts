@@ -116,6 +116,32 @@ describe('support desk', () => {
     await dana.call('agent.status', { status: 'offline' });
   });
 
+  it('hands off when the model calls handoff_to_human: the turn ends there, and no answer starts while queued', async () => {
+    // Without the profile's content rule matching ("a representative" is not one of its phrases), only the model hands off.
+    const { customer, id } = await customerConversation('cyra');
+    await customer.call('message.send', { conversationId: id, clientMsgId: 'r1', content: text('can I get a representative?') });
+    await eventually(() => expect(typesOf(customer, id)).toContain('conversation.queued'));
+    const events = customer.events(id) as Frame[];
+    const stopped = events.find((event) => event.type === 'ai.stopped')!;
+    expect(stopped.data).toMatchObject({ reason: 'handoff', text: '' });
+    expect(events.find((event) => event.type === 'ai.tool_call')!.data.toolName).toBe('handoff_to_human');
+    const requested = events.find((event) => event.type === 'handoff.requested')!;
+    expect(requested.data).toMatchObject({ reason: 'tool', origin: 'assistant', from: 'assistant' });
+    expect(requested.actor).toEqual({ kind: 'assistant', id: 'assistant' });
+    expect(stopped.seq).toBeLessThan(events.find((event) => event.type === 'conversation.queued')!.seq);
+    // Queued: a second question starts no answer, and the tool is not called again.
+    await customer.call('message.send', { conversationId: id, clientMsgId: 'r2', content: text('hello? a representative please') });
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(typesOf(customer, id).filter((type) => type === 'ai.started')).toHaveLength(1);
+  });
+
+  it('hands off on a very negative message', async () => {
+    const { customer, id } = await customerConversation('cass');
+    await customer.call('message.send', { conversationId: id, clientMsgId: 's1', content: text('This is terrible, awful, horrible service. I hate it, worst ever!') });
+    await eventually(() => expect(typesOf(customer, id)).toContain('handoff.requested'));
+    expect(customer.events(id).find((event: Frame) => event.type === 'handoff.requested')!.data).toMatchObject({ reason: 'sentiment', origin: 'system' });
+  });
+
   it('refuses illegal transitions with conflict and keeps closed final', async () => {
     const { customer, id } = await customerConversation('cleo');
     const sam = await connect('sam', { roles: ['agent'], name: 'Sam' });

@@ -37,6 +37,7 @@ const FALLBACK = `${INTRODUCTION} I can answer questions about shipping, returns
 const INTENTS: ReadonlyArray<{ pattern: RegExp; tool: string; input: (match: RegExpExecArray, text: string) => Record<string, unknown> }> = [
   { pattern: /\bcancel\b.*?\border\s*(?:number\s*|no\.?\s*|#\s*)?(\d{3,10})\b/i, tool: 'cancel_order', input: (match) => ({ orderId: match[1] }) },
   { pattern: /\border\s*(?:number\s*|no\.?\s*|#\s*)?(\d{3,10})\b/i, tool: 'lookup_order', input: (match) => ({ orderId: match[1] }) },
+  { pattern: /\b(human|agent|person|representative)\b/i, tool: 'handoff_to_human', input: (_match, text) => ({ reason: `the customer asked: ${text.slice(0, 200)}` }) },
   { pattern: /\b(human|agent|person|ticket|complain)/i, tool: 'create_support_ticket', input: (_match, text) => ({ subject: text.slice(0, 120) }) },
 ];
 

@@ -17,6 +17,9 @@ import { modelName } from './models.js';
 import type { AssistantProfile, ModelSpec } from './profiles.js';
 import { toStreamTools, type ToolDefinition } from './tools.js';
 
+/** The built-in tool through which a model hands the conversation to people. */
+export const HANDOFF_TOOL = 'handoff_to_human';
+
 /** Why a generation was stopped (the `reason` of its `ai.stopped`). */
 export type StopReason = 'user' | 'interrupt' | 'handoff' | 'shutdown';
 
@@ -91,6 +94,8 @@ export class Generation {
   private ended = false;
   /** `ai.started` was refused: the conversation had left `assistant` mode. */
   private notStarted = false;
+  /** The model called `handoff_to_human` with this reason: the turn ended there, and people take over. */
+  private handoffReason: string | null = null;
   /** Approvals being waited for: timeouts do not run meanwhile. */
   private waitingForPeople = 0;
   /** The generation's span (when tracing), marked at the first token from inside the model call's span. */
@@ -123,6 +128,11 @@ export class Generation {
 
   stop(reason: StopReason = 'user'): void {
     this.controller.abort(new Stopped(reason));
+  }
+
+  /** Why the model asked for a person (it called `handoff_to_human`), or null. */
+  get handoffRequested(): string | null {
+    return this.handoffReason;
   }
 
   /** Whether the answer never started: the conversation was no longer the assistant's (a person took it over). */
@@ -321,7 +331,26 @@ export class Generation {
       gate: (call: ToolCall) => this.approve(call, signal),
       ran: (toolName: string, seconds: number) => this.dependencies.observer.toolCalled?.(toolName, seconds),
     };
-    return toStreamTools(definitions, signal, hooks, { ...this.key, userId: this.trigger.actor.id, generationId: this.id });
+    const tools = toStreamTools(definitions, signal, hooks, { ...this.key, userId: this.trigger.actor.id, generationId: this.id });
+    if (this.profile.handoff.tool) tools.set(HANDOFF_TOOL, this.handoffTool());
+    return tools;
+  }
+
+  /**
+   * The built-in tool that hands the conversation to people: it ends the turn (nothing is said after it; the
+   * answer ends `ai.stopped` with reason `handoff`), and the orchestrator then asks the desk for the handoff.
+   */
+  private handoffTool(): StreamTool {
+    return {
+      description: 'Hand the conversation to a human support agent: when the customer asks for a person, or you cannot help. Ends your turn.',
+      inputSchema: { type: 'object', properties: { reason: { type: 'string', description: 'Why, in a few words, for the agent' } }, required: ['reason'] },
+      run: async (call) => {
+        const reason = typeof call.input.reason === 'string' && call.input.reason.length > 0 ? call.input.reason.slice(0, 500) : 'the assistant asked for a person';
+        this.handoffReason = reason;
+        this.controller.abort(new Stopped('handoff'));
+        return { handedOff: true };
+      },
+    };
   }
 
   /**

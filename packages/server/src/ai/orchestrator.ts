@@ -31,6 +31,8 @@ export class Orchestrator implements Assistants {
   /** Writes the summary agents read at a handoff. */
   readonly summaries: HandoffSummaries;
   private closing = false;
+  /** Asks the support desk to hand a conversation to people (the model called `handoff_to_human`); set by the composition root. */
+  onHandoff: ((key: ConversationKey, profileId: string, detail: string) => Promise<void>) | null = null;
 
   constructor(
     profiles: AssistantProfile[],
@@ -224,6 +226,9 @@ export class Orchestrator implements Assistants {
       this.running.delete(generation.id);
       this.keepContext(generation);
     }
+    // After the answer's terminal event, and once it no longer counts as running: the handoff waits for neither.
+    const handoff = generation.handoffRequested;
+    if (handoff !== null && this.onHandoff) await this.onHandoff(key, job.profileId, handoff).catch((error: unknown) => this.onError(error, generation.id));
   }
 
   private keepContext(generation: Generation): void {

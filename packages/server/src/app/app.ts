@@ -300,6 +300,14 @@ function createSupportDesk(
     },
     wakeRouting: (tenant) => router.wake(tenant),
   });
+  orchestrator.onHandoff = async (key, profileId, detail) => {
+    try {
+      await support.requestHandoff(key, { actor: { kind: 'assistant', id: profileId }, reason: 'tool', origin: 'assistant', detail });
+    } catch (error) {
+      // Handed off already (a content rule on the same message, say).
+      if (!(error instanceof ParleyError && error.code === 'conflict')) throw error;
+    }
+  };
   return { support, router };
 }
 
