@@ -29,7 +29,17 @@ describe('support desk', () => {
   };
 
   beforeAll(async () => {
-    server = await startServer({ PARLEY_DEMO_TTFT_MS: '20', PARLEY_DEMO_TOKENS_PER_SECOND: '400', PARLEY_SUPPORT_ROUTE_INTERVAL_MS: '200', PARLEY_REACTION_SWEEP_MS: '300' });
+    server = await startServer({
+      PARLEY_DEMO_TTFT_MS: '20',
+      PARLEY_DEMO_TOKENS_PER_SECOND: '400',
+      PARLEY_SUPPORT_ROUTE_INTERVAL_MS: '200',
+      PARLEY_REACTION_SWEEP_MS: '300',
+      // The 1,000-message test sends as fast as it can.
+      PARLEY_RATE_PER_SECOND: '5000',
+      PARLEY_RATE_BURST: '5000',
+      PARLEY_USER_SEND_RATE_PER_SECOND: '5000',
+      PARLEY_USER_SEND_BURST: '5000',
+    });
   });
 
   afterAll(async () => {
@@ -140,6 +150,31 @@ describe('support desk', () => {
     await customer.call('message.send', { conversationId: id, clientMsgId: 's1', content: text('This is terrible, awful, horrible service. I hate it, worst ever!') });
     await eventually(() => expect(typesOf(customer, id)).toContain('handoff.requested'));
     expect(customer.events(id).find((event: Frame) => event.type === 'handoff.requested')!.data).toMatchObject({ reason: 'sentiment', origin: 'system' });
+  });
+
+  it('starts no answer for 1,000 customer messages while an agent owns the conversation', async () => {
+    const { customer, id } = await customerConversation('cody');
+    const agent = await connect('ava', { roles: ['agent'], name: 'Ava' });
+    await customer.call('support.handoff', { conversationId: id });
+    await agent.call('support.claim', { conversationId: id });
+    // In windows of 50: a connection may have only so many requests in flight (`busy` beyond).
+    const errors: string[] = [];
+    for (let start = 0; start < 1000; start += 50) {
+      const replies = await Promise.all(Array.from({ length: 50 }, (_, offset) => customer.request('message.send', { conversationId: id, clientMsgId: `m${start + offset}`, content: text(`message ${start + offset}: where is my order 1234?`) })));
+      errors.push(...replies.filter((reply) => reply.error).map((reply) => `${reply.error.code}: ${reply.error.message}`));
+    }
+    expect(errors).toEqual([]);
+    // The answer reaction has seen every message (the sentiment of the last one is recorded after it).
+    await eventually(async () => {
+      const staff = await agent.call('support.staffHistory', { conversationId: id, after: 0, limit: 200 });
+      expect(staff.hasMore || staff.events.length >= 200).toBe(true);
+    });
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    const history = await customer.call('history', { conversationId: id, before: 100_000, limit: 200 });
+    expect(history.events.at(-1).seq).toBeGreaterThanOrEqual(1000);
+    expect(typesOf(customer, id).filter((type) => type.startsWith('ai.'))).toEqual([]);
+    await agent.call('support.resolve', { conversationId: id });
+    await agent.call('agent.status', { status: 'offline' });
   });
 
   it('refuses illegal transitions with conflict and keeps closed final', async () => {
