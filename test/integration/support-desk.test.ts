@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { apiCall } from '../support/api.js';
 import { eventually } from '../support/eventually.js';
 import { RawClient } from '../support/raw-client.js';
 import { startServer, type TestServer } from '../support/server.js';
@@ -175,6 +176,46 @@ describe('support desk', () => {
     expect(typesOf(customer, id).filter((type) => type.startsWith('ai.'))).toEqual([]);
     await agent.call('support.resolve', { conversationId: id });
     await agent.call('agent.status', { status: 'offline' });
+  });
+
+  it('runs the desk over the server API: teams, agents, canned replies, handoff, notes, staff events, the report', async () => {
+    const admin = await token('boss', { roles: ['admin'] });
+    const created = await apiCall(server, admin, 'POST', '/keys', { name: 'desk', scopes: ['conversations:write', 'messages:write', 'support:write'] });
+    const key = created.body.key as string;
+    const reader = (await apiCall(server, admin, 'POST', '/keys', { name: 'reader', scopes: ['support:read', 'conversations:read'] })).body.key as string;
+    const hours = { timeZone: 'Europe/Paris', days: { '1': [['09:00', '17:00']], '2': [['09:00', '17:00']] } };
+    expect((await apiCall(server, key, 'PUT', '/support/teams/billing', { name: 'Billing', skills: ['invoices'], businessHours: hours })).status).toBe(200);
+    expect((await apiCall(server, key, 'PUT', '/support/teams/bad', { name: 'Bad', businessHours: { timeZone: 'Europe/Paris', days: { '9': [] } } })).status).toBe(400);
+    expect((await apiCall(server, key, 'PUT', '/support/agents/bea', { teams: ['nope'], skills: [], capacity: 3 })).body.error.code).toBe('bad_request');
+    const agent = await apiCall(server, key, 'PUT', '/support/agents/bea', { name: 'Bea', teams: ['billing'], skills: ['invoices'], capacity: 3 });
+    expect(agent.body.agent).toMatchObject({ userId: 'bea', name: 'Bea', teams: ['billing'], capacity: 3, open: 0 });
+    expect((await apiCall(server, key, 'PUT', '/support/canned/greet', { team: null, shortcut: '/hi', text: 'Hi {{customer.name}}, {{agent.name}} here.' })).status).toBe(200);
+    expect((await apiCall(server, reader, 'PUT', '/support/canned/x', { team: null, shortcut: '/x', text: 'x' })).status).toBe(403);
+
+    const id = conversationId();
+    expect((await apiCall(server, key, 'POST', '/conversations', { id, members: ['cleo'], assistant: 'assistant', metadata: { customerName: 'Cleo' } })).status).toBe(201);
+    const handedOff = await apiCall(server, key, 'POST', `/conversations/${id}/handoff`, { detail: 'VIP' });
+    expect(handedOff.status).toBe(200);
+    expect(handedOff.body.support).toMatchObject({ mode: 'queued' });
+    const note = await apiCall(server, key, 'POST', `/conversations/${id}/notes`, { clientMsgId: 'n1', text: 'from the CRM: VIP' });
+    expect(note.status).toBe(201);
+    const staff = await apiCall(server, reader, 'GET', `/conversations/${id}/staff-events?after=0`);
+    expect(staff.body.events.map((event: Frame) => event.type)).toContain('note.created');
+    expect((await apiCall(server, key, 'POST', `/conversations/${id}/assign`, { agentId: 'bea', expectedAgentId: 'someone' })).status).toBe(409);
+    const assigned = await apiCall(server, key, 'POST', `/conversations/${id}/assign`, { agentId: 'bea', expectedAgentId: null });
+    expect(assigned.body.support).toMatchObject({ mode: 'agent', assigneeId: 'bea', assigneeName: 'Bea' });
+    const bea = await connect('bea', { roles: ['agent'], name: 'Bea' });
+    const canned = await bea.call('support.canned', { conversationId: id });
+    expect(canned.replies).toEqual([expect.objectContaining({ shortcut: '/hi', rendered: 'Hi Cleo, Bea here.' })]);
+    const inbox = await bea.call('support.inbox', { view: 'mine' });
+    expect(inbox.items.map((item: Frame) => item.conversationId)).toContain(id);
+    expect(inbox.counts.mine).toBeGreaterThanOrEqual(1);
+    expect((await apiCall(server, key, 'POST', `/conversations/${id}/resolve`)).status).toBe(200);
+    const report = await apiCall(server, admin, 'GET', '/support/report');
+    expect(report.status).toBe(200);
+    expect(report.body.handoffs.byReason.api).toBeGreaterThanOrEqual(1);
+    expect(report.body.resolutionMs.count).toBeGreaterThanOrEqual(1);
+    expect((await apiCall(server, await token('cleo'), 'GET', '/support/report')).status).toBe(403);
   });
 
   it('refuses illegal transitions with conflict and keeps closed final', async () => {

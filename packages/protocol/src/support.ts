@@ -131,7 +131,7 @@ export type SupportState = z.infer<typeof supportStateSchema>;
 export const businessHoursSchema = z.object({
   timeZone: z.string().min(1).max(64),
   /** Per weekday (0 = Sunday), open intervals as "HH:MM" pairs; a day without an entry is closed. */
-  days: z.record(z.enum(['0', '1', '2', '3', '4', '5', '6']), z.array(z.tuple([z.string().regex(/^\d{2}:\d{2}$/), z.string().regex(/^\d{2}:\d{2}$/)])).max(4)),
+  days: z.partialRecord(z.enum(['0', '1', '2', '3', '4', '5', '6']), z.array(z.tuple([z.string().regex(/^\d{2}:\d{2}$/), z.string().regex(/^\d{2}:\d{2}$/)])).max(4)),
 });
 export type BusinessHours = z.infer<typeof businessHoursSchema>;
 

@@ -303,28 +303,29 @@ export class PostgresSupportStore implements SupportStore {
 
   async inbox(query: InboxQuery): Promise<Page<{ conversation: ConversationRecord; lastReadSeq: number }, ActivityCursor> & { counts: { queue: number; mine: number; team: number; all: number } }> {
     const { tenant, agentId, teams, after, limit } = query;
-    // Which conversations each view holds; `$2` the viewer, `$3` their teams (null: all), `$4` one team (null: any).
-    // Every view names `$4`: PostgreSQL refuses a statement with a parameter it cannot type (42P18).
-    const reach = `(c.team IS NULL OR $3::text[] IS NULL OR c.team = ANY($3::text[]) OR c.assignee = $2)`;
-    const ofTeam = `($4::text IS NULL OR c.team = $4)`;
+    // Which conversations each view holds, over `p`: the viewer, their teams (null: all), one team (null: any).
+    // The parameters are typed once, in `p`, whichever of them a view uses.
+    const viewer = 'WITH p AS (SELECT $2::text AS viewer, $3::text[] AS teams, $4::text AS team)';
+    const reach = '(c.team IS NULL OR p.teams IS NULL OR c.team = ANY(p.teams) OR c.assignee = p.viewer)';
+    const ofTeam = '(p.team IS NULL OR c.team = p.team)';
     const views = {
       queue: `c.mode = 'queued' AND ${reach} AND ${ofTeam}`,
-      mine: `c.mode = 'agent' AND c.assignee = $2 AND ${ofTeam}`,
+      mine: `c.mode = 'agent' AND c.assignee = p.viewer AND ${ofTeam}`,
       team: `c.mode IN ('queued', 'agent') AND ${reach} AND ${ofTeam}`,
       all: `c.mode IS NOT NULL AND ${reach} AND ${ofTeam}`,
     };
     const parameters = [tenant, agentId, teams, query.team ?? null];
     const { rows } = await this.db.query<ConversationRow & { last_read_seq: string | number | null }>(
-      `SELECT ${conversationColumns('$8')}, (SELECT m.last_read_seq FROM parley_members m WHERE m.tenant = c.tenant AND m.conversation = c.id AND m.user_id = $2) AS last_read_seq
-       FROM parley_conversations c
+      `${viewer} SELECT ${conversationColumns('$8')}, (SELECT m.last_read_seq FROM parley_members m WHERE m.tenant = c.tenant AND m.conversation = c.id AND m.user_id = p.viewer) AS last_read_seq
+       FROM parley_conversations c, p
        WHERE c.tenant = $1 AND ${views[query.view]} AND (c.last_event_at, c.id) < ($6, $7)
        ORDER BY c.last_event_at DESC, c.id DESC LIMIT $5`,
       [...parameters, limit + 1, after?.lastEventAt ?? Number.MAX_SAFE_INTEGER, after?.conversationId ?? '', this.largeRoomMembers],
     );
     const counted = await this.db.query<{ queue: string | number; mine: string | number; team: string | number; all: string | number }>(
-      `SELECT count(*) FILTER (WHERE ${views.queue}) AS queue, count(*) FILTER (WHERE ${views.mine}) AS mine,
+      `${viewer} SELECT count(*) FILTER (WHERE ${views.queue}) AS queue, count(*) FILTER (WHERE ${views.mine}) AS mine,
               count(*) FILTER (WHERE ${views.team}) AS team, count(*) FILTER (WHERE ${views.all} AND c.mode <> 'closed') AS all
-       FROM parley_conversations c WHERE c.tenant = $1 AND c.mode IS NOT NULL`,
+       FROM parley_conversations c, p WHERE c.tenant = $1 AND c.mode IS NOT NULL`,
       parameters,
     );
     const items = rows.slice(0, limit).map((row) => ({ conversation: toConversation(row, this.largeRoomMembers), lastReadSeq: Number(row.last_read_seq ?? 0) }));
