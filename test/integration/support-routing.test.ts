@@ -122,4 +122,22 @@ describe('support routing across two nodes', () => {
     expect(reasons[0]).toBe('user');
     expect(reasons).toContain('not_accepted');
   });
+
+  it('delivers staff-only events across nodes to staff, in order, and never to the customer', async () => {
+    const tenant = 'gamma';
+    const customer = await connect(nodes[0]!, 'gcust', ['user'], tenant);
+    await handOff(customer, 'notes-1');
+    await customer.call('subscribe', { conversationId: 'notes-1', since: 0 });
+    const writer = await connect(nodes[0]!, 'gwriter', ['agent'], tenant);
+    const reader = await connect(nodes[1]!, 'greader', ['agent'], tenant);
+    await reader.call('subscribe', { conversationId: 'notes-1', since: 0, staffSince: 0 });
+    for (let index = 0; index < 20; index++) await writer.call('support.note', { conversationId: 'notes-1', clientMsgId: `n${index}`, text: `note ${index}` });
+    const notes = () => (reader as unknown as { frames: any[] }).frames.filter((frame) => frame.push === 'staffEvent' && frame.event.type === 'note.created');
+    await eventually(() => expect(notes()).toHaveLength(20));
+    expect(notes().map((frame) => frame.event.data.text)).toEqual(Array.from({ length: 20 }, (_, index) => `note ${index}`));
+    const staffSeqs = (reader as unknown as { frames: any[] }).frames.filter((frame) => frame.push === 'staffEvent').map((frame) => frame.event.staffSeq);
+    expect(staffSeqs).toEqual(staffSeqs.map((_: number, index: number) => index + 1));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect((customer as unknown as { frames: any[] }).frames.some((frame) => frame.push === 'staffEvent' || frame.signal?.type === 'staff.event')).toBe(false);
+  });
 });
