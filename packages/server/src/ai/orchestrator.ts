@@ -1,4 +1,4 @@
-import type { Actor, ConversationEvent, GenerationText, OperationResult } from '@parley/protocol';
+import type { Actor, GenerationText, OperationResult } from '@parley/protocol';
 import type { GenerationContext } from './context.js';
 import { ParleyError } from '../core/errors.js';
 import type { HandoffSettings } from '../core/handoff-settings.js';

@@ -60,14 +60,16 @@ export function newEvent(key: ConversationKey, seq: number, ts: number, input: A
 /**
  * Takes the conversation's next seqs and inserts the events with them, in one statement (one round trip;
  * outside a transaction, one commit). Every event takes its seq here. The row lock of the UPDATE orders concurrent writers of one conversation and keeps seqs
- * gapless; a re-send hits the idempotency index and fails the statement, taking nothing. The same UPDATE
+ * gapless; a re-send hits the idempotency index and fails the statement, taking nothing. With `requireModes`
+ * the UPDATE matches only a conversation in one of them, under the same row lock: an AI answer cannot start
+ * once a person owns the conversation, however the two race. The same UPDATE
  * stamps the conversation's `last_event_at`: the outbox the reactions' sweep reads (docs/architecture.md, Reactions).
  */
 export async function insertEvents(executor: SqlExecutor, key: ConversationKey, events: ConversationEvent[], requireModes?: readonly ConversationMode[]): Promise<void> {
   const { rows } = await executor.query<{ seq: string | number }>(
     `WITH bumped AS (
        UPDATE parley_conversations SET last_seq = last_seq + $3, ${STAMP_ACTIVITY}
-       WHERE tenant = $1 AND id = $2 RETURNING last_seq
+       WHERE tenant = $1 AND id = $2 AND ($12::text[] IS NULL OR mode = ANY($12::text[])) RETURNING last_seq
      )
      INSERT INTO parley_events (${EVENT_COLUMNS}, client_msg_id)
      SELECT $1, $2, bumped.last_seq - $3 + batch.n, batch.id, batch.type, $4, batch.actor_kind, batch.actor_id,
@@ -88,13 +90,16 @@ export async function insertEvents(executor: SqlExecutor, key: ConversationKey, 
       events.map((event) => JSON.stringify(event.data)),
       events.map((event) => (event.causation ? JSON.stringify(event.causation) : null)),
       events.map((event) => event.causation?.clientMsgId ?? null),
+      requireModes ?? null,
     ],
   );
-  if (rows.length === 0) throw new ParleyError('not_found', `conversation ${key.conversationId} does not exist`);
+  if (rows.length === 0) {
+    if (requireModes) await refuseForMode(executor, key, requireModes);
+    throw new ParleyError('not_found', `conversation ${key.conversationId} does not exist`);
+  }
   const last = Math.max(...rows.map((row) => Number(row.seq)));
   events.forEach((event, index) => (event.seq = last - events.length + 1 + index));
 }
-
 
 /** Throws `conflict` (with the mode in its details) if the conversation exists in a mode other than `modes`. */
 async function refuseForMode(executor: SqlExecutor, key: ConversationKey, modes: readonly ConversationMode[]): Promise<void> {

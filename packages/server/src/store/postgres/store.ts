@@ -1,4 +1,4 @@
-import type { Actor, ConversationEvent, ConversationMode } from '@parley/protocol';
+import type { Actor, ConversationEvent } from '@parley/protocol';
 import { ParleyError } from '../../core/errors.js';
 import type { ActivityCursor, MemberStore, Store } from '../../core/ports.js';
 import type {
@@ -15,9 +15,9 @@ import type {
   RangeQuery,
 } from '../../core/types.js';
 import { CONVERSATION_COLUMNS, toConversation, type ConversationRow } from './conversation-rows.js';
-import { EVENT_COLUMNS, insertEvents, newEvent, STAMP_ACTIVITY, toEvent, type EventRow } from './event-rows.js';
+import { EVENT_COLUMNS, insertEvents, newEvent, toEvent, type EventRow } from './event-rows.js';
 import { MIGRATIONS } from './migrations.js';
-import { DATABASE_NOW_MS, type SqlDatabase, type SqlExecutor } from './sql.js';
+import type { SqlDatabase, SqlExecutor } from './sql.js';
 import { PostgresSupportStore } from './support-store.js';
 import { PostgresWebhookStore } from './webhook-store.js';
 
