@@ -44,7 +44,7 @@ describe('OpenAI-compatible provider over HTTP', () => {
     expect(String(completed!.data.text)).toContain('delayed');
     // Two requests: the tool call, then the answer with the tool result in the conversation.
     const [first, second] = provider.requests.slice(-2);
-    expect(first!.body.tools?.map((tool) => tool.function.name)).toEqual(['lookup_order']);
+    expect(first!.body.tools?.map((tool) => tool.function.name)).toEqual(['lookup_order', 'handoff_to_human']);
     expect(second!.body.messages.at(-1)).toMatchObject({ role: 'tool' });
   });
 
