@@ -206,6 +206,10 @@ describe('embeddable widget', () => {
     await waitForReady(chat);
     expect(await chat.getByTestId('user').textContent()).toBe(user);
     await expect.poll(() => chat.getByTestId('message').first().textContent()).toContain('where is my order 1234?');
+
+    // The support desk works inside the frame too: no agent is online, so the guest waits in the queue.
+    await chat.getByTestId('handoff-button').click();
+    await expect.poll(() => chat.getByTestId('queue-position').textContent(), { timeout: 15_000 }).toMatch(/number 1 in the queue/i);
     await page.context().close();
   });
 

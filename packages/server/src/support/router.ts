@@ -8,6 +8,8 @@ import { nextOpening } from './business-hours.js';
 
 // Queued conversations looked at per pass and tenant (longest waiting first within priority).
 const QUEUE_PAGE = 500;
+// How often a customer waiting in the same place hears it again.
+const RETELL_MS = 10_000;
 // A handoff not queued this long after its last event lost its node on the way.
 const STALLED_HANDOFF_MS = 30_000;
 // Candidates tried for one conversation before the next one is looked at.
@@ -40,8 +42,8 @@ export class Router {
   private readonly pending = new Set<string>();
   private running: Promise<void> | null = null;
   private timer: ReturnType<typeof setInterval> | null = null;
-  /** The last place told to each queued conversation, so that only changes are published. */
-  private readonly told = new Map<string, string>();
+  /** The last place told to each queued conversation and when: changes go out at once, the same place again after a while (a page reloaded meanwhile learns it). */
+  private readonly told = new Map<string, { said: string; at: number }>();
 
   constructor(
     private readonly store: SupportStore,
@@ -181,8 +183,9 @@ export class Router {
       const estimatedWaitMs = average === null ? null : Math.round(average * position);
       const name = `${tenant}/${conversation.id}`;
       const said = `${position}:${estimatedWaitMs === null ? '-' : Math.round(estimatedWaitMs / 1000)}:${closedUntil ?? '-'}`;
-      if (this.told.get(name) === said) continue;
-      this.told.set(name, said);
+      const previous = this.told.get(name);
+      if (previous?.said === said && Date.now() - previous.at < RETELL_MS) continue;
+      this.told.set(name, { said, at: Date.now() });
       if (this.told.size > 100_000) this.told.clear();
       const signal: KnownSignal<'queue.position'> = {
         tenant,
