@@ -1,54 +1,50 @@
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { exportJWK, generateKeyPair } from 'jose';
 import Provider from 'oidc-provider';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { build } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TokenVerifier } from '../../packages/server/src/auth/tokens.js';
 import { RawClient } from '../support/raw-client.js';
 import { startServer, type TestServer } from '../support/server.js';
 
-const PAGE_DIR = fileURLToPath(new URL('./oidc-page/', import.meta.url));
+const WEB_DIR = join(fileURLToPath(new URL('../../', import.meta.url)), 'packages/web/dist');
 const CHROMIUM = process.env.PARLEY_CHROMIUM ?? '/usr/bin/chromium';
 const CLIENT_ID = 'parley-console';
-/** The provider's people: Dana is an agent, Sam has no role at all. */
+/** The provider's people: Dana is an agent, Uma a customer (role user), Sam has no role at all. */
 const ACCOUNTS: Record<string, { name: string; roles: string[] }> = {
   dana: { name: 'Dana', roles: ['agent'] },
+  uma: { name: 'Uma', roles: ['user'] },
   sam: { name: 'Sam', roles: [] },
 };
 
 // Typed structurally: the tests' tsconfig has no DOM lib.
-declare const sessionStorage: { getItem(key: string): string | null };
+declare const sessionStorage: { getItem(key: string): string | null; setItem(key: string, value: string): void };
 
 /**
- * Agents sign in at a real OpenID Connect provider (panva's oidc-provider, with its development login and
- * consent pages) in headless Chromium: authorization code with PKCE from a page that mounts OidcSignIn, then the
- * ID token connects to Parley's WebSocket as an agent.
+ * Agents sign in to the console at /agent (the built web UI) at a real OpenID Connect provider (panva's
+ * oidc-provider, with its development login and consent pages) in headless Chromium: authorization code with
+ * PKCE, then the console connects to Parley's WebSocket with the ID token as an agent.
  */
 describe('agent sign-in with OIDC', () => {
   let providerServer: Server;
   let issuer: string;
   let parley: TestServer;
   let browser: Browser;
-  let pageDir: string;
 
   beforeAll(async () => {
+    if (!existsSync(join(WEB_DIR, 'agent.html'))) throw new Error(`${WEB_DIR} has no agent.html: run \`npm run build\` first`);
     if (!existsSync(CHROMIUM)) throw new Error(`no Chromium at ${CHROMIUM}: install Debian's (apt-get install -y chromium) or set PARLEY_CHROMIUM`);
     // The provider listens first (Parley needs its issuer), and is made once Parley's address (the redirect URI) is known.
     let handle: (request: IncomingMessage, response: ServerResponse) => void = (_request, response) => response.writeHead(503).end();
     providerServer = createServer((request, response) => handle(request, response));
     await new Promise<void>((resolve) => providerServer.listen(0, '127.0.0.1', resolve));
     issuer = `http://127.0.0.1:${(providerServer.address() as AddressInfo).port}`;
-    pageDir = await mkdtemp(join(tmpdir(), 'parley-oidc-page-'));
-    await build({ root: PAGE_DIR, configFile: false, logLevel: 'warn', esbuild: { jsx: 'automatic' }, build: { outDir: pageDir, emptyOutDir: true, target: 'es2022' } });
     parley = await startServer({
-      PARLEY_WEB_DIR: pageDir,
+      PARLEY_WEB_DIR: WEB_DIR,
       PARLEY_OIDC_ISSUER: issuer,
       PARLEY_OIDC_CLIENT_ID: CLIENT_ID,
       PARLEY_OIDC_TENANT: 'acme',
@@ -66,11 +62,10 @@ describe('agent sign-in with OIDC', () => {
     await parley?.stop();
     providerServer?.closeAllConnections();
     await new Promise((resolve) => providerServer?.close(resolve));
-    if (pageDir) await rm(pageDir, { recursive: true, force: true });
   });
 
   /**
-   * Opens the console page, signs in at the provider as `login` (login page, then consent) and returns on the
+   * Opens the console, signs in at the provider as `login` (login page, then consent) and returns on the
    * page again, checking on the way that the authorization request uses PKCE and that only a code comes back in the URL.
    */
   async function signIn(login: string): Promise<Page> {
@@ -98,40 +93,73 @@ describe('agent sign-in with OIDC', () => {
     return page;
   }
 
-  it('signs Dana in at the provider and connects to Parley as an agent named Dana, with a token that renews', async () => {
+  it('signs Dana in at the provider and the console connects to Parley as an agent named Dana, with a token that renews', async () => {
     const page = await signIn('dana');
-    await expect.poll(() => page.getByTestId('principal').textContent().catch(() => null)).toBe(JSON.stringify({ tenant: 'acme', userId: 'dana', roles: ['agent'] }));
-    expect(await page.getByTestId('agent-name').textContent()).toBe('Dana');
-    // What the server makes of the token, as the console asks it after the sign-in.
-    expect(JSON.parse((await page.getByTestId('mapped').textContent()) ?? '')).toEqual({ tenant: 'acme', userId: 'dana', roles: ['agent'], name: 'Dana', picture: 'https://idp.example/dana.png' });
+    // The console is signed in as Dana, an agent, and connected: going online is an agent's operation.
+    await expect.poll(() => page.getByTestId('agent-user').textContent().catch(() => null)).toBe('Dana (agent)');
+    await expect.poll(() => page.getByTestId('status-online').getAttribute('aria-checked')).toBe('true');
     // The code and state were taken out of the address bar; no token ever was in it.
     expect(page.url()).toBe(`${parley.url}/agent`);
 
-    // The bearer the page kept is the provider's ID token; the server's verifier names it Dana.
+    // The bearer the console kept is the provider's ID token; the server's verifier names it Dana, and so does
+    // the route the console asks after the sign-in.
     const session = JSON.parse((await page.evaluate(() => sessionStorage.getItem('parley.oidc.session'))) ?? 'null') as { idToken: string; refreshToken?: string };
     const verifier = await TokenVerifier.create({ oidc: { issuer, clientId: CLIENT_ID, userClaim: 'sub', rolesClaim: 'roles', tenant: { fixed: 'acme' } }, clockToleranceSeconds: 5 });
     expect(await verifier.verify(session.idToken)).toMatchObject({ tenant: 'acme', userId: 'dana', roles: ['agent'], name: 'Dana' });
+    const mapped = await fetch(`${parley.url}/v1/web/auth/principal`, { headers: { Authorization: `Bearer ${session.idToken}` } });
+    expect(await mapped.json()).toEqual({ tenant: 'acme', userId: 'dana', roles: ['agent'], name: 'Dana', picture: 'https://idp.example/dana.png' });
     expect(session.refreshToken).toBeTruthy();
+    const connected = await RawClient.open(parley.wsUrl);
+    expect((await connected.request('connect', { token: session.idToken })).result?.principal).toEqual({ tenant: 'acme', userId: 'dana', roles: ['agent'] });
+    connected.close();
 
-    // Renewed with the refresh token (which the provider rotates): the ID token it returns is accepted by Parley as well.
+    // Due for renewal: the reloaded console takes up the tab's session without going back to the provider's
+    // sign-in, and renews the ID token with the refresh token (which the provider rotates) before it connects.
+    await page.evaluate(() => {
+      const kept = JSON.parse(sessionStorage.getItem('parley.oidc.session') ?? 'null') as { renewAt: number };
+      sessionStorage.setItem('parley.oidc.session', JSON.stringify({ ...kept, renewAt: 0 }));
+    });
+    const authorizations: string[] = [];
+    page.on('request', (request) => {
+      if (request.url().startsWith(`${issuer}/auth`)) authorizations.push(request.url());
+    });
     const refresh = page.waitForRequest((request) => request.url() === `${issuer}/token` && (request.postData() ?? '').includes('grant_type=refresh_token'));
-    await page.getByRole('button', { name: 'Renew' }).click();
+    await page.reload();
     await refresh;
-    await expect.poll(() => page.getByTestId('renewals').textContent()).toBe('1');
-    const renewed = JSON.parse((await page.evaluate(() => sessionStorage.getItem('parley.oidc.session'))) ?? 'null') as { idToken: string; refreshToken?: string };
+    await expect.poll(() => page.getByTestId('agent-user').textContent().catch(() => null)).toBe('Dana (agent)');
+    await expect.poll(() => page.getByTestId('status-online').getAttribute('aria-checked')).toBe('true');
+    expect(authorizations).toEqual([]);
+    const renewed = JSON.parse((await page.evaluate(() => sessionStorage.getItem('parley.oidc.session'))) ?? 'null') as { idToken: string; refreshToken?: string; renewAt: number };
+    expect(renewed.renewAt).toBeGreaterThan(0);
     expect(renewed.refreshToken).toBeTruthy();
     expect(renewed.refreshToken).not.toBe(session.refreshToken);
     const client = await RawClient.open(parley.wsUrl);
     const reply = await client.request('connect', { token: renewed.idToken });
     expect(reply.result?.principal).toEqual({ tenant: 'acme', userId: 'dana', roles: ['agent'] });
     client.close();
+
+    // Signing out forgets the tab's session: the issuer's button again.
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByRole('button', { name: `Sign in with ${new URL(issuer).host}` }).waitFor();
+    expect(await page.evaluate(() => sessionStorage.getItem('parley.oidc.session'))).toBe(null);
     await page.context().close();
   });
 
-  it('refuses a person whose ID token carries no role', async () => {
+  it('refuses a person whose ID token carries no role, and forgets the sign-in', async () => {
     const page = await signIn('sam');
-    await expect.poll(() => page.getByTestId('failure').textContent().catch(() => null)).toContain('grants no Parley role');
-    expect(await page.getByTestId('principal').count()).toBe(0);
+    await expect.poll(() => page.getByTestId('sign-in-failure').textContent().catch(() => null)).toBe("the server refused the sign-in: the token's roles claim grants no Parley role");
+    expect(await page.getByTestId('agent-user').count()).toBe(0);
+    // Back at the sign-in, where someone else may sign in; nothing kept to retry with.
+    expect(await page.getByRole('button', { name: `Sign in with ${new URL(issuer).host}` }).isVisible()).toBe(true);
+    expect(await page.evaluate(() => sessionStorage.getItem('parley.oidc.session'))).toBe(null);
+    await page.context().close();
+  });
+
+  it('refuses a person the server makes neither agent nor admin', async () => {
+    const page = await signIn('uma');
+    await expect.poll(() => page.getByTestId('sign-in-failure').textContent().catch(() => null)).toBe('This account is neither an agent nor an admin: the console is for the support team.');
+    expect(await page.getByTestId('agent-user').count()).toBe(0);
+    expect(await page.evaluate(() => sessionStorage.getItem('parley.oidc.session'))).toBe(null);
     await page.context().close();
   });
 
@@ -141,13 +169,15 @@ describe('agent sign-in with OIDC', () => {
     const page = await context.newPage();
     page.setDefaultTimeout(15_000);
     await page.goto(`${parley.url}/agent?code=stolen&state=forged`);
-    await expect.poll(() => page.getByTestId('oidc-sign-in-error').textContent().catch(() => null)).toBe('no sign-in was started in this tab: sign in again');
+    await expect.poll(() => page.getByTestId('sign-in-failure').textContent().catch(() => null)).toBe('no sign-in was started in this tab: sign in again');
     expect(page.url()).toBe(`${parley.url}/agent`);
+    // The issuer's button is the way in; the development form is not offered.
+    expect(await page.getByLabel('User id').count()).toBe(0);
 
     await page.getByRole('button', { name: `Sign in with ${new URL(issuer).host}` }).click();
     await page.waitForURL((url) => url.origin === issuer);
     await page.goto(`${parley.url}/agent?code=stolen&state=forged&iss=${encodeURIComponent(issuer)}`);
-    await expect.poll(() => page.getByTestId('oidc-sign-in-error').textContent().catch(() => null)).toContain('unexpected "state" response parameter value');
+    await expect.poll(() => page.getByTestId('sign-in-failure').textContent().catch(() => null)).toContain('unexpected "state" response parameter value');
     expect(await page.evaluate(() => sessionStorage.getItem('parley.oidc.session'))).toBe(null);
     await context.close();
   });

@@ -11,10 +11,12 @@ export interface AgentAppProps {
   initialSession?: StaffSession | undefined;
   /** The OIDC sign-in, when configured (see `signInOptions` in main.tsx). */
   oidc?: OidcSignIn | undefined;
+  /** Why the sign-in that brought the page here did not go through (e.g. refused by the server); shown on the sign-in page. */
+  failure?: string | undefined;
 }
 
 /** The agent console: sign-in, then the desk (inbox, conversation, admin). */
-export function AgentApp({ store, initialSession, oidc }: AgentAppProps) {
+export function AgentApp({ store, initialSession, oidc, failure }: AgentAppProps) {
   const [session, setSession] = useState<StaffSession | undefined>(initialSession);
   const [desk, setDesk] = useState<Desk | undefined>();
   useEffect(() => {
@@ -29,7 +31,7 @@ export function AgentApp({ store, initialSession, oidc }: AgentAppProps) {
       created.dispose();
     };
   }, [session, store]);
-  if (!session) return <SignIn store={store} oidc={oidc} onSignedIn={setSession} />;
+  if (!session) return <SignIn store={store} oidc={oidc} failure={failure} onSignedIn={setSession} />;
   if (!desk || desk.session !== session) return null;
   const signOut = async () => {
     await desk.signOut();

@@ -6,14 +6,21 @@ export interface SignInProps {
   store: KeyValueStore;
   /** The OIDC sign-in, when the server has an issuer configured: then it is the way in, and the development form is not shown. */
   oidc?: OidcSignIn | undefined;
+  /** Why the last sign-in did not go through, shown above the way in. */
+  failure?: string | undefined;
   onSignedIn(session: StaffSession): void;
 }
 
 /** The console's sign-in: the configured OIDC issuer in production, a development-token form otherwise. */
-export function SignIn({ store, oidc, onSignedIn }: SignInProps) {
+export function SignIn({ store, oidc, failure, onSignedIn }: SignInProps) {
   return (
     <main className="sign-in">
       <h1>Parley agent console</h1>
+      {failure && (
+        <p className="error" role="alert" data-testid="sign-in-failure">
+          {failure}
+        </p>
+      )}
       {oidc ? <OidcButton oidc={oidc} /> : <DevSignInForm store={store} onSignedIn={onSignedIn} />}
     </main>
   );

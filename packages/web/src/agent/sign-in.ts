@@ -1,4 +1,5 @@
 import type { KeyValueStore } from '../identity';
+import { fetchSignedInPrincipal, oidcTokenSource, signOutOidc, startOidcSignIn, type OidcConfig } from '../oidc';
 
 /** The roles that may use the console. */
 export type StaffRole = 'agent' | 'admin';
@@ -6,7 +7,7 @@ export type StaffRole = 'agent' | 'admin';
 /**
  * A signed-in agent or admin: who they are and where a bearer token comes from. The console uses `token()` for
  * the WebSocket (on every connect) and for the admin REST routes, so the sign-in method decides how tokens are
- * kept fresh: development tokens are simply fetched again, an OIDC sign-in would refresh its own.
+ * kept fresh: development tokens are simply fetched again, an OIDC sign-in renews its ID token with its refresh token.
  */
 export interface StaffSession {
   method: 'development' | 'oidc';
@@ -20,14 +21,38 @@ export interface StaffSession {
 }
 
 /**
- * The OIDC seam: a sign-in button for the configured issuer. `start` leaves the page for the issuer's
- * authorization endpoint; the console's entry point (`agent/main.tsx`, `signInOptions`) completes the sign-in on
- * the way back and hands a StaffSession to the console. Absent: the server has no OIDC issuer configured.
+ * The sign-in button for the configured OIDC issuer. `start` leaves the page for the issuer's authorization
+ * endpoint; the console's entry point (`agent/main.tsx`, `signInOptions`) completes the sign-in on the way back
+ * and hands a StaffSession to the console. Absent: the server has no OIDC issuer configured.
  */
 export interface OidcSignIn {
-  /** The button's text, e.g. "Sign in with Acme SSO". */
+  /** The button's text, e.g. "Sign in with idp.example.com". */
   label: string;
   start(): Promise<void>;
+}
+
+/** The console's OIDC sign-in for `config`: a button named after the issuer's host. */
+export function oidcSignIn(config: OidcConfig): OidcSignIn {
+  return { label: `Sign in with ${new URL(config.issuer).host}`, start: () => startOidcSignIn(config) };
+}
+
+/**
+ * The staff session of the OIDC sign-in this tab keeps (just completed, or kept from before a reload). The
+ * server maps the ID token to tenant, user id and roles, so it is asked; anyone it makes neither agent nor admin
+ * is refused, and the tab forgets the sign-in, so that the next one may be someone else's.
+ */
+export async function oidcStaffSession(config: OidcConfig): Promise<StaffSession> {
+  const token = oidcTokenSource(config);
+  try {
+    // The token source, not the kept ID token: after a reload that one may have expired, and is renewed here.
+    const principal = await fetchSignedInPrincipal(await token());
+    const role = principal.roles.includes('admin') ? 'admin' : principal.roles.includes('agent') ? 'agent' : null;
+    if (!role) throw new Error('This account is neither an agent nor an admin: the console is for the support team.');
+    return { method: 'oidc', tenant: principal.tenant, userId: principal.userId, name: principal.name ?? null, role, token, signOut: signOutOidc };
+  } catch (error) {
+    signOutOidc();
+    throw error;
+  }
 }
 
 /** What the development sign-in form asks for. */
