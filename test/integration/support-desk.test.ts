@@ -73,6 +73,9 @@ describe('support desk', () => {
     await customer.call('message.send', { conversationId: id, clientMsgId: 'c2', content: text('I want to talk to a person please') });
     await eventually(() => expect(typesOf(customer, id)).toContain('conversation.assigned'));
     const assigned = customer.events(id).find((event: Frame) => event.type === 'conversation.assigned')!;
+    // Dana heard of it at once, without polling her inbox.
+    const told = await dana.waitFor((frame) => frame.push === 'notification' && frame.notification.data.conversationId === id);
+    expect(told.notification.data).toEqual({ type: 'support.assigned', conversationId: id, seq: assigned.seq });
     expect(assigned.data).toMatchObject({ agentId: 'dana', agentName: 'Dana', kind: 'routing' });
     const requested = customer.events(id).find((event: Frame) => event.type === 'handoff.requested')!;
     expect(requested.data).toMatchObject({ reason: 'rule', origin: 'system', from: 'assistant' });

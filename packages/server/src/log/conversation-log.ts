@@ -133,6 +133,7 @@ export class ConversationLog {
     this.forget(key);
     for (const event of result.events) void this.publish(event);
     for (const event of result.staffEvents) void this.publishStaff(event);
+    for (const event of result.events) if (event.type === 'conversation.assigned') void this.tellAssignee(event);
     return result;
   }
 
@@ -146,6 +147,17 @@ export class ConversationLog {
   /** Staff-only events after staff seq `after`, ascending. */
   readStaffAfter(key: ConversationKey, after: number, limit: number): Promise<StaffEvent[]> {
     return this.store.support.readStaff(key, after, limit);
+  }
+
+  /**
+   * Tells the agent a conversation was assigned to them, on every connection of theirs on every node (a
+   * `notification` push: `{type: 'support.assigned', conversationId, seq}`), so that no console has to poll.
+   */
+  private async tellAssignee(event: ConversationEvent): Promise<void> {
+    const agentId = (event.data as { agentId?: unknown }).agentId;
+    if (typeof agentId !== 'string') return;
+    const notification = { id: event.id, ts: event.ts, data: { type: 'support.assigned', conversationId: event.conversation, seq: event.seq } };
+    await this.bus.publishControl({ type: 'user.notify', tenant: event.tenant, userId: agentId, notification }).catch(() => undefined);
   }
 
   /** Staff-only events travel as `staff.event` signals (staff audience): subscribers heal a lost one from the store. */
