@@ -1,14 +1,15 @@
 // `npm run bench`: runs every scenario against Parley and its peers in one command, on loopback, and
 // writes bench/results/latest.{json,md} plus one SVG chart per scenario. See bench/README.md.
-//   node bench/run.mjs [--only fanout,idle,streams,storm,cluster,api,rooms] [--tiny] [--idle 50000]
+//   node bench/run.mjs [--only fanout,idle,streams,storm,cluster,api,rooms,desk] [--tiny] [--idle 50000]
 //                      [--streams 1000,10000] [--subscribers 1000] [--duration-ms 10000] [--window 64] [--steady-rate 40]
 //                      [--codec json|msgpack|both] [--api-in-flight 64] [--api-ws-connections 8] [--api-duration-ms 10000]
-//                      [--room-members 10000] [--room-rates 2,5,10,20,40] [--out bench/results]
+//                      [--room-members 10000] [--room-rates 2,5,10,20,40] [--desk-customers 1000] [--desk-agents 50]
+//                      [--desk-rate 20] [--desk-think-ms 200] [--desk-poll-ms 1000] [--out bench/results]
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { machineFacts, markdown, writeResults } from './lib/report.mjs';
 
-export const SCENARIOS = ['fanout', 'idle', 'streams', 'storm', 'cluster', 'api', 'rooms'];
+export const SCENARIOS = ['fanout', 'idle', 'streams', 'storm', 'cluster', 'api', 'rooms', 'desk'];
 
 /** Sizes of each scenario: the full run, and a tiny one that only checks correctness. */
 function settings(tiny, flags) {
@@ -32,6 +33,9 @@ function settings(tiny, flags) {
     rooms: tiny
       ? { members: 150, rates: [40], stepMs: 10_000, maxMessages: 10, warmupMs: 0, processes: 1 }
       : { members: roomMembers, rates: (flags['room-rates'] ?? '2,5,10,20,40').split(',').map(Number), stepMs: 5000, warmupMs: 1000, processes: Math.max(2, Math.ceil(roomMembers / 10_000)) },
+    desk: tiny
+      ? { customers: 12, agents: 3, capacity: 2, rate: 40, thinkMs: 20, pollMs: 50, customerProcesses: 1 }
+      : { customers: Number(flags['desk-customers'] ?? 1000), agents: Number(flags['desk-agents'] ?? 50), capacity: 5, rate: Number(flags['desk-rate'] ?? 20), thinkMs: Number(flags['desk-think-ms'] ?? 200), pollMs: Number(flags['desk-poll-ms'] ?? 1000), customerProcesses: 2 },
   };
 }
 
@@ -72,6 +76,11 @@ async function main() {
       'api-duration-ms': { type: 'string' },
       'room-members': { type: 'string' },
       'room-rates': { type: 'string' },
+      'desk-customers': { type: 'string' },
+      'desk-agents': { type: 'string' },
+      'desk-rate': { type: 'string' },
+      'desk-think-ms': { type: 'string' },
+      'desk-poll-ms': { type: 'string' },
       out: { type: 'string' },
     },
   });

@@ -89,6 +89,20 @@ const SECTIONS = {
     );
     return `### rooms: one conversation of ${number(result.members)} members (users), ${result.payloadBytes}-byte messages posted over REST at fixed rates\n\n${setup}\n\n${steps}\n\nDeliveries/s sustained: messages completed (received by every member) from the step's first completion to its last, times members, over the time between the two. A step keeps pace when every delivery arrived and that rate was at least 90% of the offered one (the backend posts at most 2 s of its rate ahead of the last member, so a room that falls behind slows it down). Fastest step that kept pace: ${result.fastestKeptPace === null ? 'none' : `${number(result.fastestKeptPace)} messages/s`}; most deliveries/s sustained in a step: ${number(result.peakDeliveriesPerSecond)}; events not received at the end: ${number(result.behindAtEnd)}.`;
   },
+  desk: (result) => {
+    const topologies = [['1 node', result.oneNode], ['2 nodes', result.twoNodes]];
+    const rows = topologies.map(([name, item]) => [
+      name, item.customers, item.handoffSeconds, item.assigned, item.stored.assignedOnce, item.stored.assignedMoreThanOnce, item.stored.requeued,
+      item.handoffToAssignmentMs.p50, item.handoffToAssignmentMs.p99, item.handoffToAssignmentMs.max,
+      item.firstResponseMs.p50, item.firstResponseMs.p99, item.firstResponseMs.max,
+      item.assignmentsPerSecond, item.resolved, `${item.stored.maxOpenPerAgent} / ${result.capacity}`, item.lost, item.duplicates, item.stored.behindAtEnd,
+      item.customerErrors + item.agents.errors, `${item.cores.server} / ${item.cores.load}`,
+    ]);
+    const header = ['nodes', 'customers', 'handoffs over s', 'assigned', 'assigned once (store)', 'more than once', 'requeued', 'handoff → assignment p50 ms', 'p99 ms', 'max ms', 'first response p50 ms', 'p99 ms', 'max ms', 'assignments/s', 'resolved', 'most open per agent / capacity', 'lost', 'dup', 'not received at the end', 'errors', 'cores: servers / load processes'];
+    const one = result.oneNode;
+    const two = result.twoNodes;
+    return `### desk: ${number(result.customers)} customers hand off at ${result.handoffsPerSecond}/s to ${result.agents} agents (capacity ${result.capacity}, think time ${result.thinkMs} ms, inbox read every ${result.pollMs} ms), PostgreSQL; 2 nodes also Redis (no peer)\n\n${table(header, rows)}\n\nTwo nodes / one node: handoff → assignment p50 ${ratio(two.handoffToAssignmentMs.p50, one.handoffToAssignmentMs.p50)}, p99 ${ratio(two.handoffToAssignmentMs.p99, one.handoffToAssignmentMs.p99)}; first response p50 ${ratio(two.firstResponseMs.p50, one.firstResponseMs.p50)}, p99 ${ratio(two.firstResponseMs.p99, one.firstResponseMs.p99)}; assignments/s ${ratio(two.assignmentsPerSecond, one.assignmentsPerSecond)}. First response includes the agent's think time (${result.thinkMs} ms) and the wait for its next inbox read (up to ${result.pollMs} ms). By the server's event timestamps, handoff requested → queued p50 / p99: ${topologies.map(([name, item]) => `${name} ${item.stored.requestedToQueuedMs.p50} / ${item.stored.requestedToQueuedMs.p99} ms`).join(', ')}; queued → assigned (routing): ${topologies.map(([name, item]) => `${name} ${item.stored.queuedToAssignedMs.p50} / ${item.stored.queuedToAssignedMs.p99} ms`).join(', ')}.`;
+  },
 };
 
 const CHARTS = {
@@ -116,6 +130,14 @@ const CHARTS = {
     return [
       { name: 'rooms-throughput', chart: { title: `rooms: deliveries per second, one room of ${result.members} members`, unit: 'deliveries/s', groups: result.steps.map((step) => ({ label: label(step), bars: [{ series: 'offered', value: step.offeredDeliveriesPerSecond }, { series: 'delivered', value: step.deliveriesPerSecond }] })) } },
       { name: 'rooms-latency', chart: { title: `rooms: delivery latency, one room of ${result.members} members`, unit: 'ms', groups: result.steps.map((step) => ({ label: label(step), bars: [{ series: 'p50', value: step.latencyMs.p50 }, { series: 'p99', value: step.latencyMs.p99 }] })) } },
+    ];
+  },
+  desk: (result) => {
+    const topologies = [['1 node', result.oneNode], ['2 nodes', result.twoNodes]];
+    const latency = (key, title) => ({ title, unit: 'ms', groups: ['p50', 'p99', 'max'].map((percentile) => ({ label: percentile, bars: topologies.map(([name, item]) => ({ series: name, value: item[key][percentile] })) })) });
+    return [
+      { name: 'desk-assignment', chart: latency('handoffToAssignmentMs', `desk: handoff to assignment, ${result.customers} customers at ${result.handoffsPerSecond}/s, ${result.agents} agents`) },
+      { name: 'desk-first-response', chart: latency('firstResponseMs', `desk: handoff to the agent's first message (think ${result.thinkMs} ms)`) },
     ];
   },
 };

@@ -56,6 +56,24 @@ interface TinyApiRun {
   };
 }
 
+interface DeskTopology {
+  customers: number;
+  assigned: number;
+  assignedTwice: number;
+  notByRouting: number;
+  responded: number;
+  resolved: number;
+  lost: number;
+  duplicates: number;
+  customerErrors: number;
+  agents: { served: number; errors: number; maxOpen: number; stillOpen: number };
+  stored: { conversations: number; assignedOnce: number; assignedMoreThanOnce: number; requeued: number; maxOpenPerAgent: number; agentsOverCapacity: number; behindAtEnd: number };
+}
+interface TinyDeskRun {
+  settings: { desk: { customers: number; capacity: number } };
+  scenarios: { desk: { oneNode: DeskTopology; twoNodes: DeskTopology } };
+}
+
 const BENCH = new URL('../../bench/run.mjs', import.meta.url).href;
 
 // Every scenario of `npm run bench` in its tiny configuration, checked for correctness only: counts,
@@ -103,4 +121,18 @@ describe('npm run bench (tiny)', () => {
       expect(step).toMatchObject({ messages: settings.rooms.maxMessages, sendErrors: 0, deliveries: settings.rooms.maxMessages * members, lost: 0, missing: 0, duplicates: 0, disconnects: 0 });
     }
   }, 60_000);
+
+  it('assigns every handed-off conversation once, within capacity, on one node and on two', async () => {
+    const { runBench } = (await import(BENCH)) as { runBench(options: { tiny: boolean; only: string[] }): Promise<TinyDeskRun> };
+    const { settings, scenarios } = await runBench({ tiny: true, only: ['desk'] });
+
+    const { customers, capacity } = settings.desk;
+    for (const topology of [scenarios.desk.oneNode, scenarios.desk.twoNodes]) {
+      expect(topology).toMatchObject({ customers, assigned: customers, assignedTwice: 0, notByRouting: 0, responded: customers, resolved: customers, lost: 0, duplicates: 0, customerErrors: 0 });
+      expect(topology.agents).toMatchObject({ served: customers, errors: 0, stillOpen: 0 });
+      expect(topology.agents.maxOpen).toBeLessThanOrEqual(capacity);
+      expect(topology.stored).toMatchObject({ conversations: customers, assignedOnce: customers, assignedMoreThanOnce: 0, requeued: 0, agentsOverCapacity: 0, behindAtEnd: 0 });
+      expect(topology.stored.maxOpenPerAgent).toBeLessThanOrEqual(capacity);
+    }
+  }, 90_000);
 });
