@@ -50,12 +50,10 @@ export class AnswerReaction implements Reaction {
   private async answer(key: ConversationKey, message: ConversationEvent): Promise<void> {
     const { admitted, log, profiles, queue } = this.dependencies;
     const held = admitted.take(key, message.seq);
-    // Read fresh: a handoff may have come since the message was admitted. (Were it missed, `ai.started` would still be refused.)
-    const conversation = await log.get(key);
-    if (conversation?.support && conversation.support.mode !== 'assistant') {
-      if (held) await queue.cancel(held.reservation);
-      return;
-    }
+    // A message this node admitted was admitted in assistant mode, read fresh by the send; any other is read
+    // fresh here. A handoff in between is caught where it matters: `ai.started` is refused outside assistant mode.
+    const conversation = held ? null : await log.get(key);
+    if (conversation?.support && conversation.support.mode !== 'assistant') return;
     const profileId = held?.profileId ?? conversation?.assistant;
     if (!profileId) return;
     const traceparent = held?.traceparent ?? message.causation?.traceparent;

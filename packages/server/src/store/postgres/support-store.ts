@@ -1,10 +1,9 @@
-import { randomUUID } from 'node:crypto';
 import { checkEventData, EVENT_CATALOGUE, isKnownEventType, type AgentStatus, type ConversationEvent, type StaffEvent, type SupportReport } from '@parley/protocol';
 import { ParleyError } from '../../core/errors.js';
 import type { ActivityCursor } from '../../core/member-store.js';
 import type { AgentRecord, CannedReplyRecord, InboxQuery, PlannedEvent, SupportStore, TeamRecord, TransitionPlan } from '../../core/support-store.js';
-import type { ConversationKey, ConversationRecord, Page, SupportRecord } from '../../core/types.js';
-import { insertEvents } from './event-rows.js';
+import type { AppendInput, ConversationKey, ConversationRecord, Page, SupportRecord } from '../../core/types.js';
+import { insertEvents, newEvent, toEvent } from './event-rows.js';
 import type { SqlDatabase, SqlExecutor } from './sql.js';
 import { CONVERSATION_COLUMNS, conversationColumns, toConversation, type ConversationRow } from './conversation-rows.js';
 
@@ -419,20 +418,10 @@ function toAgent(row: AgentRow): AgentRecord {
   };
 }
 
+/** A stored staff event: an event row whose seq is its staff seq, with the members' seq it follows. */
 function toStaffEvent(row: StaffRow): StaffEvent {
-  const event: StaffEvent = {
-    id: row.id,
-    tenant: row.tenant,
-    conversation: row.conversation,
-    staffSeq: Number(row.staff_seq),
-    afterSeq: Number(row.after_seq),
-    type: row.type,
-    ts: Number(row.ts),
-    actor: { kind: row.actor_kind, id: row.actor_id },
-    data: row.data,
-  };
-  if (row.causation) event.causation = row.causation;
-  return event;
+  const { seq, ...event } = toEvent({ ...row, seq: row.staff_seq });
+  return { ...event, staffSeq: seq, afterSeq: Number(row.after_seq) };
 }
 
 /** Whether an event type goes into the staff sequence. */
@@ -440,12 +429,11 @@ export function isStaffType(type: string): boolean {
   return isKnownEventType(type) && EVENT_CATALOGUE[type].audience === 'staff';
 }
 
+/** A planned event as appended: its data checked against the catalogue as every writer's is. */
 function toNewEvent(key: ConversationKey, planned: PlannedEvent, ts: number): ConversationEvent {
   const problem = checkEventData(planned.type, planned.data);
   if (problem) throw new ParleyError('internal', `refused to append: ${problem}`);
-  const event: ConversationEvent = { id: randomUUID(), tenant: key.tenant, conversation: key.conversationId, seq: 0, type: planned.type, ts, actor: planned.actor, data: planned.data };
-  if (planned.causation) event.causation = planned.causation;
-  return event;
+  return newEvent(key, 0, ts, { key, ...planned } as AppendInput);
 }
 
 /** Takes the next staff seq (naming the members' seq it follows) and inserts the event, in one statement. */
