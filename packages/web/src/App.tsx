@@ -1,5 +1,7 @@
-import { useEffect, useLayoutEffect, useRef, useState, useSyncExternalStore, type FormEvent, type KeyboardEvent } from 'react';
+import { useEffect, useRef, useState, useSyncExternalStore, type FormEvent, type KeyboardEvent } from 'react';
 import type { AnswerItem, ApprovalNote, Chat, ChatItem, ChatView, MessageItem, SupportNoteItem, ToolNote } from './chat';
+import { ConnectionBanner } from './connection-banner';
+import { useFollowBottom } from './follow-bottom';
 import { Markdown } from './markdown';
 import { queueText, wantsRating } from './support-view';
 
@@ -25,43 +27,8 @@ export function App({ chat }: { chat: Chat }) {
   );
 }
 
-function ConnectionBanner({ view }: { view: ChatView }) {
-  if (view.fatal) {
-    return (
-      <div className="banner banner-error" role="alert" data-testid="fatal">
-        {view.fatal}
-      </div>
-    );
-  }
-  if (view.connection === 'closed') {
-    return (
-      <div className="banner banner-error" role="alert" data-testid="connection-banner">
-        Disconnected. <button type="button" className="link" onClick={() => location.reload()}>Reload</button> to connect again.
-      </div>
-    );
-  }
-  if (view.everConnected && (view.connection === 'reconnecting' || view.connection === 'connecting')) {
-    return (
-      <div className="banner" role="status" data-testid="connection-banner">
-        Connection lost. Reconnecting…
-      </div>
-    );
-  }
-  return null;
-}
-
 function Conversation({ view, chat }: { view: ChatView; chat: Chat }) {
-  const list = useRef<HTMLDivElement>(null);
-  const pinned = useRef(true);
-  // Follow the conversation while the reader is at the bottom; leave them alone when they scrolled up.
-  useLayoutEffect(() => {
-    const element = list.current;
-    if (element && pinned.current) element.scrollTop = element.scrollHeight;
-  }, [view.items]);
-  const onScroll = () => {
-    const element = list.current;
-    if (element) pinned.current = element.scrollHeight - element.scrollTop - element.clientHeight < 48;
-  };
+  const { list, onScroll } = useFollowBottom<HTMLDivElement>(view.items);
   return (
     <div className="conversation" ref={list} onScroll={onScroll} role="log" aria-label="Conversation" aria-live="polite" data-testid="conversation">
       {!view.ready && !view.fatal && <p className="empty">Connecting…</p>}

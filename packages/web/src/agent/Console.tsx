@@ -1,5 +1,6 @@
 import { useEffect, useState, useSyncExternalStore } from 'react';
 import type { AgentStatus, InboxItem, InboxView } from '@parley/client';
+import { ConnectionBanner } from '../connection-banner';
 import { Admin } from './Admin';
 import { ConversationView } from './ConversationView';
 import type { Desk, DeskView } from './desk';
@@ -115,35 +116,6 @@ function StatusToggle({ status, onChange }: { status: AgentStatus | undefined; o
       ))}
     </div>
   );
-}
-
-function ConnectionBanner({ view }: { view: DeskView }) {
-  if (view.fatal) {
-    return (
-      <div className="banner banner-error" role="alert" data-testid="fatal">
-        {view.fatal}
-      </div>
-    );
-  }
-  if (view.connection === 'closed') {
-    return (
-      <div className="banner banner-error" role="alert">
-        Disconnected.{' '}
-        <button type="button" className="link" onClick={() => location.reload()}>
-          Reload
-        </button>{' '}
-        to connect again.
-      </div>
-    );
-  }
-  if (view.everConnected && (view.connection === 'reconnecting' || view.connection === 'connecting')) {
-    return (
-      <div className="banner" role="status">
-        Connection lost. Reconnecting…
-      </div>
-    );
-  }
-  return null;
 }
 
 function Inbox({ desk, view }: { desk: Desk; view: DeskView }) {

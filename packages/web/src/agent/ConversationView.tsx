@@ -1,4 +1,5 @@
-import { useLayoutEffect, useRef, useState, type FormEvent } from 'react';
+import { useState, type FormEvent } from 'react';
+import { useFollowBottom } from '../follow-bottom';
 import { Composer } from './Composer';
 import type { ConversationPane, PaneView } from './conversation-pane';
 import type { DeskView } from './desk';
@@ -134,17 +135,7 @@ function Colleagues({ view }: { view: PaneView }) {
 }
 
 function Timeline({ view, names, imageHosts }: { view: PaneView; names: Names; imageHosts: readonly string[] }) {
-  const list = useRef<HTMLDivElement>(null);
-  const pinned = useRef(true);
-  // Follow the conversation while the reader is at the bottom; leave them alone when they scrolled up.
-  useLayoutEffect(() => {
-    const element = list.current;
-    if (element && pinned.current) element.scrollTop = element.scrollHeight;
-  }, [view.items]);
-  const onScroll = () => {
-    const element = list.current;
-    if (element) pinned.current = element.scrollHeight - element.scrollTop - element.clientHeight < 48;
-  };
+  const { list, onScroll } = useFollowBottom<HTMLDivElement>(view.items);
   return (
     <div className="timeline" ref={list} onScroll={onScroll} role="log" aria-label="Conversation" data-testid="timeline">
       {!view.ready && !view.notice && <p className="muted">Loading the conversation…</p>}
