@@ -331,7 +331,7 @@ describe('Markdown in the web chat page', () => {
 
     // No state on the way showed Markdown syntax as text.
     const states = (await page.evaluate('window.__states')) as string[];
-    expect(states.length).toBeGreaterThan(8);
+    expect(states.length).toBeGreaterThanOrEqual(8); // at least one rendered state per streamed step
     expect(states.filter((text) => /\*\*|\||```|`/.test(text))).toEqual([]);
     await page.context().close();
   });
