@@ -56,7 +56,8 @@ export class TriggersReaction implements Reaction {
       data: { messageSeq: event.seq, score: sentiment.score, label: sentiment.label, analyzer: 'afinn' },
       causation: { clientMsgId: `sentiment:${event.seq}`, replyTo: event.seq },
     });
-    await this.log.transition(key, [], () => ({ patch: { sentiment: sentiment.label }, events: [] }));
+    // The label the inbox shows changes rarely: no write when it stays the same.
+    if (conversation.support.sentiment !== sentiment.label) await this.log.transition(key, [], () => ({ patch: { sentiment: sentiment.label }, events: [] }));
     if (conversation.support.mode !== 'assistant') return;
     const rule = matchingRule(settings, text);
     if (rule !== null) return this.handOff(key, 'rule', rule);
