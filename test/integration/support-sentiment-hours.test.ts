@@ -137,9 +137,13 @@ describe('support desk: model sentiment and business hours', () => {
     // Answered while still queued: nothing assigned it or took it back meanwhile.
     expect(typesOf(customer, id).filter((type) => type.startsWith('conversation.')).at(-1)).toBe('conversation.queued');
 
-    // An agent takes it: from then on no answer starts.
+    // An agent takes it while a long answer streams: the answer stops, and from then on no answer starts.
+    const long = await customer.call('message.send', { conversationId: id, clientMsgId: 'long', content: text(`please repeat: ${'word '.repeat(5000)}`) });
+    await customer.waitFor((frame) => frame.push === 'signal' && frame.signal.conversation === id && frame.signal.type === 'ai.delta');
     const agent = await connect('nia', ['agent'], 'Nia');
     await agent.call('support.claim', { conversationId: id });
+    await eventually(() => expect(customer.events(id).some((event: Frame) => event.type === 'ai.stopped' && event.causation?.replyTo === long.seq)).toBe(true));
+    expect(customer.events(id).find((event: Frame) => event.type === 'ai.stopped' && event.causation?.replyTo === long.seq)!.data.reason).toBe('handoff');
     const ignored = await customer.call('message.send', { conversationId: id, clientMsgId: 'q2', content: text('are you there?') });
     await sentimentOf(id, ignored.seq);
     // Handed back, the assistant answers the next message; answers run in order, so one to `ignored` would be there first.

@@ -273,9 +273,11 @@ function createSupportDesk(
     bus,
     { acceptTimeoutMs: config.supportAcceptTimeoutMs, presenceGraceMs: config.presenceGraceMs, intervalMs: config.supportRouteIntervalMs },
     {
-      assigned: (waitedMs) => {
+      assigned: (waitedMs, key) => {
         metrics.supportAssignments.inc({ kind: 'routing' });
         metrics.supportQueueWait.observe(waitedMs / 1000);
+        // An answer begun while the team was closed ends here: the agent does not talk over it.
+        orchestrator.stop(key, undefined, 'handoff').catch((error: unknown) => failed(error, 'stopping answers'));
       },
       requeued: (reason) => metrics.supportRequeued.inc({ reason }),
       queueDepth: (tenant, depth) => metrics.supportQueueDepth.set({ tenant }, depth),
