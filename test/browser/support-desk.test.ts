@@ -217,4 +217,35 @@ describe('support desk', () => {
     const agents = (await api(token, 'GET', '/agents')).json.agents as Array<{ userId: string; teams: string[]; capacity: number }>;
     expect(agents).toContainEqual(expect.objectContaining({ userId: 'sam', teams: ['billing'], capacity: 3 }));
   });
+
+  // Runs last: it adds a team, which the admin test above would list.
+  it('tells a customer queued outside business hours when the team opens, and the assistant keeps answering', async () => {
+    const admin = await devToken('boss', 'admin', 'Boss');
+    // No opening hours at all: closed now and all week.
+    expect((await api(admin, 'PUT', '/teams/night', { name: 'Night', businessHours: { timeZone: 'UTC', days: {} } })).status).toBe(200);
+    const customer = await newPage({ width: 820, height: 720 });
+    await customer.goto(`${server.url}/?user=nell`);
+    const input = customer.getByRole('textbox', { name: 'Message', exact: true });
+    await expect.poll(() => input.isEnabled(), { timeout: 20_000 }).toBe(true);
+    await customer.getByTestId('handoff-button').click();
+    await expect.poll(() => customer.getByTestId('handoff-requested').count()).toBe(1);
+
+    // The backend moves it to the night team's queue (from the default queue, or from Dana if routing was first).
+    const listed = await fetch(`${server.url}/v1/api/conversations`, { headers: { Authorization: `Bearer ${await devToken('nell', 'user')}` } });
+    const id = ((await listed.json()) as { conversations: Array<{ id: string }> }).conversations[0]!.id;
+    const transferred = await fetch(`${server.url}/v1/api/conversations/${id}/transfer`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${admin}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ toTeam: 'night' }),
+    });
+    expect(transferred.status).toBe(200);
+    await expect.poll(() => customer.getByTestId('queue-position').textContent(), { timeout: 20_000 }).toMatch(/The team is away until .+\. You are number 1 in the queue; the assistant answers meanwhile\./);
+
+    await input.fill('where is my order 1234?');
+    await input.press('Enter');
+    await expect.poll(() => customer.getByTestId('answer').last().getAttribute('data-status'), { timeout: 20_000 }).toBe('completed');
+    expect(await customer.getByTestId('answer').last().textContent()).toContain('Order 1234');
+    expect(await customer.getByTestId('queue-position').textContent()).toContain('away until');
+    await screenshot(customer, 'customer-7-after-hours');
+  });
 });
