@@ -18,7 +18,7 @@ const INSTRUCTIONS = [
   'You rate the sentiment of one customer support message. Answer with JSON only: {"score": <number>}.',
   'The score is on the AFINN comparative scale, from -5 to 5: 0 is neutral or purely factual,',
   '-0.4 mildly annoyed ("this is a bit annoying"), -0.7 clearly unhappy ("I am not happy with this, it is bad"),',
-  '-1.4 angry ("This is terrible, awful service. I hate it, worst ever!"), 0.8 pleased ("thanks, that helps a lot").',
+  '-1.4 angry ("This is terrible, awful, horrible service. I hate it, worst ever!"), 0.8 pleased ("thanks, that helps a lot").',
   'Read what the customer means, sarcasm included ("Oh great, another week of waiting" is negative).',
 ].join('\n');
 
