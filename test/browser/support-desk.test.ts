@@ -85,14 +85,7 @@ describe('support desk', () => {
     expect((await api(admin, 'PUT', '/agents/dana', { name: 'Dana', teams: [], skills: [], capacity: 5 })).status).toBe(200);
     expect((await api(admin, 'PUT', '/canned/thanks', { team: null, shortcut: '/thanks', text: 'Thanks for waiting, {{customer.name}}!' })).status).toBe(200);
 
-    // The agent signs in and goes online.
-    const agent = await newPage(CONSOLE);
-    await agent.goto(`${server.url}/agent`);
-    await screenshot(agent, 'agent-sign-in');
-    await signIn(agent, 'dana', 'Dana', 'agent');
-    await expect.poll(() => agent.getByTestId('status-online').getAttribute('aria-checked')).toBe('true');
-
-    // The customer talks to the assistant, then asks for a person.
+    // The customer talks to the assistant, then asks for a person; no agent is online yet, so it waits in the queue.
     const customer = await newPage({ width: 820, height: 720 });
     await customer.goto(`${server.url}/?user=ada`);
     const customerInput = customer.getByRole('textbox', { name: 'Message', exact: true });
@@ -100,8 +93,18 @@ describe('support desk', () => {
     await customerInput.fill('where is my order 1234?');
     await customerInput.press('Enter');
     await expect.poll(() => customer.getByTestId('answer').last().getAttribute('data-status'), { timeout: 20_000 }).toBe('completed');
+    await screenshot(customer, 'customer-1-assistant');
     await customer.getByTestId('handoff-button').click();
     await expect.poll(() => customer.getByTestId('handoff-requested').count()).toBe(1);
+    await expect.poll(() => customer.getByTestId('queue-position').textContent(), { timeout: 20_000 }).toContain('You are number 1 in the queue');
+    await screenshot(customer, 'customer-2-queued');
+
+    // The agent signs in and goes online.
+    const agent = await newPage(CONSOLE);
+    await agent.goto(`${server.url}/agent`);
+    await screenshot(agent, 'agent-sign-in');
+    await signIn(agent, 'dana', 'Dana', 'agent');
+    await expect.poll(() => agent.getByTestId('status-online').getAttribute('aria-checked')).toBe('true');
 
     // The conversation reaches the agent: routing gives it to Dana, or it waits in the queue for her claim.
     // The Team view holds it either way (Dana serves the default inbox), so the test does not race routing.
@@ -120,11 +123,13 @@ describe('support desk', () => {
     const composer = agent.getByTestId('composer-input');
     await composer.pressSequentially('Hello Ada', { delay: 20 });
     await expect.poll(() => customer.getByTestId('agent-typing').textContent()).toContain('Dana is typing');
+    await screenshot(customer, 'customer-3-agent-typing');
     await customerInput.pressSequentially('my parcel is late', { delay: 20 });
     await expect.poll(() => agent.getByTestId('typing-indicator').textContent()).toMatch(/ada is typing/i);
     await screenshot(agent, 'agent-conversation');
     await composer.press('Enter');
     await expect.poll(() => customer.getByTestId('conversation').textContent()).toContain('Hello Ada');
+    await screenshot(customer, 'customer-4-agent-reply');
     await customerInput.press('Enter');
     await expect.poll(() => agent.getByTestId('timeline').textContent()).toContain('my parcel is late');
 
@@ -152,8 +157,10 @@ describe('support desk', () => {
     const rating = customer.getByTestId('rating-prompt');
     await rating.getByRole('radio', { name: '4', exact: true }).check();
     await rating.getByRole('textbox', { name: 'Comment' }).fill('Quick and kind');
+    await screenshot(customer, 'customer-5-rating-prompt');
     await rating.getByRole('button', { name: 'Send rating' }).click();
     await expect.poll(() => customer.getByTestId('rating-sent').textContent()).toContain('Rated 4 of 5');
+    await screenshot(customer, 'customer-6-rated');
     await expect.poll(() => agent.getByTestId('timeline').textContent()).toContain('Rated 4 of 5: “Quick and kind”');
     await screenshot(agent, 'agent-resolved');
     expect(await customer.locator('body').textContent()).not.toContain('VIP customer');
@@ -209,5 +216,36 @@ describe('support desk', () => {
     expect(teams[0]?.businessHours.days['0']).toEqual([]);
     const agents = (await api(token, 'GET', '/agents')).json.agents as Array<{ userId: string; teams: string[]; capacity: number }>;
     expect(agents).toContainEqual(expect.objectContaining({ userId: 'sam', teams: ['billing'], capacity: 3 }));
+  });
+
+  // Runs last: it adds a team, which the admin test above would list.
+  it('tells a customer queued outside business hours when the team opens, and the assistant keeps answering', async () => {
+    const admin = await devToken('boss', 'admin', 'Boss');
+    // No opening hours at all: closed now and all week.
+    expect((await api(admin, 'PUT', '/teams/night', { name: 'Night', businessHours: { timeZone: 'UTC', days: {} } })).status).toBe(200);
+    const customer = await newPage({ width: 820, height: 720 });
+    await customer.goto(`${server.url}/?user=nell`);
+    const input = customer.getByRole('textbox', { name: 'Message', exact: true });
+    await expect.poll(() => input.isEnabled(), { timeout: 20_000 }).toBe(true);
+    await customer.getByTestId('handoff-button').click();
+    await expect.poll(() => customer.getByTestId('handoff-requested').count()).toBe(1);
+
+    // The backend moves it to the night team's queue (from the default queue, or from Dana if routing was first).
+    const listed = await fetch(`${server.url}/v1/api/conversations`, { headers: { Authorization: `Bearer ${await devToken('nell', 'user')}` } });
+    const id = ((await listed.json()) as { conversations: Array<{ id: string }> }).conversations[0]!.id;
+    const transferred = await fetch(`${server.url}/v1/api/conversations/${id}/transfer`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${admin}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ toTeam: 'night' }),
+    });
+    expect(transferred.status).toBe(200);
+    await expect.poll(() => customer.getByTestId('queue-position').textContent(), { timeout: 20_000 }).toMatch(/The team is away until .+\. You are number 1 in the queue; the assistant answers meanwhile\./);
+
+    await input.fill('where is my order 1234?');
+    await input.press('Enter');
+    await expect.poll(() => customer.getByTestId('answer').last().getAttribute('data-status'), { timeout: 20_000 }).toBe('completed');
+    expect(await customer.getByTestId('answer').last().textContent()).toContain('Order 1234');
+    expect(await customer.getByTestId('queue-position').textContent()).toContain('away until');
+    await screenshot(customer, 'customer-7-after-hours');
   });
 });

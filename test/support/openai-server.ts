@@ -1,4 +1,4 @@
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 interface ChatMessage {
@@ -10,17 +10,23 @@ interface ChatMessage {
 /** A request the fake provider received. */
 export interface RecordedRequest {
   authorization: string | undefined;
-  body: { model: string; stream: boolean; messages: ChatMessage[]; tools?: Array<{ function: { name: string } }> };
+  body: { model: string; stream: boolean; messages: ChatMessage[]; tools?: Array<{ function: { name: string } }>; response_format?: { type: string } };
 }
+
+/** How the fake provider answers a request that does not stream (`generateText`): an HTTP status and the message's content. */
+export type Completion = (body: RecordedRequest['body']) => { status: number; content: string };
 
 /**
  * A local server speaking the OpenAI chat-completions streaming format (SSE `chat.completion.chunk`s),
  * tool calls included, so the real provider path of the AI SDK is exercised over a socket.
  * Behaviour: answers that mention an order call `lookup_order` when the tool is offered; after a tool
  * result it answers with that result; otherwise it echoes. `failNext(n)` answers the next n requests with HTTP 500.
+ * Requests that do not stream get one `chat.completion` from `completion` (by default it echoes too).
  */
 export class FakeOpenAiServer {
   readonly requests: RecordedRequest[] = [];
+  /** Answers requests that do not stream; tests replace it. */
+  completion: Completion = (body) => ({ status: 200, content: `You said: ${String(body.messages.at(-1)?.content ?? '')}` });
   private failures = 0;
   private readonly server: Server;
 
@@ -35,6 +41,7 @@ export class FakeOpenAiServer {
           response.end(JSON.stringify({ error: { message: 'upstream overloaded', type: 'server_error' } }));
           return;
         }
+        if (!body.stream) return this.complete(body, response);
         response.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache' });
         void this.stream(body, (chunk) => response.write(`data: ${JSON.stringify(chunk)}\n\n`)).then(() => response.end('data: [DONE]\n\n'));
       });
@@ -57,6 +64,18 @@ export class FakeOpenAiServer {
 
   close(): Promise<void> {
     return new Promise((resolve) => this.server.close(() => resolve()));
+  }
+
+  private complete(body: RecordedRequest['body'], response: ServerResponse): void {
+    const { status, content } = this.completion(body);
+    response.writeHead(status, { 'Content-Type': 'application/json' });
+    if (status !== 200) {
+      response.end(JSON.stringify({ error: { message: 'upstream failed', type: 'server_error' } }));
+      return;
+    }
+    const usage = { prompt_tokens: 20, completion_tokens: 5, total_tokens: 25 };
+    const choice = { index: 0, message: { role: 'assistant', content }, finish_reason: 'stop' };
+    response.end(JSON.stringify({ id: 'chatcmpl-test', object: 'chat.completion', created: Math.floor(Date.now() / 1000), model: body.model, choices: [choice], usage }));
   }
 
   private async stream(body: RecordedRequest['body'], write: (chunk: unknown) => void): Promise<void> {

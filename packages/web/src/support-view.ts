@@ -54,10 +54,10 @@ export function agentLabel(name: string | null | undefined): string {
   return name ? `Agent ${name}` : 'An agent';
 }
 
-/** "You are number 3 in the queue, about 4 minutes", or the team's opening time when it is closed. */
+/** "You are number 3 in the queue, about 4 minutes", or the team's opening time when it is closed (the assistant answers meanwhile). */
 export function queueText(queue: QueuePosition | undefined, formatTime: (epochMs: number) => string = defaultTime): string {
   if (!queue) return 'Waiting for a person…';
-  if (queue.closedUntil) return `The team is away until ${formatTime(queue.closedUntil)}. You are number ${queue.position} in the queue.`;
+  if (queue.closedUntil) return `The team is away until ${formatTime(queue.closedUntil)}. You are number ${queue.position} in the queue; the assistant answers meanwhile.`;
   const wait = queue.estimatedWaitMs === null ? '' : `, ${waitText(queue.estimatedWaitMs)}`;
   return `You are number ${queue.position} in the queue${wait}`;
 }
@@ -74,6 +74,9 @@ export function wantsRating(state: SupportState): boolean {
   return state.mode === 'resolved' && state.resolution > 0 && !state.rated;
 }
 
+/** "09:00" today, "Mon 09:00" on another day. */
 function defaultTime(epochMs: number): string {
-  return new Date(epochMs).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+  const at = new Date(epochMs);
+  const today = at.toDateString() === new Date().toDateString();
+  return at.toLocaleString([], { ...(today ? {} : { weekday: 'short' }), hour: '2-digit', minute: '2-digit' });
 }

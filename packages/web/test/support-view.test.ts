@@ -87,7 +87,7 @@ describe('queueText', () => {
   });
 
   it('says when a closed team opens', () => {
-    expect(queueText({ position: 2, estimatedWaitMs: null, team: 'billing', closedUntil: 5 }, () => '09:00')).toBe('The team is away until 09:00. You are number 2 in the queue.');
+    expect(queueText({ position: 2, estimatedWaitMs: null, team: 'billing', closedUntil: 5 }, () => '09:00')).toBe('The team is away until 09:00. You are number 2 in the queue; the assistant answers meanwhile.');
   });
 });
 

@@ -10,6 +10,8 @@ export interface AdmittedAnswer {
   admittedAt: number;
   /** The trace of the message's send, which the answer joins. */
   traceparent?: string;
+  /** Admitted while queued for a team that is closed until then (see AiJob). */
+  closedUntil?: number;
 }
 
 /**

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { ConversationEvent } from '@parley/protocol';
 import type { AiJob, JobQueue, Reaction } from '../core/ports.js';
-import type { ConversationKey } from '../core/types.js';
+import type { ConversationKey, ConversationRecord } from '../core/types.js';
 import type { ConversationLog } from '../log/conversation-log.js';
 import type { AdmittedAnswers } from './admitted-answers.js';
 import { failUnanswerable } from './generation.js';
@@ -28,6 +28,8 @@ export interface AnswerReactionDependencies {
   admitted: AdmittedAnswers;
   /** Under the `interrupt` policy: stops the answers to the conversation's messages before `beforeSeq`, wherever they run. */
   interrupt(key: ConversationKey, beforeSeq: number): void;
+  /** Whether the assistant answers the conversation as it stands (see Orchestrator.answerable). */
+  answerable(conversation: ConversationRecord): Promise<{ closedUntil?: number } | null>;
 }
 
 /**
@@ -50,14 +52,25 @@ export class AnswerReaction implements Reaction {
   private async answer(key: ConversationKey, message: ConversationEvent): Promise<void> {
     const { admitted, log, profiles, queue } = this.dependencies;
     const held = admitted.take(key, message.seq);
-    // A message this node admitted was admitted in assistant mode, read fresh by the send; any other is read
-    // fresh here. A handoff in between is caught where it matters: `ai.started` is refused outside assistant mode.
+    // A message this node admitted was admitted in a mode the assistant answers, read fresh by the send; any
+    // other is read fresh here. A handoff in between is caught where it matters: `ai.started` is refused
+    // outside the modes its admission allowed.
     const conversation = held ? null : await log.get(key);
-    if (conversation?.support && conversation.support.mode !== 'assistant') return;
+    const answerable = held ? (held.closedUntil !== undefined ? { closedUntil: held.closedUntil } : {}) : conversation ? await this.dependencies.answerable(conversation) : null;
+    if (!answerable) return;
     const profileId = held?.profileId ?? conversation?.assistant;
     if (!profileId) return;
     const traceparent = held?.traceparent ?? message.causation?.traceparent;
-    const job: AiJob = { id: answerJobId(key, message.seq), tenant: key.tenant, conversationId: key.conversationId, triggerSeq: message.seq, profileId, admittedAt: held?.admittedAt ?? message.ts, ...(traceparent ? { traceparent } : {}) };
+    const job: AiJob = {
+      id: answerJobId(key, message.seq),
+      tenant: key.tenant,
+      conversationId: key.conversationId,
+      triggerSeq: message.seq,
+      profileId,
+      admittedAt: held?.admittedAt ?? message.ts,
+      ...(traceparent ? { traceparent } : {}),
+      ...(answerable.closedUntil !== undefined ? { closedUntil: answerable.closedUntil } : {}),
+    };
     const profile = profiles.get(profileId);
     if (!profile) {
       if (held) await queue.cancel(held.reservation);

@@ -37,12 +37,13 @@ export function buildContext(
   profile: AssistantProfile,
   events: ConversationEvent[],
   triggerSeq: number,
-  extras: { providers?: ProvidedContext[]; memory?: ConversationMemory | null } = {},
+  extras: { providers?: ProvidedContext[]; memory?: ConversationMemory | null; waitingUntil?: number } = {},
 ): GenerationContext {
   const providers = extras.providers ?? [];
   const memory = extras.memory ?? null;
   const system = [
     profile.systemPrompt,
+    ...(extras.waitingUntil !== undefined ? [waitingLine(extras.waitingUntil)] : []),
     ...(memory ? [`Summary of the earlier conversation:\n${memory.summary}`] : []),
     ...providers.filter((provided) => provided.ok).map((provided) => `Context from ${provided.name}:\n${provided.text}`),
   ].join('\n\n');
@@ -72,6 +73,11 @@ export function buildContext(
     dropped: dropped.length > 0 ? { turns: dropped.map((entry) => entry.turn), throughSeq: Math.floor(dropped.at(-1)!.position) } : null,
     invalid,
   };
+}
+
+/** What the model is told while the customer waits for a team that is outside its business hours. */
+function waitingLine(closedUntil: number): string {
+  return `The customer is waiting for a human support agent, and the support team is away until ${new Date(closedUntil).toUTCString()}. Keep helping meanwhile; the conversation is already in the team's queue.`;
 }
 
 /** The events members may see, typed; those whose data does not match the catalogue apart. */

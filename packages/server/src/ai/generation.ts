@@ -107,6 +107,8 @@ export class Generation {
     readonly trigger: ConversationEvent,
     private readonly dependencies: GenerationDependencies,
     id: string,
+    /** Admitted while queued for a team closed until then: it may start in mode `queued`, and tells the model. */
+    private readonly closedUntil?: number,
   ) {
     this.id = id;
     this.coalescer = new DeltaCoalescer(id, profile.deltaIntervalMs, (delta) => {
@@ -172,7 +174,7 @@ export class Generation {
       // Listed from now on (text still empty), so that a stop sent through any node finds it before its first token.
       this.dependencies.texts.put(this.key, this.coalescer.snapshot()).catch(() => undefined);
       const [history, memory, providers] = await context;
-      this.context = buildContext(this.profile, history.events, this.trigger.seq, { providers, memory });
+      this.context = buildContext(this.profile, history.events, this.trigger.seq, { providers, memory, ...(this.closedUntil !== undefined ? { waitingUntil: this.closedUntil } : {}) });
       for (const invalid of this.context.invalid) this.dependencies.observer.invalidEvent?.(invalid);
       this.memory = memory;
       const cacheable = this.cacheableQuestion(this.context);
@@ -332,7 +334,8 @@ export class Generation {
       ran: (toolName: string, seconds: number) => this.dependencies.observer.toolCalled?.(toolName, seconds),
     };
     const tools = toStreamTools(definitions, signal, hooks, { ...this.key, userId: this.trigger.actor.id, generationId: this.id });
-    if (this.profile.handoff.tool) tools.set(HANDOFF_TOOL, this.handoffTool());
+    // Not while the customer already waits for a person (the team is closed): a handoff cannot loop.
+    if (this.profile.handoff.tool && this.closedUntil === undefined) tools.set(HANDOFF_TOOL, this.handoffTool());
     return tools;
   }
 
@@ -398,9 +401,13 @@ export class Generation {
     this.dependencies.observer.finished?.(outcome.kind, seconds, outputTokens);
   }
 
-  /** An answer starts only while the conversation is the assistant's, checked in the append's own statement. */
+  /**
+   * An answer starts only while the conversation is the assistant's (or, admitted after hours, still queued),
+   * checked in the append's own statement: once an agent has it, nothing starts.
+   */
   private appendStarted(): Promise<AppendResult> {
-    return this.append('ai.started', { profile: this.profile.id, replyTo: this.trigger.seq }, 'started', ['assistant']);
+    const modes: readonly ConversationMode[] = this.closedUntil === undefined ? ['assistant'] : ['assistant', 'queued'];
+    return this.append('ai.started', { profile: this.profile.id, replyTo: this.trigger.seq }, 'started', modes);
   }
 
   private append<Type extends GenerationEventType>(type: Type, data: GenerationData<Type>, step: string, requireModes?: readonly ConversationMode[]): Promise<AppendResult> {

@@ -2,12 +2,13 @@ import type { Actor, GenerationText, OperationResult } from '@parley/protocol';
 import type { GenerationContext } from './context.js';
 import { ParleyError } from '../core/errors.js';
 import type { HandoffSettings } from '../core/handoff-settings.js';
-import type { Admission, AiJob, Assistants, Bus, JobQueue, Reaction, UsageBudgets } from '../core/ports.js';
+import type { Admission, AiJob, Assistants, Bus, JobQueue, QueueClosedUntil, Reaction, UsageBudgets } from '../core/ports.js';
 import { conversationKeyString, type ConversationKey, type ConversationRecord } from '../core/types.js';
 import { activeTraceparent, contextOf, inSpan, recordSpan, SpanKind } from '../observability/tracing.js';
 import { AdmittedAnswers } from './admitted-answers.js';
 import { AnswerReaction } from './answer-reaction.js';
 import { HandoffSummaries } from './handoff-summary.js';
+import { SentimentClassifiers } from './sentiment-classifier.js';
 import { generationOfApproval } from './approvals.js';
 import { failUnanswerable, Generation, type GenerationDependencies, type StopReason } from './generation.js';
 import type { AssistantProfile } from './profiles.js';
@@ -30,9 +31,13 @@ export class Orchestrator implements Assistants {
   readonly reaction: Reaction;
   /** Writes the summary agents read at a handoff. */
   readonly summaries: HandoffSummaries;
+  /** Reads customers' sentiment with the profile's model, for profiles that ask for it. */
+  readonly sentiment: SentimentClassifiers;
   private closing = false;
   /** Asks the support desk to hand a conversation to people (the model called `handoff_to_human`); set by the composition root. */
   onHandoff: ((key: ConversationKey, profileId: string, detail: string) => Promise<void>) | null = null;
+  /** When a queued conversation's team opens, if it is closed now; set by the composition root (the support desk knows). */
+  queueClosedUntil: QueueClosedUntil | null = null;
 
   constructor(
     profiles: AssistantProfile[],
@@ -44,6 +49,7 @@ export class Orchestrator implements Assistants {
   ) {
     this.profiles = new Map(profiles.map((profile) => [profile.id, profile]));
     this.summaries = new HandoffSummaries(dependencies.log, this.profiles, dependencies.createModel);
+    this.sentiment = new SentimentClassifiers(this.profiles, dependencies.createModel);
     this.admitted = new AdmittedAnswers(RESERVATION_HOLD_MS, (reservation) => this.queue.cancel(reservation).catch((error: unknown) => this.onError(error, 'cancel')));
     this.reaction = new AnswerReaction({
       profiles: this.profiles,
@@ -51,6 +57,7 @@ export class Orchestrator implements Assistants {
       log: dependencies.log,
       admitted: this.admitted,
       interrupt: (key, beforeSeq) => this.interrupt(key, beforeSeq).catch((error: unknown) => this.onError(error, 'interrupt')),
+      answerable: (conversation) => this.answerable(conversation),
     });
     control.onControl((message) => {
       if (message.type === 'ai.stop') return this.stopLocal({ tenant: message.tenant, conversationId: message.conversationId }, message);
@@ -75,7 +82,9 @@ export class Orchestrator implements Assistants {
 
   async admit(conversation: ConversationRecord, sender: Actor): Promise<Admission> {
     // Only the assistant's conversations get answers; while people own one, its messages are theirs.
-    if (!conversation.assistant || sender.kind !== 'user' || (conversation.support && conversation.support.mode !== 'assistant')) return NO_ADMISSION;
+    if (!conversation.assistant || sender.kind !== 'user') return NO_ADMISSION;
+    const answerable = await this.answerable(conversation);
+    if (!answerable) return NO_ADMISSION;
     const profile = this.profiles.get(conversation.assistant);
     if (!profile) throw new ParleyError('unavailable', `assistant ${conversation.assistant} is not configured on this server`);
     const key = { tenant: conversation.tenant, conversationId: conversation.id };
@@ -93,13 +102,25 @@ export class Orchestrator implements Assistants {
       // The answer reaction, woken by the commit, takes the reservation and submits the job.
       committed: (event) => {
         const traceparent = activeTraceparent();
-        this.admitted.hold(key, event.seq, { reservation, profileId: profile.id, admittedAt, ...(traceparent ? { traceparent } : {}) });
+        this.admitted.hold(key, event.seq, { reservation, profileId: profile.id, admittedAt, ...(traceparent ? { traceparent } : {}), ...answerable });
       },
       release: () => {
         this.queue.cancel(reservation).catch((error: unknown) => this.onError(error, 'cancel'));
         refund().catch((error: unknown) => this.onError(error, 'refund'));
       },
     };
+  }
+
+  /**
+   * Whether the assistant answers the conversation as it stands: in its own mode (or outside the support
+   * desk), and while it waits in the queue of a team outside its business hours (`closedUntil`: when the team
+   * opens). Null otherwise: people own it, or will as soon as an agent is free.
+   */
+  private async answerable(conversation: ConversationRecord): Promise<{ closedUntil?: number } | null> {
+    if (!conversation.support || conversation.support.mode === 'assistant') return {};
+    if (conversation.support.mode !== 'queued' || !this.queueClosedUntil) return null;
+    const closedUntil = await this.queueClosedUntil(conversation);
+    return closedUntil === null ? null : { closedUntil };
   }
 
   /** Stops the conversation's running generations wherever they run: here directly, elsewhere through the bus. */
@@ -210,7 +231,7 @@ export class Orchestrator implements Assistants {
     if (lost.aborted) return;
     const profile = this.profiles.get(job.profileId);
     if (!profile) return failUnanswerable(this.dependencies.log, key, trigger, job, 'unavailable', `assistant ${job.profileId} is not configured on the worker`);
-    const generation = new Generation(key, profile, trigger, this.dependencies, job.id);
+    const generation = new Generation(key, profile, trigger, this.dependencies, job.id, job.closedUntil);
     this.running.set(generation.id, generation);
     // Another worker took the job over (this one was presumed dead): it ends the answer, this one stops.
     const stop = () => generation.stop();

@@ -45,6 +45,8 @@ export const profileSchema = z.object({
   cache: z.object({ ttlSeconds: z.number().int().min(0).default(0) }).prefault({}),
   /** Deltas of one generation are combined into at most one frame per this many milliseconds. */
   deltaIntervalMs: z.number().int().min(0).default(30),
+  /** The model that reads customers' sentiment under `handoff.sentimentAnalyzer: "model"`; unset: the first of `models`. */
+  sentimentModel: modelSpecSchema.optional(),
   /** When the assistant hands the conversation to people (see core/handoff-settings.ts). */
   handoff: handoffSettingsSchema,
 });

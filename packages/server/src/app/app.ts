@@ -273,9 +273,11 @@ function createSupportDesk(
     bus,
     { acceptTimeoutMs: config.supportAcceptTimeoutMs, presenceGraceMs: config.presenceGraceMs, intervalMs: config.supportRouteIntervalMs },
     {
-      assigned: (waitedMs) => {
+      assigned: (waitedMs, key) => {
         metrics.supportAssignments.inc({ kind: 'routing' });
         metrics.supportQueueWait.observe(waitedMs / 1000);
+        // An answer begun while the team was closed ends here: the agent does not talk over it.
+        orchestrator.stop(key, undefined, 'handoff').catch((error: unknown) => failed(error, 'stopping answers'));
       },
       requeued: (reason) => metrics.supportRequeued.inc({ reason }),
       queueDepth: (tenant, depth) => metrics.supportQueueDepth.set({ tenant }, depth),
@@ -300,6 +302,8 @@ function createSupportDesk(
     },
     wakeRouting: (tenant) => router.wake(tenant),
   });
+  // Outside a team's business hours the assistant keeps answering its queued conversations.
+  orchestrator.queueClosedUntil = (conversation) => support.closedUntil(conversation);
   orchestrator.onHandoff = async (key, profileId, detail) => {
     try {
       await support.requestHandoff(key, { actor: { kind: 'assistant', id: profileId }, reason: 'tool', origin: 'assistant', detail });
@@ -456,7 +460,8 @@ async function startServices(config: Config, logger: Logger, tracing: TracingPip
   const servesClients = config.role !== 'worker';
   const { support, router } = createSupportDesk(config, { log, store, bus, orchestrator, metrics, logger });
   // Customers' messages read for handoff rules, sentiment and failed answers, on every node (as answers are).
-  reactions.add(new TriggersReaction(log, orchestrator, support), { runsHere: true });
+  const modelSentiment = { classify: orchestrator.sentiment.classify, failed: (error: unknown, profileId: string) => logger.warn({ err: error, profile: profileId }, 'sentiment model failed; read lexically') };
+  reactions.add(new TriggersReaction(log, orchestrator, support, modelSentiment), { runsHere: true });
   const conversations = new ConversationService(
     { log, members: store, bus, presence, assistants: orchestrator, sendRates: userSendRates, agentTeams: (tenant, userId) => support.agentTeams(tenant, userId) },
     { largeRoomMembers: config.largeRoomMembers },

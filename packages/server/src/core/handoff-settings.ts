@@ -6,14 +6,16 @@ export const DEFAULT_HANDOFF_PHRASES = ['talk to a person', 'talk to a human', '
 /**
  * When an assistant profile hands a conversation to people, besides the customer asking: the model calls
  * `handoff_to_human` (`tool`), answers fail or fall back `afterFailures` times in a row, a customer's
- * message reads below `sentimentBelow` (the analyzer's comparative score; null: off), or a content rule
- * matches (case-insensitive phrases, or a regular expression).
+ * message reads below `sentimentBelow` (on the AFINN comparative scale of core/sentiment.ts; null: off) as
+ * `sentimentAnalyzer` reads it (`lexical`: the AFINN lexicon; `model`: the profile's sentiment model, read
+ * lexically when it fails), or a content rule matches (case-insensitive phrases, or a regular expression).
  */
 export const handoffSettingsSchema = z
   .object({
     tool: z.boolean().default(true),
     afterFailures: z.number().int().min(1).max(100).nullable().default(3),
     sentimentBelow: z.number().min(-5).max(5).nullable().default(-0.6),
+    sentimentAnalyzer: z.enum(['lexical', 'model']).default('lexical'),
     rules: z
       .array(
         z

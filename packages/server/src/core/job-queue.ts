@@ -19,6 +19,11 @@ export interface AiJob extends QueuedJob {
   admittedAt: number;
   /** W3C trace context of the message's send, when tracing: the answer joins the message's trace on any worker. */
   traceparent?: string;
+  /**
+   * Admitted while the conversation waited in the queue of a team outside its business hours, which opens
+   * then (ms since the epoch): the answer may start in mode `queued` too, and the model is told.
+   */
+  closedUntil?: number;
 }
 
 /** A place in the queue, taken before the message that causes the job is committed. */

@@ -1,5 +1,11 @@
 import type { Agent, CannedReply, OperationArgs, OperationResult, SupportReport, Team } from '@parley/protocol';
-import type { Principal } from './types.js';
+import type { ConversationRecord, Principal } from './types.js';
+
+/**
+ * When the team whose queue a queued conversation waits in opens next (ms since the epoch), while it is
+ * outside its business hours; null otherwise (open, no business hours, the default inbox, not queued).
+ */
+export type QueueClosedUntil = (conversation: ConversationRecord) => Promise<number | null>;
 
 /**
  * The support desk's use cases as transports call them (the WebSocket operations, the REST routes); the

@@ -2,7 +2,7 @@ import type { KnownSignal } from '@parley/protocol';
 import { planAssign, planQueued, planRequeue } from '../conversations/modes.js';
 import { ParleyError } from '../core/errors.js';
 import type { Bus, SupportStore } from '../core/ports.js';
-import type { ConversationRecord } from '../core/types.js';
+import type { ConversationKey, ConversationRecord } from '../core/types.js';
 import type { ConversationLog } from '../log/conversation-log.js';
 import { nextOpening } from './business-hours.js';
 
@@ -25,7 +25,8 @@ export interface RouterSettings {
 }
 
 export interface RouterObserver {
-  assigned?(waitedMs: number): void;
+  /** A queued conversation went to an agent (an answer the assistant began after hours should stop now). */
+  assigned?(waitedMs: number, key: ConversationKey): void;
   requeued?(reason: 'not_accepted' | 'agent_offline'): void;
   queueDepth?(tenant: string, depth: number): void;
   failed?(error: unknown, what: string): void;
@@ -157,7 +158,7 @@ export class Router {
           }),
         );
         this.told.delete(`${key.tenant}/${key.conversationId}`);
-        this.observer.assigned?.(conversation.support!.queuedAt === null ? 0 : now - conversation.support!.queuedAt);
+        this.observer.assigned?.(conversation.support!.queuedAt === null ? 0 : now - conversation.support!.queuedAt, key);
         return true;
       } catch (error) {
         // Another node assigned it, or the agent filled up or left meanwhile: the next candidate, or done.

@@ -5,6 +5,7 @@ import { actorOf, toSupportState } from '../conversations/service.js';
 import { ParleyError } from '../core/errors.js';
 import type { AgentRecord, Assistants, Bus, CannedReplyRecord, MemberStore, SupportDesk, SupportStore, TransitionPlan } from '../core/ports.js';
 import type { ConversationKey, ConversationRecord, Principal } from '../core/types.js';
+import { nextOpening } from './business-hours.js';
 import type { ConversationLog } from '../log/conversation-log.js';
 import { decodeActivityCursor, encodeActivityCursor } from '../conversations/cursors.js';
 
@@ -60,6 +61,17 @@ export class SupportService implements SupportDesk {
     return teams;
   }
 
+  /**
+   * When the team a queued conversation waits for opens, while it is outside its business hours (the
+   * assistant keeps answering meanwhile); null when it is open, has no hours, or the conversation is not queued.
+   */
+  async closedUntil(conversation: ConversationRecord): Promise<number | null> {
+    const team = conversation.support?.mode === 'queued' ? conversation.support.team : null;
+    if (team === null) return null;
+    const hours = (await this.dependencies.store.getTeam(conversation.tenant, team))?.businessHours;
+    return hours ? nextOpening(hours, Date.now()) : null;
+  }
+
   /** Someone asks for a person: the customer (`user`), an agent (`agent`) or the backend (`api`). */
   async handoff(principal: Principal, args: OperationArgs<'support.handoff'>): Promise<OperationResult<'support.handoff'>> {
     const conversation = await this.authorized(principal, args.conversationId, 'send');
@@ -98,6 +110,15 @@ export class SupportService implements SupportDesk {
     }
   }
 
+  /**
+   * An agent took a conversation that was queued: an answer the assistant began after hours (the team was
+   * closed) stops now, so that the agent does not talk over it. None begins any more (`ai.started` needs `queued`).
+   */
+  private stopAfterHoursAnswers(before: ConversationRecord): void {
+    if (before.support?.mode !== 'queued') return;
+    this.dependencies.assistants.stop(keyOf(before), undefined, 'handoff').catch((error: unknown) => this.dependencies.observer.failed?.(error, 'stopping answers'));
+  }
+
   private async summarize(key: ConversationKey, profileId: string, reason: HandoffReason): Promise<void> {
     try {
       const summary = await this.dependencies.summarizer!.summarize(key, profileId);
@@ -119,6 +140,7 @@ export class SupportService implements SupportDesk {
     await this.registerAgent(principal);
     const result = await this.dependencies.log.transition(keyOf(conversation), [agent.id], (current) => planAssign(current, { actor: actorOf(principal), agentId: agent.id, agentName: agent.name, kind: 'claim', now }));
     this.dependencies.observer.assigned?.('claim', waitedOf(conversation, now));
+    this.stopAfterHoursAnswers(conversation);
     return { seq: result.events[0]!.seq, support: toSupportState(result.conversation.support!, 'staff') };
   }
 
@@ -131,6 +153,7 @@ export class SupportService implements SupportDesk {
       planAssign(current, { actor: actorOf(principal), agentId: args.agentId, agentName: target.name, kind: 'assign', now, ...(args.expectedAgentId !== undefined ? { expectedAgentId: args.expectedAgentId } : {}) }),
     );
     this.dependencies.observer.assigned?.('assign', waitedOf(conversation, now));
+    this.stopAfterHoursAnswers(conversation);
     return { seq: result.events[0]!.seq, support: toSupportState(result.conversation.support!, 'staff') };
   }
 

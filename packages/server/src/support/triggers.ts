@@ -3,6 +3,7 @@ import { isTextContent, parseEvent, type ConversationEvent } from '@parley/proto
 import { ParleyError } from '../core/errors.js';
 import { matchingRule } from '../core/handoff-settings.js';
 import type { Assistants, Reaction } from '../core/ports.js';
+import { sentimentLabel, type SentimentClassifier, type SentimentReading } from '../core/sentiment.js';
 import type { ConversationKey } from '../core/types.js';
 import type { ConversationLog } from '../log/conversation-log.js';
 import type { SupportService } from './service.js';
@@ -13,17 +14,25 @@ export const TRIGGERS_REACTION = 'support-triggers';
 const RECENT_EVENTS = 50;
 const analyzer = new Sentiment();
 
-/** How a message reads: the `sentiment` (AFINN) comparative score, per word, roughly -5 to 5. */
-export function analyzeSentiment(text: string): { score: number; label: 'negative' | 'neutral' | 'positive' } {
+/** How a message reads lexically: the `sentiment` (AFINN) comparative score, per word, roughly -5 to 5. */
+export function analyzeSentiment(text: string): SentimentReading {
   const score = analyzer.analyze(text).comparative;
-  return { score, label: score <= -0.25 ? 'negative' : score >= 0.25 ? 'positive' : 'neutral' };
+  return { score, label: sentimentLabel(score), analyzer: 'afinn' };
+}
+
+/** How the triggers read sentiment with a model, where a profile asks for it. */
+export interface ModelSentiment {
+  classify: SentimentClassifier;
+  /** The model failed: the message was read lexically instead. */
+  failed(error: unknown, profileId: string): void;
 }
 
 /**
  * Hands a conversation to people when its assistant profile says so: a content rule matches a customer's
  * message, the message reads too negative, or answers failed several times in a row. Each customer message's
- * sentiment is recorded for agents (`support.sentiment`, staff only). Runs only while the assistant has the
- * conversation: queued or with an agent, nothing re-triggers (no handoff loops).
+ * sentiment is recorded for agents (`support.sentiment`, staff only), read lexically or, where the profile
+ * says so, by its model (`modelSentiment`, lexically when the model fails). Hands off only while the assistant
+ * has the conversation: queued or with an agent, nothing re-triggers (no handoff loops).
  */
 export class TriggersReaction implements Reaction {
   readonly name = TRIGGERS_REACTION;
@@ -32,6 +41,7 @@ export class TriggersReaction implements Reaction {
     private readonly log: ConversationLog,
     private readonly assistants: Assistants,
     private readonly support: SupportService,
+    private readonly modelSentiment: ModelSentiment | null = null,
   ) {}
 
   async handle(key: ConversationKey, events: ConversationEvent[]): Promise<void> {
@@ -48,12 +58,12 @@ export class TriggersReaction implements Reaction {
     const conversation = await this.log.get(key);
     const settings = conversation?.assistant ? this.assistants.handoffSettings(conversation.assistant) : null;
     if (!conversation?.support || !settings) return;
-    const sentiment = analyzeSentiment(text);
+    const sentiment = await this.read(conversation.assistant!, settings.sentimentAnalyzer, text);
     // Recorded once per message (idempotent on a redelivery), whatever the mode.
     await this.log.appendStaff(key, {
       type: 'support.sentiment',
       actor: { kind: 'system', id: 'sentiment' },
-      data: { messageSeq: event.seq, score: sentiment.score, label: sentiment.label, analyzer: 'afinn' },
+      data: { messageSeq: event.seq, score: sentiment.score, label: sentiment.label, analyzer: sentiment.analyzer },
       causation: { clientMsgId: `sentiment:${event.seq}`, replyTo: event.seq },
     });
     // The label the inbox shows changes rarely: no write when it stays the same.
@@ -61,7 +71,18 @@ export class TriggersReaction implements Reaction {
     if (conversation.support.mode !== 'assistant') return;
     const rule = matchingRule(settings, text);
     if (rule !== null) return this.handOff(key, 'rule', rule);
-    if (settings.sentimentBelow !== null && sentiment.score < settings.sentimentBelow) return this.handOff(key, 'sentiment', `score ${sentiment.score.toFixed(2)}`);
+    if (settings.sentimentBelow !== null && sentiment.score < settings.sentimentBelow) return this.handOff(key, 'sentiment', `score ${sentiment.score.toFixed(2)} (${sentiment.analyzer})`);
+  }
+
+  /** The message's sentiment as the profile's analyzer reads it; lexically when its model fails. */
+  private async read(profileId: string, analyzerKind: 'lexical' | 'model', text: string): Promise<SentimentReading> {
+    if (analyzerKind === 'lexical' || !this.modelSentiment) return analyzeSentiment(text);
+    try {
+      return await this.modelSentiment.classify(profileId, text);
+    } catch (error) {
+      this.modelSentiment.failed(error, profileId);
+      return analyzeSentiment(text);
+    }
   }
 
   private async answerFailed(key: ConversationKey, event: ConversationEvent): Promise<void> {
