@@ -1,4 +1,8 @@
 import { randomUUID } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ParleyClient } from '@parley/client';
 import { AbstractChat, DefaultChatTransport, lastAssistantMessageIsCompleteWithApprovalResponses, WebSocketChatTransport, type ChatState, type ChatStatus, type ChatTransport, type UIMessage } from 'ai7';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -79,16 +83,29 @@ describe('the AI SDK endpoints (useChat transports of ai 7)', () => {
     return found!;
   };
 
+  let profilesDir: string;
+
   beforeAll(async () => {
     schema = await createTestSchema();
+    // The default assistant answers quickly; `storyteller` slowly, so that a kill or a Stop lands mid-answer.
+    profilesDir = await mkdtemp(join(tmpdir(), 'parley-aisdk-'));
+    const demo = (tokensPerSecond: number) => [{ provider: 'demo', ttftMs: 50, tokensPerSecond }];
+    await writeFile(
+      join(profilesDir, 'assistants.json'),
+      JSON.stringify({
+        assistants: [
+          { id: 'assistant', models: demo(300), tools: ['lookup_order', 'cancel_order'], approvalRequired: ['cancel_order'] },
+          { id: 'storyteller', models: demo(40) },
+        ],
+      }),
+    );
     env = {
       DATABASE_URL,
       PARLEY_DATABASE_SCHEMA: schema.schema,
       PARLEY_REDIS_URL: REDIS_URL,
       PARLEY_REDIS_PREFIX: prefix,
       PARLEY_ALLOWED_ORIGINS: ORIGIN,
-      PARLEY_DEMO_TTFT_MS: '50',
-      PARLEY_DEMO_TOKENS_PER_SECOND: '150',
+      PARLEY_ASSISTANTS_FILE: join(profilesDir, 'assistants.json'),
     };
     nodes.push(await startServer({ ...env, PARLEY_ROLE: 'gateway' }), await startServer(env));
   });
@@ -97,6 +114,97 @@ describe('the AI SDK endpoints (useChat transports of ai 7)', () => {
     for (const node of nodes) if (node.process.exitCode === null) await node.stop();
     await deleteTestKeys(prefix);
     await schema.drop();
+    await rm(profilesDir, { recursive: true, force: true });
+  });
+
+  describe('bad input gets its documented error', () => {
+    /** A raw client of /v1/ai-sdk/ws: frames out, frames in. */
+    async function rawSocket(node: TestServer, origin?: string) {
+      const socket = new WebSocket(`${node.url.replace('http', 'ws')}/v1/ai-sdk/ws`, origin ? { origin } : {});
+      const frames: Array<Record<string, unknown>> = [];
+      socket.on('message', (data) => frames.push(JSON.parse(data.toString()) as Record<string, unknown>));
+      const closed = new Promise<number>((resolve) => socket.on('close', (code) => resolve(code)));
+      await new Promise((resolve, reject) => socket.once('open', resolve).once('error', reject));
+      const reply = async (requestId: string) => {
+        let frame: Record<string, unknown> | undefined;
+        await eventually(() => expect((frame = frames.find((candidate) => candidate.requestId === requestId && candidate.type !== 'start' && candidate.type !== 'chunk'))).toBeDefined());
+        return frame!;
+      };
+      return { socket, frames, closed, reply, send: (frame: unknown) => socket.send(typeof frame === 'string' ? frame : JSON.stringify(frame)) };
+    }
+    const headers = async (user: string, tenant?: string) => ({ authorization: `Bearer ${await token(user, tenant ? { tenant } : {})}` });
+    const userMessage = (text: string) => ({ id: randomUUID(), role: 'user', parts: [{ type: 'text', text }] });
+    /** A chat of alice's, with one answered message. */
+    async function alicesChat(): Promise<string> {
+      const chat = newChat('http', nodes[1]!);
+      await chat.sendMessage({ text: 'hello' });
+      return chat.id;
+    }
+
+    it('over the WebSocket: malformed frames, a missing token, regenerate, and chats the caller may not read', async () => {
+      const chatId = await alicesChat();
+      const raw = await rawSocket(nodes[1]!);
+      raw.send({ type: 'send', requestId: 'r1' });
+      expect(await raw.reply('r1')).toMatchObject({ type: 'error', errorText: expect.stringMatching(/^bad_request: invalid "send" frame/) });
+      raw.send({ type: 'resume', requestId: 'r2', id: chatId, headers: {}, body: {} });
+      expect(await raw.reply('r2')).toMatchObject({ type: 'error', errorText: expect.stringMatching(/^unauthorized: /) });
+      // bob (same tenant, not a member) may neither send to alice's chat nor resume it: not found.
+      raw.send({ type: 'send', requestId: 'r3', id: chatId, trigger: 'submit-message', messages: [userMessage('hi')], headers: await headers('bob'), body: {} });
+      expect(await raw.reply('r3')).toMatchObject({ type: 'error', errorText: expect.stringMatching(/^not_found: /) });
+      raw.send({ type: 'resume', requestId: 'r4', id: chatId, headers: await headers('bob'), body: {} });
+      expect(await raw.reply('r4')).toMatchObject({ type: 'error', errorText: expect.stringMatching(/^not_found: /) });
+      // Another tenant's chat id names nothing in the caller's tenant: nothing runs there.
+      raw.send({ type: 'resume', requestId: 'r5', id: chatId, headers: await headers('carol', 'other'), body: {} });
+      expect(await raw.reply('r5')).toEqual({ type: 'no-active', requestId: 'r5' });
+      raw.send({ type: 'send', requestId: 'r6', id: chatId, trigger: 'regenerate-message', messages: [userMessage('again')], headers: await headers('alice'), body: {} });
+      expect(await raw.reply('r6')).toMatchObject({ type: 'error', errorText: expect.stringMatching(/^bad_request: .*regenerat/) });
+      raw.send({ type: 'send', requestId: 'r7', id: chatId, trigger: 'submit-message', messages: [userMessage('hi')], headers: await headers('alice'), body: { assistant: 'no-such-profile' } });
+      expect(await raw.reply('r7')).toMatchObject({ type: 'error', errorText: expect.stringMatching(/^bad_request: no assistant profile/) });
+      // Not JSON, and so no request to answer: the connection is closed (1007).
+      raw.send('not json');
+      expect(await raw.closed).toBe(1007);
+    });
+
+    it('over HTTP: errors as {error: {code, message}} with the status of their code; a resume with nothing running is 204', async () => {
+      const chatId = await alicesChat();
+      const post = async (body: string, auth: Record<string, string>) => fetch(`${nodes[1]!.url}/v1/ai-sdk/chat`, { method: 'POST', headers: { 'content-type': 'application/json', ...auth }, body });
+      const expectError = async (response: Response, status: number, code: string) => {
+        expect(response.status).toBe(status);
+        expect(((await response.json()) as { error: { code: string } }).error.code).toBe(code);
+      };
+      await expectError(await post(JSON.stringify({ id: chatId, messages: [userMessage('hi')] }), {}), 401, 'unauthorized');
+      await expectError(await post('{not json', await headers('alice')), 400, 'bad_request');
+      await expectError(await post(JSON.stringify({ id: chatId, messages: [] }), await headers('alice')), 400, 'bad_request');
+      await expectError(await post(JSON.stringify({ id: chatId, messages: [userMessage('hi')] }), await headers('bob')), 404, 'not_found');
+      await expectError(await fetch(`${nodes[1]!.url}/v1/ai-sdk/chat/${chatId}/stream`, { headers: await headers('bob') }), 404, 'not_found');
+      await expectError(await fetch(`${nodes[1]!.url}/v1/ai-sdk/chat/${chatId}/stop`, { method: 'POST', headers: await headers('bob') }), 404, 'not_found');
+      expect((await fetch(`${nodes[1]!.url}/v1/ai-sdk/chat/${chatId}/stream`, { headers: await headers('alice') })).status).toBe(204);
+      expect((await fetch(`${nodes[1]!.url}/v1/ai-sdk/chat/${randomUUID()}/stream`, { headers: await headers('alice') })).status).toBe(204);
+      expect((await fetch(`${nodes[1]!.url}/v1/ai-sdk/chat/${chatId}/stream`, { headers: await headers('carol', 'other') })).status).toBe(204);
+    });
+
+    it('answers CORS preflights and requests from an allowed second origin only, without cookies', async () => {
+      const preflight = (origin: string) =>
+        fetch(`${nodes[1]!.url}/v1/ai-sdk/chat`, { method: 'OPTIONS', headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization,content-type' } });
+      const allowed = await preflight(ORIGIN);
+      expect(allowed.status).toBe(204);
+      expect(allowed.headers.get('access-control-allow-origin')).toBe(ORIGIN);
+      expect(allowed.headers.get('access-control-allow-headers')?.toLowerCase()).toContain('authorization');
+      expect(allowed.headers.get('access-control-allow-credentials')).toBeNull();
+      expect((await preflight('http://elsewhere.example')).headers.get('access-control-allow-origin')).toBeNull();
+      const streamed = await fetch(`${nodes[1]!.url}/v1/ai-sdk/chat`, {
+        method: 'POST',
+        headers: { origin: ORIGIN, 'content-type': 'application/json', ...(await headers('alice')) },
+        body: JSON.stringify({ id: randomUUID(), messages: [userMessage('What are your opening hours?')] }),
+      });
+      expect(streamed.status).toBe(200);
+      expect(streamed.headers.get('access-control-allow-origin')).toBe(ORIGIN);
+      expect(streamed.headers.get('x-vercel-ai-ui-message-stream')).toBe('v1');
+      expect(await streamed.text()).toContain('data: [DONE]');
+      // The WebSocket endpoint takes the same origins.
+      await expect(rawSocket(nodes[1]!, 'http://elsewhere.example')).rejects.toThrow(/403/);
+      (await rawSocket(nodes[1]!, ORIGIN)).socket.close();
+    });
   });
 
   describe.each<Transport>(['websocket', 'http'])('over %s', (kind) => {
@@ -136,7 +244,7 @@ describe('the AI SDK endpoints (useChat transports of ai 7)', () => {
 
     it('resumes a running answer on another node after its gateway is killed: the text complete, once', async () => {
       const chat = newChat(kind, nodes[0]!);
-      const sending = chat.sendMessage({ text: 'Tell me a long story' });
+      const sending = chat.sendMessage({ text: 'Tell me a long story' }, { body: { assistant: 'storyteller' } });
       await eventually(() => expect(textOf(assistants(chat)[0]).length).toBeGreaterThan(20));
       await nodes[0]!.kill(); // SIGKILL: the response breaks mid-answer
       await sending;
@@ -152,10 +260,18 @@ describe('the AI SDK endpoints (useChat transports of ai 7)', () => {
       nodes[0] = await startServer({ ...env, PARLEY_ROLE: 'gateway' });
     });
 
-    it('stops an answer: it ends in ai.stopped, and the chat holds exactly the stopped text', async () => {
+    it('stops an answer: it ends in ai.stopped, and no delta follows it', async () => {
       const chat = newChat(kind, nodes[0]!);
-      const sending = chat.sendMessage({ text: 'Tell me a long story' });
+      const sending = chat.sendMessage({ text: 'Tell me a long story' }, { body: { assistant: 'storyteller' } });
       await eventually(() => expect(textOf(assistants(chat)[0]).length).toBeGreaterThan(20));
+      // A Parley client watches the conversation: what it hears after ai.stopped.
+      const watcher = new ParleyClient({ url: nodes[1]!.wsUrl, token: () => token('alice'), WebSocket: WebSocket as never });
+      await watcher.connect();
+      const heard: string[] = [];
+      const subscription = watcher.subscribe(chat.id, { since: 0 });
+      subscription.on('event', (event) => heard.push(event.type));
+      subscription.on('signal', (signal) => heard.push(signal.type));
+      await subscription.ready;
       if (kind === 'websocket') {
         // The transport sends `abort`, which stops the answer on the worker.
         await chat.stop();
@@ -168,6 +284,11 @@ describe('the AI SDK endpoints (useChat transports of ai 7)', () => {
       await sending;
       const stoppedEvent = await ended(chat.id);
       expect(stoppedEvent).toMatchObject({ type: 'ai.stopped', data: { reason: 'user' } });
+      await eventually(() => expect(heard).toContain('ai.stopped'));
+      // A round trip on the watcher's connection after ai.stopped: anything published before it has arrived.
+      await watcher.history(chat.id);
+      expect(heard.slice(heard.indexOf('ai.stopped') + 1)).not.toContain('ai.delta');
+      watcher.close();
       // Nothing runs any more: a resume finds no active answer.
       const resumed = newChat(kind, nodes[1]!, { id: chat.id, messages: [chat.messages[0]!] });
       await resumed.resumeStream();
