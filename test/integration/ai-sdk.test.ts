@@ -117,7 +117,7 @@ describe('the AI SDK endpoints (useChat transports of ai 7)', () => {
     await rm(profilesDir, { recursive: true, force: true });
   });
 
-  describe('bad input gets its documented error', () => {
+  describe('raw frames and requests: documented errors, CORS, sequence numbers', () => {
     /** A raw client of /v1/ai-sdk/ws: frames out, frames in. */
     async function rawSocket(node: TestServer, origin?: string) {
       const socket = new WebSocket(`${node.url.replace('http', 'ws')}/v1/ai-sdk/ws`, origin ? { origin } : {});
@@ -181,6 +181,25 @@ describe('the AI SDK endpoints (useChat transports of ai 7)', () => {
       expect((await fetch(`${nodes[1]!.url}/v1/ai-sdk/chat/${chatId}/stream`, { headers: await headers('alice') })).status).toBe(204);
       expect((await fetch(`${nodes[1]!.url}/v1/ai-sdk/chat/${randomUUID()}/stream`, { headers: await headers('alice') })).status).toBe(204);
       expect((await fetch(`${nodes[1]!.url}/v1/ai-sdk/chat/${chatId}/stream`, { headers: await headers('carol', 'other') })).status).toBe(204);
+      await expectError(await post(JSON.stringify({ id: chatId, messages: [userMessage('x'.repeat(1_100_000))] }), await headers('alice')), 413, 'too_large');
+    });
+
+    it('numbers a resume that names its last sequence on from there, with the full replay', async () => {
+      const sender = await rawSocket(nodes[1]!);
+      const chatId = randomUUID();
+      sender.send({ type: 'send', requestId: 's1', id: chatId, trigger: 'submit-message', messages: [userMessage('Tell me a long story')], headers: await headers('alice'), body: { assistant: 'storyteller' } });
+      await eventually(() => expect(sender.frames.filter((frame) => frame.type === 'chunk').length).toBeGreaterThan(4));
+      const resumer = await rawSocket(nodes[1]!);
+      resumer.send({ type: 'resume', requestId: 'r1', id: chatId, lastSequence: 3, headers: await headers('alice'), body: {} });
+      await eventually(() => expect(resumer.frames.some((frame) => frame.type === 'chunk')).toBe(true));
+      const started = sender.frames.find((frame) => frame.type === 'chunk') as { chunk: { messageId: string } };
+      expect(resumer.frames[0]).toEqual({ type: 'start', requestId: 'r1' });
+      expect(resumer.frames[1]).toEqual({ type: 'chunk', requestId: 'r1', sequence: 4, chunk: { type: 'start', messageId: started.chunk.messageId } });
+      const stop = await fetch(`${nodes[1]!.url}/v1/ai-sdk/chat/${chatId}/stop`, { method: 'POST', headers: await headers('alice') });
+      expect(stop.status).toBe(200);
+      await eventually(() => expect(resumer.frames.at(-1)).toEqual({ type: 'end', requestId: 'r1' }));
+      sender.socket.close();
+      resumer.socket.close();
     });
 
     it('answers CORS preflights and requests from an allowed second origin only, without cookies', async () => {

@@ -135,12 +135,22 @@ async function streamResponse<Result extends OpenResponse | null>(context: Conte
 }
 
 async function readJson(context: Context, maxBytes: number): Promise<unknown> {
-  const length = Number(context.req.header('content-length') ?? NaN);
-  if (length > maxBytes) throw new ParleyError('too_large', `the request body is larger than ${maxBytes} bytes; send only the last message (see prepareSendMessagesRequest in docs/transports.md)`);
-  const text = await context.req.text();
-  if (Buffer.byteLength(text) > maxBytes) throw new ParleyError('too_large', `the request body is larger than ${maxBytes} bytes`);
+  const tooLarge = new ParleyError('too_large', `the request body is larger than ${maxBytes} bytes: send only the last message (prepareSendMessagesRequest, see docs/transports.md)`);
+  if (Number(context.req.header('content-length') ?? 0) > maxBytes) throw tooLarge;
+  // Read as it comes, so that a chunked body past the limit is cut off rather than buffered whole.
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  const reader = context.req.raw.body?.getReader();
+  for (let part = await reader?.read(); reader && part && !part.done; part = await reader.read()) {
+    size += part.value.byteLength;
+    if (size > maxBytes) {
+      await reader.cancel().catch(() => undefined);
+      throw tooLarge;
+    }
+    chunks.push(part.value);
+  }
   try {
-    return JSON.parse(text);
+    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
   } catch {
     throw new ParleyError('bad_request', 'the request body is not JSON');
   }
