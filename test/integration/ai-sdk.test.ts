@@ -59,13 +59,25 @@ describe('the AI SDK endpoints (useChat transports of ai 7)', () => {
   const nodes: TestServer[] = [];
   const chats: TestChat[] = [];
 
-  const transport = (kind: Transport, node: TestServer, user = 'alice', options: { tenant?: string } = {}): ChatTransport<UIMessage> => {
-    const headers = async () => ({ Authorization: `Bearer ${await token(user, options)}` });
-    if (kind === 'http') return new DefaultChatTransport({ api: `${node.url}/v1/ai-sdk/chat`, headers });
-    return new WebSocketChatTransport({ url: `${node.url.replace('http', 'ws')}/v1/ai-sdk/ws`, headers, webSocket: WebSocket as never });
+  /** The transports as an app configures them; `lastMessageOnly` as docs/transports.md recommends. */
+  const transport = (kind: Transport, node: TestServer, user = 'alice', lastMessageOnly = false): ChatTransport<UIMessage> => {
+    const headers = async () => ({ Authorization: `Bearer ${await token(user)}` });
+    if (kind === 'http') {
+      return new DefaultChatTransport({
+        api: `${node.url}/v1/ai-sdk/chat`,
+        headers,
+        ...(lastMessageOnly ? { prepareSendMessagesRequest: ({ id, messages, body, trigger }) => ({ body: { ...body, id, trigger, messages: messages.slice(-1) } }) } : {}),
+      });
+    }
+    return new WebSocketChatTransport({
+      url: `${node.url.replace('http', 'ws')}/v1/ai-sdk/ws`,
+      headers,
+      webSocket: WebSocket as never,
+      ...(lastMessageOnly ? { prepareSendMessagesRequest: ({ messages }) => ({ messages: messages.slice(-1) }) } : {}),
+    });
   };
-  const newChat = (kind: Transport, node: TestServer, options: { id?: string; messages?: UIMessage[]; automaticApprovals?: boolean; user?: string } = {}) => {
-    const chat = new TestChat(options.id ?? randomUUID(), transport(kind, node, options.user), options.messages, options.automaticApprovals);
+  const newChat = (kind: Transport, node: TestServer, options: { id?: string; messages?: UIMessage[]; automaticApprovals?: boolean; user?: string; lastMessageOnly?: boolean } = {}) => {
+    const chat = new TestChat(options.id ?? randomUUID(), transport(kind, node, options.user, options.lastMessageOnly), options.messages, options.automaticApprovals);
     chats.push(chat);
     return chat;
   };
@@ -242,7 +254,7 @@ describe('the AI SDK endpoints (useChat transports of ai 7)', () => {
     });
 
     it('ends the response at a tool approval and, once approved, runs the tool once in the same assistant message', async () => {
-      const chat = newChat(kind, nodes[0]!, { automaticApprovals: true });
+      const chat = newChat(kind, nodes[0]!, { automaticApprovals: true, lastMessageOnly: true });
       await chat.sendMessage({ text: 'Please cancel order 4321' });
       const [asking] = assistants(chat);
       const toolPart = asking!.parts.find((part) => part.type === 'tool-cancel_order') as { state: string; approval: { id: string } } | undefined;
