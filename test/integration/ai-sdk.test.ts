@@ -11,6 +11,7 @@ import { eventually } from '../support/eventually.js';
 import { createTestSchema, DATABASE_URL } from '../support/postgres.js';
 import { deleteTestKeys, REDIS_URL } from '../support/redis.js';
 import { startServer, type TestServer } from '../support/server.js';
+import { TcpProxy } from '../support/tcp-proxy.js';
 import { token } from '../support/tokens.js';
 
 /** The chat state `useChat` keeps, in memory: what AbstractChat needs to run as it does in React. */
@@ -289,6 +290,30 @@ describe('the AI SDK endpoints (useChat transports of ai 7)', () => {
       expect(reloaded.messages.map((message) => message.role)).toEqual(['user', 'assistant']);
       expect(textOf(reloaded.messages[1])).toBe(completed.data.text);
       nodes[0] = await startServer({ ...env, PARLEY_ROLE: 'gateway' });
+    });
+
+    it('recovers the same chat after a dropped connection: resumeStream() through the balancer, now on the other node', async () => {
+      const balancer = await TcpProxy.start(nodes[0]!.port);
+      const viaBalancer = { ...nodes[0]!, url: `http://127.0.0.1:${balancer.port}` };
+      try {
+        const chat = newChat(kind, viaBalancer);
+        const sending = chat.sendMessage({ text: 'Tell me a long story' }, { body: { assistant: 'storyteller' } });
+        await eventually(() => expect(textOf(assistants(chat)[0]).length).toBeGreaterThan(20));
+        balancer.cut();
+        await sending;
+        expect(chat.status).toBe('error');
+        balancer.retarget(nodes[1]!.port);
+        balancer.restore();
+        // What the README's reconnect helper does: the transport opens a new connection for the resume.
+        await chat.resumeStream();
+        const completed = await ended(chat.id);
+        expect(completed.type).toBe('ai.completed');
+        await eventually(() => expect(chat.status).toBe('ready'));
+        expect(chat.messages.map((message) => message.role)).toEqual(['user', 'assistant']);
+        expect(textOf(chat.messages[1])).toBe(completed.data.text);
+      } finally {
+        await balancer.close();
+      }
     });
 
     it('stops an answer: it ends in ai.stopped, and no delta follows it', async () => {
