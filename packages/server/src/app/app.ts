@@ -526,6 +526,7 @@ async function startServices(config: Config, logger: Logger, tracing: TracingPip
     pingIntervalMs: config.pingIntervalMs,
     pingTimeoutMs: config.pingTimeoutMs,
     isDraining: () => gateway.isDraining,
+    observer: { opened: () => metrics.connectionsOpen.inc({ transport: 'ai-sdk-websocket' }), closed: () => metrics.connectionsOpen.dec({ transport: 'ai-sdk-websocket' }) },
   });
   if (servesClients) {
     api.route('/', aiSdkHttpRoutes(aiSdkChats, { allowedOrigins: config.allowedOrigins, maxBodyBytes: config.apiMaxBodyBytes, pingIntervalMs: config.pingIntervalMs, isDraining: () => gateway.isDraining }));

@@ -25,6 +25,8 @@ export interface AiSdkWebSocketOptions {
   pingIntervalMs: number;
   pingTimeoutMs: number;
   isDraining: () => boolean;
+  /** Told when a connection opens and closes (the open-connections gauge). */
+  observer?: { opened(): void; closed(): void };
 }
 
 const stringRecord = z.record(z.string(), z.string());
@@ -104,6 +106,7 @@ export class AiSdkWebSocket {
 
   private open(socket: WebSocket, address: string): void {
     this.perIp.increment(address);
+    this.options.observer?.opened();
     this.lastSeen.set(socket, Date.now());
     const requests = new Map<string, OpenRequest>();
     socket.on('message', (data: RawData, binary: boolean) => {
@@ -114,6 +117,7 @@ export class AiSdkWebSocket {
     socket.on('error', () => socket.terminate());
     socket.on('close', () => {
       this.perIp.decrement(address);
+      this.options.observer?.closed();
       this.lastSeen.delete(socket);
       // A dropped socket ends its responses; the answers run on (the client resumes them).
       for (const request of requests.values()) void request.response?.close();
