@@ -130,7 +130,9 @@ async function streamResponse<Result extends OpenResponse | null>(context: Conte
     end();
     return null as Result & null;
   }
-  context.req.raw.signal.addEventListener('abort', end, { once: true });
+  // The client may have gone while the request was set up: then the response ends at once (the answer runs on).
+  if (context.req.raw.signal.aborted) end();
+  else context.req.raw.signal.addEventListener('abort', end, { once: true });
   return new Response(stream, { status: 200, headers: STREAM_HEADERS });
 }
 

@@ -119,8 +119,12 @@ export class AiSdkWebSocket {
       this.perIp.decrement(address);
       this.options.observer?.closed();
       this.lastSeen.delete(socket);
-      // A dropped socket ends its responses; the answers run on (the client resumes them).
-      for (const request of requests.values()) void request.response?.close();
+      // A dropped socket ends its responses; the answers run on (the client resumes them). A request still
+      // being set up is marked done, and closes its response once it has one.
+      for (const request of requests.values()) {
+        request.done = true;
+        void request.response?.close();
+      }
       requests.clear();
     });
   }
@@ -153,7 +157,7 @@ export class AiSdkWebSocket {
         if (!request.response) return sink.noActive();
         sink.begin();
       }
-      // Aborted while the request was being set up.
+      // Aborted, or the socket closed, while the request was being set up.
       if (request.done) await request.response.close();
     } catch (error) {
       sink.failWith(errorText(toParleyError(error)));
