@@ -27,6 +27,7 @@ import { isAiJob } from '../core/job-queue.js';
 import type { Config } from '../config/config.js';
 import { ParleyError } from '../core/errors.js';
 import { Gateway } from '../gateway/gateway.js';
+import { AI_SDK_WEBSOCKET_PATH, AiSdkChats, AiSdkWebSocket, aiSdkHttpRoutes } from '../gateway/ai-sdk/index.js';
 import { Hub } from '../gateway/hub.js';
 import { ExpiryClock } from '../gateway/expiry-clock.js';
 import { PresenceDepartures } from '../gateway/presence-departures.js';
@@ -69,6 +70,8 @@ const CONTEXT_TTL_MS = 60 * 60_000;
 const GENERATION_TEXT_TTL_MS = 5 * 60_000;
 // How long an out-of-order event waits for its predecessors before the gap is read from the log.
 const GAP_HOLD_MS = 50;
+// Responses one AI SDK WebSocket may stream at once (the stock transport opens one per chat request).
+const AI_SDK_MAX_OPEN_REQUESTS = 16;
 // Reactions: events per `handle` call, conversations one sweep marks, and the retry backoff after a failed `handle`.
 const REACTION_PAGE_SIZE = 100;
 const REACTION_SWEEP_LIMIT = 1000;
@@ -517,6 +520,22 @@ async function startServices(config: Config, logger: Logger, tracing: TracingPip
     const tokens = new WidgetTokens(widgetStore, { perKey: widgetKeyRates, perAddress: widgetAddressRates, tokenTtlSeconds: config.widgetTokenTtlSeconds, sign: signToken });
     registerWidgetRoutes(api, { tokens, webRoot: config.webDir ?? DEFAULT_WEB_ROOT });
   }
+  // The AI SDK dialect (useChat's transports) on the same conversations, log and hub as the gateway.
+  if (!orchestrator.hasProfile(config.aiSdkAssistant)) logger.warn({ assistant: config.aiSdkAssistant }, 'PARLEY_AI_SDK_ASSISTANT names no assistant profile: AI SDK chats must name one (body.assistant)');
+  const aiSdkChats = new AiSdkChats({ conversations, verifier, log, hub, assistants: orchestrator, logger, gapHoldMs: GAP_HOLD_MS, defaultAssistant: config.aiSdkAssistant });
+  const aiSdkWebSocket = new AiSdkWebSocket(aiSdkChats, {
+    maxFrameBytes: config.apiMaxBodyBytes,
+    allowedOrigins: config.allowedOrigins,
+    maxConnectionsPerIp: config.maxConnectionsPerIp,
+    maxOpenRequests: AI_SDK_MAX_OPEN_REQUESTS,
+    pingIntervalMs: config.pingIntervalMs,
+    pingTimeoutMs: config.pingTimeoutMs,
+    isDraining: () => gateway.isDraining,
+    observer: { opened: () => metrics.connectionsOpen.inc({ transport: 'ai-sdk-websocket' }), closed: () => metrics.connectionsOpen.dec({ transport: 'ai-sdk-websocket' }) },
+  });
+  if (servesClients) {
+    api.route('/', aiSdkHttpRoutes(aiSdkChats, { allowedOrigins: config.allowedOrigins, maxBodyBytes: config.apiMaxBodyBytes, pingIntervalMs: config.pingIntervalMs, isDraining: () => gateway.isDraining }));
+  }
   registerOperationalRoutes(api, {
     registry: metrics.registry,
     readiness,
@@ -535,6 +554,7 @@ async function startServices(config: Config, logger: Logger, tracing: TracingPip
       pingIntervalMs: config.pingIntervalMs,
       pingTimeoutMs: config.pingTimeoutMs,
       deflateThresholdBytes: config.wsDeflate,
+      otherEndpoints: new Map([[AI_SDK_WEBSOCKET_PATH, (request, socket, head) => aiSdkWebSocket.upgrade(request, socket, head)]]),
     });
   }
   try {
@@ -563,6 +583,7 @@ async function startServices(config: Config, logger: Logger, tracing: TracingPip
       if (agentsSeen) clearInterval(agentsSeen);
       await router.stop();
       await gateway.shutdown(config.shutdownGraceMs);
+      aiSdkWebSocket.close();
       // The gateway's last commits are handed to their reactions (or left for another node's sweep).
       await reactions.stop(config.shutdownGraceMs);
       // Running answers end with a terminal event (ai.stopped) before the store closes.

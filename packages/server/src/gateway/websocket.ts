@@ -19,7 +19,12 @@ export interface WebSocketTransportOptions {
   deflateThresholdBytes: number | null;
   /** Whether new connections are refused (shutdown). */
   isDraining: () => boolean;
+  /** WebSocket endpoints of other dialects (the AI SDK's), by path: their upgrades are handed on. */
+  otherEndpoints?: ReadonlyMap<string, UpgradeHandler>;
 }
+
+/** Takes an HTTP upgrade request, as Node's `upgrade` event hands it over. */
+export type UpgradeHandler = (request: IncomingMessage, socket: Duplex, head: Buffer) => void;
 
 const MAX_CLOSE_REASON_BYTES = 123;
 
@@ -186,6 +191,8 @@ export class WebSocketTransport {
   }
 
   private upgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const other = this.options.otherEndpoints?.get(pathOf(request.url) ?? '');
+    if (other) return other(request, socket, head);
     // Node stops watching an upgraded socket: without this, a reset during the handshake or the refusal
     // would be an uncaught error. Once ws has the socket, its own listener takes over.
     socket.on('error', destroyOnError);
