@@ -1,8 +1,12 @@
+import { once } from 'node:events';
+import { connect as connectHttp2, type ClientHttp2Session } from 'node:http2';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '../support/eventually.js';
 import { createTestSchema, DATABASE_URL } from '../support/postgres.js';
 import { RawClient } from '../support/raw-client.js';
 import { deleteTestKeys, REDIS_URL } from '../support/redis.js';
+import { markdownBlock, NGINX_INSTALLED, startNginx } from '../support/nginx.js';
 import { RtClient, type RtTransport } from '../support/rt-client.js';
 import { startServer, type TestServer } from '../support/server.js';
 import { token } from '../support/tokens.js';
@@ -14,6 +18,7 @@ import { token } from '../support/tokens.js';
  */
 type Frame = Record<string, any>;
 
+const OPERATIONS_MD = fileURLToPath(new URL('../../docs/operations.md', import.meta.url));
 const TRANSPORTS: RtTransport[] = ['sse', 'http-stream', 'long-poll'];
 const STREAMS: RtTransport[] = ['sse', 'http-stream'];
 const ALLOWED_ORIGIN = 'https://app.example';
@@ -264,6 +269,42 @@ describe('HTTP transports on one node', () => {
     });
   });
 
+  it.skipIf(!NGINX_INSTALLED)('goes through nginx configured as docs/operations.md shows: an unbuffered stream, a send and a poll over one HTTP/2 connection', async () => {
+    const block = await markdownBlock(OPERATIONS_MD, 'nginx-config');
+    const nginx = await startNginx(block, (config, { port, certificate, key }) => {
+      const prepared = config
+        .replace(/server 10\.0\.0\.\d+:\d+/g, `server 127.0.0.1:${server.port}`)
+        .replace('listen 443 ssl http2;', `listen 127.0.0.1:${port} ssl http2;`)
+        .replace(/ssl_certificate\s+\S+;/, `ssl_certificate ${certificate};`)
+        .replace(/ssl_certificate_key\s+\S+;/, `ssl_certificate_key ${key};`);
+      expect(prepared).not.toMatch(/10\.0\.0\.|^\s*listen 443|\/etc\/nginx/m);
+      return prepared;
+    });
+    const http2 = connectHttp2(`https://127.0.0.1:${nginx.port}`, { rejectUnauthorized: false });
+    try {
+      const stream = http2.request({ ':path': '/v1/rt/stream', accept: 'text/event-stream' });
+      const [headers] = (await once(stream, 'response')) as [Record<string, string | number>];
+      expect(headers[':status']).toBe(200);
+      expect(http2.alpnProtocol).toBe('h2');
+      let received = '';
+      stream.setEncoding('utf8').on('data', (chunk: string) => (received += chunk));
+      // The open event and the first ping arrive while the response is still open: nginx does not buffer it.
+      await eventually(() => expect(received).toMatch(/^event: open\ndata: .*\n\nevent: ping\ndata: \{\}\n\n/));
+      const session = (JSON.parse(/^event: open\ndata: (.*)\n/.exec(received)![1]!) as { session: string }).session;
+      const send = await h2Request(http2, { ':method': 'POST', ':path': '/v1/rt/send', 'parley-session': session, 'content-type': 'application/json' }, JSON.stringify({ n: 1, frames: [{ id: 1, op: 'connect', args: { token: await token('alice') } }] }));
+      expect(send.status).toBe(204);
+      await eventually(() => expect(received).toMatch(/id: 1\ndata: \{"id":1,"result":\{"sessionId":"[^"]+","principal":\{"tenant":"acme","userId":"alice"/));
+      // A long-poll session on the same connection, while the stream is open.
+      const poll = await h2Request(http2, { ':path': '/v1/rt/poll' });
+      expect(poll.status).toBe(200);
+      expect(JSON.parse(poll.body)).toMatchObject({ open: { transport: 'long-poll' }, frames: [] });
+      stream.close();
+    } finally {
+      http2.close();
+      await nginx.stop();
+    }
+  });
+
   // Last: it stops the server.
   it('tells every stream to reconnect elsewhere (4000) when the node shuts down', async () => {
     const streams = await Promise.all(STREAMS.map(async (transport) => RtClient.connect(server.url, transport, await token('alice'))));
@@ -271,6 +312,17 @@ describe('HTTP transports on one node', () => {
     await eventually(() => expect(streams.map((stream) => stream.close)).toEqual(STREAMS.map(() => ({ code: 4000, reason: 'server restart' }))));
   });
 });
+
+/** One HTTP/2 request: its status and body. */
+async function h2Request(session: ClientHttp2Session, headers: Record<string, string>, body?: string): Promise<{ status: number; body: string }> {
+  const request = session.request(headers);
+  request.end(body);
+  const [response] = (await once(request, 'response')) as [Record<string, string | number>];
+  let text = '';
+  request.setEncoding('utf8').on('data', (chunk: string) => (text += chunk));
+  await once(request, 'end');
+  return { status: Number(response[':status']), body: text };
+}
 
 /** Two gateway processes sharing PostgreSQL and the Redis bus: requests of one session reach either node. */
 describe('HTTP transports across two nodes', () => {
