@@ -64,6 +64,7 @@ describe('HTTP transports on one node', () => {
       PARLEY_ALLOWED_ORIGINS: ALLOWED_ORIGIN,
       PARLEY_MAX_FRAME_BYTES: '4096',
       PARLEY_API_MAX_BODY_BYTES: '65536',
+      PARLEY_MAX_BUFFERED_BYTES: '65536',
       PARLEY_RT_SESSION_TIMEOUT_MS: '2000',
       PARLEY_RT_POLL_TIMEOUT_MS: '1000',
       PARLEY_RT_FORWARD_TIMEOUT_MS: '300',
@@ -143,6 +144,26 @@ describe('HTTP transports on one node', () => {
     // A ping at once, then only what it does not have: the new message, at the next position.
     expect(received).toMatch(new RegExp(`^event: ping\ndata: \{\}\n\nid: ${alice.position + 1}\ndata: \{"push":"event","event":\{[^\n]*"live"`));
     await reader.cancel();
+  });
+
+  it('closes a stream whose client acknowledges nothing as a slow consumer (4001) once it holds more than the buffer limit', async () => {
+    const { client: alice, id } = await conversationOver(server.url, 'sse');
+    const bob = await ws('bob');
+    // Alice reads but never acknowledges: the frames stay kept for her, 3 KB each, up to the 64 KB limit.
+    for (let index = 0; index < 30 && !alice.close; index++) {
+      await bob.call('message.send', { conversationId: id, clientMsgId: `big${index}`, content: text(`${index} ${'x'.repeat(3000)}`) });
+    }
+    await eventually(() => expect(alice.close).toEqual({ code: 4001, reason: 'slow consumer' }));
+    expectGapless(alice);
+    // It resumes as after any close: a new session, subscribe since the last seq it has.
+    const lastSeq = alice.events(id).at(-1)!.seq as number;
+    const resumed = await RtClient.connect(server.url, 'sse', await token('alice'));
+    await resumed.call('subscribe', { conversationId: id, since: lastSeq });
+    await bob.call('message.send', { conversationId: id, clientMsgId: 'after', content: text('after') });
+    await eventually(() => expect(texts(resumed.events(id)).at(-1)).toBe('after'));
+    const seqs = [...alice.events(id), ...resumed.events(id)].map((event) => event.seq);
+    expect(seqs).toEqual(seqs.map((_, index) => index + 1));
+    resumed.cut();
   });
 
   it('a poll response lost in transit is delivered again by the next poll with the old position', async () => {
