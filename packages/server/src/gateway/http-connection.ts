@@ -64,11 +64,6 @@ export class HttpConnection implements ClientConnection {
     return this.keptBytes;
   }
 
-  /** The highest position given out so far. */
-  get position(): number {
-    return this.lastPosition;
-  }
-
   send(frame: ServerFrame, shared?: object): boolean {
     if (this.ending) return false;
     const json = shared ? jsonOnce(shared, frame) : JSON.stringify(frame);

@@ -30,8 +30,6 @@ export type HttpTransportName = 'sse' | 'http-stream' | 'long-poll';
 
 export type StreamFormat = 'sse' | 'ndjson';
 
-export const STREAM_CONTENT_TYPES: Record<StreamFormat, string> = { sse: 'text/event-stream; charset=utf-8', ndjson: 'application/x-ndjson; charset=utf-8' };
-
 export function framesText(format: StreamFormat, frames: readonly PositionedFrame[]): string {
   let text = '';
   if (format === 'sse') for (const frame of frames) text += `id: ${frame.position}\ndata: ${frame.json}\n\n`;

@@ -26,10 +26,6 @@ export class StreamReader implements SessionReader {
     });
   }
 
-  get isEnded(): boolean {
-    return this.ended;
-  }
-
   write(text: string): void {
     if (!this.ended) this.controller.enqueue(encoder.encode(text));
   }

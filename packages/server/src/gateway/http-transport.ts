@@ -87,10 +87,6 @@ export class HttpTransport implements RealtimeHttp, HttpConnectionOwner {
     return this.link.start();
   }
 
-  get size(): number {
-    return this.sessions.size;
-  }
-
   originAllowed(origin: string, host: string | undefined): boolean {
     return this.admission.originAllowed(origin, host);
   }
