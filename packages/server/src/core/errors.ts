@@ -29,6 +29,28 @@ export class ParleyError extends Error {
   }
 }
 
+/** The HTTP status of each error code: the one mapping for every HTTP route of the node, whichever module serves it. */
+export const HTTP_STATUS_OF = {
+  unauthorized: 401,
+  forbidden: 403,
+  bad_request: 400,
+  not_found: 404,
+  conflict: 409,
+  rate_limited: 429,
+  busy: 503,
+  too_large: 413,
+  unavailable: 503,
+  internal: 500,
+  session_expired: 410,
+} as const satisfies Record<ErrorCode, number>;
+
+/** The `Retry-After` header's seconds for an error answered with 429 or 503 that says when to retry; else undefined. */
+export function retryAfterSeconds(error: ParleyError): number | undefined {
+  const status = HTTP_STATUS_OF[error.code];
+  if ((status !== 429 && status !== 503) || error.retryAfterMs === undefined) return undefined;
+  return Math.max(1, Math.ceil(error.retryAfterMs / 1000));
+}
+
 // Network errors, and PostgreSQL's connection-exception (08xxx) and shutdown (57P0x) SQLSTATEs.
 const UNAVAILABLE_CODES = /^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|EHOSTUNREACH|ENOTFOUND|08...|57P0.)$/;
 // What the clients say while their server is unreachable, by error name: ioredis gives up on a command

@@ -2,21 +2,10 @@ import type { ErrorCode } from '@parley/protocol';
 import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
-import { ParleyError, toParleyError } from '../core/errors.js';
+import { HTTP_STATUS_OF, ParleyError, retryAfterSeconds, toParleyError } from '../core/errors.js';
 
 /** The HTTP status of each error code: the one mapping for every route. */
-export const STATUS_OF: Record<ErrorCode, ContentfulStatusCode> = {
-  unauthorized: 401,
-  forbidden: 403,
-  bad_request: 400,
-  not_found: 404,
-  conflict: 409,
-  rate_limited: 429,
-  busy: 503,
-  too_large: 413,
-  unavailable: 503,
-  internal: 500,
-};
+export const STATUS_OF: Record<ErrorCode, ContentfulStatusCode> = HTTP_STATUS_OF;
 
 /** Any error thrown by a route as a ParleyError (hono's own exceptions keep their meaning). */
 export function asParleyError(error: unknown): ParleyError {
@@ -30,9 +19,7 @@ export function asParleyError(error: unknown): ParleyError {
 
 /** The JSON error response: `{ error: { code, message, retryAfterMs?, details? } }`, with `Retry-After` on 429 and 503. */
 export function errorResponse(context: Context, error: ParleyError): Response {
-  const status = STATUS_OF[error.code];
-  if ((status === 429 || status === 503) && error.retryAfterMs !== undefined) {
-    context.header('Retry-After', String(Math.max(1, Math.ceil(error.retryAfterMs / 1000))));
-  }
-  return context.json({ error: error.toBody() }, status);
+  const retryAfter = retryAfterSeconds(error);
+  if (retryAfter !== undefined) context.header('Retry-After', String(retryAfter));
+  return context.json({ error: error.toBody() }, STATUS_OF[error.code]);
 }

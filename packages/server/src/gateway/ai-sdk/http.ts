@@ -1,7 +1,6 @@
 import { Hono, type Context } from 'hono';
 import { cors } from 'hono/cors';
-import type { ErrorCode } from '@parley/protocol';
-import { ParleyError, toParleyError } from '../../core/errors.js';
+import { HTTP_STATUS_OF, ParleyError, retryAfterSeconds, toParleyError } from '../../core/errors.js';
 import type { Principal } from '../../core/types.js';
 import type { ResponseSink } from './answer-stream.js';
 import type { UIMessageChunk } from './chunks.js';
@@ -25,19 +24,6 @@ const STREAM_HEADERS = {
   'x-vercel-ai-ui-message-stream': 'v1',
   // nginx and other proxies must not buffer the stream.
   'X-Accel-Buffering': 'no',
-};
-
-const STATUS: Record<ErrorCode, 400 | 401 | 403 | 404 | 409 | 413 | 429 | 500 | 503> = {
-  unauthorized: 401,
-  forbidden: 403,
-  bad_request: 400,
-  not_found: 404,
-  conflict: 409,
-  rate_limited: 429,
-  busy: 503,
-  too_large: 413,
-  unavailable: 503,
-  internal: 500,
 };
 
 const encoder = new TextEncoder();
@@ -167,7 +153,7 @@ function describeIssue(issue: { path: PropertyKey[]; message: string } | undefin
 }
 
 function errorResponse(context: Context, error: ParleyError): Response {
-  const status = STATUS[error.code];
-  if ((status === 429 || status === 503) && error.retryAfterMs !== undefined) context.header('Retry-After', String(Math.max(1, Math.ceil(error.retryAfterMs / 1000))));
-  return context.json({ error: error.toBody() }, status);
+  const retryAfter = retryAfterSeconds(error);
+  if (retryAfter !== undefined) context.header('Retry-After', String(retryAfter));
+  return context.json({ error: error.toBody() }, HTTP_STATUS_OF[error.code]);
 }
