@@ -35,6 +35,9 @@ export interface ConnectionHandlers {
 /** A push frame that carries an event or a signal. */
 export type EventOrSignalFrame = Exclude<PushFrame, { push: 'disconnect' }>;
 
+/** How often `idle` looks at the requests in flight. */
+const IDLE_CHECK_MS = 50;
+
 type DisconnectNotice = Extract<PushFrame, { push: 'disconnect' }>;
 
 interface PendingRequest {
@@ -93,6 +96,12 @@ export class Connection {
         this.settle(id)?.reject(new ParleyClientError('disconnected', `could not send ${op}`, { cause: error }));
       }
     });
+  }
+
+  /** Resolves once no request waits for a reply, or after `timeoutMs`, or when the connection ends. */
+  async idle(timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.pending.size > 0 && !this.done && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, IDLE_CHECK_MS));
   }
 
   /** Pings whenever nothing has arrived for `intervalMs`; a ping left unanswered for `timeoutMs` drops the connection. */
