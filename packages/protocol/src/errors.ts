@@ -12,6 +12,7 @@ export const ERROR_CODES = [
   'too_large', // the frame or content exceeds a size limit
   'unavailable', // a dependency (store, bus) is down, or the server is shutting down: retry
   'internal', // a bug on the server; the request may be retried
+  'session_expired', // an HTTP transport session (SSE, HTTP streaming, long-poll) is gone: open a new one and resume by seq
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

@@ -64,7 +64,7 @@ describe('server frames', () => {
 
 describe('codes', () => {
   it('has the documented error codes', () => {
-    expect(ERROR_CODES).toEqual(['unauthorized', 'forbidden', 'bad_request', 'not_found', 'conflict', 'rate_limited', 'busy', 'too_large', 'unavailable', 'internal']);
+    expect(ERROR_CODES).toEqual(['unauthorized', 'forbidden', 'bad_request', 'not_found', 'conflict', 'rate_limited', 'busy', 'too_large', 'unavailable', 'internal', 'session_expired']);
   });
 
   it('splits close codes into reconnect and give-up ranges', () => {

@@ -63,7 +63,7 @@ async function start(args: string[]): Promise<number> {
   const { config } = parseConfig(args);
   const logger = createLogger(config.logLevel, config.otel === 'on');
   const node = await startNode(config, logger);
-  logger.info({ port: node.port, host: config.host, role: config.role, store: config.databaseUrl ? 'postgres' : 'pglite', bus: config.redisUrl ? 'redis' : 'memory', version: SERVER_VERSION }, 'listening');
+  logger.info({ port: node.port, node: node.nodeId, host: config.host, role: config.role, store: config.databaseUrl ? 'postgres' : 'pglite', bus: config.redisUrl ? 'redis' : 'memory', version: SERVER_VERSION }, 'listening');
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -36,6 +37,7 @@ import { registerOperationalRoutes, type WebSignIn } from '../http/routes.js';
 import { createApi } from '../http/api/index.js';
 import type { TokenMinter } from '../http/api/users.js';
 import { registerWidgetRoutes } from '../http/widget.js';
+import { registerRealtimeRoutes } from '../http/realtime.js';
 import { WidgetKeys, WidgetTokens } from '../widget/index.js';
 import { httpListener, registerApiDocs } from '../http/server.js';
 import { ApiKeys } from '../auth/api-keys.js';
@@ -77,6 +79,8 @@ const REACTION_RETRY_MAX_MS = 60_000;
 
 /** A running Parley node. */
 export interface ParleyNode {
+  /** This process's node id: the prefix of the HTTP transport sessions it holds, and its topic on the bus. */
+  readonly nodeId: string;
   readonly port: number;
   readonly server: Server;
   /** Graceful stop: drain the gateway, close the HTTP server, the bus and the store. */
@@ -386,6 +390,11 @@ function webSignIn(config: Config, developmentTokens: boolean): WebSignIn {
   return { mode: developmentTokens ? 'development' : 'none' };
 }
 
+/** A node id, new for every process: a restarted node holds none of the sessions of its previous run. */
+function newNodeId(): string {
+  return randomBytes(6).toString('base64url');
+}
+
 /** The address a local client reaches a server on that listens on `host`. */
 function localHost(host: string): string {
   if (host === '0.0.0.0' || host === '::') return '127.0.0.1';
@@ -522,17 +531,24 @@ async function startServices(config: Config, logger: Logger, tracing: TracingPip
     ...(devSecret && servesClients ? { issueDevToken: (claims: { tenant: string; userId: string; roles: Role[]; name?: string }) => signDevelopmentToken(devSecret, { ...claims, ttlSeconds: 3600 }) } : {}),
   });
   const server = createServer(httpListener(api));
-  if (servesClients) {
-    gateway.listen(server, {
-      maxFrameBytes: config.maxFrameBytes,
-      allowedOrigins: config.allowedOrigins,
-      maxConnectionsPerIp: config.maxConnectionsPerIp,
-      pingIntervalMs: config.pingIntervalMs,
-      pingTimeoutMs: config.pingTimeoutMs,
-      deflateThresholdBytes: config.wsDeflate,
-    });
-  }
+  const nodeId = newNodeId();
   try {
+    if (servesClients) {
+      const realtime = await gateway.listen(server, {
+        nodeId,
+        maxFrameBytes: config.maxFrameBytes,
+        allowedOrigins: config.allowedOrigins,
+        maxConnectionsPerIp: config.maxConnectionsPerIp,
+        pingIntervalMs: config.pingIntervalMs,
+        pingTimeoutMs: config.pingTimeoutMs,
+        deflateThresholdBytes: config.wsDeflate,
+        sessionTimeoutMs: config.rtSessionTimeoutMs,
+        pollTimeoutMs: config.rtPollTimeoutMs,
+        forwardTimeoutMs: config.rtForwardTimeoutMs,
+      });
+      // Before the first request: the route table is fixed once it has routed one.
+      registerRealtimeRoutes(api, realtime, { maxBodyBytes: config.apiMaxBodyBytes });
+    }
     await reactions.start();
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -552,6 +568,7 @@ async function startServices(config: Config, logger: Logger, tracing: TracingPip
   const agentsSeen = servesClients ? reportConnectedAgents(gateway, store, config.presenceGraceMs, logger) : null;
   const port = (server.address() as AddressInfo).port;
   return {
+    nodeId,
     port,
     server,
     stop: async () => {

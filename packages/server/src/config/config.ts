@@ -82,17 +82,20 @@ export const SETTINGS = {
   oidcTenant: { env: 'PARLEY_OIDC_TENANT', flag: undefined, schema: identifierSchema.optional(), default: undefined, help: 'the tenant of every user of PARLEY_OIDC_ISSUER (set it or PARLEY_OIDC_TENANT_CLAIM)' },
   oidcTenantClaim: { env: 'PARLEY_OIDC_TENANT_CLAIM', flag: undefined, schema: optionalText, default: undefined, help: "ID token claim holding the user's tenant, e.g. tid for Entra ID or org_id for Auth0 organizations (set it or PARLEY_OIDC_TENANT)" },
   connectTimeoutMs: { env: 'PARLEY_CONNECT_TIMEOUT_MS', flag: undefined, schema: integer(100, 600_000), default: '10000', help: 'a connection without a valid `connect` by then is closed (4004)' },
-  allowedOrigins: { env: 'PARLEY_ALLOWED_ORIGINS', flag: undefined, schema: list.optional(), default: undefined, help: 'exact browser origins allowed to open WebSockets, comma-separated; unset allows only same-host origins' },
+  allowedOrigins: { env: 'PARLEY_ALLOWED_ORIGINS', flag: undefined, schema: list.optional(), default: undefined, help: 'exact browser origins allowed to use the WebSocket and the HTTP transports (SSE, HTTP streaming, long-poll; CORS preflights are answered for them), comma-separated; unset allows only same-host origins' },
   maxFrameBytes: { env: 'PARLEY_MAX_FRAME_BYTES', flag: undefined, schema: integer(1024, 16 * 1024 * 1024), default: String(128 * 1024), help: 'largest accepted client frame; larger ones get `too_large` (beyond 4x the connection is closed with 1009)' },
   wsDeflate: { env: 'PARLEY_WS_DEFLATE', flag: undefined, schema: deflate, default: 'off', help: 'WebSocket permessage-deflate: off, on (messages of 1024 bytes or more), or the smallest message in bytes to compress. Costs CPU per message and per connection and about 250 KB of zlib memory per connection (see docs/protocol.md)' },
-  pingIntervalMs: { env: 'PARLEY_PING_INTERVAL_MS', flag: undefined, schema: integer(100, 600_000), default: '25000', help: 'WebSocket ping interval' },
+  pingIntervalMs: { env: 'PARLEY_PING_INTERVAL_MS', flag: undefined, schema: integer(100, 600_000), default: '25000', help: 'WebSocket ping interval, and the interval of the pings on SSE and HTTP streams' },
   pingTimeoutMs: { env: 'PARLEY_PING_TIMEOUT_MS', flag: undefined, schema: integer(100, 600_000), default: '20000', help: 'a connection silent this long after a ping is closed (4002)' },
   ratePerSecond: { env: 'PARLEY_RATE_PER_SECOND', flag: undefined, schema: z.coerce.number().positive(), default: '20', help: 'frames per second per connection (token bucket refill)' },
   rateBurst: { env: 'PARLEY_RATE_BURST', flag: undefined, schema: integer(1), default: '60', help: 'token bucket size per connection' },
   userSendRatePerSecond: { env: 'PARLEY_USER_SEND_RATE_PER_SECOND', flag: undefined, schema: z.coerce.number().positive(), default: '50', help: 'messages per second one user may send, over all their connections (and every node, with Redis)' },
   userSendBurst: { env: 'PARLEY_USER_SEND_BURST', flag: undefined, schema: integer(1), default: '200', help: 'messages one user may send at once before PARLEY_USER_SEND_RATE_PER_SECOND applies' },
   maxConnectionsPerUser: { env: 'PARLEY_MAX_CONNECTIONS_PER_USER', flag: undefined, schema: integer(1), default: '20', help: 'open connections per user per node; more are closed (4005)' },
-  maxConnectionsPerIp: { env: 'PARLEY_MAX_CONNECTIONS_PER_IP', flag: undefined, schema: integer(1), default: '1000', help: 'open connections per client IP per node; more are refused with HTTP 429' },
+  maxConnectionsPerIp: { env: 'PARLEY_MAX_CONNECTIONS_PER_IP', flag: undefined, schema: integer(1), default: '1000', help: 'open connections per client IP per node (WebSockets and HTTP transport sessions together); more are refused with HTTP 429' },
+  rtSessionTimeoutMs: { env: 'PARLEY_RT_SESSION_TIMEOUT_MS', flag: undefined, schema: integer(1000, 3_600_000), default: '30000', help: 'an SSE, HTTP streaming or long-poll session with no stream or poll attached for this long ends (as a WebSocket that died); its client opens a new one and resumes by seq' },
+  rtPollTimeoutMs: { env: 'PARLEY_RT_POLL_TIMEOUT_MS', flag: undefined, schema: integer(100, 600_000), default: '25000', help: 'a long-poll with nothing to deliver answers empty after this long (keep it below proxy read timeouts and PARLEY_RT_SESSION_TIMEOUT_MS)' },
+  rtForwardTimeoutMs: { env: 'PARLEY_RT_FORWARD_TIMEOUT_MS', flag: undefined, schema: integer(100, 60_000), default: '3000', help: 'how long a node waits for the node holding an HTTP transport session to answer a forwarded send, poll or stream; no answer: 410 session_expired (that node is gone)' },
   maxBufferedBytes: { env: 'PARLEY_MAX_BUFFERED_BYTES', flag: undefined, schema: integer(1024), default: String(1024 * 1024), help: 'outbound bytes a connection may have queued; beyond it is closed as a slow consumer (4001)' },
   largeRoomMembers: { env: 'PARLEY_LARGE_ROOM_MEMBERS', flag: undefined, schema: integer(1, 1_000_000), default: '100', help: 'conversations with more members are large rooms: read markers move without receipt.read events, typing and presence are not broadcast, and views carry memberCount instead of the member list (page it with members.list)' },
   apiMaxBodyBytes: { env: 'PARLEY_API_MAX_BODY_BYTES', flag: undefined, schema: integer(1024, 64 * 1024 * 1024), default: String(1024 * 1024), help: 'largest request body of the server API (/v1/api); larger ones get 413 too_large' },
@@ -178,6 +181,10 @@ export function loadConfig(env: Record<string, string | undefined>, flags: Recor
   const oidc = oidcProblems(result);
   if (oidc.length > 0) throw new ConfigError(oidc);
   if (result.pingTimeoutMs < 100) throw new ConfigError(['PARLEY_PING_TIMEOUT_MS must be at least 100']);
+  // Between two polls a session has no reader: a poll must come back before the session times out.
+  if (result.rtPollTimeoutMs >= result.rtSessionTimeoutMs) {
+    throw new ConfigError([`PARLEY_RT_POLL_TIMEOUT_MS=${result.rtPollTimeoutMs} must be less than PARLEY_RT_SESSION_TIMEOUT_MS (${result.rtSessionTimeoutMs})`]);
+  }
   // A lost connection's entry is refreshed no more; it must outlive the grace, however late its last refresh was.
   if (result.presenceGraceMs > (result.presenceTtlSeconds * 1000 * 2) / 3) {
     throw new ConfigError([`PARLEY_PRESENCE_GRACE_MS=${result.presenceGraceMs} must be at most two thirds of PARLEY_PRESENCE_TTL_S (${(result.presenceTtlSeconds * 2000) / 3} ms)`]);

@@ -19,3 +19,4 @@ export type * from './support-store.js';
 export type * from './support-desk.js';
 export type * from './widget-store.js';
 export type * from './widget-admin.js';
+export type * from './realtime-http.js';

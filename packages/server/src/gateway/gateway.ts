@@ -2,14 +2,23 @@ import { isStaff } from '../auth/authorization.js';
 import type { Server } from 'node:http';
 import { CLOSE_CODES } from '@parley/protocol';
 import type { ControlMessage } from '../core/ports.js';
+import { jsonCodec, type Codec } from '@parley/protocol';
+import type { RealtimeHttp } from '../core/ports.js';
+import { ConnectionAdmission, type AdmissionOptions } from './admission.js';
+import type { ClientConnection } from './connection.js';
+import { HttpTransport, type HttpTransportOptions } from './http-transport.js';
 import { newSessionId, Session, type SessionOwner } from './session.js';
 import type { GatewayServices } from './services.js';
 import { WebSocketTransport, type WebSocketTransportOptions } from './websocket.js';
+
+/** How the gateway serves clients: every transport's settings. */
+export type GatewayListenOptions = WebSocketTransportOptions & Omit<AdmissionOptions, 'isDraining'> & Omit<HttpTransportOptions, 'pingIntervalMs' | 'pingTimeoutMs'>;
 
 /** The gateway: transports below, sessions above, and the shutdown sequence. */
 export class Gateway implements SessionOwner {
   private readonly sessions = new Set<Session>();
   private transport: WebSocketTransport | null = null;
+  private http: HttpTransport | null = null;
   private draining = false;
   /** One timer for every connection's presence heartbeat, rather than one per connection (idle memory). */
   private presenceRefresh: ReturnType<typeof setInterval> | null = null;
@@ -35,24 +44,31 @@ export class Gateway implements SessionOwner {
     }
   }
 
-  /** Serves WebSocket clients on `server`. */
-  listen(server: Server, options: Omit<WebSocketTransportOptions, 'isDraining'>): void {
-    this.transport = new WebSocketTransport(
-      server,
-      { ...options, isDraining: () => this.draining },
-      (connection, codec) => {
-        // The session is the connection's handler itself: no closures per connection (idle memory).
-        const session = new Session(connection, this.services, codec, this);
-        this.sessions.add(session);
-        this.services.metrics.connectionsOpen.inc({ transport: connection.transport });
-        return session;
-      },
-      newSessionId,
+  /**
+   * Serves WebSocket clients on `server`, and returns the HTTP transports (SSE, HTTP streaming, long-poll)
+   * for the HTTP routes. Every transport's sessions are this gateway's alike (shutdown, staff presence).
+   */
+  async listen(server: Server, options: GatewayListenOptions): Promise<RealtimeHttp> {
+    const { allowedOrigins, maxConnectionsPerIp } = options;
+    const admission = new ConnectionAdmission({ allowedOrigins, maxConnectionsPerIp, isDraining: () => this.draining });
+    this.transport = new WebSocketTransport(server, options, admission, (connection, codec) => this.accept(connection, codec), newSessionId);
+    this.http = new HttpTransport(this.services.bus, options, admission, (connection) => this.accept(connection, jsonCodec), (error) =>
+      this.services.logger.warn({ err: error }, 'HTTP transport: a forwarded request failed'),
     );
+    await this.http.start();
     this.presenceRefresh = setInterval(() => {
       for (const session of this.sessions) session.refreshPresence();
     }, this.services.limits.presenceRefreshMs);
     this.presenceRefresh.unref();
+    return this.http;
+  }
+
+  /** A transport's new connection: its session is the connection's handler (no closures per connection: idle memory). */
+  private accept(connection: ClientConnection, codec: Codec): Session {
+    const session = new Session(connection, this.services, codec, this);
+    this.sessions.add(session);
+    this.services.metrics.connectionsOpen.inc({ transport: connection.transport });
+    return session;
   }
 
   ended(session: Session): void {
@@ -92,6 +108,7 @@ export class Gateway implements SessionOwner {
     await withTimeout(waitUntil(() => this.sessions.size === 0), 2000);
     await this.services.departures.flush();
     this.transport?.close();
+    this.http?.close();
     if (this.presenceRefresh) clearInterval(this.presenceRefresh);
   }
 }

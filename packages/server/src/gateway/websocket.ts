@@ -3,22 +3,18 @@ import type { Duplex } from 'node:stream';
 import { CLOSE_CODES, jsonCodec, type Codec, type ErrorCode, type ServerFrame } from '@parley/protocol';
 import { msgpackCodec } from '@parley/protocol/msgpack';
 import { Sender, WebSocket, WebSocketServer, type PerMessageDeflateOptions, type RawData } from 'ws';
-import { CountMap } from '../core/count-map.js';
+import type { ParleyError } from '../core/errors.js';
+import type { ConnectionAdmission } from './admission.js';
 import type { ClientConnection, ConnectionHandler } from './connection.js';
 
 export const WEBSOCKET_PATH = '/v1/ws';
 
 export interface WebSocketTransportOptions {
   maxFrameBytes: number;
-  /** Exact origins allowed; undefined allows only origins on the request's own host. */
-  allowedOrigins: string[] | undefined;
-  maxConnectionsPerIp: number;
   pingIntervalMs: number;
   pingTimeoutMs: number;
   /** permessage-deflate: null leaves it off; a number turns it on for messages of at least that many bytes. */
   deflateThresholdBytes: number | null;
-  /** Whether new connections are refused (shutdown). */
-  isDraining: () => boolean;
 }
 
 const MAX_CLOSE_REASON_BYTES = 123;
@@ -153,12 +149,13 @@ function framedOnce(codec: Codec, shared: object, frame: ServerFrame): Buffer {
 export class WebSocketTransport {
   private readonly server: WebSocketServer;
   private readonly connections = new Set<WebSocketConnection>();
-  private readonly perIp = new CountMap<string>();
   private readonly heartbeat: ReturnType<typeof setInterval>;
 
   constructor(
     httpServer: Server,
     private readonly options: WebSocketTransportOptions,
+    /** Origin allowlist, per-IP limit and draining, shared with the HTTP transports. */
+    private readonly admission: ConnectionAdmission,
     private readonly accept: (connection: ClientConnection, codec: Codec) => ConnectionHandler,
     private readonly newId: () => string,
   ) {
@@ -200,33 +197,20 @@ export class WebSocketTransport {
 
   private refusal(request: IncomingMessage): { status: number; message: string } | null {
     if (pathOf(request.url) !== WEBSOCKET_PATH) return { status: 404, message: 'not found' };
-    if (this.options.isDraining()) return { status: 503, message: 'server is shutting down' };
-    if (!this.originAllowed(request)) return { status: 403, message: 'origin not allowed' };
     const offered = request.headers['sec-websocket-protocol'];
     if (offered && !offered.split(',').some((name) => CODECS.has(name.trim()))) {
       return { status: 400, message: `unsupported subprotocol; use one of ${[...CODECS.keys()].join(', ')}` };
     }
-    const address = request.socket.remoteAddress ?? 'unknown';
-    if (this.perIp.get(address) >= this.options.maxConnectionsPerIp) return { status: 429, message: 'too many connections from this address' };
-    return null;
-  }
-
-  private originAllowed(request: IncomingMessage): boolean {
-    const origin = request.headers.origin;
-    if (origin === undefined) return true; // not a browser: browsers always send Origin on WebSocket upgrades
-    if (this.options.allowedOrigins) return this.options.allowedOrigins.includes(origin);
-    try {
-      return new URL(origin).host === request.headers.host;
-    } catch {
-      return false;
-    }
+    // Browsers always send Origin on WebSocket upgrades; a client without one is not a browser.
+    const refused = this.admission.refusal({ origin: request.headers.origin, host: request.headers.host, remoteAddress: request.socket.remoteAddress ?? 'unknown' });
+    return refused ? { status: STATUS_OF_REFUSAL[refused.code] ?? 400, message: refused.message } : null;
   }
 
   private open(socket: WebSocket, address: string): void {
     const codec = CODECS.get(socket.protocol) ?? jsonCodec;
     const connection = new WebSocketConnection(this.newId(), address, socket, codec);
     this.connections.add(connection);
-    this.perIp.increment(address);
+    this.admission.opened(address);
     connection.handler = this.accept(connection, codec);
     connection.owner = this;
     // Shared listeners that find their connection on the socket: closures per connection cost idle memory.
@@ -240,7 +224,7 @@ export class WebSocketTransport {
   /** A connection's socket closed: forget it. */
   closed(connection: WebSocketConnection): void {
     this.connections.delete(connection);
-    this.perIp.decrement(connection.remoteAddress);
+    this.admission.closed(connection.remoteAddress);
   }
 
   private checkHeartbeats(): void {
@@ -302,6 +286,7 @@ function toBytes(data: RawData): Uint8Array {
 }
 
 const STATUS_CODES: Record<number, ErrorCode> = { 400: 'bad_request', 403: 'forbidden', 404: 'not_found', 429: 'rate_limited', 503: 'unavailable' };
+const STATUS_OF_REFUSAL: Partial<Record<ParleyError['code'], number>> = { forbidden: 403, rate_limited: 429, unavailable: 503 };
 
 function rejectUpgrade(socket: Duplex, status: number, message: string): void {
   const body = JSON.stringify({ error: { code: STATUS_CODES[status] ?? 'bad_request', message } });

@@ -16,6 +16,7 @@ export const STATUS_OF: Record<ErrorCode, ContentfulStatusCode> = {
   too_large: 413,
   unavailable: 503,
   internal: 500,
+  session_expired: 410,
 };
 
 /** Any error thrown by a route as a ParleyError (hono's own exceptions keep their meaning). */
