@@ -115,6 +115,57 @@ describe.each(TRANSPORTS)('client SDK end to end over %s', (transport: Transport
   });
 });
 
+/** A `ws` WebSocket class that a test can block: while `blocked`, sockets fail as behind a firewall (error, close 1006). */
+function switchableWebSocket() {
+  const control = { blocked: true, attempts: 0 };
+  class Switchable extends WebSocket {
+    constructor(url: string, protocols?: string | string[]) {
+      control.attempts++;
+      // A port nothing listens on stands in for a network that drops the upgrade.
+      super(control.blocked ? 'ws://127.0.0.1:1/v1/ws' : url, protocols);
+    }
+  }
+  return { control, WebSocket: Switchable };
+}
+
+describe('transport fallback against a real server', () => {
+  it('falls back to SSE while WebSockets are blocked, then moves back to a WebSocket with nothing lost or doubled', async () => {
+    const { control, WebSocket: Switchable } = switchableWebSocket();
+    const alice = new ParleyClient({ url: server.wsUrl, token: () => token('alice'), WebSocket: Switchable as never, reconnect: { initialDelayMs: 50, maxDelayMs: 500 }, probeIntervalMs: 200 });
+    const bob = new ParleyClient({ url: server.wsUrl, token: () => token('bob'), WebSocket: WebSocket as never, transports: ['websocket'] });
+    const transports: string[] = [];
+    alice.on('transport', (transport) => transports.push(transport));
+    alice.on('error', () => undefined);
+    try {
+      await Promise.all([alice.connect(), bob.connect()]);
+      expect(alice.transport).toBe('sse');
+      const { conversation } = await bob.open({ members: ['alice'] });
+      const received: ConversationEvent[] = [];
+      const subscription = alice.subscribe(conversation.id, { since: 0 });
+      subscription.on('event', (event) => received.push(event));
+      await subscription.ready;
+      await alice.send(conversation.id, 'alice over sse');
+      await bob.send(conversation.id, 'bob 1');
+
+      control.blocked = false;
+      const sending = [alice.send(conversation.id, 'alice around the switch'), bob.send(conversation.id, 'bob 2')];
+      await eventually(() => expect(alice.transport).toBe('websocket'));
+      await Promise.all(sending);
+      await bob.send(conversation.id, 'bob 3');
+
+      const expected = ['alice over sse', 'bob 1', 'alice around the switch', 'bob 2', 'bob 3'];
+      await eventually(() => expect(texts(received)).toHaveLength(expected.length));
+      expect([...texts(received)].sort()).toEqual([...expected].sort());
+      expect(received.map((event) => event.seq)).toEqual(received.map((_, index) => index + 1));
+      expect(transports).toEqual(['sse', 'websocket']);
+      expect(control.attempts).toBeGreaterThanOrEqual(2);
+    } finally {
+      alice.close();
+      bob.close();
+    }
+  });
+});
+
 /** A kill -9 of the node under clients on every transport at once (one server restart for all three). */
 describe('client SDK across a crash of the server', () => {
   const clients: ParleyClient[] = [];
