@@ -1,9 +1,7 @@
 import { isStaff } from '../auth/authorization.js';
 import type { Server } from 'node:http';
-import { CLOSE_CODES } from '@parley/protocol';
-import type { ControlMessage } from '../core/ports.js';
-import { jsonCodec, type Codec } from '@parley/protocol';
-import type { RealtimeHttp } from '../core/ports.js';
+import { CLOSE_CODES, jsonCodec, type Codec } from '@parley/protocol';
+import type { ControlMessage, RealtimeHttp } from '../core/ports.js';
 import { ConnectionAdmission, type AdmissionOptions } from './admission.js';
 import type { ClientConnection } from './connection.js';
 import { HttpTransport, type HttpTransportOptions } from './http-transport.js';
