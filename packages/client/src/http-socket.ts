@@ -31,6 +31,10 @@ export const ABNORMAL_CLOSE = 1006;
 const SEND_ATTEMPTS = 3;
 const RETRY_DELAY_MS = 250;
 const DEFAULT_ACK_INTERVAL_MS = 1000;
+/** Received text after which a stream acknowledges at once (the server's replay pauses at 1/4 of its 1 MiB bound). */
+const EAGER_ACK_CHARS = 64 * 1024;
+/** The largest POST body the client builds (the server's default limit is 1 MiB). */
+const MAX_BATCH_BYTES = 512 * 1024;
 
 /**
  * A WebSocket made of HTTP requests, the base of the SSE and long-poll transports: frames go out in POSTs to
@@ -53,9 +57,14 @@ export abstract class HttpSocket implements WebSocketLike {
   protected position = 0;
   protected readonly abort = new AbortController();
   private outgoing: string[] = [];
+  /** The last batch number the server accepted. */
   private batches = 0;
+  /** Most frames in one batch; halved when the server refuses a body as too large. */
+  private batchLimit = Number.POSITIVE_INFINITY;
   private sending = false;
   private acknowledged = 0;
+  /** Characters received since the last ack went out. */
+  private unacknowledgedChars = 0;
   private ackTimer: ReturnType<typeof setInterval> | undefined;
 
   constructor(protected readonly options: HttpSocketOptions) {
@@ -102,7 +111,11 @@ export abstract class HttpSocket implements WebSocketLike {
   protected deliver(position: number, frame: string): void {
     if (this.readyState !== OPEN || position <= this.position) return;
     this.position = position;
+    this.unacknowledgedChars += frame.length;
     this.onmessage?.({ data: frame });
+    // Much received and not acknowledged: ack now rather than at the next tick of the timer, as the server
+    // holds back a replay until the client acknowledges (a WebSocket's buffer drains by itself).
+    if (this.ackTimer !== undefined && this.unacknowledgedChars >= EAGER_ACK_CHARS && !this.sending) void this.flush();
   }
 
   /** The headers that name this session and what it received. */
@@ -134,27 +147,43 @@ export abstract class HttpSocket implements WebSocketLike {
     setTimeout(() => this.onclose?.({ code, reason }), 0);
   }
 
-  /** Sends the waiting frames (and the ack) in one POST, one POST at a time so that `n` follows the order of sends. */
+  /** Sends waiting frames (and the ack) in one POST, one POST at a time so that `n` follows the order of sends. */
   private async flush(): Promise<void> {
     if (this.sending || this.readyState !== OPEN) return;
-    const frames = this.outgoing;
+    const frames = this.takeBatch();
     const ack = this.position > this.acknowledged ? this.position : undefined;
     if (frames.length === 0 && ack === undefined) return;
-    this.outgoing = [];
     this.sending = true;
-    // The frames are JSON text already: joined, not parsed and encoded again.
-    const parts = [...(frames.length > 0 ? [`"n":${++this.batches}`, `"frames":[${frames.join(',')}]`] : []), ...(ack !== undefined ? [`"ack":${ack}`] : [])];
+    this.unacknowledgedChars = 0;
     try {
-      if (!(await this.post(`{${parts.join(',')}}`))) return;
-      if (ack !== undefined) this.acknowledged = Math.max(this.acknowledged, ack);
+      if (!(await this.post(frames, ack))) return;
     } finally {
       this.sending = false;
     }
-    if (this.outgoing.length > 0) void this.flush();
+    if (this.outgoing.length > 0 || this.unacknowledgedChars >= EAGER_ACK_CHARS) void this.flush();
   }
 
-  /** POSTs one body, again after a network failure or 429 (the server ignores an `n` it applied); false when it closed the socket. */
-  private async post(body: string): Promise<boolean> {
+  /** The next batch: the waiting frames up to MAX_BATCH_BYTES (at least one), and at most `batchLimit` of them. */
+  private takeBatch(): string[] {
+    let bytes = 0;
+    let count = 0;
+    while (count < this.outgoing.length && count < this.batchLimit) {
+      bytes += utf8Length(this.outgoing[count]!);
+      if (count > 0 && bytes > MAX_BATCH_BYTES) break;
+      count++;
+    }
+    return this.outgoing.splice(0, count);
+  }
+
+  /**
+   * POSTs one batch, again after a network failure or 429 with the same `n` (the server ignores an `n` it
+   * applied); false when the socket closed.
+   */
+  private async post(frames: string[], ack: number | undefined): Promise<boolean> {
+    const n = this.batches + 1;
+    // The frames are JSON text already: joined, not parsed and encoded again.
+    const parts = [...(frames.length > 0 ? [`"n":${n}`, `"frames":[${frames.join(',')}]`] : []), ...(ack !== undefined ? [`"ack":${ack}`] : [])];
+    const body = `{${parts.join(',')}}`;
     for (let attempt = 1; ; attempt++) {
       let response: Response;
       try {
@@ -173,7 +202,13 @@ export abstract class HttpSocket implements WebSocketLike {
       }
       if (response.ok) {
         await response.body?.cancel();
+        if (frames.length > 0) this.batches = n;
+        if (ack !== undefined) this.acknowledged = Math.max(this.acknowledged, ack);
         return !this.closed;
+      }
+      if (response.status === 413 && frames.length > 0) {
+        await response.body?.cancel();
+        return this.tooLarge(frames);
       }
       if (response.status === 429 && attempt < SEND_ATTEMPTS) {
         const error = await errorBody(response);
@@ -183,6 +218,21 @@ export abstract class HttpSocket implements WebSocketLike {
       await this.failResponse(response, 'sending');
       return false;
     }
+  }
+
+  /**
+   * The server refused a body as too large; it did not use the batch's `n`. Several frames go again in smaller
+   * batches; a single frame gets the `too_large` error reply a WebSocket would have got for it.
+   */
+  private tooLarge(frames: string[]): boolean {
+    if (frames.length > 1) {
+      this.batchLimit = Math.ceil(frames.length / 2);
+      this.outgoing.unshift(...frames);
+      return !this.closed;
+    }
+    const id = requestId(frames[0]!);
+    if (id !== undefined) this.onmessage?.({ data: JSON.stringify({ id, error: { code: 'too_large', message: 'the frame is larger than the server accepts in a request body' } }) });
+    return !this.closed;
   }
 
   private failed(reason: string): false {
@@ -241,6 +291,22 @@ export function parseOpening(value: unknown): SessionOpening {
 export function parseClose(value: unknown): { code: number; reason: string } {
   const close = value as { code?: unknown; reason?: unknown } | null;
   return { code: typeof close?.code === 'number' ? close.code : ABNORMAL_CLOSE, reason: typeof close?.reason === 'string' ? close.reason : '' };
+}
+
+/** The id of a request frame (JSON text), if it has a readable one. */
+function requestId(frame: string): number | string | undefined {
+  try {
+    const id = (JSON.parse(frame) as { id?: unknown }).id;
+    return typeof id === 'number' || typeof id === 'string' ? id : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const encoder = new TextEncoder();
+
+function utf8Length(text: string): number {
+  return encoder.encode(text).length;
 }
 
 function message(error: unknown): string {

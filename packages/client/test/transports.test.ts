@@ -182,6 +182,23 @@ describe('HTTP sessions', () => {
     });
   }
 
+  it('sse: a batch refused as too large goes again in smaller ones, in order and once; a frame too large alone fails its request', async () => {
+    server.http.maxBodyBytes = 2_000;
+    const client = createClient(server, { transports: ['sse'] });
+    await client.connect();
+
+    const texts = Array.from({ length: 20 }, (_, index) => `${index} ${'x'.repeat(300)}`);
+    const acks = await Promise.all(texts.map((text) => client.send('c1', text)));
+    const tooLarge = await client.send('c1', 'y'.repeat(3_000)).catch((error: unknown) => error);
+
+    expect(acks.map((ack) => ack.seq)).toEqual(texts.map((_, index) => index + 1));
+    expect(server.log('c1').map((event) => (event.data as { content: { text: string } }).content.text)).toEqual(texts);
+    expect(tooLarge).toMatchObject({ code: 'too_large' });
+    expect(client.state).toBe('connected');
+    const numbers = server.http.sendBodies.flatMap((body) => (body.n === undefined ? [] : [body.n]));
+    expect(numbers).toEqual(numbers.map((_, index) => index + 1));
+  });
+
   it('sse: acknowledges the positions it received, alone when there is nothing to send', async () => {
     const client = createClient(server, { transports: ['sse'] });
     await client.connect();

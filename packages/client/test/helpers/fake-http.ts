@@ -104,6 +104,8 @@ export class FakeHttpTransports {
   /** How long a poll waits for frames. */
   pollTimeoutMs = 1000;
   pingIntervalMs = 10_000;
+  /** Bodies of /v1/rt/send over this many bytes are refused whole (413), their batch number unused. */
+  maxBodyBytes = 1024 * 1024;
   /** Transports of the sessions opened, in order. */
   readonly opened: string[] = [];
 
@@ -179,6 +181,7 @@ export class FakeHttpTransports {
     for await (const chunk of request) text += String(chunk);
     const session = this.sessions.get(id);
     if (!session) return fail(response, 410, 'session_expired', 'no such session');
+    if (Buffer.byteLength(text) > this.maxBodyBytes) return fail(response, 413, 'too_large', `bodies are limited to ${this.maxBodyBytes} bytes`);
     const body = JSON.parse(text) as SendBody;
     this.sendBodies.push({ ...body, session: id });
     if (body.ack !== undefined) session.acknowledge(body.ack);
