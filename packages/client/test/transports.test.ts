@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ConversationEvent, TransportName } from '../src/index.js';
 import { SseParser } from '../src/sse-parser.js';
 import { realtimeEndpoints } from '../src/transports.js';
+import { StreamSocket } from '../src/stream-socket.js';
 import { FakeServer } from './helpers/fake-server.js';
 import { closeClients, createClient, record, waitFor } from './helpers/util.js';
 
@@ -210,6 +211,26 @@ describe('HTTP sessions', () => {
     await waitFor(() => server.http.sendBodies.some((body) => body.n === undefined && (body.ack ?? 0) >= 3), 'an ack-only POST');
     const session = [...server.http.sessions.values()][0];
     expect(session?.kept).toEqual([]);
+  });
+});
+
+describe('StreamSocket', () => {
+  it('acknowledges at once when 64 KiB arrived, without waiting for its ack timer', async () => {
+    const socket = new StreamSocket({ endpoints: realtimeEndpoints(server.url), fetch, ackIntervalMs: 3_600_000 });
+    const received: string[] = [];
+    socket.onmessage = (event) => received.push(event.data);
+    await waitFor(() => socket.readyState === 1, 'the stream to open');
+    const session = [...server.http.sessions.values()][0]!;
+
+    for (let index = 0; index < 100; index++) session.send(JSON.stringify({ index, text: 'y'.repeat(1000) }));
+    await waitFor(() => server.http.sendBodies.some((body) => body.ack !== undefined), 'an ack');
+    await waitFor(() => received.length === 100, 'every frame');
+    socket.close();
+
+    const firstAck = server.http.sendBodies.find((body) => body.ack !== undefined)!;
+    // About 64 frames of 1 KiB make 64 KiB: acknowledged then, not after all 100 (nor never, with an hour-long timer).
+    expect(firstAck.ack).toBeGreaterThanOrEqual(60);
+    expect(firstAck.n).toBeUndefined();
   });
 });
 
