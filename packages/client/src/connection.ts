@@ -35,9 +35,6 @@ export interface ConnectionHandlers {
 /** A push frame that carries an event or a signal. */
 export type EventOrSignalFrame = Exclude<PushFrame, { push: 'disconnect' }>;
 
-/** How often `idle` looks at the requests in flight. */
-const IDLE_CHECK_MS = 50;
-
 type DisconnectNotice = Extract<PushFrame, { push: 'disconnect' }>;
 
 interface PendingRequest {
@@ -60,6 +57,8 @@ export class Connection {
   private lastFrameAt = Date.now();
   private heartbeat: ReturnType<typeof setInterval> | undefined;
   private rejectOpened: (error: ParleyClientError) => void = () => {};
+  /** Callers of `idle`, told when the last pending request settles or the connection ends. */
+  private readonly idleWaiters = new Set<() => void>();
   private done = false;
 
   constructor(
@@ -87,6 +86,7 @@ export class Connection {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(id);
+        if (this.pending.size === 0) this.notifyIdle();
         reject(new ParleyClientError('timeout', `no reply to ${op} within ${timeoutMs} ms`));
       }, timeoutMs);
       this.pending.set(id, { op, resolve: resolve as (result: unknown) => void, reject, timer });
@@ -99,9 +99,19 @@ export class Connection {
   }
 
   /** Resolves once no request waits for a reply, or after `timeoutMs`, or when the connection ends. */
-  async idle(timeoutMs: number): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (this.pending.size > 0 && !this.done && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, IDLE_CHECK_MS));
+  idle(timeoutMs: number): Promise<void> {
+    if (this.pending.size === 0 || this.done) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(settle, timeoutMs);
+      const waiter = () => settle();
+      const idleWaiters = this.idleWaiters;
+      function settle(): void {
+        clearTimeout(timer);
+        idleWaiters.delete(waiter);
+        resolve();
+      }
+      idleWaiters.add(waiter);
+    });
   }
 
   /** Pings whenever nothing has arrived for `intervalMs`; a ping left unanswered for `timeoutMs` drops the connection. */
@@ -191,7 +201,12 @@ export class Connection {
     if (!pending) return undefined;
     this.pending.delete(id);
     clearTimeout(pending.timer);
+    if (this.pending.size === 0) this.notifyIdle();
     return pending;
+  }
+
+  private notifyIdle(): void {
+    for (const waiter of [...this.idleWaiters]) waiter();
   }
 
   private closed(code: number, reason: string): void {
@@ -214,6 +229,7 @@ export class Connection {
       clearTimeout(request.timer);
       request.reject(error);
     }
+    this.notifyIdle();
   }
 
   // Socket callbacks must never throw: a failure here would surface in the runtime's event loop.

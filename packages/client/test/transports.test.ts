@@ -122,6 +122,28 @@ describe('probe', () => {
     expect(server.requests('subscribe').at(-1)?.args.since).toBeGreaterThanOrEqual(1);
   });
 
+  it('waits for the requests in flight on the fallback before it moves, so that none fails for the move', async () => {
+    server.blockWebSockets = 'refuse';
+    const client = createClient(server, { probeIntervalMs: 100 });
+    await client.connect();
+    let held: (() => void) | undefined;
+    server.intercept = (request, connection) => {
+      if (request.op !== 'ping') return false;
+      held = () => connection.reply(request.id, { ts: Date.now() });
+      return true;
+    };
+    const ping = client.ping();
+    await waitFor(() => held !== undefined, 'the ping to reach the server');
+
+    server.blockWebSockets = undefined;
+    // The probe closes its socket as soon as it opened, just before the client starts to move.
+    await waitFor(() => server.connections.some((connection) => connection.closeCode === 1000), 'a probe that opened');
+    held!();
+
+    await expect(ping).resolves.toMatchObject({ ts: expect.any(Number) });
+    await waitFor(() => client.transport === 'websocket', 'the move to a WebSocket');
+  });
+
   it('does not probe when the WebSocket is in use', async () => {
     const client = createClient(server, { probeIntervalMs: 50 });
     await client.connect();
