@@ -456,7 +456,7 @@ export class ParleyClient {
     if (this.isClosed()) return;
     if (!connection) {
       this.order.reset();
-      return this.attemptFailed(disconnectedError(`no transport could reach ${this.options.url} (tried ${this.triedTransports()})`));
+      return this.attemptFailed(disconnectedError(`no transport could reach ${this.options.url} (tried ${this.order.transports.join(', ')})`));
     }
     try {
       const session = await connection.request('connect', { token, client: CLIENT_INFO }, this.options.requestTimeoutMs);
@@ -529,10 +529,6 @@ export class ParleyClient {
     if (transport === 'websocket') return this.options.webSocketTimeoutMs;
     if (transport === 'sse') return this.options.streamTimeoutMs;
     return this.options.requestTimeoutMs;
-  }
-
-  private triedTransports(): string {
-    return this.order.transports.join(', ');
   }
 
   private openSocket(transport: TransportName, codec: Codec): Connection {
@@ -754,14 +750,13 @@ export class ParleyClient {
 
 /** Whether the connection opened within `timeoutMs` (false when it closed first). */
 function openedWithin(connection: Connection, timeoutMs: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => resolve(false), timeoutMs);
-    connection.opened.then(
-      () => resolve(true),
-      () => resolve(false),
-    );
-    void connection.opened.finally(() => clearTimeout(timer)).catch(() => {});
-  });
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs)));
+  const opened = connection.opened.then(
+    () => true,
+    () => false,
+  );
+  return Promise.race([opened, timeout]).finally(() => clearTimeout(timer));
 }
 
 interface AvailableTransports {
@@ -778,28 +773,26 @@ interface AvailableTransports {
  */
 function availableTransports(given: ClientOptions, options: ResolvedOptions): AvailableTransports {
   const fetchFunction = given.fetch ?? (globalThis as { fetch?: FetchFunction }).fetch?.bind(globalThis);
-  let WebSocket: WebSocketConstructor | undefined;
-  let webSocketError: unknown;
-  try {
-    WebSocket = resolveWebSocket(given.WebSocket);
-  } catch (error) {
-    webSocketError = error;
-  }
-  let endpoints: RealtimeEndpoints | undefined;
-  let endpointError: unknown;
-  try {
-    endpoints = realtimeEndpoints(options.url);
-  } catch (error) {
-    endpointError = error;
-  }
+  const webSocket = attempt(() => resolveWebSocket(given.WebSocket));
+  const endpoints = attempt(() => realtimeEndpoints(options.url));
   // A list the application chose must work as chosen; the default list keeps what works here.
-  if (given.transports && options.transports.some((name) => name !== 'websocket') && endpointError) throw endpointError;
-  const transports = options.transports.filter((name) => (name === 'websocket' ? WebSocket !== undefined : fetchFunction !== undefined && endpoints !== undefined));
+  if (given.transports && options.transports.some((name) => name !== 'websocket') && endpoints.error) throw endpoints.error;
+  const transports = options.transports.filter((name) => (name === 'websocket' ? webSocket.value : fetchFunction && endpoints.value));
   if (transports.length === 0) {
-    if (webSocketError) throw webSocketError;
+    // The HTTP transports were refused for their URL above, so what is missing is a WebSocket class or fetch.
+    if (webSocket.error) throw webSocket.error;
     throw new ParleyClientError('bad_request', `none of the transports ${options.transports.join(', ')} can run here: ${TRANSPORT_NAMES.filter((name) => name !== 'websocket').join(' and ')} need fetch`);
   }
-  return { transports, WebSocket, fetch: fetchFunction, endpoints };
+  return { transports, WebSocket: webSocket.value, fetch: fetchFunction, endpoints: endpoints.value };
+}
+
+/** The value `make` returns, or the error it throws. */
+function attempt<T>(make: () => T): { value?: T; error?: unknown } {
+  try {
+    return { value: make() };
+  } catch (error) {
+    return { error };
+  }
 }
 
 function sleep(ms: number): Promise<void> {
