@@ -68,6 +68,17 @@ describe('fallback order', () => {
     expect(events.map((event) => event.seq)).toEqual([1, 2]);
   });
 
+  it('speaks JSON over the HTTP transports when the codec option is msgpack', async () => {
+    server.blockWebSockets = 'refuse';
+    const client = createClient(server, { codec: 'msgpack' });
+    await client.connect();
+
+    const ack = await client.send('c1', 'hello');
+
+    expect(client.transport).toBe('sse');
+    expect(ack.seq).toBe(1);
+  });
+
   it('uses only the transports it is given', async () => {
     const client = createClient(server, { transports: ['long-poll'] });
     await client.connect();
