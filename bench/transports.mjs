@@ -115,7 +115,9 @@ async function fanout(url, transport, { subscribers, messages, window }) {
       }
     });
     await Promise.all(senders);
-    await Promise.race([complete, new Promise((resolve) => setTimeout(resolve, 120_000))]);
+    let timer;
+    await Promise.race([complete, new Promise((resolve) => (timer = setTimeout(resolve, 120_000)))]);
+    clearTimeout(timer);
     const lost = subscribers * messages - seen.reduce((sum, set) => sum + set.size, 0);
     const seconds = (lastDelivery - started) / 1000;
     return { transport, subscribers, messages, baseline, deliveries, deliveriesPerSecond: Math.round(deliveries / seconds), seconds: round(seconds), lost, duplicated };
@@ -135,6 +137,7 @@ async function main() {
   const { values } = parseArgs({ options: { subscribers: { type: 'string' }, messages: { type: 'string' }, window: { type: 'string' }, trials: { type: 'string' } } });
   const options = { subscribers: Number(values.subscribers ?? 100), messages: Number(values.messages ?? 300), window: Number(values.window ?? 32) };
   const backends = await createBackends();
+  log('schema created');
   const server = await startParley(backends.env);
   log("server started");
   try {
@@ -158,6 +161,7 @@ async function main() {
     await server.stop();
     log('server stopped');
     await backends.release();
+    log('schema dropped');
   }
 }
 
