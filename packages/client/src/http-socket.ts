@@ -39,9 +39,9 @@ const MAX_BATCH_BYTES = 512 * 1024;
 /**
  * A WebSocket made of HTTP requests, the base of the SSE and long-poll transports: frames go out in POSTs to
  * `/v1/rt/send`, numbered per session (`n`) so the server applies them once and in order; frames come in with
- * a position, and the last position received is acknowledged so the server can drop what it kept. Any failure
- * closes it with a reconnectable code: the client then opens a new session and resumes by seq, as after a
- * dropped WebSocket.
+ * a position, and the last position received is acknowledged so the server can drop what it kept. A failure
+ * closes it with the code of the matching WebSocket failure (`closeCodeFor`), reconnectable for a lost network
+ * or session: the client then opens a new session and resumes by seq, as after a dropped WebSocket.
  */
 export abstract class HttpSocket implements WebSocketLike {
   readyState = CONNECTING;
