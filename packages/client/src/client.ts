@@ -1,5 +1,6 @@
 import {
   CLOSE_CODES,
+  jsonCodec,
   parseEvent,
   parseSignal,
   type ParleyEvent,
@@ -20,7 +21,7 @@ import { backoffDelay } from './backoff.js';
 import { loadCodec } from './codecs.js';
 import { Connection, type CloseInfo, type EventOrSignalFrame } from './connection.js';
 import { Emitter, type Listener } from './emitter.js';
-import { ParleyClientError, closeCodeError, closedError, toClientError } from './errors.js';
+import { ParleyClientError, closeCodeError, closedError, disconnectedError, toClientError } from './errors.js';
 import { ConversationFeed, type FeedHost } from './feed.js';
 import { newClientMsgId } from './ids.js';
 import {
@@ -53,7 +54,12 @@ import { Outbox } from './outbox.js';
 import { parseStaffEvent, type ParleyStaffEvent } from './staff-events.js';
 import type { Subscription } from './subscription.js';
 import { fetchToken, refreshDelay } from './token.js';
-import { resolveWebSocket, type WebSocketConstructor } from './websocket.js';
+import type { FetchFunction } from './http-socket.js';
+import { PollSocket } from './poll-socket.js';
+import { StreamSocket } from './stream-socket.js';
+import { TRANSPORT_NAMES, TransportOrder, realtimeEndpoints, type RealtimeEndpoints, type TransportName } from './transports.js';
+import { resolveWebSocket, type WebSocketConstructor, type WebSocketLike } from './websocket.js';
+import { WebSocketProbe } from './websocket-probe.js';
 
 /** How many times `note` sends a note again after a retryable failure (same clientMsgId: never stored twice). */
 const NOTE_RETRIES = 3;
@@ -79,7 +85,16 @@ interface Deferred<T> {
  */
 export class ParleyClient {
   private readonly options: ResolvedOptions;
-  private readonly WebSocket: WebSocketConstructor;
+  private readonly WebSocket: WebSocketConstructor | undefined;
+  private readonly fetch: FetchFunction | undefined;
+  private readonly endpoints: RealtimeEndpoints | undefined;
+  private readonly order: TransportOrder;
+  private probe: WebSocketProbe | undefined;
+  private currentTransport: TransportName | undefined;
+  /** The transport of `this.connection`. */
+  private connectionTransport: TransportName | undefined;
+  /** The connection being opened by `openTransport`, whose failures that loop handles rather than `closedBy`. */
+  private opening: Connection | undefined;
   private readonly emitter: Emitter<ClientEvents>;
   private readonly outbox: Outbox;
   private readonly feeds = new Map<string, ConversationFeed>();
@@ -100,7 +115,11 @@ export class ParleyClient {
 
   constructor(options: ClientOptions) {
     this.options = resolveOptions(options);
-    this.WebSocket = resolveWebSocket(options.WebSocket);
+    const available = availableTransports(options, this.options);
+    this.WebSocket = available.WebSocket;
+    this.fetch = available.fetch;
+    this.endpoints = available.endpoints;
+    this.order = new TransportOrder(available.transports);
     this.emitter = new Emitter<ClientEvents>((error, type) => this.listenerFailed(error, type));
     this.outbox = new Outbox({
       limit: this.options.outboxLimit,
@@ -126,6 +145,14 @@ export class ParleyClient {
   /** The reply to the latest successful `connect`, if any. */
   get session(): ConnectResult | undefined {
     return this.currentSession;
+  }
+
+  /**
+   * The transport of the latest connection that connected (`websocket`, `sse` or `long-poll`); undefined
+   * before the first. The `transport` event tells when it changes.
+   */
+  get transport(): TransportName | undefined {
+    return this.currentTransport;
   }
 
   /** How many sent messages still wait for an ack. */
@@ -425,15 +452,13 @@ export class ParleyClient {
     if (codec === undefined) return;
     const token = await this.attemptToken();
     if (token === undefined || this.currentState === 'closed') return;
-    let connection: Connection;
-    try {
-      connection = this.openSocket(codec);
-    } catch (error) {
-      return this.fail(new ParleyClientError('bad_request', `cannot open a WebSocket to ${this.options.url}`, { cause: error }));
+    const connection = await this.openTransport(codec);
+    if (this.isClosed()) return;
+    if (!connection) {
+      this.order.reset();
+      return this.attemptFailed(disconnectedError(`no transport could reach ${this.options.url} (tried ${this.order.transports.join(', ')})`));
     }
-    this.connection = connection;
     try {
-      await connection.opened;
       const session = await connection.request('connect', { token, client: CLIENT_INFO }, this.options.requestTimeoutMs);
       if (connection === this.connection) this.connected(connection, session);
     } catch (error) {
@@ -470,9 +495,46 @@ export class ParleyClient {
     this.attemptFailed(error);
   }
 
-  private openSocket(codec: Codec): Connection {
-    const socket = new this.WebSocket(this.options.url, codec.subprotocol);
-    const connection: Connection = new Connection(socket, codec, {
+  /**
+   * Opens a connection over the first transport that opens in time, from the one that worked last down the
+   * list; undefined when none did (or the client was closed meanwhile).
+   */
+  private async openTransport(codec: Codec): Promise<Connection | undefined> {
+    for (const transport of this.order.attempt()) {
+      let connection: Connection;
+      try {
+        connection = this.openSocket(transport, codec);
+      } catch (error) {
+        // Only a URL the runtime refuses makes a socket's constructor throw: trying again would not help.
+        this.fail(new ParleyClientError('bad_request', `cannot open ${transport} to ${this.options.url}`, { cause: error }));
+        return undefined;
+      }
+      this.connection = connection;
+      this.connectionTransport = transport;
+      this.opening = connection;
+      const opened = await openedWithin(connection, this.openTimeout(transport));
+      if (this.opening === connection) this.opening = undefined;
+      if (this.connection !== connection) return undefined;
+      if (opened) {
+        this.order.opened(transport);
+        return connection;
+      }
+      this.connection = undefined;
+      connection.close(1000, 'fallback', disconnectedError(`${transport} did not open in time`));
+    }
+    return undefined;
+  }
+
+  private openTimeout(transport: TransportName): number {
+    if (transport === 'websocket') return this.options.webSocketTimeoutMs;
+    if (transport === 'sse') return this.options.streamTimeoutMs;
+    return this.options.requestTimeoutMs;
+  }
+
+  private openSocket(transport: TransportName, codec: Codec): Connection {
+    const socket = this.createSocket(transport, codec);
+    // The HTTP transports carry JSON whatever the codec option says.
+    const connection: Connection = new Connection(socket, transport === 'websocket' ? codec : jsonCodec, {
       push: (frame) => this.pushed(frame),
       close: (info) => this.closedBy(connection, info),
       error: (error) => this.report(error),
@@ -480,9 +542,58 @@ export class ParleyClient {
     return connection;
   }
 
+  private createSocket(transport: TransportName, codec: Codec): WebSocketLike {
+    if (transport === 'websocket') return new this.WebSocket!(this.options.url, codec.subprotocol);
+    const options = { endpoints: this.endpoints!, fetch: this.fetch! };
+    return transport === 'sse' ? new StreamSocket(options) : new PollSocket(options);
+  }
+
+  /** Reports a new transport, and probes for a WebSocket while on a fallback. */
+  private transportConnected(transport: TransportName): void {
+    if (transport !== this.currentTransport) {
+      this.currentTransport = transport;
+      this.emitter.emit('transport', transport);
+    }
+    if (transport === 'websocket') return this.stopProbe();
+    if (this.order.transports[0] === 'websocket' && !this.probe && this.WebSocket) {
+      this.probe = new WebSocketProbe({
+        WebSocket: this.WebSocket,
+        url: this.options.url,
+        subprotocol: (this.codec ?? jsonCodec).subprotocol,
+        intervalMs: this.options.probeIntervalMs,
+        timeoutMs: this.options.webSocketTimeoutMs,
+        onOpen: () => void this.returnToWebSocket(),
+      });
+    }
+  }
+
+  private stopProbe(): void {
+    this.probe?.stop();
+    this.probe = undefined;
+  }
+
+  /**
+   * A probe opened a WebSocket: once the fallback connection has no request in flight (so that no call fails
+   * for the switch), it is closed and the client reconnects from the top of the list, resuming as after any
+   * reconnect. Messages in the outbox are re-sent with their clientMsgId; subscriptions resume by seq.
+   */
+  private async returnToWebSocket(): Promise<void> {
+    this.probe = undefined;
+    this.order.reset();
+    const connection = this.live;
+    if (!connection) return; // reconnecting already: the next attempt starts with a WebSocket
+    await connection.idle(this.options.requestTimeoutMs);
+    if (connection !== this.live) return;
+    this.detach();
+    connection.close(1000, 'moving to a WebSocket', disconnectedError('the client moved to a WebSocket'));
+    this.setState('reconnecting');
+    if (this.currentState === 'reconnecting') void this.establish();
+  }
+
   private connected(connection: Connection, session: ConnectResult): void {
     this.live = connection;
     this.currentSession = session;
+    if (this.connectionTransport) this.transportConnected(this.connectionTransport);
     this.connectedAt = Date.now();
     connection.startHeartbeat(session.pingIntervalMs, this.options.requestTimeoutMs);
     this.scheduleRefresh(connection, session.expiresAt);
@@ -504,7 +615,7 @@ export class ParleyClient {
   }
 
   private closedBy(connection: Connection, info: CloseInfo): void {
-    if (connection !== this.connection) return;
+    if (connection !== this.connection || connection === this.opening) return;
     this.detach();
     if (!info.reconnect) return this.fail(closeCodeError(info.code, info.reason));
     if (info.code === CLOSE_CODES.tokenExpired && typeof this.options.token === 'string') {
@@ -589,6 +700,7 @@ export class ParleyClient {
     this.currentState = 'closed';
     this.clearTimer('reconnectTimer');
     this.clearTimer('refreshTimer');
+    this.stopProbe();
     const connection = this.connection;
     this.connection = undefined;
     this.live = undefined;
@@ -600,6 +712,11 @@ export class ParleyClient {
     this.connecting?.reject(error);
     this.connecting = undefined;
     this.emitter.emit('state', 'closed');
+  }
+
+  // A method, so that TypeScript does not narrow the state across an await.
+  private isClosed(): boolean {
+    return this.currentState === 'closed';
   }
 
   private setState(state: ClientState): void {
@@ -628,6 +745,53 @@ export class ParleyClient {
     queueMicrotask(() => {
       throw error;
     });
+  }
+}
+
+/** Whether the connection opened within `timeoutMs` (false when it closed first). */
+function openedWithin(connection: Connection, timeoutMs: number): Promise<boolean> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs)));
+  const opened = connection.opened.then(
+    () => true,
+    () => false,
+  );
+  return Promise.race([opened, timeout]).finally(() => clearTimeout(timer));
+}
+
+interface AvailableTransports {
+  transports: TransportName[];
+  WebSocket: WebSocketConstructor | undefined;
+  fetch: FetchFunction | undefined;
+  endpoints: RealtimeEndpoints | undefined;
+}
+
+/**
+ * The transports this runtime can use, from the option's list: WebSocket needs a WebSocket class, the HTTP
+ * transports need fetch and a URL ending in /ws. Throws `bad_request` when none is left, or when a transport
+ * named explicitly cannot be used for its URL.
+ */
+function availableTransports(given: ClientOptions, options: ResolvedOptions): AvailableTransports {
+  const fetchFunction = given.fetch ?? (globalThis as { fetch?: FetchFunction }).fetch?.bind(globalThis);
+  const webSocket = attempt(() => resolveWebSocket(given.WebSocket));
+  const endpoints = attempt(() => realtimeEndpoints(options.url));
+  // A list the application chose must work as chosen; the default list keeps what works here.
+  if (given.transports && options.transports.some((name) => name !== 'websocket') && endpoints.error) throw endpoints.error;
+  const transports = options.transports.filter((name) => (name === 'websocket' ? webSocket.value : fetchFunction && endpoints.value));
+  if (transports.length === 0) {
+    // The HTTP transports were refused for their URL above, so what is missing is a WebSocket class or fetch.
+    if (webSocket.error) throw webSocket.error;
+    throw new ParleyClientError('bad_request', `none of the transports ${options.transports.join(', ')} can run here: ${TRANSPORT_NAMES.filter((name) => name !== 'websocket').join(' and ')} need fetch`);
+  }
+  return { transports, WebSocket: webSocket.value, fetch: fetchFunction, endpoints: endpoints.value };
+}
+
+/** The value `make` returns, or the error it throws. */
+function attempt<T>(make: () => T): { value?: T; error?: unknown } {
+  try {
+    return { value: make() };
+  } catch (error) {
+    return { error };
   }
 }
 

@@ -57,6 +57,8 @@ export class Connection {
   private lastFrameAt = Date.now();
   private heartbeat: ReturnType<typeof setInterval> | undefined;
   private rejectOpened: (error: ParleyClientError) => void = () => {};
+  /** Callers of `idle`, told when the last pending request settles or the connection ends. */
+  private readonly idleWaiters = new Set<() => void>();
   private done = false;
 
   constructor(
@@ -84,6 +86,7 @@ export class Connection {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(id);
+        if (this.pending.size === 0) this.notifyIdle();
         reject(new ParleyClientError('timeout', `no reply to ${op} within ${timeoutMs} ms`));
       }, timeoutMs);
       this.pending.set(id, { op, resolve: resolve as (result: unknown) => void, reject, timer });
@@ -92,6 +95,22 @@ export class Connection {
       } catch (error) {
         this.settle(id)?.reject(new ParleyClientError('disconnected', `could not send ${op}`, { cause: error }));
       }
+    });
+  }
+
+  /** Resolves once no request waits for a reply, or after `timeoutMs`, or when the connection ends. */
+  idle(timeoutMs: number): Promise<void> {
+    if (this.pending.size === 0 || this.done) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(settle, timeoutMs);
+      const waiter = () => settle();
+      const idleWaiters = this.idleWaiters;
+      function settle(): void {
+        clearTimeout(timer);
+        idleWaiters.delete(waiter);
+        resolve();
+      }
+      idleWaiters.add(waiter);
     });
   }
 
@@ -182,7 +201,12 @@ export class Connection {
     if (!pending) return undefined;
     this.pending.delete(id);
     clearTimeout(pending.timer);
+    if (this.pending.size === 0) this.notifyIdle();
     return pending;
+  }
+
+  private notifyIdle(): void {
+    for (const waiter of [...this.idleWaiters]) waiter();
   }
 
   private closed(code: number, reason: string): void {
@@ -205,6 +229,7 @@ export class Connection {
       clearTimeout(request.timer);
       request.reject(error);
     }
+    this.notifyIdle();
   }
 
   // Socket callbacks must never throw: a failure here would surface in the runtime's event loop.

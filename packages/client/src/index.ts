@@ -30,6 +30,8 @@ export { backoffCeiling, backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } fr
 export { refreshDelay, type TokenSource } from './token.js';
 export type { WebSocketConstructor, WebSocketLike } from './websocket.js';
 export type { CodecName } from './codecs.js';
+export { TRANSPORT_NAMES, type TransportName } from './transports.js';
+export type { FetchFunction } from './http-socket.js';
 export type { Listener } from './emitter.js';
 export type {
   Ack,

@@ -3,7 +3,9 @@ import { DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js';
 import { CODEC_NAMES, type CodecName } from './codecs.js';
 import { ParleyClientError } from './errors.js';
 import type { ParleyStaffEvent } from './staff-events.js';
+import type { FetchFunction } from './http-socket.js';
 import type { TokenSource } from './token.js';
+import { TRANSPORT_NAMES, type TransportName } from './transports.js';
 import type { WebSocketConstructor } from './websocket.js';
 
 /** Options of a ParleyClient. */
@@ -20,8 +22,21 @@ export interface ClientOptions {
   requestTimeoutMs?: number;
   /** Most unacknowledged messages kept by `send`; more reject with `busy`. Default 1000. */
   outboxLimit?: number;
-  /** Wire encoding: `json` (default) or `msgpack` (binary frames, smaller; needs a server that offers it). */
+  /** Wire encoding: `json` (default) or `msgpack` (binary frames, smaller; needs a server that offers it). The HTTP transports always use JSON. */
   codec?: CodecName;
+  /**
+   * The transports to try, in order: `websocket`, then the HTTP fallbacks `sse` (Server-Sent Events + POST) and
+   * `long-poll`. Default all three; pass one to force it.
+   */
+  transports?: TransportName[];
+  /** How long a WebSocket may take to open before the client falls back. Default 3000. */
+  webSocketTimeoutMs?: number;
+  /** How long an SSE stream may take to deliver its `open` and first ping (buffering proxies hold them) before the client falls back to long-polling. Default 3000. */
+  streamTimeoutMs?: number;
+  /** While on a fallback, how often the client tries a WebSocket again, and moves back to it when one opens. Default 60 000. */
+  probeIntervalMs?: number;
+  /** The fetch function of the HTTP transports; defaults to `globalThis.fetch`. */
+  fetch?: FetchFunction;
 }
 
 /** The connection state: `closed` is final (after `close()` or a close code that forbids reconnecting). */
@@ -39,6 +54,8 @@ export interface ClientEvents {
   notification: { id: string; ts: number; data: Record<string, unknown> };
   /** The new state, on every change. */
   state: ClientState;
+  /** The transport of a new connection, when it differs from the previous connection's (and on the first). */
+  transport: TransportName;
   /** Something went wrong that no promise reports: malformed frames, failed reconnects, failed refreshes. */
   error: Error;
 }
@@ -108,6 +125,9 @@ export type InboxPage = OperationResult<'support.inbox'>;
 export type RenderedCannedReply = OperationResult<'support.canned'>['replies'][number];
 
 const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
+const DEFAULT_WEBSOCKET_TIMEOUT_MS = 3000;
+const DEFAULT_STREAM_TIMEOUT_MS = 3000;
+const DEFAULT_PROBE_INTERVAL_MS = 60_000;
 const DEFAULT_OUTBOX_LIMIT = 1000;
 
 /** Events an async iterator of a Subscription buffers by default. */
@@ -121,6 +141,10 @@ export interface ResolvedOptions {
   requestTimeoutMs: number;
   outboxLimit: number;
   codec: CodecName;
+  transports: TransportName[];
+  webSocketTimeoutMs: number;
+  streamTimeoutMs: number;
+  probeIntervalMs: number;
 }
 
 /** Applies the defaults and checks the options; throws `bad_request` on invalid ones. */
@@ -140,7 +164,17 @@ export function resolveOptions(options: ClientOptions): ResolvedOptions {
     requestTimeoutMs: positive(options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS, 'requestTimeoutMs'),
     outboxLimit: positive(options.outboxLimit ?? DEFAULT_OUTBOX_LIMIT, 'outboxLimit'),
     codec: codecName(options.codec ?? 'json'),
+    transports: transportNames(options.transports ?? [...TRANSPORT_NAMES]),
+    webSocketTimeoutMs: positive(options.webSocketTimeoutMs ?? DEFAULT_WEBSOCKET_TIMEOUT_MS, 'webSocketTimeoutMs'),
+    streamTimeoutMs: positive(options.streamTimeoutMs ?? DEFAULT_STREAM_TIMEOUT_MS, 'streamTimeoutMs'),
+    probeIntervalMs: positive(options.probeIntervalMs ?? DEFAULT_PROBE_INTERVAL_MS, 'probeIntervalMs'),
   };
+}
+
+function transportNames(value: unknown): TransportName[] {
+  const valid = Array.isArray(value) && value.length > 0 && value.every((name) => (TRANSPORT_NAMES as readonly unknown[]).includes(name)) && new Set(value).size === value.length;
+  if (!valid) throw new ParleyClientError('bad_request', `transports must be a non-empty list of distinct names from ${TRANSPORT_NAMES.join(', ')}`);
+  return [...(value as TransportName[])];
 }
 
 function codecName(value: string): CodecName {

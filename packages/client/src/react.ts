@@ -3,6 +3,7 @@ import type { ParleyClient } from './client.js';
 import type { ClientState } from './options.js';
 import { Generations, type GenerationState } from './generations.js';
 import type { Subscription } from './subscription.js';
+import type { TransportName } from './transports.js';
 
 /** A value that changes over time, in the shape React's useSyncExternalStore reads. */
 export interface ExternalStore<T> {
@@ -51,6 +52,18 @@ export function connectionStore(client: ParleyClient): ExternalStore<ClientState
   return store;
 }
 
+const transportStores = new WeakMap<ParleyClient, ExternalStore<TransportName | undefined>>();
+
+/** The transport a client uses (`client.transport`) as an external store; one per client. */
+export function transportStore(client: ParleyClient): ExternalStore<TransportName | undefined> {
+  let store = transportStores.get(client);
+  if (!store) {
+    store = { subscribe: (onChange) => client.on('transport', onChange), getSnapshot: () => client.transport };
+    transportStores.set(client, store);
+  }
+  return store;
+}
+
 const EMPTY: readonly GenerationState[] = [];
 const NO_STORE: ExternalStore<readonly GenerationState[]> = { subscribe: () => () => undefined, getSnapshot: () => EMPTY };
 
@@ -63,5 +76,11 @@ export function useGenerations(subscription: Subscription | undefined): readonly
 /** React hook: the client's connection state (for a "reconnecting" banner). */
 export function useConnectionState(client: ParleyClient): ClientState {
   const store = connectionStore(client);
+  return useSyncExternalStore(store.subscribe, store.getSnapshot, store.getSnapshot);
+}
+
+/** React hook: the transport the client uses (`websocket`, `sse`, `long-poll`; undefined before it first connected). */
+export function useTransport(client: ParleyClient): TransportName | undefined {
+  const store = transportStore(client);
   return useSyncExternalStore(store.subscribe, store.getSnapshot, store.getSnapshot);
 }

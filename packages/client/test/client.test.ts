@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ParleyClient, ParleyClientError, type ClientState } from '../src/index.js';
+import { WebSocket } from 'ws';
 import { FakeServer } from './helpers/fake-server.js';
 import { closeClients, createClient, record, sleep, waitFor } from './helpers/util.js';
 
@@ -47,9 +48,19 @@ describe('connect and requests', () => {
     expect(error).toMatchObject({ code: 'not_found', retryable: false });
   });
 
-  it('throws a clear error when there is no WebSocket implementation', () => {
+  it('throws a clear error when there is no WebSocket implementation and only WebSockets are allowed', () => {
     vi.stubGlobal('WebSocket', undefined);
-    expect(() => new ParleyClient({ url: server.url, token: 'token' })).toThrow(/no WebSocket implementation.*ws/);
+    expect(() => new ParleyClient({ url: server.url, token: 'token', transports: ['websocket'] })).toThrow(/no WebSocket implementation.*ws/);
+    // With the default list the HTTP transports remain.
+    expect(() => new ParleyClient({ url: server.url, token: 'token' })).not.toThrow();
+  });
+
+  it('refuses invalid transport options with bad_request', () => {
+    const invalid = [{ transports: [] }, { transports: ['carrier-pigeon'] }, { transports: ['sse', 'sse'] }, { webSocketTimeoutMs: 0 }, { probeIntervalMs: -1 }, { streamTimeoutMs: Number.NaN }];
+    for (const options of invalid) {
+      expect(() => new ParleyClient({ url: server.url, token: 'token', WebSocket, ...(options as object) })).toThrow(ParleyClientError);
+    }
+    expect(() => new ParleyClient({ url: 'ws://127.0.0.1:1/socket', token: 'token', transports: ['sse'] })).toThrow(/must end in \/ws/);
   });
 
   it('lets requests made before connecting wait for the connection', async () => {

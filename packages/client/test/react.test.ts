@@ -1,6 +1,7 @@
 import type { ConversationEvent, Signal } from '@parley/protocol';
 import { describe, expect, it } from 'vitest';
-import { generationsStore } from '../src/react.js';
+import { generationsStore, transportStore } from '../src/react.js';
+import type { ParleyClient, TransportName } from '../src/index.js';
 import type { Subscription } from '../src/subscription.js';
 
 /** The store behind `useGenerations`: what React's useSyncExternalStore reads. */
@@ -34,5 +35,30 @@ describe('generationsStore', () => {
     delta('g1', 2, '!');
     expect(renders).toBe(3);
     expect(store.getSnapshot()[0]!.text).toBe('Hi there!');
+  });
+});
+
+/** The store behind `useTransport`. */
+describe('transportStore', () => {
+  it('reads client.transport and re-renders on the transport event, one store per client', () => {
+    const listeners: Array<(transport: TransportName) => void> = [];
+    const client = {
+      transport: undefined as TransportName | undefined,
+      on: (type: string, listener: (transport: TransportName) => void) => {
+        if (type === 'transport') listeners.push(listener);
+        return () => listeners.splice(listeners.indexOf(listener), 1);
+      },
+    };
+    const store = transportStore(client as unknown as ParleyClient);
+    expect(transportStore(client as unknown as ParleyClient)).toBe(store);
+    expect(store.getSnapshot()).toBeUndefined();
+    let renders = 0;
+    const unsubscribe = store.subscribe(() => renders++);
+    client.transport = 'sse';
+    listeners.forEach((listener) => listener('sse'));
+    expect(renders).toBe(1);
+    expect(store.getSnapshot()).toBe('sse');
+    unsubscribe();
+    expect(listeners).toHaveLength(0);
   });
 });

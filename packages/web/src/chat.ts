@@ -14,6 +14,7 @@ import {
   type ParleySignal,
   type Subscription,
   type SupportState,
+  type TransportName,
 } from '@parley/client';
 import { applySupportEvent } from './agent/support-state';
 import { conversationKey, DevTokensOff, fetchDevToken, randomHex, type KeyValueStore } from './identity';
@@ -88,6 +89,8 @@ export interface ChatView {
   connection: ClientState;
   /** Whether a connection was up at some point: a later `connecting`/`reconnecting` means it dropped. */
   everConnected: boolean;
+  /** The transport the SDK connected over (shown when it is a fallback). */
+  transport: TransportName | undefined;
   /** True once the conversation's history has been requested and the subscription confirmed. */
   ready: boolean;
   items: ChatItem[];
@@ -162,6 +165,7 @@ export class Chat {
       conversationId: undefined,
       connection: 'idle',
       everConnected: false,
+      transport: undefined,
       ready: false,
       items: [],
       answering: false,
@@ -201,6 +205,7 @@ export class Chat {
     });
     this.client = client;
     client.on('state', (state) => this.update({ connection: state, everConnected: this.current.everConnected || state === 'connected' }));
+    client.on('transport', (transport) => this.update({ transport }));
     // Reconnect causes and the like: worth a console line, not a message on the page (the banner shows the state).
     client.on('error', (error) => console.debug('parley:', error.message));
     client.connect().then(

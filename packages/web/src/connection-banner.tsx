@@ -1,4 +1,4 @@
-import type { ClientState } from '@parley/client';
+import type { ClientState, TransportName } from '@parley/client';
 
 /** What a page's connection banner reads. */
 export interface ConnectionView {
@@ -7,7 +7,11 @@ export interface ConnectionView {
   fatal: string | undefined;
   /** Whether the page was ever connected: a first connection attempt is not "lost". */
   everConnected: boolean;
+  /** The transport the SDK uses (`client.transport`), once it connected. */
+  transport?: TransportName | undefined;
 }
+
+const FALLBACK_NAMES: Record<Exclude<TransportName, 'websocket'>, string> = { sse: 'Server-Sent Events', 'long-poll': 'long-polling' };
 
 /** The banner over a page (chat or console): fatal errors, a closed connection, or a reconnect in progress. */
 export function ConnectionBanner({ view }: { view: ConnectionView }) {
@@ -29,6 +33,13 @@ export function ConnectionBanner({ view }: { view: ConnectionView }) {
     return (
       <div className="banner" role="status" data-testid="connection-banner">
         Connection lost. Reconnecting…
+      </div>
+    );
+  }
+  if (view.connection === 'connected' && view.transport !== undefined && view.transport !== 'websocket') {
+    return (
+      <div className="banner banner-info" role="status" data-testid="transport-banner" data-transport={view.transport}>
+        Connected over {FALLBACK_NAMES[view.transport]}: this network does not let WebSockets through.
       </div>
     );
   }

@@ -11,8 +11,10 @@ import {
   type RequestId,
   type StaffEvent,
 } from '@parley/protocol';
-import type { AddressInfo } from 'node:net';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
+import { FakeHttpTransports, type FakeLine } from './fake-http.js';
 
 /** A request as the fake server received it (args as the client sent them, before defaults). */
 export interface ReceivedRequest {
@@ -47,25 +49,47 @@ export class FakeServer {
   /** Tokens the server refuses with `unauthorized`. */
   readonly rejectedTokens = new Set<string>();
   intercept: Interceptor | undefined;
+  /**
+   * WebSocket upgrades as a network that blocks them treats them: `refuse` answers 403 (the client sees the
+   * socket close at once), `hang` never answers (the client must time out). Undefined: upgrades work.
+   */
+  blockWebSockets: 'refuse' | 'hang' | undefined;
+  /** The HTTP fallback endpoints (SSE, long-poll, send), with their own switches. */
+  readonly http: FakeHttpTransports;
+  /** WebSocket upgrade requests received, blocked or not (probes included). */
+  upgrades = 0;
   private readonly acks = new Map<string, Ack>();
   private readonly noteAcks = new Map<string, { eventId: string; staffSeq: number; duplicate: boolean }>();
+  private readonly hung = new Set<Socket>();
 
-  private constructor(private readonly wss: WebSocketServer) {
-    wss.on('connection', (socket) => this.accept(socket));
+  private constructor(
+    private readonly server: Server,
+    private readonly wss: WebSocketServer,
+  ) {
+    this.http = new FakeHttpTransports({ accept: (line) => this.acceptLine(line) });
+    server.on('request', (request, response) => this.http.handle(request, response));
+    server.on('upgrade', (request, socket: Socket, head) => {
+      this.upgrades++;
+      if (this.blockWebSockets === 'hang') return void this.hung.add(socket);
+      if (this.blockWebSockets === 'refuse' || new URL(request.url ?? '/', 'http://fake').pathname !== '/v1/ws') {
+        return void socket.end('HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      }
+      wss.handleUpgrade(request, socket, head, (webSocket) => this.accept(webSocket));
+    });
   }
 
   static async start(): Promise<FakeServer> {
     const wss = new WebSocketServer({
-      port: 0,
-      path: '/v1/ws',
+      noServer: true,
       handleProtocols: (protocols) => (protocols.has(JSON_SUBPROTOCOL) ? JSON_SUBPROTOCOL : false),
     });
-    await new Promise<void>((resolve) => wss.once('listening', resolve));
-    return new FakeServer(wss);
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    return new FakeServer(server, wss);
   }
 
   get url(): string {
-    return `ws://127.0.0.1:${(this.wss.address() as AddressInfo).port}/v1/ws`;
+    return `ws://127.0.0.1:${(this.server.address() as AddressInfo).port}/v1/ws`;
   }
 
   /** The requests received for one operation, in order. */
@@ -169,16 +193,24 @@ export class FakeServer {
 
   async close(): Promise<void> {
     for (const connection of this.connections) connection.terminate();
-    await new Promise<void>((resolve) => this.wss.close(() => resolve()));
+    for (const socket of this.hung) socket.destroy();
+    this.wss.close();
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 
   private accept(socket: WebSocket): void {
-    const connection = new FakeConnection(this.connections.length, socket);
-    this.connections.push(connection);
+    const connection = this.acceptLine(webSocketLine(socket)).connection;
     socket.on('message', (data, binary) => {
       if (binary) return connection.fail(null, 'bad_request', 'binary frames are not accepted');
       this.receive(connection, data.toString());
     });
+  }
+
+  private acceptLine(line: FakeLine): { connection: FakeConnection; receive(text: string): void } {
+    const connection = new FakeConnection(this.connections.length, line);
+    this.connections.push(connection);
+    return { connection, receive: (text) => this.receive(connection, text) };
   }
 
   private receive(connection: FakeConnection, text: string): void {
@@ -286,18 +318,18 @@ export class FakeConnection {
 
   constructor(
     readonly index: number,
-    readonly socket: WebSocket,
+    readonly line: FakeLine,
   ) {
-    socket.on('close', (code) => (this.closeCode = code));
+    line.onClose((code) => (this.closeCode = code));
   }
 
   get closed(): boolean {
-    return this.socket.readyState !== this.socket.OPEN;
+    return !this.line.open;
   }
 
   /** Sends any frame, valid or not. */
   send(frame: unknown): void {
-    if (!this.closed) this.socket.send(typeof frame === 'string' ? frame : JSON.stringify(frame));
+    if (!this.closed) this.line.send(typeof frame === 'string' ? frame : JSON.stringify(frame));
   }
 
   reply(id: RequestId, result: unknown): void {
@@ -311,11 +343,24 @@ export class FakeConnection {
   /** Closes like the real server: a disconnect notice, then a close frame with `code`. */
   closeWith(code: number, reason: string): void {
     this.send({ push: 'disconnect', code, reason, reconnect: code < 4500 });
-    this.socket.close(code, reason);
+    this.line.close(code, reason);
   }
 
-  /** Kills the TCP connection without a close frame (the client sees 1006). */
+  /** Kills the TCP connection without a close frame (the client sees 1006); an HTTP session is forgotten (410 after). */
   terminate(): void {
-    this.socket.terminate();
+    this.line.terminate();
   }
+}
+
+/** A ws WebSocket as a FakeLine. */
+function webSocketLine(socket: WebSocket): FakeLine {
+  return {
+    get open() {
+      return socket.readyState === socket.OPEN;
+    },
+    send: (text) => socket.send(text),
+    close: (code, reason) => socket.close(code, reason),
+    terminate: () => socket.terminate(),
+    onClose: (listener) => void socket.on('close', (code) => listener(code)),
+  };
 }

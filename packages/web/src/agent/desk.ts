@@ -1,4 +1,4 @@
-import { ParleyClient, type Agent, type AgentStatus, type ClientState, type InboxItem, type InboxView, type Team } from '@parley/client';
+import { ParleyClient, type Agent, type AgentStatus, type ClientState, type InboxItem, type InboxView, type Team, type TransportName } from '@parley/client';
 import type { KeyValueStore } from '../identity';
 import { fetchWebSettings } from '../web-settings';
 import { SupportAdminApi } from './admin-api';
@@ -10,6 +10,8 @@ export interface DeskView {
   connection: ClientState;
   /** Whether a connection was up at some point: a later `connecting`/`reconnecting` means it dropped. */
   everConnected: boolean;
+  /** The transport the SDK connected over (shown when it is a fallback). */
+  transport: TransportName | undefined;
   /** This agent's status as the server last confirmed it. */
   status: AgentStatus | undefined;
   inboxView: InboxView;
@@ -66,6 +68,7 @@ export class Desk {
     this.current = {
       connection: 'idle',
       everConnected: false,
+      transport: undefined,
       status: undefined,
       inboxView,
       inbox: [],
@@ -109,6 +112,7 @@ export class Desk {
     const client = new ParleyClient({ url: this.options.url, token: () => this.options.session.token() });
     this.client = client;
     client.on('state', (state) => this.onState(state));
+    client.on('transport', (transport) => this.update({ transport }));
     client.on('error', (error) => console.debug('parley:', error.message));
     client.on('notification', () => this.inboxChanged());
     fetchWebSettings(this.options.session.tenant).then(
