@@ -1,26 +1,15 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type BrowserContext, type Locator, type Page } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ask, finished, read, waitForReady, watch } from '../support/chat-page.js';
 import { startServer, type TestServer } from '../support/server.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const WEB_DIR = join(ROOT, 'packages/web/dist');
 const CHROMIUM = process.env.PARLEY_CHROMIUM ?? '/usr/bin/chromium';
 const LONG_ANSWER_START = 'Here is a long answer';
-
-/** What an answer shows at one moment, read in one go so that status and text agree. */
-interface AnswerView {
-  status: string | null;
-  text: string;
-}
-
-// Typed structurally: the tests' tsconfig has no DOM lib.
-interface ElementLike {
-  getAttribute(name: string): string | null;
-  querySelector(selector: string): { textContent: string | null } | null;
-}
 
 /**
  * Runs in the page before its scripts: a WebSocket that never gets through, as behind a proxy or firewall that
@@ -91,37 +80,6 @@ describe('web chat page without WebSockets', () => {
     return page;
   }
 
-  async function waitForReady(page: Page): Promise<void> {
-    await expect.poll(() => page.getByRole('textbox', { name: 'Message', exact: true }).isEnabled(), { timeout: 15_000 }).toBe(true);
-  }
-
-  async function ask(page: Page, question: string): Promise<void> {
-    await page.getByRole('textbox', { name: 'Message', exact: true }).fill(question);
-    await page.getByRole('button', { name: 'Send' }).click();
-  }
-
-  async function read(answer: Locator): Promise<AnswerView | undefined> {
-    if ((await answer.count()) === 0) return undefined;
-    return answer.evaluate((element: ElementLike) => ({
-      status: element.getAttribute('data-status'),
-      text: element.querySelector('[data-testid="answer-text"]')?.textContent ?? '',
-    }));
-  }
-
-  /** Polls the answer until `done`; returns every distinct view seen on the way (the last one matched `done`). */
-  async function watch(answer: Locator, done: (view: AnswerView) => boolean, timeoutMs = 20_000): Promise<AnswerView[]> {
-    const seen: AnswerView[] = [];
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const view = await read(answer).catch(() => undefined); // the page may be reloading
-      if (view && (seen.length === 0 || seen.at(-1)!.text !== view.text || seen.at(-1)!.status !== view.status)) seen.push(view);
-      if (view && done(view)) return seen;
-      if (Date.now() > deadline) throw new Error(`the answer never got there; seen: ${JSON.stringify(seen.slice(-3))}`);
-      await new Promise((resolve) => setTimeout(resolve, 25));
-    }
-  }
-
-  const finished = (view: AnswerView) => view.status !== 'streaming';
   const transport = (page: Page) => page.getByTestId('transport-banner').getAttribute('data-transport');
   const blockedAttempts = (page: Page) => page.evaluate(() => (globalThis as unknown as { blockedWebSockets: number }).blockedWebSockets);
 

@@ -5,8 +5,9 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type Locator, type Page } from 'playwright-core';
+import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ask, finished, read, waitForReady, watch } from '../support/chat-page.js';
 import { startServer, type TestServer } from '../support/server.js';
 import { TcpProxy } from '../support/tcp-proxy.js';
 
@@ -16,18 +17,6 @@ const CHROMIUM = process.env.PARLEY_CHROMIUM ?? '/usr/bin/chromium';
 // Every run saves its mid-answer screenshot under test-results/; PARLEY_UPDATE_SCREENSHOTS=1 also refreshes the one in docs/.
 const SCREENSHOTS = process.env.PARLEY_UPDATE_SCREENSHOTS === '1' ? [join(ROOT, 'test-results/chat.png'), join(ROOT, 'docs/screenshots/chat.png')] : [join(ROOT, 'test-results/chat.png')];
 const LONG_ANSWER_START = 'Here is a long answer';
-
-/** What an answer shows at one moment, read in one go so that status and text agree. */
-interface AnswerView {
-  status: string | null;
-  text: string;
-}
-
-// Typed structurally: the tests' tsconfig has no DOM lib.
-interface ElementLike {
-  getAttribute(name: string): string | null;
-  querySelector(selector: string): { textContent: string | null } | null;
-}
 
 /** The web chat page in headless Chromium against a real server: streaming, tools, Stop, reload, reconnect. */
 describe('web chat page', () => {
@@ -61,38 +50,6 @@ describe('web chat page', () => {
     await waitForReady(page);
     return page;
   }
-
-  async function waitForReady(page: Page): Promise<void> {
-    await expect.poll(() => page.getByRole('textbox', { name: 'Message', exact: true }).isEnabled(), { timeout: 15_000 }).toBe(true);
-  }
-
-  async function ask(page: Page, question: string): Promise<void> {
-    await page.getByRole('textbox', { name: 'Message', exact: true }).fill(question);
-    await page.getByRole('button', { name: 'Send' }).click();
-  }
-
-  async function read(answer: Locator): Promise<AnswerView | undefined> {
-    if ((await answer.count()) === 0) return undefined;
-    return answer.evaluate((element: ElementLike) => ({
-      status: element.getAttribute('data-status'),
-      text: element.querySelector('[data-testid="answer-text"]')?.textContent ?? '',
-    }));
-  }
-
-  /** Polls the answer until `done`; returns every distinct view seen on the way (the last one matched `done`). */
-  async function watch(answer: Locator, done: (view: AnswerView) => boolean, timeoutMs = 20_000): Promise<AnswerView[]> {
-    const seen: AnswerView[] = [];
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const view = await read(answer).catch(() => undefined); // the page may be reloading
-      if (view && (seen.length === 0 || seen.at(-1)!.text !== view.text || seen.at(-1)!.status !== view.status)) seen.push(view);
-      if (view && done(view)) return seen;
-      if (Date.now() > deadline) throw new Error(`the answer never got there; seen: ${JSON.stringify(seen.slice(-3))}`);
-      await new Promise((resolve) => setTimeout(resolve, 25));
-    }
-  }
-
-  const finished = (view: AnswerView) => view.status !== 'streaming';
 
   it('streams an answer that uses the order lookup tool, with a note about the tool', async () => {
     const page = await openChat();

@@ -29,6 +29,7 @@ import type { Config } from '../config/config.js';
 import { ParleyError } from '../core/errors.js';
 import { Gateway } from '../gateway/gateway.js';
 import { AI_SDK_WEBSOCKET_PATH, AiSdkChats, AiSdkWebSocket, aiSdkHttpRoutes } from '../gateway/ai-sdk/index.js';
+import { ConnectionAdmission } from '../gateway/admission.js';
 import { Hub } from '../gateway/hub.js';
 import { ExpiryClock } from '../gateway/expiry-clock.js';
 import { PresenceDepartures } from '../gateway/presence-departures.js';
@@ -532,14 +533,13 @@ async function startServices(config: Config, logger: Logger, tracing: TracingPip
   // The AI SDK dialect (useChat's transports) on the same conversations, log and hub as the gateway.
   if (!orchestrator.hasProfile(config.aiSdkAssistant)) logger.warn({ assistant: config.aiSdkAssistant }, 'PARLEY_AI_SDK_ASSISTANT names no assistant profile: AI SDK chats must name one (body.assistant)');
   const aiSdkChats = new AiSdkChats({ conversations, verifier, log, hub, assistants: orchestrator, logger, gapHoldMs: GAP_HOLD_MS, defaultAssistant: config.aiSdkAssistant });
-  const aiSdkWebSocket = new AiSdkWebSocket(aiSdkChats, {
+  // One origin allowlist, per-IP count and refusal while draining for every transport of the node.
+  const admission = new ConnectionAdmission({ allowedOrigins: config.allowedOrigins, maxConnectionsPerIp: config.maxConnectionsPerIp, isDraining: () => gateway.isDraining });
+  const aiSdkWebSocket = new AiSdkWebSocket(aiSdkChats, admission, {
     maxFrameBytes: config.apiMaxBodyBytes,
-    allowedOrigins: config.allowedOrigins,
-    maxConnectionsPerIp: config.maxConnectionsPerIp,
     maxOpenRequests: AI_SDK_MAX_OPEN_REQUESTS,
     pingIntervalMs: config.pingIntervalMs,
     pingTimeoutMs: config.pingTimeoutMs,
-    isDraining: () => gateway.isDraining,
     observer: { opened: () => metrics.connectionsOpen.inc({ transport: 'ai-sdk-websocket' }), closed: () => metrics.connectionsOpen.dec({ transport: 'ai-sdk-websocket' }) },
   });
   if (servesClients) {
@@ -560,9 +560,8 @@ async function startServices(config: Config, logger: Logger, tracing: TracingPip
     if (servesClients) {
       const realtime = await gateway.listen(server, {
         nodeId,
+        admission,
         maxFrameBytes: config.maxFrameBytes,
-        allowedOrigins: config.allowedOrigins,
-        maxConnectionsPerIp: config.maxConnectionsPerIp,
         pingIntervalMs: config.pingIntervalMs,
         pingTimeoutMs: config.pingTimeoutMs,
         deflateThresholdBytes: config.wsDeflate,

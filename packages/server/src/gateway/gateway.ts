@@ -2,7 +2,7 @@ import { isStaff } from '../auth/authorization.js';
 import type { Server } from 'node:http';
 import { CLOSE_CODES, jsonCodec, type Codec } from '@parley/protocol';
 import type { ControlMessage, RealtimeHttp } from '../core/ports.js';
-import { ConnectionAdmission, type AdmissionOptions } from './admission.js';
+import type { ConnectionAdmission } from './admission.js';
 import type { ClientConnection } from './connection.js';
 import { HttpTransport, type HttpTransportOptions } from './http-transport.js';
 import { newSessionId, Session, type SessionOwner } from './session.js';
@@ -10,7 +10,11 @@ import type { GatewayServices } from './services.js';
 import { WebSocketTransport, type WebSocketTransportOptions } from './websocket.js';
 
 /** How the gateway serves clients: every transport's settings. */
-export type GatewayListenOptions = WebSocketTransportOptions & Omit<AdmissionOptions, 'isDraining'> & Omit<HttpTransportOptions, 'pingIntervalMs' | 'pingTimeoutMs'>;
+export type GatewayListenOptions = WebSocketTransportOptions &
+  Omit<HttpTransportOptions, 'pingIntervalMs' | 'pingTimeoutMs'> & {
+    /** Who may open a connection, shared by every transport of the node (the AI SDK's WebSocket too). */
+    admission: ConnectionAdmission;
+  };
 
 /** The gateway: transports below, sessions above, and the shutdown sequence. */
 export class Gateway implements SessionOwner {
@@ -47,8 +51,7 @@ export class Gateway implements SessionOwner {
    * for the HTTP routes. Every transport's sessions are this gateway's alike (shutdown, staff presence).
    */
   async listen(server: Server, options: GatewayListenOptions): Promise<RealtimeHttp> {
-    const { allowedOrigins, maxConnectionsPerIp } = options;
-    const admission = new ConnectionAdmission({ allowedOrigins, maxConnectionsPerIp, isDraining: () => this.draining });
+    const { admission } = options;
     this.transport = new WebSocketTransport(server, options, admission, (connection, codec) => this.accept(connection, codec), newSessionId);
     this.http = new HttpTransport(this.services.bus, options, admission, (connection) => this.accept(connection, jsonCodec), (error) =>
       this.services.logger.warn({ err: error }, 'HTTP transport: a forwarded request failed'),

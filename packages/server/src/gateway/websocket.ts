@@ -1,11 +1,12 @@
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { CLOSE_CODES, jsonCodec, type Codec, type ErrorCode, type ServerFrame } from '@parley/protocol';
+import { CLOSE_CODES, jsonCodec, type Codec, type ServerFrame } from '@parley/protocol';
 import { msgpackCodec } from '@parley/protocol/msgpack';
 import { Sender, WebSocket, WebSocketServer, type PerMessageDeflateOptions, type RawData } from 'ws';
-import type { ParleyError } from '../core/errors.js';
+import { ParleyError } from '../core/errors.js';
 import type { ConnectionAdmission } from './admission.js';
 import type { ClientConnection, ConnectionHandler } from './connection.js';
+import { acceptUpgrade, pathOf } from './upgrade.js';
 
 export const WEBSOCKET_PATH = '/v1/ws';
 
@@ -190,27 +191,17 @@ export class WebSocketTransport {
   private upgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
     const other = this.options.otherEndpoints?.get(pathOf(request.url) ?? '');
     if (other) return other(request, socket, head);
-    // Node stops watching an upgraded socket: without this, a reset during the handshake or the refusal
-    // would be an uncaught error. Once ws has the socket, its own listener takes over.
-    socket.on('error', destroyOnError);
-    const refusal = this.refusal(request);
-    if (refusal) return rejectUpgrade(socket, refusal.status, refusal.message);
-    const address = request.socket.remoteAddress ?? 'unknown';
-    this.server.handleUpgrade(request, socket, head, (ws) => {
-      socket.off('error', destroyOnError);
-      this.open(ws, address);
-    });
+    acceptUpgrade(this.server, request, socket, head, this.refusal(request), (ws, address) => this.open(ws, address));
   }
 
-  private refusal(request: IncomingMessage): { status: number; message: string } | null {
-    if (pathOf(request.url) !== WEBSOCKET_PATH) return { status: 404, message: 'not found' };
+  private refusal(request: IncomingMessage): ParleyError | null {
+    if (pathOf(request.url) !== WEBSOCKET_PATH) return new ParleyError('not_found', 'not found');
     const offered = request.headers['sec-websocket-protocol'];
     if (offered && !offered.split(',').some((name) => CODECS.has(name.trim()))) {
-      return { status: 400, message: `unsupported subprotocol; use one of ${[...CODECS.keys()].join(', ')}` };
+      return new ParleyError('bad_request', `unsupported subprotocol; use one of ${[...CODECS.keys()].join(', ')}`);
     }
     // Browsers always send Origin on WebSocket upgrades; a client without one is not a browser.
-    const refused = this.admission.refusal({ origin: request.headers.origin, host: request.headers.host, remoteAddress: request.socket.remoteAddress ?? 'unknown' });
-    return refused ? { status: STATUS_OF_REFUSAL[refused.code] ?? 400, message: refused.message } : null;
+    return this.admission.refusal({ origin: request.headers.origin, host: request.headers.host, remoteAddress: request.socket.remoteAddress ?? 'unknown' });
   }
 
   private open(socket: WebSocket, address: string): void {
@@ -273,10 +264,6 @@ function onSocketPong(this: WebSocket): void {
   connectionOf(this).lastSeenAt = Date.now();
 }
 
-function destroyOnError(this: Duplex): void {
-  this.destroy();
-}
-
 function onSocketError(this: WebSocket): void {
   this.terminate();
 }
@@ -290,25 +277,6 @@ function onSocketClose(this: WebSocket, code: number): void {
 function toBytes(data: RawData): Uint8Array {
   if (Array.isArray(data)) return Buffer.concat(data);
   return data instanceof ArrayBuffer ? new Uint8Array(data) : data;
-}
-
-const STATUS_CODES: Record<number, ErrorCode> = { 400: 'bad_request', 403: 'forbidden', 404: 'not_found', 429: 'rate_limited', 503: 'unavailable' };
-const STATUS_OF_REFUSAL: Partial<Record<ParleyError['code'], number>> = { forbidden: 403, rate_limited: 429, unavailable: 503 };
-
-function rejectUpgrade(socket: Duplex, status: number, message: string): void {
-  const body = JSON.stringify({ error: { code: STATUS_CODES[status] ?? 'bad_request', message } });
-  // Destroy once written, as ws does: a half-closed socket would stay open and hold up shutdown.
-  socket.once('finish', () => socket.destroy());
-  socket.end(`HTTP/1.1 ${status} ${message}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
-}
-
-/** The path of a request target; null when it is not a valid URL path (e.g. `//`). */
-function pathOf(target: string | undefined): string | null {
-  try {
-    return new URL(target ?? '/', 'http://localhost').pathname;
-  } catch {
-    return null;
-  }
 }
 
 function truncateUtf8(text: string, maxBytes: number): string {

@@ -3,12 +3,13 @@ import type { Duplex } from 'node:stream';
 import { z } from 'zod';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
 import { toParleyError } from '../../core/errors.js';
-import { CountMap } from '../../core/count-map.js';
 import type { Principal } from '../../core/types.js';
 import type { ResponseSink } from './answer-stream.js';
 import type { UIMessageChunk } from './chunks.js';
 import { sendRequestSchema, type AiSdkChats, type OpenResponse } from './chats.js';
 import { errorText } from './errors.js';
+import type { ConnectionAdmission } from '../admission.js';
+import { acceptUpgrade } from '../upgrade.js';
 
 /** Where the AI SDK's `WebSocketChatTransport` connects. */
 export const AI_SDK_WEBSOCKET_PATH = '/v1/ai-sdk/ws';
@@ -17,14 +18,10 @@ export const AI_SDK_WEBSOCKET_PATH = '/v1/ai-sdk/ws';
 export interface AiSdkWebSocketOptions {
   /** Largest accepted frame (a send frame carries the chat's messages). */
   maxFrameBytes: number;
-  /** Exact origins allowed; undefined allows only origins on the request's own host. */
-  allowedOrigins: string[] | undefined;
-  maxConnectionsPerIp: number;
   /** Requests (responses being streamed) one connection may have open at once. */
   maxOpenRequests: number;
   pingIntervalMs: number;
   pingTimeoutMs: number;
-  isDraining: () => boolean;
   /** Told when a connection opens and closes (the open-connections gauge). */
   observer?: { opened(): void; closed(): void };
 }
@@ -65,12 +62,12 @@ interface OpenRequest {
  */
 export class AiSdkWebSocket {
   private readonly server: WebSocketServer;
-  private readonly perIp = new CountMap<string>();
   private readonly heartbeat: ReturnType<typeof setInterval>;
   private readonly lastSeen = new Map<WebSocket, number>();
 
   constructor(
     private readonly chats: AiSdkChats,
+    private readonly admission: ConnectionAdmission,
     private readonly options: AiSdkWebSocketOptions,
   ) {
     this.server = new WebSocketServer({ noServer: true, maxPayload: options.maxFrameBytes, perMessageDeflate: false });
@@ -80,15 +77,9 @@ export class AiSdkWebSocket {
 
   /** Takes an upgrade request for AI_SDK_WEBSOCKET_PATH. */
   upgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
-    // Node stops watching an upgraded socket: a reset during the handshake must not be an uncaught error.
-    socket.on('error', destroyOnError);
-    const refusal = this.refusal(request);
-    if (refusal) return rejectUpgrade(socket, refusal.status, refusal.message);
-    const address = request.socket.remoteAddress ?? 'unknown';
-    this.server.handleUpgrade(request, socket, head, (ws) => {
-      socket.off('error', destroyOnError);
-      this.open(ws, address);
-    });
+    // Browsers always send Origin on WebSocket upgrades; a client without one is not a browser.
+    const refusal = this.admission.refusal({ origin: request.headers.origin, host: request.headers.host, remoteAddress: request.socket.remoteAddress ?? 'unknown' });
+    acceptUpgrade(this.server, request, socket, head, refusal, (ws, address) => this.open(ws, address));
   }
 
   close(): void {
@@ -97,15 +88,8 @@ export class AiSdkWebSocket {
     this.server.close();
   }
 
-  private refusal(request: IncomingMessage): { status: number; message: string } | null {
-    if (this.options.isDraining()) return { status: 503, message: 'server is shutting down' };
-    if (!originAllowed(request, this.options.allowedOrigins)) return { status: 403, message: 'origin not allowed' };
-    if (this.perIp.get(request.socket.remoteAddress ?? 'unknown') >= this.options.maxConnectionsPerIp) return { status: 429, message: 'too many connections from this address' };
-    return null;
-  }
-
   private open(socket: WebSocket, address: string): void {
-    this.perIp.increment(address);
+    this.admission.opened(address);
     this.options.observer?.opened();
     this.lastSeen.set(socket, Date.now());
     const requests = new Map<string, OpenRequest>();
@@ -116,7 +100,7 @@ export class AiSdkWebSocket {
     socket.on('pong', () => this.lastSeen.set(socket, Date.now()));
     socket.on('error', () => socket.terminate());
     socket.on('close', () => {
-      this.perIp.decrement(address);
+      this.admission.closed(address);
       this.options.observer?.closed();
       this.lastSeen.delete(socket);
       // A dropped socket ends its responses; the answers run on (the client resumes them). A request still
@@ -240,30 +224,6 @@ function describeType(value: unknown): string {
   return typeof type === 'string' ? JSON.stringify(type).slice(0, 40) : 'untyped';
 }
 
-function destroyOnError(this: Duplex): void {
-  this.destroy();
-}
-
 function send(socket: WebSocket, frame: ServerFrame): void {
   if (socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(frame));
-}
-
-/** Browsers always send Origin on a WebSocket upgrade; it must be allowed (or, unconfigured, on the server's own host). */
-export function originAllowed(request: IncomingMessage, allowedOrigins: string[] | undefined): boolean {
-  const origin = request.headers.origin;
-  if (origin === undefined) return true;
-  if (allowedOrigins) return allowedOrigins.includes(origin);
-  try {
-    return new URL(origin).host === request.headers.host;
-  } catch {
-    return false;
-  }
-}
-
-const CODE_OF_STATUS: Record<number, string> = { 403: 'forbidden', 429: 'rate_limited', 503: 'unavailable' };
-
-function rejectUpgrade(socket: Duplex, status: number, message: string): void {
-  const body = JSON.stringify({ error: { code: CODE_OF_STATUS[status] ?? 'bad_request', message } });
-  socket.once('finish', () => socket.destroy());
-  socket.end(`HTTP/1.1 ${status} ${message}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
 }
