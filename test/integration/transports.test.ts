@@ -223,6 +223,8 @@ describe('HTTP transports on one node', () => {
     it('answers a missing, malformed, unknown or expired session with 410 session_expired', async () => {
       const client = await RtClient.open(server.url, 'long-poll');
       client.cut();
+      // Alive at first; nobody reads it (no stream, no poll), so after the session timeout (2 s) it is gone.
+      expect((await post('{"ack":0}', { 'Parley-Session': client.session })).status).toBe(204);
       const node = client.session.split('.')[0];
       const unknownHere = `${node}.${'A'.repeat(24)}`;
       const unknownNode = `elsewhere.${'A'.repeat(24)}`;
@@ -234,8 +236,6 @@ describe('HTTP transports on one node', () => {
         const stream = await fetch(`${server.url}/v1/rt/stream`, { headers: { Accept: 'text/event-stream', 'Parley-Session': session, 'Parley-Last-Position': '0' } });
         expect(await errorOf(stream), session).toMatchObject({ status: 410, error: { code: 'session_expired' } });
       }
-      // Nobody reads the session (no stream, no poll): after the session timeout it is gone.
-      expect((await post('{"ack":0}', { 'Parley-Session': client.session })).status).toBe(204);
       await eventually(async () => expect((await post('{"ack":0}', { 'Parley-Session': client.session })).status).toBe(410));
     });
 
