@@ -1,4 +1,4 @@
-import { InvalidDataError, isTextContent, parseEvent, visibleTo, type ConversationEvent, type ParleyEvent } from '@parley/protocol';
+import { contentText, InvalidDataError, parseEvent, visibleTo, type ConversationEvent, type ParleyEvent } from '@parley/protocol';
 import type { ConversationMemory } from '../core/types.js';
 import type { ProvidedContext } from './context-providers.js';
 import type { AssistantProfile } from './profiles.js';
@@ -111,8 +111,10 @@ function toTurn(event: ParleyEvent): ContextTurn | null {
     case 'handoff.requested':
       return { role: 'user', content: '(system) The conversation was handed to a human support agent.' };
     case 'message.created': {
-      const content = event.data.content;
-      const text = isTextContent(content) ? content.text : `[${content.type}] ${JSON.stringify(content.data)}`;
+      // Parts read as text with bracketed notes (a quick-reply choice, a form's values, an image's size and type).
+      const text = contentText(event.data.content);
+      // The assistant's own rich messages (quick replies, forms) are its turns.
+      if (event.actor.kind === 'assistant') return { role: 'assistant', content: text };
       return { role: 'user', content: event.actor.kind === 'agent' ? `(support agent ${event.actor.id}) ${text}` : text };
     }
     default:
