@@ -5,6 +5,7 @@ export * from './events.js';
 export * from './frames.js';
 export * from './ids.js';
 export * from './parts.js';
+export * from './attachments.js';
 export * from './json-limits.js';
 export * from './json.js';
 export * from './scopes.js';

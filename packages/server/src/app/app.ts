@@ -1,3 +1,4 @@
+import { createHmac, randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -42,6 +43,11 @@ import { httpListener, registerApiDocs } from '../http/server.js';
 import { ApiKeys } from '../auth/api-keys.js';
 import { PostgresKeyStore } from '../store/postgres/key-store.js';
 import { PostgresWidgetStore } from '../store/postgres/widget-store.js';
+import { PostgresAttachmentStore } from '../store/postgres/attachment-store.js';
+import { DiskFileStorage } from '../adapters/disk/file-storage.js';
+import { S3FileStorage } from '../adapters/s3/file-storage.js';
+import { FileUrls } from '../auth/file-urls.js';
+import { AttachmentService, type AttachmentLimits } from '../conversations/attachments.js';
 import { ConversationLog } from '../log/conversation-log.js';
 import { OutboundHttp } from '../net/outbound-http.js';
 import { OutboundPolicy } from '../net/outbound-policy.js';
@@ -393,6 +399,35 @@ function webSignIn(config: Config, developmentTokens: boolean): WebSignIn {
   return { mode: developmentTokens ? 'development' : 'none' };
 }
 
+/** Where attachment bytes live: files under the data directory, or an S3-compatible bucket. */
+function openFileStorage(config: Config): DiskFileStorage | S3FileStorage {
+  if (config.storage === 'disk') return new DiskFileStorage(join(config.dataDir, 'files'));
+  return new S3FileStorage({
+    bucket: config.s3Bucket!,
+    region: config.s3Region,
+    forcePathStyle: config.s3ForcePathStyle,
+    ...(config.s3Endpoint ? { endpoint: config.s3Endpoint } : {}),
+    ...(config.s3AccessKeyId && config.s3SecretAccessKey ? { credentials: { accessKeyId: config.s3AccessKeyId, secretAccessKey: config.s3SecretAccessKey } } : {}),
+  });
+}
+
+/** The key that signs attachment URLs: configured, else derived from the token secret (so every node shares it), else random. */
+function fileUrlKey(config: Config, secret: Uint8Array | undefined, logger: Logger): Uint8Array {
+  if (config.fileUrlSecret) return Buffer.from(config.fileUrlSecret);
+  // Derived rather than the token secret itself: a file URL's signature must never double as a token's.
+  if (secret) return createHmac('sha256', secret).update('parley attachment urls').digest();
+  logger.warn('no PARLEY_FILE_URL_SECRET or JWT secret: attachment URLs are signed with a random key and work only on this node until it restarts');
+  return randomBytes(32);
+}
+
+/** Each tenant's attachment limits: its PARLEY_ATTACHMENT_LIMITS entry over the defaults. */
+function attachmentLimits(config: Config): (tenant: string) => AttachmentLimits {
+  return (tenant) => {
+    const own = config.attachmentLimits[tenant];
+    return { maxBytes: own?.maxBytes ?? config.attachmentMaxBytes, types: own?.types ?? config.attachmentTypes };
+  };
+}
+
 /** The address a local client reaches a server on that listens on `host`. */
 function localHost(host: string): string {
   if (host === '0.0.0.0' || host === '::') return '127.0.0.1';
@@ -465,10 +500,20 @@ async function startServices(config: Config, logger: Logger, tracing: TracingPip
   // Customers' messages read for handoff rules, sentiment and failed answers, on every node (as answers are).
   const modelSentiment = { classify: orchestrator.sentiment.classify, failed: (error: unknown, profileId: string) => logger.warn({ err: error, profile: profileId }, 'sentiment model failed; read lexically') };
   reactions.add(new TriggersReaction(log, orchestrator, support, modelSentiment), { runsHere: true });
+  const attachmentStore = new PostgresAttachmentStore(store.database);
   const conversations = new ConversationService(
-    { log, members: store, bus, presence, assistants: orchestrator, sendRates: userSendRates, agentTeams: (tenant, userId) => support.agentTeams(tenant, userId) },
+    { log, members: store, bus, presence, assistants: orchestrator, sendRates: userSendRates, agentTeams: (tenant, userId) => support.agentTeams(tenant, userId), attachments: attachmentStore },
     { largeRoomMembers: config.largeRoomMembers },
   );
+  const fileStorage = openFileStorage(config);
+  const attachments = new AttachmentService({
+    conversations,
+    store: attachmentStore,
+    storage: fileStorage,
+    urls: new FileUrls(fileUrlKey(config, secret, logger), config.attachmentUrlTtlSeconds * 1000),
+    limitsOf: attachmentLimits(config),
+    uploadTtlSeconds: config.attachmentUrlTtlSeconds,
+  });
   const gateway = new Gateway({
     conversations,
     log,
@@ -505,6 +550,7 @@ async function startServices(config: Config, logger: Logger, tracing: TracingPip
   const widgetStore = new PostgresWidgetStore(store.database);
   const api = createApi({
     conversations,
+    attachments,
     webhooks: webhooks.service,
     support,
     keys: new ApiKeys(new PostgresKeyStore(store.database), bus),
@@ -596,6 +642,7 @@ async function startServices(config: Config, logger: Logger, tracing: TracingPip
       await closed;
       clearTimeout(deadline);
       outbound.close();
+      if (fileStorage instanceof S3FileStorage) fileStorage.close();
       await bus.close();
       await store.close();
       // Last: the spans of everything above are exported before the process exits.

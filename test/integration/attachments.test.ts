@@ -1,0 +1,148 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { apiCall as call } from '../support/api.js';
+import { startLocalS3, S3RVER_CREDENTIALS, type LocalS3 } from '../support/s3rver.js';
+import { startServer, type TestServer } from '../support/server.js';
+import { token } from '../support/tokens.js';
+
+// A 1x1 PNG: its signature is what finalize sniffs.
+const PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==', 'base64');
+const HTML = Buffer.from('<html><body><script>alert(document.cookie)</script></body></html>');
+const MAX_BYTES = 50_000;
+const LIMITS = { PARLEY_ATTACHMENT_LIMITS: JSON.stringify({ acme: { maxBytes: MAX_BYTES } }) };
+
+/** The same suite over both storages: local disk (uploads through the server) and s3rver (presigned uploads; no real S3 or MinIO). */
+const STORAGES: Array<{ name: string; start(): Promise<{ env: Record<string, string>; close(): Promise<void> }> }> = [
+  { name: 'local disk', start: async () => ({ env: {}, close: async () => undefined }) },
+  {
+    name: 's3rver',
+    start: async () => {
+      const s3: LocalS3 = await startLocalS3();
+      const env = {
+        PARLEY_STORAGE: 's3',
+        PARLEY_S3_BUCKET: s3.bucket,
+        PARLEY_S3_ENDPOINT: s3.endpoint,
+        PARLEY_S3_FORCE_PATH_STYLE: 'on',
+        PARLEY_S3_ACCESS_KEY_ID: S3RVER_CREDENTIALS.accessKeyId,
+        PARLEY_S3_SECRET_ACCESS_KEY: S3RVER_CREDENTIALS.secretAccessKey,
+      };
+      return { env, close: () => s3.close() };
+    },
+  },
+];
+
+describe.each(STORAGES)('attachments over $name', (storage) => {
+  let server: TestServer;
+  let closeStorage: () => Promise<void>;
+  let alice: string;
+  let bob: string;
+  let carol: string;
+  let mallory: string;
+  let conversation = 0;
+
+  beforeAll(async () => {
+    const started = await storage.start();
+    closeStorage = started.close;
+    server = await startServer({ ...LIMITS, ...started.env });
+    [alice, bob, carol, mallory] = await Promise.all([token('alice'), token('bob'), token('carol'), token('mallory', { tenant: 'other' })]);
+  });
+  afterAll(async () => {
+    await server?.stop();
+    await closeStorage?.();
+  });
+
+  async function newConversation(): Promise<string> {
+    const id = `files-${++conversation}`;
+    expect((await call(server, alice, 'POST', '/conversations', { id, members: ['alice', 'bob'] })).status).toBe(201);
+    return id;
+  }
+
+  /** Declares, uploads (where the server says) and finalizes a file; returns the finalize response. */
+  async function upload(conversationId: string, name: string, contentType: string, bytes: Buffer) {
+    const created = await call(server, alice, 'POST', `/conversations/${conversationId}/attachments`, { name, contentType, size: bytes.length });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    const target = created.body.upload;
+    expect(target.via).toBe(storage.name === 'local disk' ? 'server' : 'storage');
+    const url = target.via === 'server' ? `${server.url}${target.url}` : target.url;
+    const headers = target.via === 'server' ? { ...target.headers, authorization: `Bearer ${alice}` } : target.headers;
+    const put = await fetch(url, { method: target.method, headers, body: bytes });
+    expect(put.status, await put.text()).toBe(200);
+    const finalized = await call(server, alice, 'POST', `/conversations/${conversationId}/attachments/${created.body.attachment.id}/finalize`);
+    return { id: created.body.attachment.id as string, finalized };
+  }
+
+  async function download(conversationId: string, attachmentId: string, credential: string) {
+    const signed = await call(server, credential, 'GET', `/conversations/${conversationId}/attachments/${attachmentId}`);
+    if (signed.status !== 200) return { status: signed.status, body: signed.body };
+    const response = await fetch(`${server.url}${signed.body.url}`);
+    return { status: response.status, headers: response.headers, bytes: Buffer.from(await response.arrayBuffer()), url: signed.body.url as string };
+  }
+
+  it('takes an image, sends it as a message part with the facts the server measured, and serves the same bytes inline to a member', async () => {
+    const id = await newConversation();
+    const { id: attachmentId, finalized } = await upload(id, 'screen shot.png', 'image/png', PNG);
+    expect(finalized.status, JSON.stringify(finalized.body)).toBe(200);
+    expect(finalized.body.attachment).toMatchObject({ state: 'ready', contentType: 'image/png', size: PNG.length, image: true });
+    // The sender's claims about the file are replaced by the server's record.
+    const sent = await call(server, alice, 'POST', `/conversations/${id}/messages`, { content: { type: 'parts', parts: [{ type: 'text', text: 'my screen' }, { type: 'image', attachmentId, name: 'lies.exe', contentType: 'image/png', size: 1 }] } });
+    expect(sent.status, JSON.stringify(sent.body)).toBe(201);
+    const history = await call(server, bob, 'GET', `/conversations/${id}/events?after=${sent.body.seq - 1}`);
+    expect(history.body.events[0].data.content.parts[1]).toEqual({ type: 'image', attachmentId, name: 'screen shot.png', contentType: 'image/png', size: PNG.length });
+    const served = await download(id, attachmentId, bob);
+    expect(served.status).toBe(200);
+    expect(served.bytes).toEqual(PNG);
+    expect(served.headers!.get('content-type')).toBe('image/png');
+    expect(served.headers!.get('content-disposition')).toMatch(/^inline; filename="screen shot.png"/);
+    expect(served.headers!.get('x-content-type-options')).toBe('nosniff');
+    expect(served.headers!.get('content-security-policy')).toBe('sandbox');
+  });
+
+  it('serves any other file as a download, and refuses it as an image part', async () => {
+    const id = await newConversation();
+    const text = Buffer.from('order 1234 arrived broken\n');
+    const { id: attachmentId, finalized } = await upload(id, 'notes.txt', 'text/plain', text);
+    expect(finalized.body.attachment).toMatchObject({ state: 'ready', contentType: 'text/plain', image: false });
+    const asImage = await call(server, alice, 'POST', `/conversations/${id}/messages`, { content: { type: 'parts', parts: [{ type: 'image', attachmentId, name: 'n', contentType: 'image/png', size: 1 }] } });
+    expect(asImage.status).toBe(400);
+    expect(asImage.body.error.message).toContain('send it as a file part');
+    const served = await download(id, attachmentId, alice);
+    expect(served.bytes).toEqual(text);
+    expect(served.headers!.get('content-disposition')).toMatch(/^attachment; /);
+  });
+
+  it("refuses a file over the tenant's limit and a type it does not accept", async () => {
+    const id = await newConversation();
+    const tooLarge = await call(server, alice, 'POST', `/conversations/${id}/attachments`, { name: 'big.png', contentType: 'image/png', size: MAX_BYTES + 1 });
+    expect(tooLarge.status).toBe(413);
+    expect(tooLarge.body.error).toMatchObject({ code: 'too_large', details: { maxBytes: MAX_BYTES } });
+    const refused = await call(server, alice, 'POST', `/conversations/${id}/attachments`, { name: 'page.html', contentType: 'text/html', size: HTML.length });
+    expect(refused.status).toBe(400);
+    expect(refused.body.error).toMatchObject({ code: 'bad_request', details: { reason: 'type_refused' } });
+  });
+
+  it('deletes a file whose bytes are not the type it was declared as (HTML posing as a PNG)', async () => {
+    const id = await newConversation();
+    const { id: attachmentId, finalized } = await upload(id, 'cat.png', 'image/png', HTML);
+    expect(finalized.status).toBe(400);
+    expect(finalized.body.error).toMatchObject({ code: 'bad_request', details: { reason: 'type_mismatch', sniffed: 'application/octet-stream' } });
+    // Gone: neither finalizable again, nor servable, nor sendable.
+    expect((await call(server, alice, 'POST', `/conversations/${id}/attachments/${attachmentId}/finalize`)).status).toBe(404);
+    expect((await download(id, attachmentId, alice)).status).toBe(404);
+    const sent = await call(server, alice, 'POST', `/conversations/${id}/messages`, { content: { type: 'parts', parts: [{ type: 'file', attachmentId, name: 'cat.png', contentType: 'image/png', size: HTML.length }] } });
+    expect(sent.status).toBe(400);
+  });
+
+  it('serves a file to members only: not to a non-member, not to another tenant, not through a URL signed for another file', async () => {
+    const id = await newConversation();
+    const { id: attachmentId } = await upload(id, 'screen.png', 'image/png', PNG);
+    const nonMember = await download(id, attachmentId, carol);
+    expect(nonMember.status).toBe(403);
+    const otherTenant = await download(id, attachmentId, mallory);
+    expect(otherTenant.status).toBe(404);
+    const { id: secondId } = await upload(id, 'second.png', 'image/png', PNG);
+    const signed = await download(id, attachmentId, alice);
+    const forged = await fetch(`${server.url}${signed.url!.replace(attachmentId, secondId)}`);
+    expect(forged.status).toBe(404);
+    const unsigned = await fetch(`${server.url}${signed.url!.split('?')[0]}`);
+    expect(unsigned.status).toBe(404);
+  });
+});
