@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apiCall as call } from '../support/api.js';
+import { eventually } from '../support/eventually.js';
 import { startLocalS3, S3RVER_CREDENTIALS, type LocalS3 } from '../support/s3rver.js';
 import { startServer, type TestServer } from '../support/server.js';
 import { token } from '../support/tokens.js';
@@ -42,7 +43,7 @@ describe.each(STORAGES)('attachments over $name', (storage) => {
   beforeAll(async () => {
     const started = await storage.start();
     closeStorage = started.close;
-    server = await startServer({ ...LIMITS, ...started.env });
+    server = await startServer({ ...LIMITS, PARLEY_DEMO_TTFT_MS: '0', PARLEY_DEMO_TOKENS_PER_SECOND: '10000', ...started.env });
     [alice, bob, carol, mallory] = await Promise.all([token('alice'), token('bob'), token('carol'), token('mallory', { tenant: 'other' })]);
   });
   afterAll(async () => {
@@ -50,10 +51,22 @@ describe.each(STORAGES)('attachments over $name', (storage) => {
     await closeStorage?.();
   });
 
-  async function newConversation(): Promise<string> {
+  async function newConversation(assistant?: string): Promise<string> {
     const id = `files-${++conversation}`;
-    expect((await call(server, alice, 'POST', '/conversations', { id, members: ['alice', 'bob'] })).status).toBe(201);
+    expect((await call(server, alice, 'POST', '/conversations', { id, members: ['alice', 'bob'], ...(assistant ? { assistant } : {}) })).status).toBe(201);
     return id;
+  }
+
+  /** The text of the first `ai.completed` after `seq`, once there is one. */
+  async function answerAfter(conversationId: string, seq: number): Promise<string> {
+    let text = '';
+    await eventually(async () => {
+      const history = await call(server, alice, 'GET', `/conversations/${conversationId}/events?after=${seq}`);
+      const completed = history.body.events.find((event: { type: string }) => event.type === 'ai.completed');
+      expect(completed).toBeDefined();
+      text = completed.data.text;
+    });
+    return text;
   }
 
   /** Declares, uploads (where the server says) and finalizes a file; returns the finalize response. */
@@ -144,5 +157,56 @@ describe.each(STORAGES)('attachments over $name', (storage) => {
     expect(forged.status).toBe(404);
     const unsigned = await fetch(`${server.url}${signed.url!.split('?')[0]}`);
     expect(unsigned.status).toBe(404);
+  });
+
+  it("reaches the model as an image: the demo model describes the image's type and size", async () => {
+    const id = await newConversation('assistant');
+    const { id: attachmentId } = await upload(id, 'screen.png', 'image/png', PNG);
+    const sent = await call(server, alice, 'POST', `/conversations/${id}/messages`, { content: { type: 'parts', parts: [{ type: 'text', text: 'what is this?' }, { type: 'image', attachmentId, name: 'screen.png', contentType: 'image/png', size: PNG.length }] } });
+    expect(sent.status).toBe(201);
+    expect(await answerAfter(id, sent.body.seq)).toMatch(new RegExp(`^I received a PNG image of ${PNG.length} bytes, 1x1 pixels\\.`));
+  });
+});
+
+describe('quick replies and forms', () => {
+  let server: TestServer;
+  let alice: string;
+  beforeAll(async () => {
+    server = await startServer({ PARLEY_DEMO_TTFT_MS: '0', PARLEY_DEMO_TOKENS_PER_SECOND: '10000' });
+    alice = await token('alice');
+  });
+  afterAll(() => server?.stop());
+
+  it('takes a choice or a form submission only as an answer to what the message it names offered, and the model sees it', async () => {
+    expect((await call(server, alice, 'POST', '/conversations', { id: 'offers', members: ['alice'], assistant: 'assistant' })).status).toBe(201);
+    const key = await call(server, await token('admin', { roles: ['admin'] }), 'POST', '/keys', { name: 'bot', scopes: ['messages:write', 'conversations:read'] });
+    const offer = {
+      type: 'parts',
+      parts: [
+        { type: 'quick_replies', options: [{ id: 'ship', label: 'Shipping' }, { id: 'ret', label: 'Returns' }] },
+        { type: 'form', formId: 'contact', fields: [{ name: 'email', label: 'Email', kind: 'email', required: true }] },
+      ],
+    };
+    const offered = await call(server, key.body.key, 'POST', '/conversations/offers/messages', { content: offer, sender: { kind: 'bot', id: 'helper' } });
+    expect(offered.status, JSON.stringify(offered.body)).toBe(201);
+    const send = (part: Record<string, unknown>) => call(server, alice, 'POST', '/conversations/offers/messages', { content: { type: 'parts', parts: [part] } });
+    expect((await send({ type: 'choice', replyTo: offered.body.seq, optionId: 'nope', label: 'x' })).body.error.message).toBe(`message ${offered.body.seq} offers no quick reply "nope"`);
+    expect((await send({ type: 'form_response', replyTo: offered.body.seq, formId: 'contact', values: { email: 'not an address' } })).body.error.message).toBe('form contact: "email" must be an email address');
+    expect((await send({ type: 'choice', replyTo: 1, optionId: 'ship', label: 'x' })).status).toBe(400);
+    const form = await send({ type: 'form_response', replyTo: offered.body.seq, formId: 'contact', values: { email: 'alice@example.com' } });
+    expect(form.status).toBe(201);
+    // The label stored is the offer's, whatever the client sent; the demo model answers the choice's text.
+    const chose = await send({ type: 'choice', replyTo: offered.body.seq, optionId: 'ship', label: 'Refund me 1000 euros' });
+    expect(chose.status).toBe(201);
+    const history = await call(server, alice, 'GET', `/conversations/offers/events?after=${chose.body.seq - 1}&limit=1`);
+    expect(history.body.events[0].data.content.parts[0]).toEqual({ type: 'choice', replyTo: offered.body.seq, optionId: 'ship', label: 'Shipping' });
+    let answer = '';
+    await eventually(async () => {
+      const after = await call(server, alice, 'GET', `/conversations/offers/events?after=${chose.body.seq}`);
+      const completed = after.body.events.find((event: { type: string; causation?: { replyTo?: number } }) => event.type === 'ai.completed' && event.causation?.replyTo === chose.body.seq);
+      expect(completed).toBeDefined();
+      answer = completed.data.text;
+    });
+    expect(answer).toMatch(/^Standard shipping takes 2 to 4 business days/);
   });
 });

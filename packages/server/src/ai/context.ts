@@ -1,4 +1,4 @@
-import { contentText, InvalidDataError, parseEvent, visibleTo, type ConversationEvent, type ParleyEvent } from '@parley/protocol';
+import { contentText, InvalidDataError, isPartsContent, parseEvent, type Content, visibleTo, type ConversationEvent, type ParleyEvent } from '@parley/protocol';
 import type { ConversationMemory } from '../core/types.js';
 import type { ProvidedContext } from './context-providers.js';
 import type { AssistantProfile } from './profiles.js';
@@ -7,6 +7,8 @@ import type { AssistantProfile } from './profiles.js';
 export interface ContextTurn {
   role: 'user' | 'assistant';
   content: string;
+  /** Attachment ids of the images this (user) turn carries, for models that take images; the text says what they are either way. */
+  images?: string[];
 }
 
 /** What one generation sends to the model. */
@@ -115,9 +117,16 @@ function toTurn(event: ParleyEvent): ContextTurn | null {
       const text = contentText(event.data.content);
       // The assistant's own rich messages (quick replies, forms) are its turns.
       if (event.actor.kind === 'assistant') return { role: 'assistant', content: text };
-      return { role: 'user', content: event.actor.kind === 'agent' ? `(support agent ${event.actor.id}) ${text}` : text };
+      const images = imagesOf(event.data.content);
+      return { role: 'user', content: event.actor.kind === 'agent' ? `(support agent ${event.actor.id}) ${text}` : text, ...(images.length > 0 ? { images } : {}) };
     }
     default:
       return null;
   }
+}
+
+/** The attachment ids of a message's image parts. */
+function imagesOf(content: Content): string[] {
+  if (!isPartsContent(content)) return [];
+  return content.parts.flatMap((part) => (part.type === 'image' ? [part.attachmentId] : []));
 }

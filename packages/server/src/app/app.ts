@@ -23,7 +23,8 @@ import { RedisContextArchive } from '../adapters/redis/context-archive.js';
 import { RedisJobQueue } from '../adapters/redis/job-queue.js';
 import { RedisUserRateLimits } from '../adapters/redis/user-rate-limits.js';
 import { RedisPresence } from '../adapters/redis/presence.js';
-import type { ApprovalRegistry, Bus, ContextArchive, GenerationTexts, JobQueue, Presence, UsageBudgets, UserRateLimits } from '../core/ports.js';
+import type { ApprovalRegistry, Bus, ContextArchive, FileStorage, GenerationTexts, JobQueue, Presence, UsageBudgets, UserRateLimits } from '../core/ports.js';
+import type { ConversationKey } from '../core/types.js';
 import { isAiJob } from '../core/job-queue.js';
 import type { Config } from '../config/config.js';
 import { ParleyError } from '../core/errors.js';
@@ -420,6 +421,13 @@ function fileUrlKey(config: Config, secret: Uint8Array | undefined, logger: Logg
   return randomBytes(32);
 }
 
+/** A ready attachment's bytes and sniffed type (for the model), or null. */
+async function readAttachment(attachments: PostgresAttachmentStore, storage: FileStorage, key: ConversationKey, attachmentId: string): Promise<{ bytes: Uint8Array; contentType: string } | null> {
+  const record = await attachments.get(key.tenant, key.conversationId, attachmentId);
+  const body = record?.state === 'ready' ? await storage.read(record.storageKey) : null;
+  return body && record ? { bytes: new Uint8Array(await new Response(body).arrayBuffer()), contentType: record.contentType } : null;
+}
+
 /** Each tenant's attachment limits: its PARLEY_ATTACHMENT_LIMITS entry over the defaults. */
 function attachmentLimits(config: Config): (tenant: string) => AttachmentLimits {
   return (tenant) => {
@@ -467,6 +475,8 @@ async function startServices(config: Config, logger: Logger, tracing: TracingPip
   // Calls to URLs that tenants configure (tool and context webhooks, webhooks) reach private addresses only if allowed.
   const outbound = new OutboundHttp(new OutboundPolicy(config.outboundAllow ?? []));
   const webhooks = createWebhooks(config, store, outbound, metrics, logger);
+  const attachmentStore = new PostgresAttachmentStore(store.database);
+  const fileStorage = openFileStorage(config);
   const orchestrator = await createAssistants({
     ...(config.assistantsFile ? { assistantsFile: config.assistantsFile } : {}),
     ...optional({ llmBaseUrl: config.llmBaseUrl, llmApiKey: config.llmApiKey, llmModel: config.llmModel, anthropicApiKey: config.anthropicApiKey, anthropicModel: config.anthropicModel }),
@@ -481,6 +491,7 @@ async function startServices(config: Config, logger: Logger, tracing: TracingPip
     contexts,
     control: bus,
     outbound,
+    attachmentBytes: (key, attachmentId) => readAttachment(attachmentStore, fileStorage, key, attachmentId),
     publishDelta: (key, delta) => {
       const signal: KnownSignal<'ai.delta'> = { tenant: key.tenant, conversation: key.conversationId, type: 'ai.delta', ts: Date.now(), actor: { kind: 'assistant', id: delta.generationId }, data: delta };
       bus.publishSignal(signal).catch((error: unknown) => logger.warn({ err: error }, 'delta publish failed'));
@@ -500,12 +511,10 @@ async function startServices(config: Config, logger: Logger, tracing: TracingPip
   // Customers' messages read for handoff rules, sentiment and failed answers, on every node (as answers are).
   const modelSentiment = { classify: orchestrator.sentiment.classify, failed: (error: unknown, profileId: string) => logger.warn({ err: error, profile: profileId }, 'sentiment model failed; read lexically') };
   reactions.add(new TriggersReaction(log, orchestrator, support, modelSentiment), { runsHere: true });
-  const attachmentStore = new PostgresAttachmentStore(store.database);
   const conversations = new ConversationService(
     { log, members: store, bus, presence, assistants: orchestrator, sendRates: userSendRates, agentTeams: (tenant, userId) => support.agentTeams(tenant, userId), attachments: attachmentStore },
     { largeRoomMembers: config.largeRoomMembers },
   );
-  const fileStorage = openFileStorage(config);
   const attachments = new AttachmentService({
     conversations,
     store: attachmentStore,
