@@ -1,3 +1,4 @@
+import { attachmentPart, ParleyServerClient } from '@parley/client/server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apiCall as call } from '../support/api.js';
 import { eventually } from '../support/eventually.js';
@@ -157,6 +158,19 @@ describe.each(STORAGES)('attachments over $name', (storage) => {
     expect(forged.status).toBe(404);
     const unsigned = await fetch(`${server.url}${signed.url!.split('?')[0]}`);
     expect(unsigned.status).toBe(404);
+  });
+
+  it('uploads and sends through the server SDK, which goes where the server says (storage or server)', async () => {
+    const id = await newConversation();
+    const sdk = new ParleyServerClient({ url: server.url, apiKey: alice });
+    const attachment = await sdk.uploadAttachment(id, { name: 'screen.png', contentType: 'image/png', data: new Uint8Array(PNG) });
+    expect(attachment).toMatchObject({ state: 'ready', image: true, size: PNG.length });
+    const ack = await sdk.postMessage(id, { content: { type: 'parts', parts: [attachmentPart(attachment)] } });
+    expect(ack.seq).toBeGreaterThan(1);
+    const { url } = await sdk.attachmentUrl(id, attachment.id);
+    expect(Buffer.from(await (await fetch(url)).arrayBuffer())).toEqual(PNG);
+    const refused = await sdk.uploadAttachment(id, { name: 'cat.png', contentType: 'image/png', data: new Blob([HTML]) }).catch((error: unknown) => error);
+    expect(refused).toMatchObject({ code: 'bad_request', details: { reason: 'type_mismatch' } });
   });
 
   it("reaches the model as an image: the demo model describes the image's type and size", async () => {
