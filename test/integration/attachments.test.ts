@@ -180,18 +180,8 @@ describe.each(STORAGES)('attachments over $name', (storage) => {
     expect(sent.status).toBe(201);
     expect(await answerAfter(id, sent.body.seq)).toMatch(new RegExp(`^I received a PNG image of ${PNG.length} bytes, 1x1 pixels\\.`));
   });
-});
-
-describe('quick replies and forms', () => {
-  let server: TestServer;
-  let alice: string;
-  beforeAll(async () => {
-    server = await startServer({ PARLEY_DEMO_TTFT_MS: '0', PARLEY_DEMO_TOKENS_PER_SECOND: '10000' });
-    alice = await token('alice');
-  });
-  afterAll(() => server?.stop());
-
-  it('takes a choice or a form submission only as an answer to what the message it names offered, and the model sees it', async () => {
+  // Not about storage: once is enough.
+  it.runIf(storage.name === 'local disk')('takes a choice or a form submission only as an answer to what the message it names offered, and the model sees it', async () => {
     expect((await call(server, alice, 'POST', '/conversations', { id: 'offers', members: ['alice'], assistant: 'assistant' })).status).toBe(201);
     const key = await call(server, await token('admin', { roles: ['admin'] }), 'POST', '/keys', { name: 'bot', scopes: ['messages:write', 'conversations:read'] });
     const offer = {
