@@ -310,6 +310,13 @@ export function isPartsContent(content: Content): content is PartsContent {
   return content.type === 'parts';
 }
 
+/** What the sender wrote: the text, or the text parts of parts content joined by newlines; '' for anything else. */
+export function writtenText(content: Content): string {
+  if (isTextContent(content)) return content.text;
+  if (isPartsContent(content)) return content.parts.flatMap((part) => (part.type === 'text' ? [part.text] : [])).join('\n');
+  return '';
+}
+
 /** Content as plain text: text as it is, parts through `partsText`, structured content as its type and data. */
 export function contentText(content: Content): string {
   if (isTextContent(content)) return content.text;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { contentSchema, contentText, formValuesProblem, isPartsContent, partsContentSchema, type FormField } from '../src/index.js';
+import { contentSchema, contentText, writtenText, formValuesProblem, isPartsContent, partsContentSchema, type FormField } from '../src/index.js';
 
 const image = { type: 'image', attachmentId: 'att-1', name: 'screen.png', contentType: 'image/png', size: 2048, width: 640, height: 480 };
 
@@ -56,5 +56,11 @@ describe('rich message parts', () => {
     expect(contentText({ type: 'parts', parts: [{ type: 'text', text: 'Look' }, image as never, { type: 'choice', replyTo: 3, optionId: 'yes', label: 'Yes' }] })).toBe(
       'Look\n[image "screen.png": image/png, 2048 bytes, 640x480 pixels]\n[chose "Yes"]',
     );
+  });
+
+  it('reads what the sender wrote: the text parts only', () => {
+    expect(writtenText({ type: 'parts', parts: [{ type: 'text', text: 'I want' }, image as never, { type: 'text', text: 'a human' }] })).toBe('I want\na human');
+    expect(writtenText({ type: 'text', text: 'hi' })).toBe('hi');
+    expect(writtenText({ type: 'order.card', data: {} })).toBe('');
   });
 });

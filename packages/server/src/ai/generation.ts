@@ -1,5 +1,5 @@
 import type { LanguageModelV3 } from '@ai-sdk/provider';
-import { isTextContent, parseEvent, type ConversationEvent, type ConversationMode, type EventData, type GenerationText, type InvalidDataError } from '@parley/protocol';
+import { parseEvent, writtenText, type ConversationEvent, type ConversationMode, type EventData, type GenerationText, type InvalidDataError } from '@parley/protocol';
 import { ParleyError } from '../core/errors.js';
 import type { ApprovalRegistry, ContextArchive, GenerationTexts } from '../core/ports.js';
 import type { AppendResult, ConversationKey, ConversationMemory } from '../core/types.js';
@@ -525,12 +525,12 @@ class Watchdog {
   }
 }
 
-/** The text of the message an answer is for ('' for structured content), as context providers receive it. */
+/** The text of the message an answer is for (the text parts of parts content; '' for structured content), as context providers receive it. */
 function questionOf(trigger: ConversationEvent): string {
   const parsed = parseEvent(trigger);
   if (!parsed.ok) throw parsed.error;
   const event = parsed.event;
-  return event.type === 'message.created' && isTextContent(event.data.content) ? event.data.content.text : '';
+  return event.type === 'message.created' ? writtenText(event.data.content) : '';
 }
 
 function attemptAbortError(reason: unknown): AttemptError {
