@@ -64,9 +64,15 @@ export type {
   Signal,
   SignalData,
   TextContent,
+  Part,
+  PartOf,
+  PartsContent,
+  AttachmentView,
   UnknownEvent,
   UnknownSignal,
   UnknownType,
 } from '@parley/protocol';
 /** The catalogue's helpers, for reading typed events. */
 export { InvalidDataError, isKnownEvent, isKnownSignal, isTextContent, toolResultError } from '@parley/protocol';
+/** Rich messages: reading parts as text, telling parts content apart, and which attachments are images. */
+export { contentText, isPartsContent, isRasterImage } from '@parley/protocol';

@@ -1,3 +1,4 @@
+import type { UploadTarget } from '@parley/protocol';
 import { backoffDelay, type BackoffOptions } from './backoff.js';
 import { ParleyApiError, errorFromResponse, type ApiErrorCode } from './server-errors.js';
 
@@ -93,6 +94,26 @@ export class ApiTransport {
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  /**
+   * Sends an attachment's bytes where the server said: to object storage (an absolute presigned URL, which
+   * carries its own signature: no credential is sent there), or through the server, with the credential.
+   */
+  async upload(target: UploadTarget, body: Uint8Array | Blob): Promise<void> {
+    const viaServer = target.via === 'server';
+    const url = viaServer ? `${this.options.baseUrl.replace(/\/v1\/api$/, '')}${target.url}` : target.url;
+    const headers = viaServer ? { ...target.headers, authorization: `Bearer ${this.options.credential}` } : target.headers;
+    let response: Response;
+    try {
+      response = await this.options.fetch(url, { method: target.method, headers, body: body as BodyInit });
+    } catch (error) {
+      throw new ParleyApiError('disconnected', `the upload failed: ${describeFailure(error)}`, { cause: error });
+    }
+    if (response.ok) return;
+    if (viaServer) throw await errorFromResponse(response);
+    const text = (await response.text()).slice(0, 300);
+    throw new ParleyApiError(response.status >= 500 ? 'unavailable' : 'bad_request', `the storage refused the upload with ${response.status}: ${text}`, { status: response.status });
   }
 
   private urlOf(request: ApiRequest<unknown>): string {

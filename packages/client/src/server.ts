@@ -20,6 +20,12 @@ import {
   type OperationResult,
   type PostMessageBody,
   type UpdateConversationBody,
+  attachmentResultSchema,
+  attachmentUrlResultSchema,
+  createAttachmentResultSchema,
+  type AttachmentView,
+  type CreateAttachmentResult,
+  type PartOf,
 } from '@parley/protocol';
 import { newClientMsgId } from './ids.js';
 import { ParleyApiError } from './server-errors.js';
@@ -88,10 +94,12 @@ const listKeysResult = { parse: (value: unknown) => ({ apiKeys: apiKeyViewSchema
  */
 export class ParleyServerClient {
   private readonly transport: ApiTransport;
+  private readonly origin: string;
 
   constructor(options: ServerClientOptions) {
+    this.origin = baseUrlOf(options.url);
     this.transport = new ApiTransport({
-      baseUrl: `${baseUrlOf(options.url)}/v1/api`,
+      baseUrl: `${this.origin}/v1/api`,
       credential: credentialOf(options.apiKey),
       fetch: options.fetch ?? ((url, init) => globalThis.fetch(url, init)),
       timeoutMs: positive(options.timeoutMs ?? DEFAULT_TIMEOUT_MS, 'timeoutMs'),
@@ -200,9 +208,37 @@ export class ParleyServerClient {
     await this.send<undefined>({ method: 'DELETE', path: `/keys/${segment(keyId)}`, idempotent: true });
   }
 
+  /**
+   * Uploads a file to a conversation: declares it, sends the bytes where the server says (object storage or
+   * the server itself), and finalizes it, when the server checks its size and sniffs its type. Resolves with
+   * the ready attachment; send it with `attachmentPart`. A file over the tenant's limit is `too_large`; a type
+   * not accepted, or bytes that are not the declared type, `bad_request` (`details.reason` says which).
+   */
+  async uploadAttachment(conversationId: string, file: { name: string; contentType: string; data: Uint8Array | Blob }): Promise<AttachmentView> {
+    const size = file.data instanceof Uint8Array ? file.data.byteLength : file.data.size;
+    const path = `/conversations/${segment(conversationId)}/attachments`;
+    const created = await this.send<CreateAttachmentResult>({ method: 'POST', path, body: { name: file.name, contentType: file.contentType, size }, idempotent: false, result: createAttachmentResultSchema });
+    await this.transport.upload(created.upload, file.data);
+    const finalized = await this.send({ method: 'POST', path: `${path}/${segment(created.attachment.id)}/finalize`, idempotent: true, result: attachmentResultSchema });
+    return finalized.attachment;
+  }
+
+  /** An absolute, short-lived signed URL of a ready attachment (for those who may read the conversation), and when it expires. */
+  async attachmentUrl(conversationId: string, attachmentId: string): Promise<{ url: string; expiresAt: number; attachment: AttachmentView }> {
+    const path = `/conversations/${segment(conversationId)}/attachments/${segment(attachmentId)}`;
+    const result = await this.send({ method: 'GET', path, idempotent: true, result: attachmentUrlResultSchema });
+    return { ...result, url: `${this.origin}${result.url}` };
+  }
+
   private send<Result>(request: ApiRequest<Result>): Promise<Result> {
     return this.transport.request(request);
   }
+}
+
+/** The message part that sends a ready attachment: `image` for raster images, `file` for anything else. */
+export function attachmentPart(attachment: AttachmentView): PartOf<'image' | 'file'> {
+  const { id, name, contentType, size } = attachment;
+  return { type: attachment.image ? 'image' : 'file', attachmentId: id, name, contentType, size };
 }
 
 function contentOf(text: string | undefined, content: Content | undefined): Content {
@@ -258,6 +294,10 @@ export { DEFAULT_RETRY, type FetchFunction, type RetryInfo, type RetryOptions } 
 export type {
   Ack,
   ApiKeyView,
+  AttachmentView,
+  Part,
+  PartOf,
+  PartsContent,
   ApiScope,
   BroadcastResult,
   Content,

@@ -12,6 +12,7 @@ import {
   type TextContent,
 } from './events.js';
 import { identifierSchema } from './ids.js';
+import { partsText, type PartsContent } from './parts.js';
 import { STAFF_EVENT_SCHEMAS, staffEventSchema, SUPPORT_EVENT_SCHEMAS } from './support.js';
 
 /**
@@ -299,9 +300,28 @@ export function toolResultError(data: EventData<'ai.tool_result'>): { error: str
   return typeof message === 'string' ? { error, message } : { error };
 }
 
-/** Whether message content is text (rather than an application's structured content). */
+/** Whether message content is text (rather than parts or an application's structured content). */
 export function isTextContent(content: Content): content is TextContent {
   return content.type === 'text';
+}
+
+/** Whether message content is typed parts (a rich message). */
+export function isPartsContent(content: Content): content is PartsContent {
+  return content.type === 'parts';
+}
+
+/** What the sender wrote: the text, or the text parts of parts content joined by newlines; '' for anything else. */
+export function writtenText(content: Content): string {
+  if (isTextContent(content)) return content.text;
+  if (isPartsContent(content)) return content.parts.flatMap((part) => (part.type === 'text' ? [part.text] : [])).join('\n');
+  return '';
+}
+
+/** Content as plain text: text as it is, parts through `partsText`, structured content as its type and data. */
+export function contentText(content: Content): string {
+  if (isTextContent(content)) return content.text;
+  if (isPartsContent(content)) return partsText(content.parts);
+  return `[${content.type}] ${JSON.stringify(content.data)}`;
 }
 
 /** Every known event as one zod schema, a discriminated union on `type` (for documents such as OpenAPI). */

@@ -1,10 +1,14 @@
 import { z } from 'zod';
 import { jsonValueSchema } from './json.js';
 import { identifierSchema } from './ids.js';
+import { partsContentSchema } from './parts.js';
 
 export const MAX_TEXT_LENGTH = 32_768;
 
-/** Message content: plain text, or structured content with an application-defined type. */
+/**
+ * Message content: plain text, typed parts (rich messages: text, files, images, quick replies, forms and
+ * the answers to them; see parts.ts), or structured content with an application-defined type.
+ */
 export const textContentSchema = z.object({ type: z.literal('text'), text: z.string().min(1).max(MAX_TEXT_LENGTH) });
 export const structuredContentSchema = z.object({
   type: z
@@ -12,7 +16,8 @@ export const structuredContentSchema = z.object({
     .min(1)
     .max(64)
     .regex(/^[a-z][a-z0-9_.-]*$/, 'lowercase letters, digits and _ . - only')
-    .refine((type) => type !== 'text', 'type "text" needs a "text" field'),
+    .refine((type) => type !== 'text', 'type "text" needs a "text" field')
+    .refine((type) => type !== 'parts', 'type "parts" needs a "parts" list of typed parts'),
   data: jsonValueSchema,
   // Never present, so that `content.text` reads as `string | undefined` on any content, text or not.
   text: z
@@ -20,7 +25,7 @@ export const structuredContentSchema = z.object({
     .meta({ type: 'null', description: 'Never present: structured content carries its payload in data' })
     .optional(),
 });
-export const contentSchema = z.union([textContentSchema, structuredContentSchema]);
+export const contentSchema = z.union([textContentSchema, partsContentSchema, structuredContentSchema]);
 export type Content = z.infer<typeof contentSchema>;
 /** Text content: `{type: 'text', text}`. */
 export type TextContent = z.infer<typeof textContentSchema>;

@@ -4,6 +4,8 @@ export * from './errors.js';
 export * from './events.js';
 export * from './frames.js';
 export * from './ids.js';
+export * from './parts.js';
+export * from './attachments.js';
 export * from './json-limits.js';
 export * from './json.js';
 export * from './scopes.js';

@@ -1,5 +1,6 @@
 import { useEffect, useRef, useState, useSyncExternalStore, type FormEvent, type KeyboardEvent } from 'react';
 import type { AnswerItem, ApprovalNote, Chat, ChatItem, ChatView, MessageItem, SupportNoteItem, ToolNote } from './chat';
+import { Parts } from './parts';
 import { ConnectionBanner } from './connection-banner';
 import { useFollowBottom } from './follow-bottom';
 import { Markdown } from './markdown';
@@ -38,7 +39,7 @@ function Conversation({ view, chat }: { view: ChatView; chat: Chat }) {
         </p>
       )}
       {view.items.map((item: ChatItem) => {
-        if (item.kind === 'message') return <Message key={item.key} item={item} imageHosts={view.imageHosts} />;
+        if (item.kind === 'message') return <Message key={item.key} item={item} imageHosts={view.imageHosts} chat={chat} />;
         if (item.kind === 'support') return <SupportLine key={item.key} item={item} />;
         return <Answer key={item.key} item={item} chat={chat} imageHosts={view.imageHosts} />;
       })}
@@ -46,7 +47,7 @@ function Conversation({ view, chat }: { view: ChatView; chat: Chat }) {
   );
 }
 
-function Message({ item, imageHosts }: { item: MessageItem; imageHosts: readonly string[] }) {
+function Message({ item, imageHosts, chat }: { item: MessageItem; imageHosts: readonly string[]; chat: Chat }) {
   return (
     <article
       className={`message ${item.mine ? 'mine' : 'theirs'}${item.fromAgent ? ' from-agent' : ''}`}
@@ -57,7 +58,7 @@ function Message({ item, imageHosts }: { item: MessageItem; imageHosts: readonly
     >
       {!item.mine && <p className="author">{item.author}</p>}
       <div className="bubble">
-        <Markdown text={item.text} imageHosts={imageHosts} data-testid="message-text" />
+        {item.parts ? <Parts parts={item.parts} seq={item.seq} chat={chat} imageHosts={imageHosts} /> : <Markdown text={item.text} imageHosts={imageHosts} data-testid="message-text" />}
       </div>
       {item.status === 'sending' && <p className="meta">sending…</p>}
       {item.status === 'failed' && <p className="meta error">not sent: {item.error}</p>}
@@ -241,6 +242,20 @@ function Composer({ view, chat }: { view: ChatView; chat: Chat }) {
           }}
           onKeyDown={onKeyDown}
         />
+        <label className="attach" title="Attach a file">
+          <span aria-hidden="true">📎</span>
+          <span className="visually-hidden">Attach a file</span>
+          <input
+            type="file"
+            data-testid="attach-input"
+            disabled={disabled}
+            onChange={(event) => {
+              const file = event.target.files?.[0];
+              if (file) void chat.sendFile(file);
+              event.target.value = '';
+            }}
+          />
+        </label>
         {view.answering && (
           <button type="button" className="stop" onClick={() => void chat.stop()}>
             Stop

@@ -1,21 +1,23 @@
 import {
+  contentText,
   Generations,
-  isTextContent,
+  isPartsContent,
   ParleyClient,
   ParleyClientError,
   toolResultError,
   type ClientState,
-  type Content,
   type EventData,
   type GenerationState,
   type GenerationStatus,
   type KnownEvent,
+  type Part,
   type ParleyEvent,
   type ParleySignal,
   type Subscription,
   type SupportState,
   type TransportName,
 } from '@parley/client';
+import { attachmentPart, ParleyServerClient } from '@parley/client/server';
 import { applySupportEvent } from './agent/support-state';
 import { conversationKey, DevTokensOff, fetchDevToken, randomHex, type KeyValueStore } from './identity';
 import { ASSISTANT_ANSWERS, agentLabel, isSupportEvent, supportNote, type QueuePosition, type SupportNote } from './support-view';
@@ -43,6 +45,10 @@ export interface MessageItem {
   /** Sent by a support agent (then `author` is their name). */
   fromAgent: boolean;
   text: string;
+  /** A rich message's parts (files, images, quick replies, forms); `text` then reads them as text. */
+  parts?: Part[];
+  /** Its seq once stored: what a quick-reply choice or a form submission answers. */
+  seq?: number;
   /** `sending` until the server acknowledged it; `failed` when it refused it. */
   status: 'sending' | 'sent' | 'failed';
   error?: string;
@@ -245,6 +251,49 @@ export class Chat {
       this.patch(key, { status: 'failed', error: describe(error) });
       this.update({ notice: `Not sent: ${describe(error)}` });
     }
+  }
+
+  /** Uploads a file to the conversation (the server checks its size and type), then sends it as a message. */
+  async sendFile(file: File): Promise<void> {
+    const conversationId = this.current.conversationId;
+    if (!this.client || !conversationId) return;
+    const clientMsgId = newClientMsgId();
+    const key = messageKey(this.options.user, clientMsgId);
+    this.put(key, { kind: 'message', key, author: this.options.user, mine: true, fromAgent: false, text: `Uploading ${file.name}…`, status: 'sending' }, UNPLACED + this.unplaced++);
+    this.update({ notice: undefined });
+    try {
+      const attachment = await (await this.api()).uploadAttachment(conversationId, { name: file.name, contentType: file.type || 'application/octet-stream', data: file });
+      const ack = await this.client.send(conversationId, { type: 'parts', parts: [attachmentPart(attachment)] }, { clientMsgId });
+      this.patch(key, { status: 'sent' }, ack.seq);
+    } catch (error) {
+      this.patch(key, { status: 'failed', error: describe(error) });
+      this.update({ notice: `Not sent: ${describe(error)}` });
+    }
+  }
+
+  /** A short-lived link to an attachment of the conversation. */
+  async fileUrl(attachmentId: string): Promise<string> {
+    const conversationId = this.current.conversationId;
+    if (!conversationId) throw new Error('no conversation yet');
+    return (await (await this.api()).attachmentUrl(conversationId, attachmentId)).url;
+  }
+
+  /** Answers a quick reply of the message at `seq`, or submits one of its forms. */
+  async answerOffer(part: Extract<Part, { type: 'choice' | 'form_response' }>): Promise<void> {
+    const conversationId = this.current.conversationId;
+    if (!this.client || !conversationId) return;
+    try {
+      await this.client.send(conversationId, { type: 'parts', parts: [part] }, { clientMsgId: newClientMsgId() });
+    } catch (error) {
+      this.update({ notice: `Not sent: ${describe(error)}` });
+    }
+  }
+
+  /** The server API as this user (uploads and links go over HTTP, beside the WebSocket). */
+  private async api(): Promise<ParleyServerClient> {
+    const token = await (this.options.token ?? fetchDevToken)(this.options.user);
+    const url = new URL(this.options.url);
+    return new ParleyServerClient({ url: `${url.protocol === 'wss:' ? 'https:' : 'http:'}//${url.host}`, apiKey: token });
   }
 
   /** Stops the answer being streamed. */
@@ -453,10 +502,12 @@ export class Chat {
     const mine = event.actor.kind === 'user' && event.actor.id === this.options.user;
     const fromAgent = event.actor.kind === 'agent';
     const author = fromAgent ? agentLabel(this.agentNames.get(event.actor.id)) : event.actor.id;
-    const text = contentText(event.data.content);
+    const content = event.data.content;
+    const text = contentText(content);
+    const rich = isPartsContent(content) ? { parts: content.parts } : {};
     if (fromAgent && this.current.agentTyping) this.agentTyped(event.actor.id, false);
-    if (existing?.kind === 'message') this.patch(key, { status: 'sent', text }, event.seq);
-    else this.put(key, { kind: 'message', key, author, mine, fromAgent, text, status: 'sent' }, event.seq);
+    if (existing?.kind === 'message') this.patch(key, { status: 'sent', text, seq: event.seq, ...rich }, event.seq);
+    else this.put(key, { kind: 'message', key, author, mine, fromAgent, text, seq: event.seq, status: 'sent', ...rich }, event.seq);
   }
 
   private onGeneration(state: GenerationState): void {
@@ -542,10 +593,6 @@ function nextFrame(run: () => void): void {
 
 function messageKey(author: string, clientMsgId: string): string {
   return `message:${author}:${clientMsgId}`;
-}
-
-function contentText(content: Content): string {
-  return isTextContent(content) ? content.text : `[${content.type}]`;
 }
 
 /** How a tool call ended: its failure is inside the result's output (`{error, message}`), not beside it. */

@@ -1,4 +1,4 @@
-import { InvalidDataError, isTextContent, parseEvent, visibleTo, type ConversationEvent, type ParleyEvent } from '@parley/protocol';
+import { contentText, InvalidDataError, isPartsContent, parseEvent, type Content, visibleTo, type ConversationEvent, type ParleyEvent } from '@parley/protocol';
 import type { ConversationMemory } from '../core/types.js';
 import type { ProvidedContext } from './context-providers.js';
 import type { AssistantProfile } from './profiles.js';
@@ -7,6 +7,8 @@ import type { AssistantProfile } from './profiles.js';
 export interface ContextTurn {
   role: 'user' | 'assistant';
   content: string;
+  /** Attachment ids of the images this (user) turn carries, for models that take images; the text says what they are either way. */
+  images?: string[];
 }
 
 /** What one generation sends to the model. */
@@ -111,11 +113,20 @@ function toTurn(event: ParleyEvent): ContextTurn | null {
     case 'handoff.requested':
       return { role: 'user', content: '(system) The conversation was handed to a human support agent.' };
     case 'message.created': {
-      const content = event.data.content;
-      const text = isTextContent(content) ? content.text : `[${content.type}] ${JSON.stringify(content.data)}`;
-      return { role: 'user', content: event.actor.kind === 'agent' ? `(support agent ${event.actor.id}) ${text}` : text };
+      // Parts read as text with bracketed notes (a quick-reply choice, a form's values, an image's size and type).
+      const text = contentText(event.data.content);
+      // The assistant's own rich messages (quick replies, forms) are its turns.
+      if (event.actor.kind === 'assistant') return { role: 'assistant', content: text };
+      const images = imagesOf(event.data.content);
+      return { role: 'user', content: event.actor.kind === 'agent' ? `(support agent ${event.actor.id}) ${text}` : text, ...(images.length > 0 ? { images } : {}) };
     }
     default:
       return null;
   }
+}
+
+/** The attachment ids of a message's image parts. */
+function imagesOf(content: Content): string[] {
+  if (!isPartsContent(content)) return [];
+  return content.parts.flatMap((part) => (part.type === 'image' ? [part.attachmentId] : []));
 }

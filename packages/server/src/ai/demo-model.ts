@@ -97,6 +97,8 @@ export class DemoLanguageModel implements LanguageModelV3 {
     if (system === SUMMARY_INSTRUCTIONS) return { text: summarize(lastUserText(options.prompt)), toolCall: null };
     const lastMessage = options.prompt.at(-1);
     if (lastMessage?.role === 'tool') return { text: answerFromToolResults(options.prompt), toolCall: null };
+    const images = lastUserImages(options.prompt);
+    if (images.length > 0) return { text: sized(describeImages(images), this.options.answerTokens ?? 0), toolCall: null };
     const question = lastUserText(options.prompt);
     const toolNames = new Set((options.tools ?? []).map((tool) => tool.name));
     for (const intent of INTENTS) {
@@ -173,6 +175,30 @@ function lastUserText(prompt: LanguageModelV3Prompt): string {
     if (message.role === 'user') return message.content.map((part) => (part.type === 'text' ? part.text : '')).join(' ');
   }
   return '';
+}
+
+/** The image file parts of the last user message, with their bytes (the demo model reads no URLs). */
+function lastUserImages(prompt: LanguageModelV3Prompt): Array<{ mediaType: string; bytes: Uint8Array }> {
+  const last = [...prompt].reverse().find((message) => message.role === 'user');
+  if (last?.role !== 'user') return [];
+  return last.content.flatMap((part) => (part.type === 'file' && part.mediaType.startsWith('image/') && part.data instanceof Uint8Array ? [{ mediaType: part.mediaType, bytes: part.data }] : []));
+}
+
+/** What the demo model can honestly say about images: their type, size and, for PNG and GIF, their pixels. */
+function describeImages(images: Array<{ mediaType: string; bytes: Uint8Array }>): string {
+  const described = images.map(({ mediaType, bytes }) => {
+    const pixels = pixelSize(mediaType, bytes);
+    return `a ${mediaType.slice('image/'.length).toUpperCase()} image of ${bytes.byteLength} bytes${pixels ? `, ${pixels.width}x${pixels.height} pixels` : ''}`;
+  });
+  return `I received ${described.join(' and ')}. ${INTRODUCTION} I cannot see what an image shows, only its type and size.`;
+}
+
+/** Width and height from a PNG's IHDR chunk or a GIF's logical screen descriptor; null for other formats. */
+function pixelSize(mediaType: string, bytes: Uint8Array): { width: number; height: number } | null {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (mediaType === 'image/png' && bytes.byteLength >= 24) return { width: view.getUint32(16), height: view.getUint32(20) };
+  if (mediaType === 'image/gif' && bytes.byteLength >= 10) return { width: view.getUint16(6, true), height: view.getUint16(8, true) };
+  return null;
 }
 
 function finish(toolCalls: boolean) {

@@ -1,5 +1,5 @@
 import type { LanguageModelV3 } from '@ai-sdk/provider';
-import { isTextContent, parseEvent, type ConversationEvent, type ConversationMode, type EventData, type GenerationText, type InvalidDataError } from '@parley/protocol';
+import { parseEvent, writtenText, type ConversationEvent, type ConversationMode, type EventData, type GenerationText, type InvalidDataError } from '@parley/protocol';
 import { ParleyError } from '../core/errors.js';
 import type { ApprovalRegistry, ContextArchive, GenerationTexts } from '../core/ports.js';
 import type { AppendResult, ConversationKey, ConversationMemory } from '../core/types.js';
@@ -14,7 +14,7 @@ import { refreshMemory } from './memory.js';
 import { DeltaCoalescer } from './delta-coalescer.js';
 import { describeError, ModelStreamError, streamModel, type ModelUsage, type StreamTool, type ToolCall } from './model-stream.js';
 import { modelName } from './models.js';
-import type { AssistantProfile, ModelSpec } from './profiles.js';
+import { takesImages, type AssistantProfile, type ModelSpec } from './profiles.js';
 import { toStreamTools, type ToolDefinition } from './tools.js';
 
 /** The built-in tool through which a model hands the conversation to people. */
@@ -30,6 +30,8 @@ class Stopped {
 const TIMED_OUT = 'timeout';
 // Recent events read to build the context; the token budget then decides how many turns are sent.
 const HISTORY_EVENTS = 200;
+// Images sent with one answer at most (the newest): each costs the model many tokens.
+const MAX_IMAGES = 4;
 
 /** Hooks for metrics and logs; the generation itself knows nothing of either. */
 export interface GenerationObserver {
@@ -62,6 +64,8 @@ export interface GenerationDependencies {
   contexts: ContextArchive;
   /** Calls the tenant's context providers (refusing private addresses the operator has not allowed). */
   outbound: OutboundHttp;
+  /** The bytes and sniffed type of a ready attachment of the conversation (images sent to the model), or null. */
+  attachmentBytes?: (key: ConversationKey, attachmentId: string) => Promise<{ bytes: Uint8Array; contentType: string } | null>;
 }
 
 /** A failure of one attempt, classified for the retry decision and the `ai.failed` code. */
@@ -90,6 +94,7 @@ export class Generation {
   private usage: ModelUsage | undefined;
   private context: GenerationContext | null = null;
   private memory: ConversationMemory | null = null;
+  private images = new Map<string, { bytes: Uint8Array; contentType: string }>();
   /** The terminal event is stored. */
   private ended = false;
   /** `ai.started` was refused: the conversation had left `assistant` mode. */
@@ -183,6 +188,7 @@ export class Generation {
         this.coalescer.push(cached.text);
         return await this.finish({ kind: 'completed', model: cached.model, cached: true });
       }
+      this.images = await this.loadImages(this.context);
       const outcome = await this.runChain(this.context);
       if (cacheable !== null && outcome.kind === 'completed' && this.toolCalls === 0) {
         this.dependencies.answerCache.set(this.key.tenant, this.profile.id, cacheable, { text: this.coalescer.text, model: outcome.model });
@@ -243,7 +249,8 @@ export class Generation {
     if (this.profile.cache.ttlSeconds === 0 || context.messages.length !== 1 || context.dropped || this.memory) return null;
     if (context.providers.some((provided) => provided.ok)) return null;
     const [only] = context.messages;
-    return only?.role === 'user' && typeof only.content === 'string' ? only.content : null;
+    // An answer about an image depends on its bytes, not only on the text that names it.
+    return only?.role === 'user' && !only.images ? only.content : null;
   }
 
   private async runChain(context: GenerationContext): Promise<Outcome> {
@@ -267,6 +274,20 @@ export class Generation {
     return { kind: 'failed', code: lastError?.code ?? 'model_error', message: lastError?.message ?? 'no model answered' };
   }
 
+  /** The images of the newest turns that carry some, at most MAX_IMAGES; one that cannot be read is left out (the text still names it). */
+  private async loadImages(context: GenerationContext): Promise<Map<string, { bytes: Uint8Array; contentType: string }>> {
+    const images = new Map<string, { bytes: Uint8Array; contentType: string }>();
+    const load = this.dependencies.attachmentBytes;
+    if (!load) return images;
+    const ids = context.messages.flatMap((turn) => turn.images ?? []).slice(-MAX_IMAGES);
+    const loaded = await Promise.all(ids.map((id) => load(this.key, id).catch(() => null)));
+    ids.forEach((id, index) => {
+      const image = loaded[index];
+      if (image) images.set(id, image);
+    });
+    return images;
+  }
+
   private abortedOutcome(): Outcome {
     const reason: unknown = this.controller.signal.reason;
     if (reason instanceof Stopped) return { kind: 'stopped', reason: reason.reason };
@@ -285,6 +306,7 @@ export class Generation {
           model: this.dependencies.createModel(spec),
           system: context.system,
           messages: context.messages,
+          ...(takesImages(spec) ? { images: this.images } : {}),
           tools,
           maxSteps: tools.size > 0 ? this.profile.limits.maxToolSteps : 1,
           ...(this.profile.limits.maxOutputTokens ? { maxOutputTokens: this.profile.limits.maxOutputTokens } : {}),
@@ -503,12 +525,12 @@ class Watchdog {
   }
 }
 
-/** The text of the message an answer is for ('' for structured content), as context providers receive it. */
+/** The text of the message an answer is for (the text parts of parts content; '' for structured content), as context providers receive it. */
 function questionOf(trigger: ConversationEvent): string {
   const parsed = parseEvent(trigger);
   if (!parsed.ok) throw parsed.error;
   const event = parsed.event;
-  return event.type === 'message.created' && isTextContent(event.data.content) ? event.data.content.text : '';
+  return event.type === 'message.created' ? writtenText(event.data.content) : '';
 }
 
 function attemptAbortError(reason: unknown): AttemptError {

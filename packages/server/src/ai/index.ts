@@ -9,7 +9,7 @@ import type { OutboundHttp } from '../net/outbound-http.js';
 import { AnswerCache } from './answer-cache.js';
 import { Approvals } from './approvals.js';
 import { demoBackendTools } from './demo-backend.js';
-import type { GenerationObserver } from './generation.js';
+import type { GenerationDependencies, GenerationObserver } from './generation.js';
 import { createModel } from './models.js';
 import { Orchestrator } from './orchestrator.js';
 import { defaultProfiles, profilesFileSchema, type AssistantProfile, type DefaultModelSettings, type ModelSpec, type WebhookToolSpec } from './profiles.js';
@@ -38,6 +38,8 @@ export interface AiSettings extends DefaultModelSettings {
   publishDelta: (key: ConversationKey, delta: GenerationText) => void;
   observer: GenerationObserver;
   onError: (error: unknown) => void;
+  /** Reads a ready attachment's bytes (images users send reach models that take them). */
+  attachmentBytes?: GenerationDependencies['attachmentBytes'];
   /** Replaces how model specs become models (tests). */
   createModel?: (spec: ModelSpec) => LanguageModelV3;
 }
@@ -78,6 +80,7 @@ export async function createAssistants(settings: AiSettings): Promise<Orchestrat
       approvalRegistry: settings.approvalRegistry,
       contexts: settings.contexts,
       outbound: settings.outbound,
+      ...(settings.attachmentBytes ? { attachmentBytes: settings.attachmentBytes } : {}),
     },
     settings.onError,
     settings.control,

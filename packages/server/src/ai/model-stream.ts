@@ -2,7 +2,9 @@ import type {
   JSONSchema7,
   JSONValue,
   LanguageModelV3,
+  LanguageModelV3FilePart,
   LanguageModelV3FunctionTool,
+  LanguageModelV3Message,
   LanguageModelV3Prompt,
   LanguageModelV3ReasoningPart,
   LanguageModelV3TextPart,
@@ -52,6 +54,8 @@ export interface ModelStreamRequest {
   model: LanguageModelV3;
   system: string;
   messages: readonly ContextTurn[];
+  /** Image bytes by attachment id, sent with the turns that carry them; absent for models that take no images. */
+  images?: ReadonlyMap<string, { bytes: Uint8Array; contentType: string }>;
   tools: ReadonlyMap<string, StreamTool>;
   /** Model calls at most; a step that calls tools is followed by one that sees their results. */
   maxSteps: number;
@@ -74,7 +78,7 @@ export class ModelStreamError extends Error {}
 export async function streamModel(request: ModelStreamRequest, handlers: ModelStreamHandlers): Promise<ModelUsage> {
   const prompt: LanguageModelV3Prompt = [
     ...(request.system ? [{ role: 'system' as const, content: request.system }] : []),
-    ...request.messages.map((turn) => ({ role: turn.role, content: [{ type: 'text' as const, text: turn.content }] })),
+    ...request.messages.map((turn) => toPromptMessage(turn, request.images)),
   ];
   const tools = [...request.tools].map(([name, tool]): LanguageModelV3FunctionTool => ({ type: 'function', name, description: tool.description, inputSchema: tool.inputSchema }));
   const usage: ModelUsage = { inputTokens: undefined, outputTokens: undefined };
@@ -99,6 +103,16 @@ export async function streamModel(request: ModelStreamRequest, handlers: ModelSt
     );
   }
   return usage;
+}
+
+/** A turn as the AI SDK's prompt message: its text, then (user turns) the images that were loaded as file parts. */
+function toPromptMessage(turn: ContextTurn, images: ModelStreamRequest['images']): LanguageModelV3Message {
+  if (turn.role === 'assistant') return { role: 'assistant', content: [{ type: 'text', text: turn.content }] };
+  const files = (turn.images ?? []).flatMap((id): LanguageModelV3FilePart[] => {
+    const image = images?.get(id);
+    return image ? [{ type: 'file', data: image.bytes, mediaType: image.contentType }] : [];
+  });
+  return { role: 'user', content: [{ type: 'text', text: turn.content }, ...files] };
 }
 
 interface StepOutcome {

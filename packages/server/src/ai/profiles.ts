@@ -4,11 +4,18 @@ import { handoffSettingsSchema } from '../core/handoff-settings.js';
 
 export const modelSpecSchema = z.discriminatedUnion('provider', [
   z.object({ provider: z.literal('demo'), ttftMs: z.number().int().min(0).default(300), tokensPerSecond: z.number().positive().default(40), answerTokens: z.number().int().min(0).default(0) }),
-  z.object({ provider: z.literal('openai-compatible'), baseUrl: z.url(), apiKey: z.string().optional(), model: z.string().min(1) }),
-  z.object({ provider: z.literal('anthropic'), apiKey: z.string().min(1), model: z.string().min(1), baseUrl: z.url().optional() }),
+  // `images`: whether the model is sent the images users attach (as AI SDK file parts); a text-only model
+  // (many local ones) fails on them, so OpenAI-compatible servers opt in.
+  z.object({ provider: z.literal('openai-compatible'), baseUrl: z.url(), apiKey: z.string().optional(), model: z.string().min(1), images: z.boolean().default(false) }),
+  z.object({ provider: z.literal('anthropic'), apiKey: z.string().min(1), model: z.string().min(1), baseUrl: z.url().optional(), images: z.boolean().default(true) }),
 ]);
 /** One model of a profile's chain. */
 export type ModelSpec = z.infer<typeof modelSpecSchema>;
+
+/** Whether the model is sent the images of user messages (the demo model always: it describes them). */
+export function takesImages(spec: ModelSpec): boolean {
+  return spec.provider === 'demo' || spec.images;
+}
 
 export const profileSchema = z.object({
   id: identifierSchema,
@@ -84,10 +91,10 @@ export interface DefaultModelSettings {
 export function defaultProfiles(settings: DefaultModelSettings): AssistantProfile[] {
   const models: unknown[] = [];
   if (settings.llmBaseUrl) {
-    models.push({ provider: 'openai-compatible', baseUrl: settings.llmBaseUrl, apiKey: settings.llmApiKey, model: settings.llmModel ?? 'gpt-4o-mini' });
+    models.push({ provider: 'openai-compatible', baseUrl: settings.llmBaseUrl, apiKey: settings.llmApiKey, model: settings.llmModel ?? 'gpt-4o-mini', images: false });
   }
   if (settings.anthropicApiKey) {
-    models.push({ provider: 'anthropic', apiKey: settings.anthropicApiKey, model: settings.anthropicModel ?? 'claude-3-5-haiku-latest' });
+    models.push({ provider: 'anthropic', apiKey: settings.anthropicApiKey, model: settings.anthropicModel ?? 'claude-3-5-haiku-latest', images: true });
   }
   models.push({ provider: 'demo', ttftMs: settings.demoTtftMs, tokensPerSecond: settings.demoTokensPerSecond, answerTokens: settings.demoAnswerTokens ?? 0 });
   return [

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -23,7 +23,8 @@ import { RedisContextArchive } from '../adapters/redis/context-archive.js';
 import { RedisJobQueue } from '../adapters/redis/job-queue.js';
 import { RedisUserRateLimits } from '../adapters/redis/user-rate-limits.js';
 import { RedisPresence } from '../adapters/redis/presence.js';
-import type { ApprovalRegistry, Bus, ContextArchive, GenerationTexts, JobQueue, Presence, UsageBudgets, UserRateLimits } from '../core/ports.js';
+import type { ApprovalRegistry, Bus, ContextArchive, FileStorage, GenerationTexts, JobQueue, Presence, UsageBudgets, UserRateLimits } from '../core/ports.js';
+import type { ConversationKey } from '../core/types.js';
 import { isAiJob } from '../core/job-queue.js';
 import type { Config } from '../config/config.js';
 import { ParleyError } from '../core/errors.js';
@@ -45,6 +46,11 @@ import { httpListener, registerApiDocs } from '../http/server.js';
 import { ApiKeys } from '../auth/api-keys.js';
 import { PostgresKeyStore } from '../store/postgres/key-store.js';
 import { PostgresWidgetStore } from '../store/postgres/widget-store.js';
+import { PostgresAttachmentStore } from '../store/postgres/attachment-store.js';
+import { DiskFileStorage } from '../adapters/disk/file-storage.js';
+import { S3FileStorage } from '../adapters/s3/file-storage.js';
+import { FileUrls } from '../auth/file-urls.js';
+import { AttachmentService, type AttachmentLimits } from '../conversations/attachments.js';
 import { ConversationLog } from '../log/conversation-log.js';
 import { OutboundHttp } from '../net/outbound-http.js';
 import { OutboundPolicy } from '../net/outbound-policy.js';
@@ -403,6 +409,42 @@ function newNodeId(): string {
   return randomBytes(6).toString('base64url');
 }
 
+/** Where attachment bytes live: files under the data directory, or an S3-compatible bucket. */
+function openFileStorage(config: Config): DiskFileStorage | S3FileStorage {
+  if (config.storage === 'disk') return new DiskFileStorage(join(config.dataDir, 'files'));
+  return new S3FileStorage({
+    bucket: config.s3Bucket!,
+    region: config.s3Region,
+    forcePathStyle: config.s3ForcePathStyle,
+    ...(config.s3Endpoint ? { endpoint: config.s3Endpoint } : {}),
+    ...(config.s3AccessKeyId && config.s3SecretAccessKey ? { credentials: { accessKeyId: config.s3AccessKeyId, secretAccessKey: config.s3SecretAccessKey } } : {}),
+  });
+}
+
+/** The key that signs attachment URLs: configured, else derived from the token secret (so every node shares it), else random. */
+function fileUrlKey(config: Config, secret: Uint8Array | undefined, logger: Logger): Uint8Array {
+  if (config.fileUrlSecret) return Buffer.from(config.fileUrlSecret);
+  // Derived rather than the token secret itself: a file URL's signature must never double as a token's.
+  if (secret) return createHmac('sha256', secret).update('parley attachment urls').digest();
+  logger.warn('no PARLEY_FILE_URL_SECRET or JWT secret: attachment URLs are signed with a random key and work only on this node until it restarts');
+  return randomBytes(32);
+}
+
+/** A ready attachment's bytes and sniffed type (for the model), or null. */
+async function readAttachment(attachments: PostgresAttachmentStore, storage: FileStorage, key: ConversationKey, attachmentId: string): Promise<{ bytes: Uint8Array; contentType: string } | null> {
+  const record = await attachments.get(key.tenant, key.conversationId, attachmentId);
+  const body = record?.state === 'ready' ? await storage.read(record.storageKey) : null;
+  return body && record ? { bytes: new Uint8Array(await new Response(body).arrayBuffer()), contentType: record.contentType } : null;
+}
+
+/** Each tenant's attachment limits: its PARLEY_ATTACHMENT_LIMITS entry over the defaults. */
+function attachmentLimits(config: Config): (tenant: string) => AttachmentLimits {
+  return (tenant) => {
+    const own = config.attachmentLimits[tenant];
+    return { maxBytes: own?.maxBytes ?? config.attachmentMaxBytes, types: own?.types ?? config.attachmentTypes };
+  };
+}
+
 /** The address a local client reaches a server on that listens on `host`. */
 function localHost(host: string): string {
   if (host === '0.0.0.0' || host === '::') return '127.0.0.1';
@@ -442,6 +484,8 @@ async function startServices(config: Config, logger: Logger, tracing: TracingPip
   // Calls to URLs that tenants configure (tool and context webhooks, webhooks) reach private addresses only if allowed.
   const outbound = new OutboundHttp(new OutboundPolicy(config.outboundAllow ?? []));
   const webhooks = createWebhooks(config, store, outbound, metrics, logger);
+  const attachmentStore = new PostgresAttachmentStore(store.database);
+  const fileStorage = openFileStorage(config);
   const orchestrator = await createAssistants({
     ...(config.assistantsFile ? { assistantsFile: config.assistantsFile } : {}),
     ...optional({ llmBaseUrl: config.llmBaseUrl, llmApiKey: config.llmApiKey, llmModel: config.llmModel, anthropicApiKey: config.anthropicApiKey, anthropicModel: config.anthropicModel }),
@@ -456,6 +500,7 @@ async function startServices(config: Config, logger: Logger, tracing: TracingPip
     contexts,
     control: bus,
     outbound,
+    attachmentBytes: (key, attachmentId) => readAttachment(attachmentStore, fileStorage, key, attachmentId),
     publishDelta: (key, delta) => {
       const signal: KnownSignal<'ai.delta'> = { tenant: key.tenant, conversation: key.conversationId, type: 'ai.delta', ts: Date.now(), actor: { kind: 'assistant', id: delta.generationId }, data: delta };
       bus.publishSignal(signal).catch((error: unknown) => logger.warn({ err: error }, 'delta publish failed'));
@@ -476,9 +521,17 @@ async function startServices(config: Config, logger: Logger, tracing: TracingPip
   const modelSentiment = { classify: orchestrator.sentiment.classify, failed: (error: unknown, profileId: string) => logger.warn({ err: error, profile: profileId }, 'sentiment model failed; read lexically') };
   reactions.add(new TriggersReaction(log, orchestrator, support, modelSentiment), { runsHere: true });
   const conversations = new ConversationService(
-    { log, members: store, bus, presence, assistants: orchestrator, sendRates: userSendRates, agentTeams: (tenant, userId) => support.agentTeams(tenant, userId) },
+    { log, members: store, bus, presence, assistants: orchestrator, sendRates: userSendRates, agentTeams: (tenant, userId) => support.agentTeams(tenant, userId), attachments: attachmentStore },
     { largeRoomMembers: config.largeRoomMembers },
   );
+  const attachments = new AttachmentService({
+    conversations,
+    store: attachmentStore,
+    storage: fileStorage,
+    urls: new FileUrls(fileUrlKey(config, secret, logger), config.attachmentUrlTtlSeconds * 1000),
+    limitsOf: attachmentLimits(config),
+    uploadTtlSeconds: config.attachmentUrlTtlSeconds,
+  });
   const gateway = new Gateway({
     conversations,
     log,
@@ -515,6 +568,7 @@ async function startServices(config: Config, logger: Logger, tracing: TracingPip
   const widgetStore = new PostgresWidgetStore(store.database);
   const api = createApi({
     conversations,
+    attachments,
     webhooks: webhooks.service,
     support,
     keys: new ApiKeys(new PostgresKeyStore(store.database), bus),
@@ -612,6 +666,7 @@ async function startServices(config: Config, logger: Logger, tracing: TracingPip
       await closed;
       clearTimeout(deadline);
       outbound.close();
+      if (fileStorage instanceof S3FileStorage) fileStorage.close();
       await bus.close();
       await store.close();
       // Last: the spans of everything above are exported before the process exits.

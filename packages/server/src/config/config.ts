@@ -27,6 +27,21 @@ const imageHosts = z
     }
   })
   .pipe(z.record(z.union([z.literal('*'), identifierSchema]), z.array(z.string().toLowerCase().regex(IMAGE_HOST, 'must be a host name, an IPv4 address or *.domain, with an optional :port')).max(100)));
+/** Media types, comma-separated: `type/subtype`, lowercase. */
+const MEDIA_TYPE = /^[a-z0-9][a-z0-9!#$&^_.+-]*\/[a-z0-9][a-z0-9!#$&^_.+-]*$/;
+const mediaTypes = list.pipe(z.array(z.string().toLowerCase().regex(MEDIA_TYPE, 'each must be a media type such as image/png')).min(1));
+/** JSON: tenant -> its attachment limits (either field may be left to the defaults). */
+const attachmentLimits = z
+  .string()
+  .transform((text, context) => {
+    try {
+      return JSON.parse(text) as unknown;
+    } catch {
+      context.addIssue({ code: 'custom', message: 'must be JSON, e.g. {"acme": {"maxBytes": 5242880, "types": ["image/png"]}}' });
+      return z.NEVER;
+    }
+  })
+  .pipe(z.record(identifierSchema, z.strictObject({ maxBytes: z.number().int().min(1).optional(), types: z.array(z.string().toLowerCase().regex(MEDIA_TYPE, 'must be a media type such as image/png')).optional() })));
 const roleMap = list.pipe(
   z.array(z.string().regex(/^.+=(user|agent|admin)$/, 'each entry must be value=role with role user, agent or admin')).transform((entries) =>
     entries.map((entry) => {
@@ -140,6 +155,18 @@ export const SETTINGS = {
   widgetTokenTtlSeconds: { env: 'PARLEY_WIDGET_TOKEN_TTL_S', flag: undefined, schema: integer(60, 86_400), default: '3600', help: 'lifetime of the tokens the widget mints with a widget key (guests and verified users); the widget asks for a new one when it reconnects' },
   widgetTokensPerKeyPerMinute: { env: 'PARLEY_WIDGET_TOKENS_PER_KEY_PER_MINUTE', flag: undefined, schema: integer(1, 1_000_000), default: '600', help: 'widget tokens one widget key may mint per minute (a bucket of this size, refilled evenly; across every node, with Redis); beyond it `rate_limited` with Retry-After' },
   widgetTokensPerAddressPerMinute: { env: 'PARLEY_WIDGET_TOKENS_PER_ADDRESS_PER_MINUTE', flag: undefined, schema: integer(1, 1_000_000), default: '10', help: 'widget tokens one client address may mint per minute, over every widget key (as PARLEY_WIDGET_TOKENS_PER_KEY_PER_MINUTE)' },
+  storage: { env: 'PARLEY_STORAGE', flag: undefined, schema: z.enum(['disk', 's3']), default: 'disk', help: 'where attachment bytes live: disk (files under the data directory; one node, or a directory every node shares) or s3 (an S3-compatible bucket, PARLEY_S3_*; clients upload to it with presigned URLs)' },
+  s3Bucket: { env: 'PARLEY_S3_BUCKET', flag: undefined, schema: optionalText, default: undefined, help: 'with PARLEY_STORAGE=s3: the bucket of attachments (it must exist; allow PUT from the web origin in its CORS rules for browser uploads)' },
+  s3Region: { env: 'PARLEY_S3_REGION', flag: undefined, schema: z.string().min(1), default: 'us-east-1', help: "with PARLEY_STORAGE=s3: the bucket's region" },
+  s3Endpoint: { env: 'PARLEY_S3_ENDPOINT', flag: undefined, schema: z.url({ protocol: /^https?$/ }).optional(), default: undefined, help: "with PARLEY_STORAGE=s3: an S3-compatible endpoint (MinIO, Ceph, R2, ...); unset: AWS's for the region. Clients upload to it directly, so it must be reachable from them" },
+  s3ForcePathStyle: { env: 'PARLEY_S3_FORCE_PATH_STYLE', flag: undefined, schema: z.enum(['on', 'off']).transform((value) => value === 'on'), default: 'off', help: 'on: address the bucket in the path (http://host/bucket/key), as most self-hosted S3-compatible servers need' },
+  s3AccessKeyId: { env: 'PARLEY_S3_ACCESS_KEY_ID', flag: undefined, schema: optionalText, default: undefined, help: "with PARLEY_STORAGE=s3: the access key (with PARLEY_S3_SECRET_ACCESS_KEY); unset: the AWS SDK's default credential chain (instance role, AWS_* variables, shared config)" },
+  s3SecretAccessKey: { env: 'PARLEY_S3_SECRET_ACCESS_KEY', flag: undefined, schema: optionalText, default: undefined, help: 'the secret of PARLEY_S3_ACCESS_KEY_ID' },
+  attachmentMaxBytes: { env: 'PARLEY_ATTACHMENT_MAX_BYTES', flag: undefined, schema: integer(1, 5 * 1024 * 1024 * 1024), default: String(10 * 1024 * 1024), help: 'largest attachment, in bytes, of tenants that PARLEY_ATTACHMENT_LIMITS does not name; larger ones get too_large' },
+  attachmentTypes: { env: 'PARLEY_ATTACHMENT_TYPES', flag: undefined, schema: mediaTypes, default: 'image/png,image/jpeg,image/gif,image/webp,application/pdf,text/plain', help: 'attachment types accepted (as sniffed from the bytes, not as declared), comma-separated, for tenants that PARLEY_ATTACHMENT_LIMITS does not name' },
+  attachmentLimits: { env: 'PARLEY_ATTACHMENT_LIMITS', flag: undefined, schema: attachmentLimits, default: '{}', help: 'per-tenant attachment limits as JSON: {"acme": {"maxBytes": 5242880, "types": ["image/png", "image/jpeg"]}}; a field left out takes PARLEY_ATTACHMENT_MAX_BYTES or PARLEY_ATTACHMENT_TYPES' },
+  attachmentUrlTtlSeconds: { env: 'PARLEY_ATTACHMENT_URL_TTL_S', flag: undefined, schema: integer(10, 86_400), default: '300', help: 'lifetime of the signed URLs that serve an attachment and of presigned upload URLs' },
+  fileUrlSecret: { env: 'PARLEY_FILE_URL_SECRET', flag: undefined, schema: z.string().min(32, 'must be at least 32 characters').optional(), default: undefined, help: 'key that signs attachment URLs; every node must share it. Unset: derived from the JWT or development secret, else random per process (URLs then work only on the node that signed them)' },
   webDir: { env: 'PARLEY_WEB_DIR', flag: undefined, schema: optionalText, default: undefined, help: 'directory of the web UI served at / (default: packages/web/dist of this repository)' },
   shutdownGraceMs: { env: 'PARLEY_SHUTDOWN_GRACE_MS', flag: undefined, schema: integer(0), default: '10000', help: 'how long SIGTERM waits for in-flight requests' },
 } as const;
@@ -193,6 +220,8 @@ export function loadConfig(env: Record<string, string | undefined>, flags: Recor
   if (result.webhookEndpointConcurrency >= result.webhookConcurrency) {
     throw new ConfigError([`PARLEY_WEBHOOK_ENDPOINT_CONCURRENCY=${result.webhookEndpointConcurrency} must be less than PARLEY_WEBHOOK_CONCURRENCY (${result.webhookConcurrency}): a slow endpoint must not hold every slot`]);
   }
+  if (result.storage === 's3' && !result.s3Bucket) throw new ConfigError(['PARLEY_STORAGE=s3 needs PARLEY_S3_BUCKET']);
+  if ((result.s3AccessKeyId === undefined) !== (result.s3SecretAccessKey === undefined)) throw new ConfigError(['set both PARLEY_S3_ACCESS_KEY_ID and PARLEY_S3_SECRET_ACCESS_KEY, or neither']);
   if (result.role !== 'all' && (!result.redisUrl || !result.databaseUrl)) {
     throw new ConfigError([`--role ${result.role} shares work with other nodes: set PARLEY_REDIS_URL and DATABASE_URL`]);
   }

@@ -2,10 +2,11 @@ import { randomUUID } from 'node:crypto';
 import { visibleTo, type Actor, type Content, type ConversationView, type MemberView, type OperationArgs, type OperationResult, type SupportState, type Viewer } from '@parley/protocol';
 import { authorizeConversation, isStaff, requireScope, viewerOf, type ConversationAction } from '../auth/authorization.js';
 import { ParleyError } from '../core/errors.js';
-import type { Assistants, Bus, MemberStore, Presence, UserRateLimits } from '../core/ports.js';
+import type { AttachmentStore, Assistants, Bus, MemberStore, Presence, UserRateLimits } from '../core/ports.js';
 import type { ConversationKey, ConversationRecord, Principal, SupportRecord } from '../core/types.js';
 import type { ConversationLog, HistoryPage } from '../log/conversation-log.js';
 import { planAccept, planReopen } from './modes.js';
+import { checkedContent } from './parts.js';
 import { decodeActivityCursor, decodeMemberCursor, encodeActivityCursor, encodeMemberCursor } from './cursors.js';
 
 /** Who a backend posts as (server API): a user, a bot of its own, or the system. Users post as themselves. */
@@ -39,6 +40,8 @@ export interface ConversationServiceDependencies {
   sendRates: UserRateLimits;
   /** The teams an agent serves (a few seconds old at most): which support conversations they reach. */
   agentTeams(tenant: string, userId: string): Promise<readonly string[]>;
+  /** The files that messages' `file` and `image` parts name. */
+  attachments: Pick<AttachmentStore, 'get'>;
 }
 
 /**
@@ -122,12 +125,13 @@ export class ConversationService {
     };
     // In a support conversation the mode decides what a message does: read it fresh, not from the recent copy.
     if (conversation.support) conversation = await this.beforeSupportMessage(key, actor);
+    const content = await this.checkedContent(key, input.content);
     const admission = await this.dependencies.assistants.admit(conversation, actor);
     let appended;
     try {
       // Refused (`conflict`) if the conversation was closed meanwhile: `closed` is final.
       const requireModes = conversation.support ? OPEN_MODES : undefined;
-      const appending = this.dependencies.log.append({ key, type: 'message.created', actor, data: { content: input.content }, causation, ...(requireModes ? { requireModes } : {}) }, { origin: 'client' });
+      const appending = this.dependencies.log.append({ key, type: 'message.created', actor, data: { content }, causation, ...(requireModes ? { requireModes } : {}) }, { origin: 'client' });
       queued?.();
       appended = await appending;
     } catch (error) {
@@ -139,6 +143,19 @@ export class ConversationService {
     else admission.committed(event);
     if (!duplicate && conversation.support?.assigneeId === actor.id) await this.assigneeAnswered(key, actor.id, conversation);
     return { eventId: event.id, seq: event.seq, ts: event.ts, duplicate };
+  }
+
+  /** Rich content checked against the conversation: its attachments, and the quick replies and forms it answers. */
+  private checkedContent(key: ConversationKey, content: Content): Promise<Content> {
+    return checkedContent(content, {
+      attachment: (id) => this.dependencies.attachments.get(key.tenant, key.conversationId, id),
+      event: async (seq) => (await this.dependencies.log.history(key, { after: seq - 1, limit: 1 })).events.find((event) => event.seq === seq) ?? null,
+    });
+  }
+
+  /** Authorizes `action` on the conversation for another use case (attachments) and returns it, freshly read. */
+  async authorizeAction(principal: Principal, conversationId: string, action: 'read' | 'send'): Promise<ConversationRecord> {
+    return this.authorized(principal, conversationId, action, true);
   }
 
   /**

@@ -20,3 +20,5 @@ export type * from './support-desk.js';
 export type * from './widget-store.js';
 export type * from './widget-admin.js';
 export type * from './realtime-http.js';
+export type * from './file-storage.js';
+export type * from './attachment-store.js';

@@ -1,5 +1,5 @@
 import Sentiment from 'sentiment';
-import { isTextContent, parseEvent, type ConversationEvent } from '@parley/protocol';
+import { parseEvent, writtenText, type ConversationEvent } from '@parley/protocol';
 import { ParleyError } from '../core/errors.js';
 import { matchingRule } from '../core/handoff-settings.js';
 import type { Assistants, Reaction } from '../core/ports.js';
@@ -53,8 +53,10 @@ export class TriggersReaction implements Reaction {
 
   private async customerWrote(key: ConversationKey, event: ConversationEvent): Promise<void> {
     const parsed = parseEvent(event);
-    if (!parsed.ok || parsed.event.type !== 'message.created' || !isTextContent(parsed.event.data.content)) return;
-    const text = parsed.event.data.content.text;
+    if (!parsed.ok || parsed.event.type !== 'message.created') return;
+    // A message of parts counts by its text parts (a screenshot alone says nothing to read).
+    const text = writtenText(parsed.event.data.content);
+    if (text === '') return;
     const conversation = await this.log.get(key);
     const settings = conversation?.assistant ? this.assistants.handoffSettings(conversation.assistant) : null;
     if (!conversation?.support || !settings) return;

@@ -32,3 +32,22 @@ describe('buildContext', () => {
     expect(context.invalid.map((error) => error.message)).toEqual([expect.stringMatching(/^event 5 \(message\.created\) of c1 has invalid data: content/)]);
   });
 });
+
+describe('buildContext with rich messages', () => {
+  it('shows the model a quick-reply choice and a form submission as the user turns they are', () => {
+    const assistant = { kind: 'assistant' as const, id: 'p' };
+    const options = { type: 'parts', parts: [{ type: 'text', text: 'Which one?' }, { type: 'quick_replies', options: [{ id: 'std', label: 'Standard' }] }] };
+    const events = [
+      event(1, 'message.created', { content: options }, assistant),
+      event(2, 'message.created', { content: { type: 'parts', parts: [{ type: 'choice', replyTo: 1, optionId: 'std', label: 'Standard' }] } }),
+      event(3, 'message.created', { content: { type: 'parts', parts: [{ type: 'form_response', replyTo: 1, formId: 'address', values: { city: 'Lyon' } }] } }),
+    ];
+    const context = buildContext(profile, events, 3);
+    expect(context.messages).toEqual([
+      { role: 'assistant', content: 'Which one?\n[quick replies: "Standard"]' },
+      { role: 'user', content: '[chose "Standard"]' },
+      { role: 'user', content: '[submitted form address: {"city":"Lyon"}]' },
+    ]);
+    expect(context.invalid).toEqual([]);
+  });
+});

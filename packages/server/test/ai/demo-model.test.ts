@@ -50,3 +50,14 @@ describe('DemoLanguageModel after a tool call', () => {
     expect(await answerTo({ error: 'failed', message: 'webhook answered HTTP 500' })).toMatch(/^I could not use lookup_order just now \(webhook answered HTTP 500\)/);
   });
 });
+
+describe('DemoLanguageModel and images', () => {
+  it("describes the type and size of the images of the user's last message (pixels for PNG and GIF)", async () => {
+    const png = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAIAAAADCAYAAAC56t6BAAAAEklEQVR42mNkYPhfz8DAwMAAAA4AAf+I2GMAAAAASUVORK5CYII=', 'base64');
+    const model = new DemoLanguageModel({ ttftMs: 0, tokensPerSecond: 100_000 });
+    const result = await model.doGenerate({
+      prompt: [{ role: 'user', content: [{ type: 'text', text: 'look' }, { type: 'file', data: png, mediaType: 'image/png' }, { type: 'file', data: new Uint8Array(10), mediaType: 'image/jpeg' }] }],
+    });
+    expect(result.content).toEqual([{ type: 'text', text: expect.stringMatching(new RegExp(`^I received a PNG image of ${png.length} bytes, 2x3 pixels and a JPEG image of 10 bytes\\. I'm Parley's demo model`)) }]);
+  });
+});

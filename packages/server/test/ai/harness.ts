@@ -1,5 +1,5 @@
 import type { LanguageModelV3, LanguageModelV3CallOptions, LanguageModelV3StreamPart } from '@ai-sdk/provider';
-import type { ConversationEvent, GenerationText } from '@parley/protocol';
+import type { Content, ConversationEvent, GenerationText } from '@parley/protocol';
 import { Orchestrator } from '../../src/ai/orchestrator.js';
 import { AnswerCache } from '../../src/ai/answer-cache.js';
 import { Approvals } from '../../src/ai/approvals.js';
@@ -97,6 +97,8 @@ export class AiHarness {
   readonly bus = new MemoryBus(1000);
   readonly log: ConversationLog;
   readonly deltas: GenerationText[] = [];
+  /** Attachment bytes the orchestrators read (images sent to models), by attachment id. */
+  readonly attachments = new Map<string, { bytes: Uint8Array; contentType: string }>();
   readonly models = new Map<string, ScriptedModel>();
   readonly answerCache = new AnswerCache(100);
   /** Errors of background work (memory refreshes). */
@@ -157,6 +159,7 @@ export class AiHarness {
         approvalRegistry: this.approvalRegistry,
         contexts: new MemoryContextArchive(100),
         outbound: this.outbound,
+        attachmentBytes: async (_key, attachmentId) => this.attachments.get(attachmentId) ?? null,
       },
       () => undefined,
       this.bus,
@@ -193,12 +196,13 @@ export class AiHarness {
   }
 
   /** Sends a user message the way the gateway does: admit, append, then commit or release. */
-  async send(orchestrator: Orchestrator, key: ConversationKey, text: string): Promise<ConversationEvent> {
+  async send(orchestrator: Orchestrator, key: ConversationKey, text: string | Content): Promise<ConversationEvent> {
     await this.runnerReady;
+    const content: Content = typeof text === 'string' ? { type: 'text', text } : text;
     const conversation = (await this.log.get(key))!;
     const actor = { kind: 'user' as const, id: 'alice' };
     const admission = await orchestrator.admit(conversation, actor);
-    const { event } = await this.log.append({ key, type: 'message.created', actor, data: { content: { type: 'text', text } }, causation: { clientMsgId: `m-${++this.counter}` } });
+    const { event } = await this.log.append({ key, type: 'message.created', actor, data: { content }, causation: { clientMsgId: `m-${++this.counter}` } });
     admission.committed(event);
     return event;
   }

@@ -59,4 +59,23 @@ describe('OpenAI-compatible provider over HTTP', () => {
     expect(completed).toMatchObject({ type: 'ai.completed', data: { model: 'demo' } });
     expect(String(completed!.data.text)).toContain('demo model');
   });
+
+  it('sends the images of a message to a model whose spec takes them, as data URLs, and only their description to one that does not', async () => {
+    const png = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==', 'base64');
+    ai.attachments.set('att-png', { bytes: png, contentType: 'image/png' });
+    const content = { type: 'parts' as const, parts: [{ type: 'text' as const, text: 'look' }, { type: 'image' as const, attachmentId: 'att-png', name: 'screen.png', contentType: 'image/png', size: png.length }] };
+    for (const images of [true, false]) {
+      const { orchestrator } = ai.orchestrator({ models: [{ ...spec(), images }] });
+      const key = await ai.conversation();
+      await ai.send(orchestrator, key, content);
+      await ai.terminals(key);
+      const user = provider.requests.at(-1)!.body.messages.at(-1) as unknown as { role: string; content: unknown };
+      const description = `look\n[image "screen.png": image/png, ${png.length} bytes]`;
+      if (images) {
+        expect(user).toEqual({ role: 'user', content: [{ type: 'text', text: description }, { type: 'image_url', image_url: { url: `data:image/png;base64,${png.toString('base64')}` } }] });
+      } else {
+        expect(user).toEqual({ role: 'user', content: description });
+      }
+    }
+  });
 });

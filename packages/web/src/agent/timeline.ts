@@ -1,4 +1,4 @@
-import { isTextContent, type GenerationState, type ParleyEvent, type ParleyStaffEvent } from '@parley/client';
+import { contentText, type GenerationState, type ParleyEvent, type ParleyStaffEvent } from '@parley/client';
 
 /** Who wrote something, as the console tells people apart. */
 export type AuthorKind = 'customer' | 'agent' | 'assistant' | 'system';
@@ -107,7 +107,7 @@ export class Timeline {
       case 'message.created': {
         const clientMsgId = event.causation?.clientMsgId;
         const key = clientMsgId ? `message:${event.actor.id}:${clientMsgId}` : `event:${event.id}`;
-        const text = isTextContent(event.data.content) ? event.data.content.text : `[${event.data.content.type}]`;
+        const text = contentText(event.data.content);
         const sentiment = this.sentimentBySeq.get(event.seq);
         const item: MessageItem = {
           kind: 'message',

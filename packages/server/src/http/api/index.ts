@@ -2,12 +2,15 @@ import { OpenAPIHono } from '@hono/zod-openapi';
 import type { Logger } from 'pino';
 import type { ApiKeys } from '../../auth/api-keys.js';
 import type { TokenVerifier } from '../../auth/tokens.js';
+import type { AttachmentService } from '../../conversations/attachments.js';
 import type { ConversationService } from '../../conversations/service.js';
 import { ParleyError } from '../../core/errors.js';
 import type { SupportDesk, WebhookAdmin, WidgetAdmin } from '../../core/ports.js';
 import { authenticate, type ApiEnv } from '../authenticate.js';
 import { limitBody } from '../body-limit.js';
 import { asParleyError, errorResponse } from '../errors.js';
+import { registerFileRoutes } from '../files.js';
+import { registerAttachmentRoutes, UPLOAD_PATH } from './attachments.js';
 import { registerConversationRoutes } from './conversations.js';
 import { registerSupportRoutes } from './support.js';
 import { registerUserRoutes, type TokenMinter } from './users.js';
@@ -17,6 +20,7 @@ import { registerWidgetKeyRoutes } from './widget-keys.js';
 /** What the server API needs, wired by the composition root. */
 export interface ApiDependencies {
   conversations: ConversationService;
+  attachments: AttachmentService;
   keys: ApiKeys;
   verifier: TokenVerifier;
   mintToken?: TokenMinter;
@@ -39,9 +43,10 @@ export function createApi(dependencies: ApiDependencies): OpenAPIHono<ApiEnv> {
       if (!result.success) throw new ParleyError('bad_request', `invalid request: ${describeIssues(result.error.issues)}`);
     },
   });
-  api.use('*', limitBody(dependencies.maxBodyBytes));
+  api.use('*', limitBody(dependencies.maxBodyBytes, (method, path) => method === 'PUT' && UPLOAD_PATH.test(path)));
   api.use('*', authenticate(dependencies.keys, dependencies.verifier));
   registerConversationRoutes(api, dependencies.conversations);
+  registerAttachmentRoutes(api, dependencies.attachments);
   registerUserRoutes(api, dependencies.conversations, dependencies.keys, dependencies.mintToken);
   registerWebhookRoutes(api, dependencies.webhooks);
   registerSupportRoutes(api, dependencies.support);
@@ -49,6 +54,7 @@ export function createApi(dependencies: ApiDependencies): OpenAPIHono<ApiEnv> {
 
   const root = new OpenAPIHono<ApiEnv>();
   root.route('/v1/api', api);
+  registerFileRoutes(root, dependencies.attachments);
   root.openAPIRegistry.registerComponent('securitySchemes', 'bearer', {
     type: 'http',
     scheme: 'bearer',

@@ -307,4 +307,25 @@ CREATE TABLE parley_widget_secrets (
 );
 `,
   },
+  {
+    // 11 is the knowledge base's (another branch); the lead renumbers on merge if needed.
+    version: 12,
+    name: 'attachments',
+    sql: `
+-- Files of a conversation: pending until finalize measured and sniffed the bytes, then ready.
+CREATE TABLE parley_attachments (
+  tenant        text   NOT NULL,
+  conversation  text   NOT NULL,
+  id            text   NOT NULL,
+  uploaded_by   text   NOT NULL,
+  name          text   NOT NULL,
+  content_type  text   NOT NULL,
+  size          bigint NOT NULL,
+  state         text   NOT NULL CHECK (state IN ('pending', 'ready')),
+  storage_key   text   NOT NULL,
+  created_at    bigint NOT NULL,
+  PRIMARY KEY (tenant, conversation, id)
+);
+`,
+  },
 ];
