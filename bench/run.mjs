@@ -39,7 +39,7 @@ function settings(tiny, flags) {
       : { customers: Number(flags['desk-customers'] ?? 1000), agents: Number(flags['desk-agents'] ?? 50), capacity: 5, rate: Number(flags['desk-rate'] ?? 20), thinkMs: Number(flags['desk-think-ms'] ?? 200), pollMs: Number(flags['desk-poll-ms'] ?? 1000), customerProcesses: 2 },
     // Fallback timeouts: the SDK's defaults (3 s) in the full run; short in the tiny one, which checks counts only.
     transports: tiny
-      ? { connect: { trials: 1, slowTrials: 1, fallbackTimeoutMs: 300 }, fanout: { subscribers: 3, messages: 10, window: 4, timeoutMs: 10_000 }, idle: { sessions: 5, settleMs: 100 } }
+      ? { connect: { trials: 1, slowTrials: 1, fallbackTimeoutMs: 300 }, fanout: { subscribers: 3, messages: 10, window: 4, timeoutMs: 10_000 }, idle: { sessions: 5, settleMs: 100, freshNodes: false } }
       : {
           connect: { trials: 10, slowTrials: 3, fallbackTimeoutMs: 3000 },
           fanout: { subscribers: Number(flags['transports-subscribers'] ?? 100), messages: Number(flags['transports-messages'] ?? 300), window: 32, timeoutMs: 120_000 },

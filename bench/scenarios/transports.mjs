@@ -204,36 +204,37 @@ async function heapUsed(server) {
 const mib = (bytes) => Number((bytes / 2 ** 20).toFixed(1));
 const round = (value) => Math.round(value * 10) / 10;
 
-/** `{ connect: { trials, slowTrials, fallbackTimeoutMs }, fanout: { subscribers, messages, window, timeoutMs }, idle: { sessions, settleMs } }` */
+/**
+ * `{ connect: { trials, slowTrials, fallbackTimeoutMs }, fanout: { subscribers, messages, window, timeoutMs },
+ * idle: { sessions, settleMs, freshNodes } }`; `freshNodes: false` (the tiny run, which checks counts only)
+ * holds the idle sessions on the node of the other parts instead of one fresh node per transport.
+ */
 export async function run(options) {
-  // Every node starts at once (they are idle until their turn); each is measured alone.
+  const { freshNodes = true } = options.idle;
   const idleSystems = [...TRANSPORTS, 'ws'];
-  const started = await Promise.allSettled([(async () => {
-    const backends = await createBackends();
-    return { server: await startParley(backends.env), backends };
-  })(), ...idleSystems.map(idleServer)]);
+  const ownNode = (system) => system === 'ws' || freshNodes;
+  // Every node starts at once (they are idle until their turn); each is measured alone.
+  const started = await Promise.allSettled([idleServer('websocket'), ...idleSystems.filter(ownNode).map(idleServer)]);
   const nodes = started.filter((item) => item.status === 'fulfilled').map((item) => item.value);
+  const group = new LoadGroup('transports', 1);
   try {
     const failure = started.find((item) => item.status === 'rejected');
     if (failure) throw failure.reason;
-    const [main, ...idleNodes] = nodes;
+    const [main, ...own] = nodes;
     const url = main.server.wsUrl;
     const connect = await timeToConnected(url, options.connect);
     const fan = {};
     for (const transport of TRANSPORTS) fan[transport] = await fanout(url, transport, options.fanout);
-    await stopNode(main);
+    if (freshNodes) await stopNode(main);
     const idle = {};
-    const group = new LoadGroup('transports', 1);
-    try {
-      for (const [index, transport] of idleSystems.entries()) {
-        idle[transport] = await idleMemory(group, transport, idleNodes[index].server, options.idle);
-        await stopNode(idleNodes[index]);
-      }
-    } finally {
-      await group.stop();
+    for (const system of idleSystems) {
+      const node = ownNode(system) ? own.shift() : main;
+      idle[system] = await idleMemory(group, system, node.server, options.idle);
+      if (node !== main) await stopNode(node);
     }
     return { store: 'postgresql', timeToConnected: connect, fanout: fan, idle };
   } finally {
+    await group.stop();
     await Promise.all(nodes.map(stopNode));
   }
 }
