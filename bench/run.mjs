@@ -1,15 +1,16 @@
 // `npm run bench`: runs every scenario against Parley and its peers in one command, on loopback, and
 // writes bench/results/latest.{json,md} plus one SVG chart per scenario. See bench/README.md.
-//   node bench/run.mjs [--only fanout,idle,streams,storm,cluster,api,rooms,desk] [--tiny] [--idle 50000]
+//   node bench/run.mjs [--only fanout,idle,streams,storm,cluster,api,rooms,desk,transports,aisdk] [--tiny] [--idle 50000]
 //                      [--streams 1000,10000] [--subscribers 1000] [--duration-ms 10000] [--window 64] [--steady-rate 40]
 //                      [--codec json|msgpack|both] [--api-in-flight 64] [--api-ws-connections 8] [--api-duration-ms 10000]
 //                      [--room-members 10000] [--room-rates 2,5,10,20,40] [--desk-customers 1000] [--desk-agents 50]
-//                      [--desk-rate 20] [--desk-think-ms 200] [--desk-poll-ms 1000] [--out bench/results]
+//                      [--desk-rate 20] [--desk-think-ms 200] [--desk-poll-ms 1000] [--transports-subscribers 100]
+//                      [--transports-messages 300] [--transports-idle 5000] [--aisdk-answers 100] [--out bench/results]
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { machineFacts, markdown, writeResults } from './lib/report.mjs';
 
-export const SCENARIOS = ['fanout', 'idle', 'streams', 'storm', 'cluster', 'api', 'rooms', 'desk'];
+export const SCENARIOS = ['fanout', 'idle', 'streams', 'storm', 'cluster', 'api', 'rooms', 'desk', 'transports', 'aisdk'];
 
 /** Sizes of each scenario: the full run, and a tiny one that only checks correctness. */
 function settings(tiny, flags) {
@@ -36,6 +37,17 @@ function settings(tiny, flags) {
     desk: tiny
       ? { customers: 12, agents: 3, capacity: 2, rate: 40, thinkMs: 20, pollMs: 50, customerProcesses: 1 }
       : { customers: Number(flags['desk-customers'] ?? 1000), agents: Number(flags['desk-agents'] ?? 50), capacity: 5, rate: Number(flags['desk-rate'] ?? 20), thinkMs: Number(flags['desk-think-ms'] ?? 200), pollMs: Number(flags['desk-poll-ms'] ?? 1000), customerProcesses: 2 },
+    // Fallback timeouts: the SDK's defaults (3 s) in the full run; short in the tiny one, which checks counts only.
+    transports: tiny
+      ? { connect: { trials: 1, slowTrials: 1, fallbackTimeoutMs: 300 }, fanout: { subscribers: 3, messages: 10, window: 4, timeoutMs: 10_000 }, idle: { sessions: 5, settleMs: 100, freshNodes: false } }
+      : {
+          connect: { trials: 10, slowTrials: 3, fallbackTimeoutMs: 3000 },
+          fanout: { subscribers: Number(flags['transports-subscribers'] ?? 100), messages: Number(flags['transports-messages'] ?? 300), window: 32, timeoutMs: 120_000 },
+          idle: { sessions: Number(flags['transports-idle'] ?? 5000), settleMs: 3000 },
+        },
+    aisdk: tiny
+      ? { answers: 2, ttftMs: 20, tokensPerSecond: 100, tokens: 100, timeoutMs: 10_000 }
+      : { answers: Number(flags['aisdk-answers'] ?? 100), ttftMs: 100, tokensPerSecond: 50, tokens: 200, timeoutMs: 30_000 },
   };
 }
 
@@ -81,6 +93,10 @@ async function main() {
       'desk-rate': { type: 'string' },
       'desk-think-ms': { type: 'string' },
       'desk-poll-ms': { type: 'string' },
+      'transports-subscribers': { type: 'string' },
+      'transports-messages': { type: 'string' },
+      'transports-idle': { type: 'string' },
+      'aisdk-answers': { type: 'string' },
       out: { type: 'string' },
     },
   });

@@ -103,6 +103,36 @@ const SECTIONS = {
     const two = result.twoNodes;
     return `### desk: ${number(result.customers)} customers hand off at ${result.handoffsPerSecond}/s to ${result.agents} agents (capacity ${result.capacity}, think time ${result.thinkMs} ms, inbox read every ${result.pollMs} ms), PostgreSQL; 2 nodes also Redis (no peer)\n\n${table(header, rows)}\n\nTwo nodes / one node: handoff → assignment p50 ${ratio(two.handoffToAssignmentMs.p50, one.handoffToAssignmentMs.p50)}, p99 ${ratio(two.handoffToAssignmentMs.p99, one.handoffToAssignmentMs.p99)}; first response p50 ${ratio(two.firstResponseMs.p50, one.firstResponseMs.p50)}, p99 ${ratio(two.firstResponseMs.p99, one.firstResponseMs.p99)}; assignments/s ${ratio(two.assignmentsPerSecond, one.assignmentsPerSecond)}. First response includes the agent's think time (${result.thinkMs} ms) and the wait for its next inbox read (up to ${result.pollMs} ms). By the server's event timestamps, handoff requested → queued p50 / p99: ${topologies.map(([name, item]) => `${name} ${item.stored.requestedToQueuedMs.p50} / ${item.stored.requestedToQueuedMs.p99} ms`).join(', ')}; queued → assigned (routing): ${topologies.map(([name, item]) => `${name} ${item.stored.queuedToAssignedMs.p50} / ${item.stored.queuedToAssignedMs.p99} ms`).join(', ')}.`;
   },
+  transports: (result) => {
+    const connect = table(
+      ['case', 'ends on', 'trials', 'on it', 'median ms', 'max ms', 'median vs websocket'],
+      result.timeToConnected.map((row) => [row.case, row.transport, row.trials, row.onExpected, row.medianMs, row.maxMs, ratio(row.medianMs, result.timeToConnected[0].medianMs)]),
+    );
+    const fanoutRows = Object.values(result.fanout);
+    const fan = table(
+      ['transport', 'subscribers', 'connected', 'messages', 'deliveries', 'deliveries/s', 'vs websocket', 'lost', 'dup'],
+      fanoutRows.map((row) => [row.transport, row.subscribers, row.connected, row.messages, row.deliveries, row.deliveriesPerSecond, ratio(row.deliveriesPerSecond, result.fanout.websocket?.deliveriesPerSecond), row.lost, row.duplicated]),
+    );
+    const idleRows = Object.values(result.idle);
+    const idle = table(
+      ['transport', 'sessions', 'failed', 'RSS bytes/session', 'RSS MiB before → after', 'V8 heap bytes/session', 'RSS vs websocket', 'RSS vs raw ws'],
+      idleRows.map((row) => [row.transport === 'ws' ? 'raw `ws` server' : row.transport, row.connected, row.failed, row.rssBytesPerSession, `${row.rssBeforeMiB} → ${row.rssAfterMiB}`, row.heapBytesPerSession, ratio(row.rssBytesPerSession, result.idle.websocket?.rssBytesPerSession), ratio(row.rssBytesPerSession, result.idle.ws?.rssBytesPerSession)]),
+    );
+    return `### transports: the SDK over WebSocket, SSE and long-poll, one node (PostgreSQL)\n\nTime to connected (\`connect()\` until connected; the WebSocket blocked in the fallback cases):\n\n${connect}\n\nFan-out to SDK clients on one transport, a WebSocket publisher:\n\n${fan}\n\nIdle sessions, a fresh node per transport (server RSS and V8 heap in use, after - before, per session):\n\n${idle}`;
+  },
+  aisdk: (result) => {
+    const { parleySdk, aiSdkEndpoint, addedByEndpoint } = result.ttftOverheadMs;
+    const { stop } = result;
+    const ttft = table(
+      ['client', 'answers', 'TTFT overhead p50 ms', 'p99 ms', 'max ms'],
+      [['Parley SDK (`/v1/ws`)', parleySdk.samples, parleySdk.p50, parleySdk.p99, parleySdk.max], ['ai 7 `WebSocketChatTransport` (`/v1/ai-sdk/ws`)', aiSdkEndpoint.samples, aiSdkEndpoint.p50, aiSdkEndpoint.p99, aiSdkEndpoint.max], ['added by the endpoint', null, addedByEndpoint.p50, addedByEndpoint.p99, null]],
+    );
+    const stops = table(
+      ['stops', 'ended in ai.stopped', 'with a delta after it', 'stop → ai.stopped p50 ms', 'p99 ms', 'max ms', `bound ${stop.boundMs} ms (p99)`],
+      [[stop.answers, stop.stopped, stop.withDeltaAfterStop, stop.stopToStoppedMs.p50, stop.stopToStoppedMs.p99, stop.stopToStoppedMs.max, stop.withinBound ? 'pass' : 'fail']],
+    );
+    return `### aisdk: ai 7 \`WebSocketChatTransport\` against Parley's SDK on one node, demo model (TTFT ${result.modelTtftMs} ms), one answer at a time\n\n${ttft}\n\nStop: the chat's \`stop()\` (the transport sends \`abort\`) until a Parley subscriber of the conversation receives \`ai.stopped\`:\n\n${stops}`;
+  },
 };
 
 const CHARTS = {
@@ -140,6 +170,13 @@ const CHARTS = {
       { name: 'desk-first-response', chart: latency('firstResponseMs', `desk: handoff to the agent's first message (think ${result.thinkMs} ms)`) },
     ];
   },
+  transports: (result) => [
+    { name: 'transports-fanout', chart: { title: 'transports: fan-out deliveries per second (SDK clients)', unit: 'deliveries/s', groups: [{ label: `${result.fanout.websocket?.subscribers ?? ''} subscribers`, bars: Object.values(result.fanout).map((row) => ({ series: row.transport, value: row.deliveriesPerSecond })) }] } },
+    { name: 'transports-idle', chart: { title: 'transports: server memory per idle session', unit: 'bytes/session', groups: [{ label: 'RSS', bars: Object.values(result.idle).map((row) => ({ series: row.transport === 'ws' ? 'raw ws' : row.transport, value: row.rssBytesPerSession })) }] } },
+  ],
+  aisdk: (result) => [
+    { name: 'aisdk', chart: { title: 'aisdk: TTFT overhead and Stop', unit: 'ms', groups: [{ label: 'TTFT overhead p50', bars: [{ series: 'Parley SDK', value: result.ttftOverheadMs.parleySdk.p50 }, { series: 'ai-sdk endpoint', value: result.ttftOverheadMs.aiSdkEndpoint.p50 }] }, { label: 'TTFT overhead p99', bars: [{ series: 'Parley SDK', value: result.ttftOverheadMs.parleySdk.p99 }, { series: 'ai-sdk endpoint', value: result.ttftOverheadMs.aiSdkEndpoint.p99 }] }, { label: 'stop → ai.stopped p99', bars: [{ series: 'ai-sdk endpoint', value: result.stop.stopToStoppedMs.p99 }] }] } },
+  ],
 };
 
 /** The Markdown report of a run. */

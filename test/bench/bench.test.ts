@@ -74,6 +74,21 @@ interface TinyDeskRun {
   scenarios: { desk: { oneNode: DeskTopology; twoNodes: DeskTopology } };
 }
 
+interface TransportsRun {
+  timeToConnected: Array<{ case: string; transport: string; trials: number; connected: number; onExpected: number }>;
+  fanout: Record<string, { subscribers: number; connected: number; messages: number; deliveries: number; lost: number; duplicated: number }>;
+  idle: Record<string, { connected: number; failed: number }>;
+}
+interface AiSdkRun {
+  answers: number;
+  ttftOverheadMs: { parleySdk: { samples: number }; aiSdkEndpoint: { samples: number } };
+  stop: { answers: number; stopped: number; withDeltaAfterStop: number; boundMs: number; withinBound: boolean };
+}
+interface TinyTransportsRun {
+  settings: { transports: { idle: { sessions: number } } };
+  scenarios: { transports: TransportsRun; aisdk: AiSdkRun };
+}
+
 const BENCH = new URL('../../bench/run.mjs', import.meta.url).href;
 
 // Every scenario of `npm run bench` in its tiny configuration, checked for correctness only: counts,
@@ -135,4 +150,24 @@ describe('npm run bench (tiny)', () => {
       expect(topology.stored.maxOpenPerAgent).toBeLessThanOrEqual(capacity);
     }
   }, 90_000);
+
+  it('connects every client over every transport and its fallbacks, loses and doubles nothing, and ends every AI SDK stop in ai.stopped', async () => {
+    const { runBench } = (await import(BENCH)) as { runBench(options: { tiny: boolean; only: string[] }): Promise<TinyTransportsRun> };
+    const { settings, scenarios } = await runBench({ tiny: true, only: ['transports', 'aisdk'] });
+
+    const { transports, aisdk } = scenarios;
+    expect(transports.timeToConnected.map((row) => row.transport)).toEqual(['websocket', 'sse', 'sse', 'long-poll']);
+    for (const row of transports.timeToConnected) expect(row).toMatchObject({ connected: row.trials, onExpected: row.trials });
+    expect(Object.keys(transports.fanout)).toEqual(['websocket', 'sse', 'long-poll']);
+    for (const [transport, row] of Object.entries(transports.fanout)) {
+      expect({ transport, ...row }).toMatchObject({ transport, connected: row.subscribers, deliveries: row.subscribers * row.messages, lost: 0, duplicated: 0 });
+    }
+    expect(Object.keys(transports.idle)).toEqual(['websocket', 'sse', 'long-poll', 'ws']);
+    for (const [transport, row] of Object.entries(transports.idle)) expect({ transport, ...row }).toMatchObject({ transport, connected: settings.transports.idle.sessions, failed: 0 });
+
+    // Stop's latency bound is reported by the bench (stop.withinBound), never asserted here.
+    expect(aisdk.ttftOverheadMs.parleySdk.samples).toBe(aisdk.answers);
+    expect(aisdk.ttftOverheadMs.aiSdkEndpoint.samples).toBe(aisdk.answers);
+    expect(aisdk.stop).toMatchObject({ answers: aisdk.answers, stopped: aisdk.answers, withDeltaAfterStop: 0 });
+  }, 60_000);
 });
