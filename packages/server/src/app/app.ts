@@ -27,7 +27,7 @@ import type { ApprovalRegistry, Bus, ContextArchive, FileStorage, GenerationText
 import type { ConversationKey } from '../core/types.js';
 import { isAiJob } from '../core/job-queue.js';
 import type { Config } from '../config/config.js';
-import { ParleyError } from '../core/errors.js';
+import { ParleyError, toParleyError } from '../core/errors.js';
 import { Gateway } from '../gateway/gateway.js';
 import { AI_SDK_WEBSOCKET_PATH, AiSdkChats, AiSdkWebSocket, aiSdkHttpRoutes } from '../gateway/ai-sdk/index.js';
 import { ConnectionAdmission } from '../gateway/admission.js';
@@ -455,7 +455,12 @@ function localHost(host: string): string {
 async function startServices(config: Config, logger: Logger, tracing: TracingPipeline | null): Promise<ParleyNode> {
   const metrics = new Metrics();
   const store = await openStore(config);
-  const onAiError = (error: unknown) => logger.error({ err: error }, 'AI job failed');
+  // A dependency that is down (Redis, PostgreSQL) is reported by /readyz and the metrics, and the request that
+  // met it was refused as unavailable: a warning, not an error; anything else is a bug worth an error.
+  const onAiError = (error: unknown) => {
+    if (toParleyError(error).code === 'unavailable') logger.warn({ err: error }, 'AI job step failed: a dependency is unavailable');
+    else logger.error({ err: error }, 'AI job failed');
+  };
   const { bus, texts, presence, budgets, approvalRegistry, contexts, queue, userSendRates, widgetKeyRates, widgetAddressRates } = openBus(config, onAiError);
   const secret = await resolveSecret(config, logger);
   const verifier = await TokenVerifier.create({
