@@ -12,6 +12,7 @@ import {
   type TextContent,
 } from './events.js';
 import { identifierSchema } from './ids.js';
+import { answerSourceSchema } from './knowledge.js';
 import { STAFF_EVENT_SCHEMAS, staffEventSchema, SUPPORT_EVENT_SCHEMAS } from './support.js';
 
 /**
@@ -104,6 +105,8 @@ export const EVENT_CATALOGUE = {
       usage: z.object({ inputTokens: z.number().nonnegative().nullable(), outputTokens: z.number().nonnegative() }),
       /** The answer came from the answer cache. */
       cached: z.literal(true).optional(),
+      /** Knowledge-base passages the answer cites as `[n]`; absent when it cites none. */
+      sources: z.array(answerSourceSchema).optional(),
     }),
     audience: 'members',
   },

@@ -42,6 +42,8 @@ import { httpListener, registerApiDocs } from '../http/server.js';
 import { ApiKeys } from '../auth/api-keys.js';
 import { PostgresKeyStore } from '../store/postgres/key-store.js';
 import { PostgresWidgetStore } from '../store/postgres/widget-store.js';
+import { PostgresKnowledgeStore } from '../store/postgres/knowledge-store.js';
+import { indexingRunner, isIndexingJob, KnowledgeBaseService, OpenAiCompatibleEmbedder, type IndexingJob } from '../kb/index.js';
 import { ConversationLog } from '../log/conversation-log.js';
 import { OutboundHttp } from '../net/outbound-http.js';
 import { OutboundPolicy } from '../net/outbound-policy.js';
@@ -142,6 +144,8 @@ interface SharedState {
   approvalRegistry: ApprovalRegistry;
   contexts: ContextArchive;
   queue: JobQueue;
+  /** Indexing jobs of the knowledge base. */
+  indexingQueue: JobQueue<IndexingJob>;
   userSendRates: UserRateLimits;
   /** Widget tokens minted per widget key, and per client address. */
   widgetKeyRates: UserRateLimits;
@@ -163,6 +167,7 @@ function openBus(config: Config, onError: (error: unknown) => void): SharedState
       approvalRegistry: new MemoryApprovalRegistry(),
       contexts: new MemoryContextArchive(KEPT_CONTEXTS),
       queue: new MemoryJobQueue(queueLimits, onError),
+      indexingQueue: new MemoryJobQueue<IndexingJob>(INDEXING_QUEUE_LIMITS, onError),
       userSendRates: new MemoryUserRateLimits(config.userSendRatePerSecond, config.userSendBurst),
       widgetKeyRates: new MemoryUserRateLimits(...perKey),
       widgetAddressRates: new MemoryUserRateLimits(...perAddress),
@@ -177,9 +182,27 @@ function openBus(config: Config, onError: (error: unknown) => void): SharedState
     approvalRegistry: new RedisApprovalRegistry(bus.connection, config.redisPrefix),
     contexts: new RedisContextArchive(bus.connection, config.redisPrefix, CONTEXT_TTL_MS),
     queue: new RedisJobQueue(bus.connection, { ...queueLimits, prefix: config.redisPrefix, visibilityMs: config.aiJobVisibilityMs, isJob: isAiJob }, onError),
+    indexingQueue: new RedisJobQueue<IndexingJob>(bus.connection, { ...INDEXING_QUEUE_LIMITS, prefix: `${config.redisPrefix}:kb`, visibilityMs: INDEXING_VISIBILITY_MS, isJob: isIndexingJob }, onError),
     userSendRates: new RedisUserRateLimits(bus.connection, config.redisPrefix, config.userSendRatePerSecond, config.userSendBurst),
     widgetKeyRates: new RedisUserRateLimits(bus.connection, `${config.redisPrefix}:widget-key`, ...perKey),
     widgetAddressRates: new RedisUserRateLimits(bus.connection, `${config.redisPrefix}:widget-address`, ...perAddress),
+  };
+}
+
+/** Bounds of the indexing queue: documents wait in their thousands, and indexing must not take every core from answers. */
+const INDEXING_QUEUE_LIMITS = { maxQueued: 10_000, concurrency: 2, perTenantConcurrency: 1 };
+// A document's indexing (its embedding calls) renews its job; a dead worker's job is taken over after this.
+const INDEXING_VISIBILITY_MS = 60_000;
+
+/** The knowledge base over the store and the indexing queue, with an embedding model when one is configured. */
+function openKnowledgeBase(config: Config, store: PostgresStore, queue: JobQueue<IndexingJob>) {
+  const knowledgeStore = new PostgresKnowledgeStore(store.database);
+  const embedder = config.embeddingsBaseUrl
+    ? new OpenAiCompatibleEmbedder({ baseUrl: config.embeddingsBaseUrl, apiKey: config.embeddingsApiKey, model: config.embeddingsModel ?? 'text-embedding-3-small' })
+    : undefined;
+  return {
+    service: new KnowledgeBaseService({ store: knowledgeStore, queue, embedder, limits: { maxDocumentBytes: config.kbMaxDocumentBytes, maxDocuments: config.kbMaxDocuments } }),
+    runner: indexingRunner({ store: knowledgeStore, embedder }),
   };
 }
 
@@ -404,7 +427,8 @@ async function startServices(config: Config, logger: Logger, tracing: TracingPip
   const metrics = new Metrics();
   const store = await openStore(config);
   const onAiError = (error: unknown) => logger.error({ err: error }, 'AI job failed');
-  const { bus, texts, presence, budgets, approvalRegistry, contexts, queue, userSendRates, widgetKeyRates, widgetAddressRates } = openBus(config, onAiError);
+  const { bus, texts, presence, budgets, approvalRegistry, contexts, queue, indexingQueue, userSendRates, widgetKeyRates, widgetAddressRates } = openBus(config, onAiError);
+  const knowledge = openKnowledgeBase(config, store, indexingQueue);
   const secret = await resolveSecret(config, logger);
   const verifier = await TokenVerifier.create({
     ...(secret ? { secret } : {}),
@@ -513,6 +537,7 @@ async function startServices(config: Config, logger: Logger, tracing: TracingPip
     maxBodyBytes: config.apiMaxBodyBytes,
     serverVersion: SERVER_VERSION,
     widgets: new WidgetKeys(widgetStore),
+    knowledge: knowledge.service,
     ...(signToken ? { mintToken: signToken } : {}),
   });
   registerApiDocs(api);
@@ -567,11 +592,13 @@ async function startServices(config: Config, logger: Logger, tracing: TracingPip
     await gateway.shutdown(0);
     await reactions.stop(0);
     await queue.close();
+    await indexingQueue.close();
     await bus.close();
     await store.close();
     throw error;
   }
   if (config.role !== 'gateway') orchestrator.work();
+  if (config.role !== 'gateway') indexingQueue.work(knowledge.runner);
   webhooks.worker.start();
   router.start();
   const agentsSeen = servesClients ? reportConnectedAgents(gateway, store, config.presenceGraceMs, logger) : null;
@@ -589,6 +616,7 @@ async function startServices(config: Config, logger: Logger, tracing: TracingPip
       // Running answers end with a terminal event (ai.stopped) before the store closes.
       await orchestrator.shutdown();
       await queue.close();
+      await indexingQueue.close();
       await webhooks.worker.stop();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       // Keep-alive and stray sockets must not hold shutdown up: cut what is left after a moment.

@@ -19,3 +19,5 @@ export type * from './support-store.js';
 export type * from './support-desk.js';
 export type * from './widget-store.js';
 export type * from './widget-admin.js';
+export type * from './knowledge-store.js';
+export type * from './knowledge.js';
