@@ -210,6 +210,7 @@ function aiObserver(metrics: Metrics, logger: Logger): GenerationObserver {
   return {
     memoryFailed: (error) => logger.warn({ err: error }, 'conversation memory refresh failed'),
     invalidEvent: (error) => logger.error({ err: error }, 'a stored event does not match the event catalogue; left out of the context'),
+    knowledgeFailed: (error) => logger.warn({ err: error }, 'knowledge-base search failed; answered without passages'),
     firstToken: (seconds, model) => metrics.aiTimeToFirstToken.observe({ model }, seconds),
     finished: (outcome, seconds, outputTokens) => {
       logger.debug({ outcome, seconds, outputTokens }, 'generation finished');
@@ -470,6 +471,7 @@ async function startServices(config: Config, logger: Logger, tracing: TracingPip
     contexts,
     control: bus,
     outbound,
+    knowledge: knowledge.service,
     publishDelta: (key, delta) => {
       const signal: KnownSignal<'ai.delta'> = { tenant: key.tenant, conversation: key.conversationId, type: 'ai.delta', ts: Date.now(), actor: { kind: 'assistant', id: delta.generationId }, data: delta };
       bus.publishSignal(signal).catch((error: unknown) => logger.warn({ err: error }, 'delta publish failed'));

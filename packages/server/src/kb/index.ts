@@ -5,3 +5,4 @@ export { isIndexingJob, type IndexingJob } from './indexing-job.js';
 export { OpenAiCompatibleEmbedder } from './openai-embedder.js';
 export type { Embedder } from './embedder.js';
 export { chunkDocument, type Chunk } from './chunking.js';
+export { documentTitle } from './titles.js';
