@@ -33,6 +33,7 @@ export type { CodecName } from './codecs.js';
 export type { Listener } from './emitter.js';
 export type {
   Ack,
+  AnswerSource,
   Actor,
   Agent,
   AgentStatus,

@@ -23,7 +23,7 @@ export const documentInputSchema = z.object({
   source: sourceSchema.default('default'),
   title: z.string().min(1).max(300),
   /** Where people read the document; citations link to it. */
-  url: z.url().max(2000).optional(),
+  url: z.url({ protocol: /^https?$/ }).max(2000).optional(),
   tags: z.array(tagSchema).max(MAX_DOCUMENT_TAGS).default([]),
   format: documentFormatSchema.default('markdown'),
   content: z.string().min(1),
@@ -34,7 +34,7 @@ export type DocumentInput = z.input<typeof documentInputSchema>;
 export const documentPatchSchema = z.object({
   source: sourceSchema.optional(),
   title: z.string().min(1).max(300).optional(),
-  url: z.url().max(2000).nullable().optional(),
+  url: z.url({ protocol: /^https?$/ }).max(2000).nullable().optional(),
   tags: z.array(tagSchema).max(MAX_DOCUMENT_TAGS).optional(),
   format: documentFormatSchema.optional(),
   content: z.string().min(1).optional(),
