@@ -31,6 +31,15 @@ export interface ChunkRecord {
   embedding: number[] | null;
 }
 
+/** An embedded passage as an in-memory vector search holds it. */
+export interface EmbeddedChunk {
+  documentId: string;
+  position: number;
+  source: string;
+  tags: string[];
+  embedding: number[];
+}
+
 /** What a search is limited to. */
 export interface PassageFilter {
   sources?: string[] | undefined;
@@ -61,6 +70,15 @@ export interface KnowledgeStore {
    * `all` reads the query as web-search syntax. Scores are `ts_rank` normalized into [0, 1).
    */
   searchLexical(tenant: string, query: string, options: PassageFilter & { limit: number; minScore: number; match: 'any' | 'all' }): Promise<Passage[]>;
+  /**
+   * Changes whenever the tenant's searchable embeddings may have changed (a document added, re-indexed or
+   * deleted): an in-memory copy of them is current while the stamp is the same.
+   */
+  embeddingStamp(tenant: string): Promise<string>;
+  /** Every embedded passage of the tenant, without its text: what an in-memory vector search needs. */
+  loadEmbeddings(tenant: string): Promise<EmbeddedChunk[]>;
+  /** The passages at these places (documents and positions), with score 0, in no particular order; missing ones left out. */
+  getPassages(tenant: string, places: Array<{ documentId: string; position: number }>): Promise<Passage[]>;
   /** The passages most similar to `embedding` by cosine similarity (exact, over every embedded passage of the tenant that passes the filter). */
   searchVector(tenant: string, embedding: number[], options: PassageFilter & { limit: number; minScore: number }): Promise<Passage[]>;
 }

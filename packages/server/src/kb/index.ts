@@ -6,3 +6,4 @@ export { OpenAiCompatibleEmbedder } from './openai-embedder.js';
 export type { Embedder } from './embedder.js';
 export { chunkDocument, type Chunk } from './chunking.js';
 export { documentTitle } from './titles.js';
+export { VectorIndex } from './vector-index.js';

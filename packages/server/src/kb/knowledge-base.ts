@@ -5,6 +5,7 @@ import type { DocumentRecord, JobQueue, KnowledgeBase, KnowledgeStore } from '..
 import { indexingJob, type IndexingJob } from './indexing-job.js';
 import type { Embedder } from './embedder.js';
 import { fuseRankings } from './rank-fusion.js';
+import { VectorIndex } from './vector-index.js';
 
 /** Limits of each tenant's knowledge base. */
 export interface KnowledgeLimits {
@@ -20,8 +21,12 @@ export interface KnowledgeBaseDependencies {
   /** When set, passages are embedded at indexing and searches are hybrid (lexical and vector, fused by rank). */
   embedder?: Embedder | undefined;
   limits: KnowledgeLimits;
+  /** Numbers of embeddings held in memory for vector search, over all tenants (default 50 million: 200 MB). */
+  maxCachedFloats?: number;
   now?: () => number;
 }
+
+const DEFAULT_MAX_CACHED_FLOATS = 50_000_000;
 
 // How many candidates each ranking contributes to the fusion of a hybrid search, per result asked for.
 const HYBRID_CANDIDATES_PER_RESULT = 4;
@@ -29,9 +34,11 @@ const HYBRID_CANDIDATES_PER_RESULT = 4;
 /** The knowledge base of every tenant: documents in the store, indexed by jobs on the queue, searched lexically or hybrid. */
 export class KnowledgeBaseService implements KnowledgeBase {
   private readonly now: () => number;
+  private readonly vectors: VectorIndex;
 
   constructor(private readonly dependencies: KnowledgeBaseDependencies) {
     this.now = dependencies.now ?? Date.now;
+    this.vectors = new VectorIndex(dependencies.store, dependencies.maxCachedFloats ?? DEFAULT_MAX_CACHED_FLOATS);
   }
 
   async addDocument(tenant: string, input: DocumentInput): Promise<DocumentView> {
@@ -109,7 +116,7 @@ export class KnowledgeBaseService implements KnowledgeBase {
     const [vector] = await embedder.embed([query]);
     const [lexical, similar] = await Promise.all([
       store.searchLexical(tenant, query, { ...filter, limit: candidates, minScore: 0, match }),
-      store.searchVector(tenant, vector!, { ...filter, limit: candidates, minScore: 0 }),
+      this.vectors.search(tenant, vector!, { ...filter, limit: candidates, minScore: 0 }),
     ]);
     return fuseRankings([lexical, similar]).filter((passage) => passage.score >= minScore).slice(0, topK);
   }

@@ -3,7 +3,7 @@ import type { DocumentView } from '@parley/protocol';
 import { EmbeddingsServer } from '../../../../test/support/embeddings-server.js';
 import { eventually } from '../../../../test/support/eventually.js';
 import { MemoryJobQueue } from '../../src/adapters/memory/job-queue.js';
-import { indexingRunner, KnowledgeBaseService, OpenAiCompatibleEmbedder, type IndexingJob } from '../../src/kb/index.js';
+import { indexingRunner, KnowledgeBaseService, OpenAiCompatibleEmbedder, VectorIndex, type IndexingJob } from '../../src/kb/index.js';
 import { PostgresKnowledgeStore } from '../../src/store/postgres/knowledge-store.js';
 import type { PostgresStore } from '../../src/store/postgres/store.js';
 import { STORE_FACTORIES } from '../store-factories.js';
@@ -107,7 +107,7 @@ describe.each(STORE_FACTORIES)('knowledge base on $name', (factory) => {
   });
 });
 
-describe('knowledge base with embeddings (a local OpenAI-format embeddings server, deterministic hashing embedder)', () => {
+describe.each(STORE_FACTORIES)('knowledge base with embeddings on $name (a local OpenAI-format embeddings server, deterministic hashing embedder)', (factory) => {
   let embeddings: EmbeddingsServer;
   let store: PostgresStore;
   let cleanup: () => Promise<void>;
@@ -117,7 +117,7 @@ describe('knowledge base with embeddings (a local OpenAI-format embeddings serve
 
   beforeAll(async () => {
     embeddings = await EmbeddingsServer.start();
-    ({ store, cleanup } = await STORE_FACTORIES[0]!.open());
+    ({ store, cleanup } = await factory.open());
     await store.migrate();
     knowledgeStore = new PostgresKnowledgeStore(store.database);
     const embedder = new OpenAiCompatibleEmbedder({ baseUrl: embeddings.baseUrl, model: 'hashing', maxRetries: 0 });
@@ -150,6 +150,26 @@ describe('knowledge base with embeddings (a local OpenAI-format embeddings serve
     expect(best).toMatchObject({ documentId: billing.id, heading: 'Billing > Refunds', score: 1 });
     expect((await knowledge.search('acme', { query: 'authenticator app QR code', topK: 1 }))[0]).toMatchObject({ documentId: account.id, heading: 'Account > Two-factor authentication' });
     expect(await knowledge.search('acme', { query: 'refund', minScore: 1.01 })).toEqual([]);
+  });
+
+  it('searches vectors in memory as SQL does, sees changes through the stamp, and falls back to SQL past its bound', async () => {
+    const vector = (await new OpenAiCompatibleEmbedder({ baseUrl: embeddings.baseUrl, model: 'hashing' }).embed(['invoices emailed monthly as PDF']))[0]!;
+    const options = { limit: 4, minScore: 0 };
+    const inSql = await knowledgeStore.searchVector('acme', vector, options);
+    const index = new VectorIndex(knowledgeStore, 1_000_000);
+    const inMemory = await index.search('acme', vector, options);
+    expect(inMemory.map((passage) => passage.chunkId)).toEqual(inSql.map((passage) => passage.chunkId));
+    inMemory.forEach((passage, position) => expect(passage.score).toBeCloseTo(inSql[position]!.score, 4));
+    expect(inMemory[0]).toMatchObject({ heading: 'Billing > Invoices', text: expect.stringContaining('first day of each month') });
+    expect(await index.search('acme', vector, { ...options, tags: ['none'] })).toEqual([]);
+    // A deletion by anyone changes the stamp: the next search no longer finds the document's passages.
+    const stamp = await knowledgeStore.embeddingStamp('acme');
+    await knowledge.deleteDocument('acme', inMemory[0]!.documentId);
+    expect(await knowledgeStore.embeddingStamp('acme')).not.toBe(stamp);
+    expect((await index.search('acme', vector, options)).some((passage) => passage.documentId === inMemory[0]!.documentId)).toBe(false);
+    // Too many numbers for the bound: the same answer, from SQL.
+    const small = new VectorIndex(knowledgeStore, 10);
+    expect((await small.search('acme', vector, options)).map((passage) => passage.chunkId)).toEqual((await knowledgeStore.searchVector('acme', vector, options)).map((passage) => passage.chunkId));
   });
 
   it('marks a document failed, with the reason, when the embedding model fails', async () => {

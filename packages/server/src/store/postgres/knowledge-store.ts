@@ -1,5 +1,5 @@
 import type { Passage } from '@parley/protocol';
-import type { ChunkRecord, DocumentRecord, KnowledgeStore, PassageFilter } from '../../core/ports.js';
+import type { ChunkRecord, DocumentRecord, EmbeddedChunk, KnowledgeStore, PassageFilter } from '../../core/ports.js';
 import type { SqlDatabase } from './sql.js';
 
 interface DocumentRow {
@@ -160,6 +160,38 @@ export class PostgresKnowledgeStore implements KnowledgeStore {
          WHERE c.tenant = $1 AND c.search @@ q.query AND ${FILTER}
        ) found WHERE score >= $6 ORDER BY score DESC, document, position LIMIT $5`,
       [tenant, query, options.sources ?? null, options.tags ?? null, options.limit, options.minScore],
+    );
+    return rows.map(toPassage);
+  }
+
+  async embeddingStamp(tenant: string): Promise<string> {
+    // Chunks change only with a document's version or index state (replaced, then marked indexed) or its deletion.
+    const { rows } = await this.db.query<{ stamp: string | null }>(
+      `SELECT md5(string_agg(id || ':' || version || ':' || status || ':' || coalesce(indexed_at, 0), ',' ORDER BY id)) AS stamp
+       FROM parley_kb_documents WHERE tenant = $1`,
+      [tenant],
+    );
+    return rows[0]?.stamp ?? 'empty';
+  }
+
+  async loadEmbeddings(tenant: string): Promise<EmbeddedChunk[]> {
+    const { rows } = await this.db.query<{ document: string; position: number; source: string; tags: string[]; embedding: number[] }>(
+      `SELECT c.document, c.position, d.source, d.tags, c.embedding
+       FROM parley_kb_chunks c JOIN parley_kb_documents d ON d.tenant = c.tenant AND d.id = c.document
+       WHERE c.tenant = $1 AND c.embedding IS NOT NULL`,
+      [tenant],
+    );
+    return rows.map((row) => ({ documentId: row.document, position: row.position, source: row.source, tags: row.tags, embedding: row.embedding }));
+  }
+
+  async getPassages(tenant: string, places: Array<{ documentId: string; position: number }>): Promise<Passage[]> {
+    if (places.length === 0) return [];
+    const { rows } = await this.db.query<PassageRow>(
+      `SELECT c.document, c.position, c.heading, c.text, d.title, d.url, d.source, 0 AS score
+       FROM unnest($2::text[], $3::int[]) AS place(document, position)
+       JOIN parley_kb_chunks c ON c.tenant = $1 AND c.document = place.document AND c.position = place.position
+       JOIN parley_kb_documents d ON d.tenant = c.tenant AND d.id = c.document`,
+      [tenant, places.map((place) => place.documentId), places.map((place) => place.position)],
     );
     return rows.map(toPassage);
   }
