@@ -134,13 +134,15 @@ function packSection(section: Section, options: ChunkingOptions): Chunk[] {
   return chunks;
 }
 
-/** The end of `text`, at most `size` (and `room`) characters, starting at a word. */
+/** The end of `text`, at most `size` (and `room`) characters, starting at a sentence where the tail holds one, else at a word. */
 function overlapOf(text: string, size: number, room: number): string {
   const length = Math.min(size, room);
   if (length <= 0) return '';
   const tail = text.slice(-length);
-  const start = tail.search(/\s/);
-  return start < 0 ? '' : tail.slice(start).trim();
+  const sentence = /[.!?:]\s+(?=\S)/.exec(tail);
+  if (sentence) return tail.slice(sentence.index + sentence[0].length).trim();
+  const word = tail.search(/\s/);
+  return word < 0 ? '' : tail.slice(word).trim();
 }
 
 /** A block cut into pieces of at most `max` characters, at whitespace where there is some. */

@@ -25,6 +25,11 @@ describe('chunkDocument', () => {
     }
   });
 
+  it('starts the overlap at a sentence when the end of the previous passage holds one', () => {
+    const chunks = chunkDocument('text', 'First sentence is here. Second one follows.\n\nThird paragraph needs its own passage.', { maxCharacters: 70, overlapCharacters: 25 });
+    expect(chunks.map((chunk) => chunk.text)).toEqual(['First sentence is here. Second one follows.', 'Second one follows.\n\nThird paragraph needs its own passage.']);
+  });
+
   it('reads HTML by its elements: headings, paragraphs, list items and preformatted text, without scripts or styles', () => {
     const chunks = chunkDocument('html', '<style>p{}</style><h2>FAQ</h2><div>Loose text<p>Para <em>one</em>.</p><ul><li>Item</li></ul><pre>a\n  b</pre></div><script>alert(1)</script>');
     expect(chunks).toEqual([{ heading: 'FAQ', text: 'Loose text\n\nPara one.\n\n- Item\n\na\n  b' }]);
