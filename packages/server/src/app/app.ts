@@ -600,7 +600,14 @@ async function startServices(config: Config, logger: Logger, tracing: TracingPip
     throw error;
   }
   if (config.role !== 'gateway') orchestrator.work();
-  if (config.role !== 'gateway') indexingQueue.work(knowledge.runner);
+  if (config.role !== 'gateway') {
+    indexingQueue.work(knowledge.runner);
+    // Jobs of documents added before a restart are gone from an in-process queue: queue them again.
+    knowledge.service.resumeIndexing().then(
+      (count) => count > 0 && logger.info({ documents: count }, 'knowledge-base indexing resumed'),
+      (error: unknown) => logger.warn({ err: error }, 'resuming knowledge-base indexing failed'),
+    );
+  }
   webhooks.worker.start();
   router.start();
   const agentsSeen = servesClients ? reportConnectedAgents(gateway, store, config.presenceGraceMs, logger) : null;

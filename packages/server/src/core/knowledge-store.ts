@@ -61,6 +61,8 @@ export interface KnowledgeStore {
   updateDocument(record: DocumentRecord): Promise<DocumentRecord | null>;
   /** Removes the document and every chunk of it; false when there was none. */
   deleteDocument(tenant: string, id: string): Promise<boolean>;
+  /** Documents of every tenant whose current version is not indexed yet (`pending` or `indexing`), oldest first. */
+  unindexedDocuments(limit: number): Promise<Array<{ tenant: string; id: string; version: number }>>;
   /** Records indexing progress of `version`; false when the document has moved on to another version (or is gone). */
   setIndexState(tenant: string, id: string, version: number, state: { status: IndexStatus; chunksIndexed: number; chunksTotal: number | null; error: string | null; indexedAt: number | null }): Promise<boolean>;
   /** Replaces the document's chunks with those of `version`, in one transaction; false (nothing written) when the document is at another version. */

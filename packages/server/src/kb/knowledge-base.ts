@@ -27,6 +27,8 @@ export interface KnowledgeBaseDependencies {
 }
 
 const DEFAULT_MAX_CACHED_FLOATS = 50_000_000;
+// Documents queued again at a start at most (each waits beyond the queue's bound, as jobs without a reservation do).
+const RESUMED_PER_START = 10_000;
 
 // How many candidates each ranking contributes to the fusion of a hybrid search, per result asked for.
 const HYBRID_CANDIDATES_PER_RESULT = 4;
@@ -104,6 +106,17 @@ export class KnowledgeBaseService implements KnowledgeBase {
 
   async deleteDocument(tenant: string, id: string): Promise<void> {
     if (!(await this.dependencies.store.deleteDocument(tenant, id))) throw documentNotFound(id);
+  }
+
+  /**
+   * Queues again the indexing of documents left unindexed: an in-process queue loses its jobs with its
+   * process, so a node starting over an existing store calls this. Repeats are harmless (indexing a version
+   * twice writes the same passages; a shared queue ignores a job id it already holds). Returns how many.
+   */
+  async resumeIndexing(): Promise<number> {
+    const unindexed = await this.dependencies.store.unindexedDocuments(RESUMED_PER_START);
+    for (const document of unindexed) await this.dependencies.queue.submit(indexingJob(document.tenant, document.id, document.version));
+    return unindexed.length;
   }
 
   async search(tenant: string, search: KnowledgeSearch): Promise<Passage[]> {

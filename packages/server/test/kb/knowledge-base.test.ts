@@ -97,6 +97,23 @@ describe.each(STORE_FACTORIES)('knowledge base on $name', (factory) => {
     expect(Number(rows[0]!.count)).toBe(0);
   });
 
+  it('indexes documents a node added but never indexed (its in-process queue died with it) when the next node resumes', async () => {
+    const knowledgeStore = new PostgresKnowledgeStore(store.database);
+    // A node whose queue never ran its jobs, then "restarted" as a fresh service and queue over the same store.
+    const deadQueue = new MemoryJobQueue<IndexingJob>({ maxQueued: 10, concurrency: 1, perTenantConcurrency: 1 }, () => undefined);
+    const dead = new KnowledgeBaseService({ store: knowledgeStore, queue: deadQueue, limits: { maxDocumentBytes: 4096, maxDocuments: 100 } });
+    const orphan = await dead.addDocument('initech', { title: 'Orphan', content: 'Staplers are red.' });
+    await deadQueue.close();
+    const nextQueue = new MemoryJobQueue<IndexingJob>({ maxQueued: 10, concurrency: 1, perTenantConcurrency: 1 }, (error) => { throw error; });
+    nextQueue.work(indexingRunner({ store: knowledgeStore }));
+    const next = new KnowledgeBaseService({ store: knowledgeStore, queue: nextQueue, limits: { maxDocumentBytes: 4096, maxDocuments: 100 } });
+    expect(await next.resumeIndexing()).toBe(1);
+    await eventually(async () => expect((await next.getDocument('initech', orphan.id)).status).toBe('indexed'));
+    expect((await next.search('initech', { query: 'stapler' }))[0]?.documentId).toBe(orphan.id);
+    expect(await next.resumeIndexing()).toBe(0);
+    await nextQueue.close();
+  });
+
   it('refuses documents over the size limit and beyond the count limit with too_large', async () => {
     await expect(knowledge.addDocument('acme', { title: 'Big', content: 'x'.repeat(4097) })).rejects.toMatchObject({ code: 'too_large' });
     await knowledge.addDocument('acme', { title: 'Third', content: 'third' });

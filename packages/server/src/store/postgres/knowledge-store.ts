@@ -118,6 +118,14 @@ export class PostgresKnowledgeStore implements KnowledgeStore {
     return rows.length > 0;
   }
 
+  async unindexedDocuments(limit: number): Promise<Array<{ tenant: string; id: string; version: number }>> {
+    const { rows } = await this.db.query<{ tenant: string; id: string; version: number }>(
+      "SELECT tenant, id, version FROM parley_kb_documents WHERE status IN ('pending', 'indexing') ORDER BY updated_at LIMIT $1",
+      [limit],
+    );
+    return rows;
+  }
+
   async setIndexState(
     tenant: string,
     id: string,
