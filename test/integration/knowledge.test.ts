@@ -6,6 +6,9 @@ import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apiCall } from '../support/api.js';
+import { EmbeddingsServer } from '../support/embeddings-server.js';
+import { createTestSchema, DATABASE_URL } from '../support/postgres.js';
+import { deleteTestKeys, REDIS_URL } from '../support/redis.js';
 import { eventually } from '../support/eventually.js';
 import { RawClient } from '../support/raw-client.js';
 import { startServer, TEST_SECRET, type TestServer } from '../support/server.js';
@@ -137,5 +140,43 @@ describe('knowledge base through a real server', () => {
     await customer.call('message.send', { conversationId, clientMsgId: 'q2', content: text('hello there') });
     await eventually(() => expect(customer.events(conversationId).filter((event: Frame) => event.type === 'ai.completed')).toHaveLength(2));
     expect(customer.events(conversationId).filter((event: Frame) => event.type === 'ai.completed')[1]!.data.sources).toBeUndefined();
+  });
+});
+
+/** Scale-out: a gateway takes documents, a worker indexes them from the Redis queue, with an embeddings API (hybrid search). */
+describe('knowledge base on a gateway and a worker over PostgreSQL and Redis, with embeddings', () => {
+  let schema: Awaited<ReturnType<typeof createTestSchema>>;
+  let embeddings: EmbeddingsServer;
+  let gateway: TestServer;
+  let worker: TestServer;
+  const prefix = `parley-it-kb-${process.pid}-${Date.now()}`;
+
+  beforeAll(async () => {
+    schema = await createTestSchema();
+    embeddings = await EmbeddingsServer.start();
+    const env = { DATABASE_URL, PARLEY_DATABASE_SCHEMA: schema.schema, PARLEY_REDIS_URL: REDIS_URL, PARLEY_REDIS_PREFIX: prefix, PARLEY_EMBEDDINGS_BASE_URL: embeddings.baseUrl, PARLEY_EMBEDDINGS_MODEL: 'hashing' };
+    gateway = await startServer({ ...env, PARLEY_ROLE: 'gateway' });
+    worker = await startServer({ ...env, PARLEY_ROLE: 'worker' });
+  });
+  afterAll(async () => {
+    await gateway?.stop();
+    await worker?.stop();
+    await embeddings?.close();
+    await deleteTestKeys(prefix);
+    await schema?.drop();
+  });
+
+  it('indexes on the worker what the gateway took, embedding every passage, and searches hybrid through the gateway', async () => {
+    const admin = await token('root', { tenant: 'acme', roles: ['admin'] });
+    const created = await apiCall(gateway, admin, 'POST', '/knowledge/documents', { title: 'Returns', content: RETURNS });
+    expect(created.status).toBe(201);
+    await eventually(async () => expect((await apiCall(gateway, admin, 'GET', `/knowledge/documents/${created.body.document.id}`)).body.document.status).toBe('indexed'));
+    const embedded = embeddings.inputs.flat();
+    expect(embedded).toContain('Returns > Refund timing\n\nRefunds reach the original card within 7 business days after the parcel arrives at our warehouse.');
+    const [best] = (await apiCall(gateway, admin, 'POST', '/knowledge/search', { query: 'refunds reach the original card' })).body.passages;
+    // First in both rankings: the fused score is 1.
+    expect(best).toMatchObject({ heading: 'Returns > Refund timing', score: 1 });
+    // The query itself was embedded by the gateway.
+    expect(embeddings.inputs.flat()).toContain('refunds reach the original card');
   });
 });
