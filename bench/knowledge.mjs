@@ -64,16 +64,19 @@ function knowledgeBase(store) {
   const queue = new MemoryJobQueue({ maxQueued: 100_000, concurrency: 2, perTenantConcurrency: 2 }, (error) => console.error(error));
   queue.work(indexingRunner({ store: knowledgeStore, embedder: hashingEmbedder }));
   const service = new KnowledgeBaseService({ store: knowledgeStore, queue, embedder: hashingEmbedder, limits: { maxDocumentBytes: 1 << 20, maxDocuments: 100_000 } });
-  return { knowledgeStore, queue, service, vectors: new VectorIndex(knowledgeStore, 1e9) };
+  return { knowledgeStore, queue, service, database: store.database, vectors: new VectorIndex(knowledgeStore, 1e9) };
 }
 
-async function allIndexed(knowledgeStore, tenant, ids) {
+/** Waits until every document of the tenant is indexed (one count query a poll: polling each document would load the database). */
+async function allIndexed(knowledgeStore, database, tenant, ids) {
   for (;;) {
-    const states = await Promise.all(ids.map((id) => knowledgeStore.getDocument(tenant, id)));
-    const failed = states.find((document) => document.status === 'failed');
-    if (failed) throw new Error(`indexing failed: ${failed.error}`);
-    if (states.every((document) => document.status === 'indexed')) return states;
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    const { rows } = await database.query(
+      "SELECT count(*) FILTER (WHERE status = 'indexed') AS indexed, count(*) FILTER (WHERE status = 'failed') AS failed FROM parley_kb_documents WHERE tenant = $1",
+      [tenant],
+    );
+    if (Number(rows[0].failed) > 0) throw new Error('indexing failed');
+    if (Number(rows[0].indexed) === ids.length) return Promise.all(ids.map((id) => knowledgeStore.getDocument(tenant, id)));
+    await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
 
@@ -87,7 +90,7 @@ async function quality(kb) {
     const document = await kb.service.addDocument(tenant, { title: content.match(/^# (.+)$/m)[1], content, source: 'eval' });
     ids.set(document.id, name);
   }
-  const documents = await allIndexed(kb.knowledgeStore, tenant, [...ids.keys()]);
+  const documents = await allIndexed(kb.knowledgeStore, kb.database, tenant, [...ids.keys()]);
   const { questions } = JSON.parse(await readFile(new URL('questions.json', EVAL), 'utf8'));
   const topK = Math.max(...K);
   const modes = {
@@ -129,7 +132,7 @@ async function scale(kb, chunks, searches) {
   const started = performance.now();
   const ids = [];
   for (const [index, content] of contents.entries()) ids.push((await kb.service.addDocument(tenant, { title: `Synthetic ${index}`, content })).id);
-  const indexed = await allIndexed(kb.knowledgeStore, tenant, ids);
+  const indexed = await allIndexed(kb.knowledgeStore, kb.database, tenant, ids);
   const seconds = (performance.now() - started) / 1000;
   const total = indexed.reduce((sum, document) => sum + document.chunksTotal, 0);
   const query = () => `${word()} ${word()} ${word()}`;
