@@ -1,4 +1,4 @@
-import type { KnownEvent, ParleyEvent, ParleySignal } from '@parley/protocol';
+import type { AnswerSource, KnownEvent, ParleyEvent, ParleySignal } from '@parley/protocol';
 import { Emitter, type Listener } from './emitter.js';
 import { EventQueue } from './event-queue.js';
 import type { Subscription } from './subscription.js';
@@ -16,6 +16,8 @@ export interface GenerationState {
   replyTo: number | undefined;
   /** For `failed`: the error code, message and the profile's fallback text, if any. */
   error?: { code: string; message: string; fallbackText?: string };
+  /** For `completed`: the knowledge-base passages the answer cites as `[n]` (absent when it cites none). */
+  sources?: AnswerSource[];
 }
 
 interface Assembly {
@@ -82,6 +84,7 @@ export class Generations implements AsyncIterable<GenerationState> {
       const { code, message, fallbackText } = event.data;
       assembly.state.error = { code, message, ...(fallbackText !== undefined ? { fallbackText } : {}) };
     }
+    if (event.type === 'ai.completed' && event.data.sources) assembly.state.sources = event.data.sources;
     assembly.ahead.clear();
     this.emit(assembly);
   }

@@ -35,6 +35,7 @@ export type { FetchFunction } from './http-socket.js';
 export type { Listener } from './emitter.js';
 export type {
   Ack,
+  AnswerSource,
   Actor,
   Agent,
   AgentStatus,

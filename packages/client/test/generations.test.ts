@@ -53,4 +53,16 @@ describe('Generations', () => {
     subscription.event('ai.failed', { text: 'par', code: 'timeout', message: 'slow', fallbackText: 'Sorry' }, 3);
     expect(generations.get('g')).toMatchObject({ status: 'failed', text: 'par', error: { code: 'timeout', message: 'slow', fallbackText: 'Sorry' } });
   });
+
+  it('carries the knowledge-base sources a completed answer cites', () => {
+    const subscription = fakeSubscription();
+    const generations = new Generations(subscription);
+    const sources = [{ n: 1, chunkId: 'doc_a:0', documentId: 'doc_a', title: 'Returns', url: 'https://help.example/returns', heading: 'Returns > Refunds' }];
+    subscription.event('ai.completed', { text: 'Within 5 days [1].', sources }, 3);
+    expect(generations.get('g')).toMatchObject({ status: 'completed', sources });
+    subscription.event('ai.completed', { text: 'No sources here.' }, 4);
+    const other = new Generations(subscription);
+    subscription.event('ai.completed', { text: 'No sources here.' }, 5);
+    expect(other.get('g')?.sources).toBeUndefined();
+  });
 });

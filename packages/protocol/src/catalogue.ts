@@ -13,6 +13,7 @@ import {
 } from './events.js';
 import { identifierSchema } from './ids.js';
 import { partsText, type PartsContent } from './parts.js';
+import { answerSourceSchema } from './knowledge.js';
 import { STAFF_EVENT_SCHEMAS, staffEventSchema, SUPPORT_EVENT_SCHEMAS } from './support.js';
 
 /**
@@ -105,6 +106,8 @@ export const EVENT_CATALOGUE = {
       usage: z.object({ inputTokens: z.number().nonnegative().nullable(), outputTokens: z.number().nonnegative() }),
       /** The answer came from the answer cache. */
       cached: z.literal(true).optional(),
+      /** Knowledge-base passages the answer cites as `[n]`; absent when it cites none. */
+      sources: z.array(answerSourceSchema).optional(),
     }),
     audience: 'members',
   },

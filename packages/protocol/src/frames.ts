@@ -3,6 +3,7 @@ import { jsonValueSchema } from './json.js';
 import { errorBodySchema } from './errors.js';
 import { contentSchema, eventSchema, signalSchema } from './events.js';
 import { identifierSchema, roleSchema } from './ids.js';
+import { passageSchema } from './knowledge.js';
 import { agentSchema, agentStatusSchema, cannedReplySchema, inboxItemSchema, inboxViewSchema, staffEventSchema, supportStateSchema, teamIdSchema } from './support.js';
 
 export const PROTOCOL_VERSION = 'v1';
@@ -193,6 +194,8 @@ export const operationResultSchemas = {
     estimatedTokens: z.number(),
     historyEvents: z.number(),
     providers: z.array(z.object({ name: z.string(), ok: z.boolean(), ms: z.number(), text: z.string() })),
+    /** Knowledge-base passages retrieved for the answer, numbered as the model saw them; absent without a knowledge setting. */
+    knowledge: z.array(passageSchema.extend({ n: z.number().int().positive() })).optional(),
   }),
   'support.handoff': z.object({ seq: z.number().int().positive(), support: supportStateSchema }),
   'support.claim': z.object({ seq: z.number().int().positive().nullable(), support: supportStateSchema }),

@@ -13,3 +13,4 @@ export * from './api.js';
 export * from './webhooks.js';
 export * from './support.js';
 export * from './widget.js';
+export * from './knowledge.js';

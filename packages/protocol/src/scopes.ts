@@ -18,6 +18,8 @@ export const API_SCOPES = [
   'support:write', // hand off, assign, transfer, resolve, close, notes; manage teams, agents and canned replies
   'widgets:read', // list widget keys, see whether identity verification is on
   'widgets:write', // create, change and revoke widget keys, set the widget secret
+  'knowledge:read', // list and read knowledge-base documents, search them
+  'knowledge:write', // add, change and delete knowledge-base documents
 ] as const;
 
 export const apiScopeSchema = z.enum(API_SCOPES);

@@ -5,6 +5,7 @@ import { signDevelopmentToken } from './auth/tokens.js';
 import { DataDirHeldError, DataDirLock } from './app/data-dir-lock.js';
 import { ParleyError } from './core/errors.js';
 import { openKeyAdmin, parseScopes } from './app/key-admin.js';
+import { addDocument, collectDocuments, knowledgeServerUrl } from './app/kb-admin.js';
 import { ALIASES, ConfigError, configFlags, configWarnings, loadConfig, SETTINGS, type Config, type SettingName } from './config/config.js';
 import { createLogger } from './observability/logger.js';
 
@@ -17,11 +18,14 @@ Usage:
   parley apikey create --tenant T --scopes S1,S2 [--name N]   prints a new API key (shown once)
   parley apikey list --tenant T
   parley apikey revoke --tenant T --id KEY_ID
+  parley kb add --tenant T [--source S] [--tags a,b] [--server URL] FILE_OR_FOLDER...
+                     adds Markdown (.md), HTML (.html) and text (.txt) files to the tenant's knowledge base
   parley config      list every setting (environment variable, flag, default)
   parley version     print the version (also --version, -v)
 
 With the embedded database (no DATABASE_URL), apikey goes through the running server, or opens the data
-directory itself while no server runs.
+directory itself while no server runs. kb add always goes through a running server (it indexes the
+documents): the one on the data directory, or --server URL with PostgreSQL.
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -35,6 +39,8 @@ async function main(argv: string[]): Promise<number> {
       return token(rest);
     case 'apikey':
       return apikey(rest);
+    case 'kb':
+      return knowledgeBase(rest);
     case 'config':
       return listSettings();
     case 'version':
@@ -147,6 +153,35 @@ async function apikey(args: string[]): Promise<number> {
     await admin.close();
   }
   return 0;
+}
+
+async function knowledgeBase(args: string[]): Promise<number> {
+  const [action, ...rest] = args;
+  if (action !== 'add') throw new ConfigError(['kb: use add']);
+  const options = { ...configFlags(), tenant: { type: 'string' }, source: { type: 'string' }, tags: { type: 'string' }, server: { type: 'string' } } as const;
+  const { values, positionals } = parseArgs({ args: rest, options, strict: true, allowPositionals: true });
+  const config = loadConfig(process.env, values as Record<string, string | undefined>);
+  const tenant = identifierSchema.safeParse(values.tenant);
+  if (!tenant.success) throw new ConfigError(['--tenant is required (an identifier)']);
+  if (positionals.length === 0) throw new ConfigError(['kb add: name the files or folders to add']);
+  const url = await knowledgeServerUrl(config, values.server);
+  const tags = (values.tags ?? '').split(',').map((tag) => tag.trim()).filter(Boolean);
+  const { files, skipped } = await collectDocuments(positionals, { source: values.source ?? 'files', tags });
+  for (const path of skipped) process.stderr.write(`skipped ${path}: not .md, .markdown, .html, .htm or .txt\n`);
+  let added = 0;
+  let failed = 0;
+  for (const file of files) {
+    try {
+      const document = await addDocument(config, url, tenant.data, file.input);
+      process.stdout.write(`${document.id}  ${file.path}  "${document.title}"\n`);
+      added++;
+    } catch (error) {
+      process.stderr.write(`failed ${file.path}: ${(error as Error).message}\n`);
+      failed++;
+    }
+  }
+  process.stdout.write(`added ${added} documents to the knowledge base of ${tenant.data}${failed ? `; ${failed} failed` : ''}; they are indexed in the background\n`);
+  return failed > 0 ? 1 : 0;
 }
 
 function listSettings(): number {

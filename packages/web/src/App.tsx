@@ -1,4 +1,5 @@
 import { useEffect, useRef, useState, useSyncExternalStore, type FormEvent, type KeyboardEvent } from 'react';
+import type { AnswerSource } from '@parley/client';
 import type { AnswerItem, ApprovalNote, Chat, ChatItem, ChatView, MessageItem, SupportNoteItem, ToolNote } from './chat';
 import { Parts } from './parts';
 import { ConnectionBanner } from './connection-banner';
@@ -191,6 +192,7 @@ function Answer({ item, chat, imageHosts }: { item: AnswerItem; chat: Chat; imag
           </span>
         )}
       </div>
+      {item.sources && item.sources.length > 0 && <Sources sources={item.sources} />}
       {item.status === 'failed' && (
         <p className="meta error" data-testid="answer-error">
           The answer failed{item.error ? `: ${item.error.message}` : ''}
@@ -198,6 +200,28 @@ function Answer({ item, chat, imageHosts }: { item: AnswerItem; chat: Chat; imag
         </p>
       )}
     </article>
+  );
+}
+
+/** The knowledge-base passages an answer cites, numbered as its [n] markers; a link where the document has a web address. */
+function Sources({ sources }: { sources: AnswerSource[] }) {
+  return (
+    <ol className="sources" data-testid="answer-sources" aria-label="Sources">
+      {sources.map((source) => {
+        const label = source.heading && source.heading !== source.title ? `${source.title} — ${source.heading}` : source.title;
+        return (
+          <li key={source.n} value={source.n} data-testid="answer-source">
+            {source.url && /^https?:\/\//.test(source.url) ? (
+              <a href={source.url} target="_blank" rel="noopener noreferrer">
+                {label}
+              </a>
+            ) : (
+              label
+            )}
+          </li>
+        );
+      })}
+    </ol>
   );
 }
 

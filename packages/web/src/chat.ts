@@ -9,6 +9,7 @@ import {
   type EventData,
   type GenerationState,
   type GenerationStatus,
+  type AnswerSource,
   type KnownEvent,
   type Part,
   type ParleyEvent,
@@ -72,6 +73,8 @@ export interface AnswerItem {
   tools: ToolNote[];
   approvals: ApprovalNote[];
   error?: GenerationState['error'];
+  /** The knowledge-base passages the answer cites as [n]. */
+  sources?: AnswerSource[];
 }
 
 /** A line about the support desk in the conversation: a hand-over, an agent joining, a resolution. */
@@ -512,7 +515,7 @@ export class Chat {
 
   private onGeneration(state: GenerationState): void {
     const answer = this.answer(state.generationId, undefined);
-    this.patch(answer.key, { status: state.status, text: state.text, ...(state.error ? { error: state.error } : {}) });
+    this.patch(answer.key, { status: state.status, text: state.text, ...(state.error ? { error: state.error } : {}), ...(state.sources ? { sources: state.sources } : {}) });
   }
 
   /** The answer item of a generation, created (unplaced unless `seq` is given) when missing. */

@@ -1,6 +1,7 @@
 import { contentText, InvalidDataError, isPartsContent, parseEvent, type Content, visibleTo, type ConversationEvent, type ParleyEvent } from '@parley/protocol';
 import type { ConversationMemory } from '../core/types.js';
 import type { ProvidedContext } from './context-providers.js';
+import { knowledgeSection, type NumberedPassage } from './knowledge-context.js';
 import type { AssistantProfile } from './profiles.js';
 
 /** One turn of the dialogue the model sees. */
@@ -20,6 +21,8 @@ export interface GenerationContext {
   estimatedTokens: number;
   /** What each context provider contributed (or why not). */
   providers: ProvidedContext[];
+  /** Knowledge-base passages in the system prompt, numbered as the answer cites them. */
+  passages: NumberedPassage[];
   /** The turns that did not fit, oldest first, and the position of the newest of them (for session memory). */
   dropped: { turns: ContextTurn[]; throughSeq: number } | null;
   /** Events left out because their data does not match the catalogue (a bug to report, not a reason to fail the answer). */
@@ -39,15 +42,17 @@ export function buildContext(
   profile: AssistantProfile,
   events: ConversationEvent[],
   triggerSeq: number,
-  extras: { providers?: ProvidedContext[]; memory?: ConversationMemory | null; waitingUntil?: number } = {},
+  extras: { providers?: ProvidedContext[]; memory?: ConversationMemory | null; waitingUntil?: number; passages?: NumberedPassage[] } = {},
 ): GenerationContext {
   const providers = extras.providers ?? [];
+  const passages = extras.passages ?? [];
   const memory = extras.memory ?? null;
   const system = [
     profile.systemPrompt,
     ...(extras.waitingUntil !== undefined ? [waitingLine(extras.waitingUntil)] : []),
     ...(memory ? [`Summary of the earlier conversation:\n${memory.summary}`] : []),
     ...providers.filter((provided) => provided.ok).map((provided) => `Context from ${provided.name}:\n${provided.text}`),
+    ...(passages.length > 0 ? [knowledgeSection(passages)] : []),
   ].join('\n\n');
   const { readable, invalid } = readableEvents(events);
   const turns = readable
@@ -72,6 +77,7 @@ export function buildContext(
     historyEvents: events.length,
     estimatedTokens: Math.ceil((used + system.length) / CHARACTERS_PER_TOKEN),
     providers,
+    passages,
     dropped: dropped.length > 0 ? { turns: dropped.map((entry) => entry.turn), throughSeq: Math.floor(dropped.at(-1)!.position) } : null,
     invalid,
   };

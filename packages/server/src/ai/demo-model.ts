@@ -8,6 +8,7 @@ import type {
   LanguageModelV3StreamResult,
   LanguageModelV3Usage,
 } from '@ai-sdk/provider';
+import { KNOWLEDGE_HEADER } from './knowledge-context.js';
 import { SUMMARY_INSTRUCTIONS } from './memory.js';
 
 /** Pace of the scripted demo model. */
@@ -107,8 +108,28 @@ export class DemoLanguageModel implements LanguageModelV3 {
         return { text: '', toolCall: { id: `call_${Math.abs(hash(question)).toString(36)}`, name: intent.tool, input: intent.input(match, question) } };
       }
     }
-    return { text: sized(FAQ.find((entry) => entry.pattern.test(question))?.answer ?? FALLBACK, this.options.answerTokens ?? 0), toolCall: null };
+    const cited = quoteTopPassage(typeof system === 'string' ? system : '');
+    return { text: sized(cited ?? FAQ.find((entry) => entry.pattern.test(question))?.answer ?? FALLBACK, this.options.answerTokens ?? 0), toolCall: null };
   }
+}
+
+// Characters of the top passage the demo model quotes.
+const QUOTE_CHARACTERS = 300;
+
+/**
+ * With knowledge-base passages in the system prompt, the demo's answer quotes the first (best) one and cites
+ * it as [1], as a real model told to cite would. Null without passages.
+ */
+function quoteTopPassage(system: string): string | null {
+  const section = system.indexOf(KNOWLEDGE_HEADER);
+  if (section < 0) return null;
+  const start = system.indexOf('[1] ', section + KNOWLEDGE_HEADER.length);
+  if (start < 0) return null;
+  const end = system.indexOf('\n\n[2] ', start);
+  const [where = '', ...lines] = system.slice(start + 4, end < 0 ? undefined : end).split('\n');
+  const text = lines.join(' ').replace(/\s+/g, ' ').trim();
+  const quote = text.length > QUOTE_CHARACTERS ? `${text.slice(0, text.lastIndexOf(' ', QUOTE_CHARACTERS))} …` : text;
+  return `From "${where}": ${quote} [1] (${INTRODUCTION} It quotes the best passage of your knowledge base.)`;
 }
 
 interface Reply {

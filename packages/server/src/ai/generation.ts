@@ -1,7 +1,7 @@
 import type { LanguageModelV3 } from '@ai-sdk/provider';
 import { parseEvent, writtenText, type ConversationEvent, type ConversationMode, type EventData, type GenerationText, type InvalidDataError } from '@parley/protocol';
 import { ParleyError } from '../core/errors.js';
-import type { ApprovalRegistry, ContextArchive, GenerationTexts } from '../core/ports.js';
+import type { ApprovalRegistry, ContextArchive, GenerationTexts, KnowledgeBase } from '../core/ports.js';
 import type { AppendResult, ConversationKey, ConversationMemory } from '../core/types.js';
 import type { ConversationLog } from '../log/conversation-log.js';
 import type { OutboundHttp } from '../net/outbound-http.js';
@@ -10,6 +10,7 @@ import type { AnswerCache } from './answer-cache.js';
 import { approvalIdOf, type Approvals } from './approvals.js';
 import { buildContext, type GenerationContext } from './context.js';
 import { gatherContext } from './context-providers.js';
+import { citedSources, retrievePassages } from './knowledge-context.js';
 import { refreshMemory } from './memory.js';
 import { DeltaCoalescer } from './delta-coalescer.js';
 import { describeError, ModelStreamError, streamModel, type ModelUsage, type StreamTool, type ToolCall } from './model-stream.js';
@@ -45,6 +46,8 @@ export interface GenerationObserver {
   memoryFailed?(error: unknown): void;
   /** A stored event's data does not match the catalogue; it was left out of the context. */
   invalidEvent?(error: InvalidDataError): void;
+  /** The knowledge base failed to answer a search; the answer went on without passages. */
+  knowledgeFailed?(error: unknown): void;
 }
 
 /** What a generation needs from the rest of the node. */
@@ -66,6 +69,8 @@ export interface GenerationDependencies {
   outbound: OutboundHttp;
   /** The bytes and sniffed type of a ready attachment of the conversation (images sent to the model), or null. */
   attachmentBytes?: (key: ConversationKey, attachmentId: string) => Promise<{ bytes: Uint8Array; contentType: string } | null>;
+  /** The tenants' knowledge bases, searched for profiles with a `knowledge` setting. */
+  knowledge?: KnowledgeBase | undefined;
 }
 
 /** A failure of one attempt, classified for the retry decision and the `ai.failed` code. */
@@ -162,6 +167,11 @@ export class Generation {
         this.dependencies.log.history(this.key, { limit: HISTORY_EVENTS }),
         this.dependencies.log.getMemory(this.key),
         gatherContext(this.dependencies.outbound, this.profile.contextProviders, this.key, this.trigger.actor.id, questionOf(this.trigger), this.controller.signal),
+        // A knowledge base that fails to answer leaves the passages out; the answer goes on without them.
+        retrievePassages(this.dependencies.knowledge, this.profile, this.key.tenant, questionOf(this.trigger)).catch((error: unknown) => {
+          this.dependencies.observer.knowledgeFailed?.(error);
+          return [];
+        }),
       ]);
       // Settled here if it fails while `ai.started` is awaited; the await below still reports it.
       context.catch(() => undefined);
@@ -178,8 +188,8 @@ export class Generation {
       if (started.duplicate) return await this.endLost();
       // Listed from now on (text still empty), so that a stop sent through any node finds it before its first token.
       this.dependencies.texts.put(this.key, this.coalescer.snapshot()).catch(() => undefined);
-      const [history, memory, providers] = await context;
-      this.context = buildContext(this.profile, history.events, this.trigger.seq, { providers, memory, ...(this.closedUntil !== undefined ? { waitingUntil: this.closedUntil } : {}) });
+      const [history, memory, providers, passages] = await context;
+      this.context = buildContext(this.profile, history.events, this.trigger.seq, { providers, memory, passages, ...(this.closedUntil !== undefined ? { waitingUntil: this.closedUntil } : {}) });
       for (const invalid of this.context.invalid) this.dependencies.observer.invalidEvent?.(invalid);
       this.memory = memory;
       const cacheable = this.cacheableQuestion(this.context);
@@ -248,6 +258,8 @@ export class Generation {
   private cacheableQuestion(context: GenerationContext): string | null {
     if (this.profile.cache.ttlSeconds === 0 || context.messages.length !== 1 || context.dropped || this.memory) return null;
     if (context.providers.some((provided) => provided.ok)) return null;
+    // Passages change with the knowledge base, and the answer's sources with them.
+    if (context.passages.length > 0) return null;
     const [only] = context.messages;
     // An answer about an image depends on its bytes, not only on the text that names it.
     return only?.role === 'user' && !only.images ? only.content : null;
@@ -405,7 +417,8 @@ export class Generation {
     if (outcome.kind === 'completed') {
       const ttftMs = this.firstTokenAt === null ? null : Math.round(this.firstTokenAt - this.startedAt);
       const usage = { inputTokens: this.usage?.inputTokens ?? null, outputTokens };
-      await this.append('ai.completed', { text, model: outcome.model, ttftMs, usage, ...(outcome.cached ? { cached: true } : {}) }, 'end');
+      const sources = citedSources(text, this.context?.passages ?? []);
+      await this.append('ai.completed', { text, model: outcome.model, ttftMs, usage, ...(outcome.cached ? { cached: true } : {}), ...(sources.length > 0 ? { sources } : {}) }, 'end');
     } else if (outcome.kind === 'stopped') {
       await this.append('ai.stopped', { text, reason: outcome.reason }, 'end');
     } else {

@@ -2,7 +2,7 @@ import type { LanguageModelV3 } from '@ai-sdk/provider';
 import { readFile } from 'node:fs/promises';
 import type { GenerationText } from '@parley/protocol';
 import { ConfigError } from '../config/config.js';
-import type { ApprovalRegistry, Bus, ContextArchive, GenerationTexts, JobQueue, UsageBudgets } from '../core/ports.js';
+import type { ApprovalRegistry, Bus, ContextArchive, GenerationTexts, JobQueue, KnowledgeBase, UsageBudgets } from '../core/ports.js';
 import type { ConversationKey } from '../core/types.js';
 import type { ConversationLog } from '../log/conversation-log.js';
 import type { OutboundHttp } from '../net/outbound-http.js';
@@ -33,6 +33,8 @@ export interface AiSettings extends DefaultModelSettings {
   contexts: ContextArchive;
   /** Calls tool and context webhooks (refusing private addresses the operator has not allowed). */
   outbound: OutboundHttp;
+  /** The tenants' knowledge bases, for profiles with a `knowledge` setting. */
+  knowledge?: KnowledgeBase;
   /** Reaches generations on other nodes (stop). */
   control: Pick<Bus, 'publishControl' | 'onControl'>;
   publishDelta: (key: ConversationKey, delta: GenerationText) => void;
@@ -81,6 +83,7 @@ export async function createAssistants(settings: AiSettings): Promise<Orchestrat
       contexts: settings.contexts,
       outbound: settings.outbound,
       ...(settings.attachmentBytes ? { attachmentBytes: settings.attachmentBytes } : {}),
+      knowledge: settings.knowledge,
     },
     settings.onError,
     settings.control,

@@ -265,6 +265,9 @@ export class Orchestrator implements Assistants {
 
 /** A generation's context as `ai.context` returns it. */
 function contextView(generationId: string, context: GenerationContext): OperationResult<'ai.context'> {
-  const { system, messages, estimatedTokens, historyEvents, providers } = context;
-  return { generationId, system, messages: messages.map(({ role, content }) => ({ role, content })), estimatedTokens, historyEvents, providers };
+  const { system, messages, estimatedTokens, historyEvents, providers, passages } = context;
+  return {
+    generationId, system, messages: messages.map(({ role, content }) => ({ role, content })), estimatedTokens, historyEvents, providers,
+    ...(passages.length > 0 ? { knowledge: passages } : {}),
+  };
 }

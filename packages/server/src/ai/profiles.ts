@@ -54,6 +54,21 @@ export const profileSchema = z.object({
   deltaIntervalMs: z.number().int().min(0).default(30),
   /** The model that reads customers' sentiment under `handoff.sentimentAnalyzer: "model"`; unset: the first of `models`. */
   sentimentModel: modelSpecSchema.optional(),
+  /**
+   * Answers from the tenant's knowledge base: the best passages for the question enter the context,
+   * numbered, within `tokens`, and the answer cites them as [n]. Absent: the knowledge base is not consulted.
+   */
+  knowledge: z
+    .object({
+      topK: z.number().int().min(1).max(20).default(4),
+      /** Passages scoring below it are left out (the scale of the search: lexical in [0, 1), hybrid in (0, 1]). */
+      minScore: z.number().min(0).default(0),
+      /** Estimated tokens (four characters each) the passages may take in the context. */
+      tokens: z.number().int().min(50).max(32_000).default(1200),
+      sources: z.array(z.string().min(1)).optional(),
+      tags: z.array(z.string().min(1)).optional(),
+    })
+    .optional(),
   /** When the assistant hands the conversation to people (see core/handoff-settings.ts). */
   handoff: handoffSettingsSchema,
 });
@@ -103,6 +118,7 @@ export function defaultProfiles(settings: DefaultModelSettings): AssistantProfil
       models,
       tools: ['lookup_order', 'create_support_ticket', 'cancel_order'],
       approvalRequired: ['cancel_order'],
+      knowledge: {},
     }),
   ];
 }

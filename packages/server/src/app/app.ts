@@ -51,6 +51,8 @@ import { DiskFileStorage } from '../adapters/disk/file-storage.js';
 import { S3FileStorage } from '../adapters/s3/file-storage.js';
 import { FileUrls } from '../auth/file-urls.js';
 import { AttachmentService, type AttachmentLimits } from '../conversations/attachments.js';
+import { PostgresKnowledgeStore } from '../store/postgres/knowledge-store.js';
+import { indexingRunner, isIndexingJob, KnowledgeBaseService, OpenAiCompatibleEmbedder, type IndexingJob } from '../kb/index.js';
 import { ConversationLog } from '../log/conversation-log.js';
 import { OutboundHttp } from '../net/outbound-http.js';
 import { OutboundPolicy } from '../net/outbound-policy.js';
@@ -153,6 +155,8 @@ interface SharedState {
   approvalRegistry: ApprovalRegistry;
   contexts: ContextArchive;
   queue: JobQueue;
+  /** Indexing jobs of the knowledge base. */
+  indexingQueue: JobQueue<IndexingJob>;
   userSendRates: UserRateLimits;
   /** Widget tokens minted per widget key, and per client address. */
   widgetKeyRates: UserRateLimits;
@@ -174,6 +178,7 @@ function openBus(config: Config, onError: (error: unknown) => void): SharedState
       approvalRegistry: new MemoryApprovalRegistry(),
       contexts: new MemoryContextArchive(KEPT_CONTEXTS),
       queue: new MemoryJobQueue(queueLimits, onError),
+      indexingQueue: new MemoryJobQueue<IndexingJob>(INDEXING_QUEUE_LIMITS, onError),
       userSendRates: new MemoryUserRateLimits(config.userSendRatePerSecond, config.userSendBurst),
       widgetKeyRates: new MemoryUserRateLimits(...perKey),
       widgetAddressRates: new MemoryUserRateLimits(...perAddress),
@@ -188,9 +193,27 @@ function openBus(config: Config, onError: (error: unknown) => void): SharedState
     approvalRegistry: new RedisApprovalRegistry(bus.connection, config.redisPrefix),
     contexts: new RedisContextArchive(bus.connection, config.redisPrefix, CONTEXT_TTL_MS),
     queue: new RedisJobQueue(bus.connection, { ...queueLimits, prefix: config.redisPrefix, visibilityMs: config.aiJobVisibilityMs, isJob: isAiJob }, onError),
+    indexingQueue: new RedisJobQueue<IndexingJob>(bus.connection, { ...INDEXING_QUEUE_LIMITS, prefix: `${config.redisPrefix}:kb`, visibilityMs: INDEXING_VISIBILITY_MS, isJob: isIndexingJob }, onError),
     userSendRates: new RedisUserRateLimits(bus.connection, config.redisPrefix, config.userSendRatePerSecond, config.userSendBurst),
     widgetKeyRates: new RedisUserRateLimits(bus.connection, `${config.redisPrefix}:widget-key`, ...perKey),
     widgetAddressRates: new RedisUserRateLimits(bus.connection, `${config.redisPrefix}:widget-address`, ...perAddress),
+  };
+}
+
+/** Bounds of the indexing queue: documents wait in their thousands, and indexing must not take every core from answers. */
+const INDEXING_QUEUE_LIMITS = { maxQueued: 10_000, concurrency: 2, perTenantConcurrency: 1 };
+// A document's indexing (its embedding calls) renews its job; a dead worker's job is taken over after this.
+const INDEXING_VISIBILITY_MS = 60_000;
+
+/** The knowledge base over the store and the indexing queue, with an embedding model when one is configured. */
+function openKnowledgeBase(config: Config, store: PostgresStore, queue: JobQueue<IndexingJob>) {
+  const knowledgeStore = new PostgresKnowledgeStore(store.database);
+  const embedder = config.embeddingsBaseUrl
+    ? new OpenAiCompatibleEmbedder({ baseUrl: config.embeddingsBaseUrl, apiKey: config.embeddingsApiKey, model: config.embeddingsModel ?? 'text-embedding-3-small' })
+    : undefined;
+  return {
+    service: new KnowledgeBaseService({ store: knowledgeStore, queue, embedder, limits: { maxDocumentBytes: config.kbMaxDocumentBytes, maxDocuments: config.kbMaxDocuments } }),
+    runner: indexingRunner({ store: knowledgeStore, embedder }),
   };
 }
 
@@ -198,6 +221,7 @@ function aiObserver(metrics: Metrics, logger: Logger): GenerationObserver {
   return {
     memoryFailed: (error) => logger.warn({ err: error }, 'conversation memory refresh failed'),
     invalidEvent: (error) => logger.error({ err: error }, 'a stored event does not match the event catalogue; left out of the context'),
+    knowledgeFailed: (error) => logger.warn({ err: error }, 'knowledge-base search failed; answered without passages'),
     firstToken: (seconds, model) => metrics.aiTimeToFirstToken.observe({ model }, seconds),
     finished: (outcome, seconds, outputTokens) => {
       logger.debug({ outcome, seconds, outputTokens }, 'generation finished');
@@ -461,7 +485,8 @@ async function startServices(config: Config, logger: Logger, tracing: TracingPip
     if (toParleyError(error).code === 'unavailable') logger.warn({ err: error }, 'AI job step failed: a dependency is unavailable');
     else logger.error({ err: error }, 'AI job failed');
   };
-  const { bus, texts, presence, budgets, approvalRegistry, contexts, queue, userSendRates, widgetKeyRates, widgetAddressRates } = openBus(config, onAiError);
+  const { bus, texts, presence, budgets, approvalRegistry, contexts, queue, indexingQueue, userSendRates, widgetKeyRates, widgetAddressRates } = openBus(config, onAiError);
+  const knowledge = openKnowledgeBase(config, store, indexingQueue);
   const secret = await resolveSecret(config, logger);
   const verifier = await TokenVerifier.create({
     ...(secret ? { secret } : {}),
@@ -506,6 +531,7 @@ async function startServices(config: Config, logger: Logger, tracing: TracingPip
     control: bus,
     outbound,
     attachmentBytes: (key, attachmentId) => readAttachment(attachmentStore, fileStorage, key, attachmentId),
+    knowledge: knowledge.service,
     publishDelta: (key, delta) => {
       const signal: KnownSignal<'ai.delta'> = { tenant: key.tenant, conversation: key.conversationId, type: 'ai.delta', ts: Date.now(), actor: { kind: 'assistant', id: delta.generationId }, data: delta };
       bus.publishSignal(signal).catch((error: unknown) => logger.warn({ err: error }, 'delta publish failed'));
@@ -582,6 +608,7 @@ async function startServices(config: Config, logger: Logger, tracing: TracingPip
     maxBodyBytes: config.apiMaxBodyBytes,
     serverVersion: SERVER_VERSION,
     widgets: new WidgetKeys(widgetStore),
+    knowledge: knowledge.service,
     ...(signToken ? { mintToken: signToken } : {}),
   });
   registerApiDocs(api);
@@ -641,11 +668,20 @@ async function startServices(config: Config, logger: Logger, tracing: TracingPip
     await gateway.shutdown(0);
     await reactions.stop(0);
     await queue.close();
+    await indexingQueue.close();
     await bus.close();
     await store.close();
     throw error;
   }
   if (config.role !== 'gateway') orchestrator.work();
+  if (config.role !== 'gateway') {
+    indexingQueue.work(knowledge.runner);
+    // Jobs of documents added before a restart are gone from an in-process queue: queue them again.
+    knowledge.service.resumeIndexing().then(
+      (count) => count > 0 && logger.info({ documents: count }, 'knowledge-base indexing resumed'),
+      (error: unknown) => logger.warn({ err: error }, 'resuming knowledge-base indexing failed'),
+    );
+  }
   webhooks.worker.start();
   router.start();
   const agentsSeen = servesClients ? reportConnectedAgents(gateway, store, config.presenceGraceMs, logger) : null;
@@ -664,6 +700,7 @@ async function startServices(config: Config, logger: Logger, tracing: TracingPip
       // Running answers end with a terminal event (ai.stopped) before the store closes.
       await orchestrator.shutdown();
       await queue.close();
+      await indexingQueue.close();
       await webhooks.worker.stop();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       // Keep-alive and stray sockets must not hold shutdown up: cut what is left after a moment.

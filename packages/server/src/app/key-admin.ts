@@ -27,7 +27,7 @@ export async function openKeyAdmin(config: Config, tenant: string): Promise<KeyA
 }
 
 /** The directory's holder; a server still starting (not yet listening) is waited for, up to 30 s. */
-async function serverStarting(dataDir: string): Promise<DataDirHolder | null> {
+export async function serverStarting(dataDir: string): Promise<DataDirHolder | null> {
   for (let waited = 0; ; waited += 200) {
     const holder = await DataDirLock.holder(dataDir);
     if (holder?.kind !== 'server' || holder.url || waited >= 30_000) return holder;
@@ -58,7 +58,7 @@ async function directAdmin(config: Config, tenant: string, lock: DataDirLock | n
 
 /** The server's key routes, as an admin of the tenant: a token signed with the server's secret, or PARLEY_ADMIN_KEY. */
 async function serverAdmin(config: Config, tenant: string, url: string): Promise<KeyAdmin> {
-  const credential = process.env.PARLEY_ADMIN_KEY ?? (await adminToken(config, tenant));
+  const credential = await adminCredential(config, tenant);
   const call = async <T>(method: string, path: string, body?: unknown): Promise<T> => {
     const response = await fetch(`${url}/v1/api${path}`, {
       method,
@@ -78,9 +78,11 @@ async function serverAdmin(config: Config, tenant: string, url: string): Promise
   };
 }
 
-async function adminToken(config: Config, tenant: string): Promise<string> {
+/** How the CLI calls a server's API as an admin of the tenant: PARLEY_ADMIN_KEY, else a short token signed with the server's secret. */
+export async function adminCredential(config: Config, tenant: string): Promise<string> {
+  if (process.env.PARLEY_ADMIN_KEY) return process.env.PARLEY_ADMIN_KEY;
   const secret = await resolveSecret(config);
-  if (!secret) throw new ConfigError(['the server verifies tokens with a JWKS only: set PARLEY_ADMIN_KEY to an API key with the keys:write scope']);
+  if (!secret) throw new ConfigError(['the server verifies tokens with a JWKS only: set PARLEY_ADMIN_KEY to an API key with the scopes the command needs (keys:write, knowledge:write)']);
   return signDevelopmentToken(secret, { tenant, userId: 'parley-cli', roles: ['admin'], ttlSeconds: 60, ...(config.jwtIssuer ? { issuer: config.jwtIssuer } : {}), ...(config.jwtAudience ? { audience: config.jwtAudience } : {}) });
 }
 

@@ -22,3 +22,5 @@ export type * from './widget-admin.js';
 export type * from './realtime-http.js';
 export type * from './file-storage.js';
 export type * from './attachment-store.js';
+export type * from './knowledge-store.js';
+export type * from './knowledge.js';

@@ -5,13 +5,14 @@ import type { TokenVerifier } from '../../auth/tokens.js';
 import type { AttachmentService } from '../../conversations/attachments.js';
 import type { ConversationService } from '../../conversations/service.js';
 import { ParleyError } from '../../core/errors.js';
-import type { SupportDesk, WebhookAdmin, WidgetAdmin } from '../../core/ports.js';
+import type { KnowledgeBase, SupportDesk, WebhookAdmin, WidgetAdmin } from '../../core/ports.js';
 import { authenticate, type ApiEnv } from '../authenticate.js';
 import { limitBody } from '../body-limit.js';
 import { asParleyError, errorResponse } from '../errors.js';
 import { registerFileRoutes } from '../files.js';
 import { registerAttachmentRoutes, UPLOAD_PATH } from './attachments.js';
 import { registerConversationRoutes } from './conversations.js';
+import { registerKnowledgeRoutes } from './knowledge.js';
 import { registerSupportRoutes } from './support.js';
 import { registerUserRoutes, type TokenMinter } from './users.js';
 import { registerWebhookRoutes } from './webhooks.js';
@@ -27,6 +28,7 @@ export interface ApiDependencies {
   webhooks: WebhookAdmin;
   support: SupportDesk;
   widgets: WidgetAdmin;
+  knowledge: KnowledgeBase;
   logger: Logger;
   /** Largest accepted request body; larger ones get 413. */
   maxBodyBytes: number;
@@ -51,6 +53,7 @@ export function createApi(dependencies: ApiDependencies): OpenAPIHono<ApiEnv> {
   registerWebhookRoutes(api, dependencies.webhooks);
   registerSupportRoutes(api, dependencies.support);
   registerWidgetKeyRoutes(api, dependencies.widgets);
+  registerKnowledgeRoutes(api, dependencies.knowledge);
 
   const root = new OpenAPIHono<ApiEnv>();
   root.route('/v1/api', api);

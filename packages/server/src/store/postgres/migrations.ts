@@ -308,7 +308,48 @@ CREATE TABLE parley_widget_secrets (
 `,
   },
   {
-    // 11 is the knowledge base's (another branch); the lead renumbers on merge if needed.
+    version: 11,
+    name: 'knowledge base',
+    sql: `
+-- A tenant's knowledge-base documents; version counts content changes, so that indexing of an old one is dropped.
+CREATE TABLE parley_kb_documents (
+  tenant         text    NOT NULL,
+  id             text    NOT NULL,
+  source         text    NOT NULL,
+  title          text    NOT NULL,
+  url            text,
+  tags           text[]  NOT NULL DEFAULT '{}',
+  format         text    NOT NULL,
+  content        text    NOT NULL,
+  bytes          int     NOT NULL,
+  version        int     NOT NULL,
+  status         text    NOT NULL,
+  chunks_indexed int     NOT NULL DEFAULT 0,
+  chunks_total   int,
+  error          text,
+  created_at     bigint  NOT NULL,
+  updated_at     bigint  NOT NULL,
+  indexed_at     bigint,
+  PRIMARY KEY (tenant, id)
+);
+CREATE INDEX parley_kb_documents_by_time ON parley_kb_documents (tenant, created_at DESC, id DESC);
+-- Passages: the full-text vector is computed by the database (English stemming, headings included);
+-- embeddings are real[] so that the same schema runs on PGlite and on a PostgreSQL without pgvector.
+CREATE TABLE parley_kb_chunks (
+  tenant    text   NOT NULL,
+  document  text   NOT NULL,
+  position  int    NOT NULL,
+  heading   text   NOT NULL,
+  text      text   NOT NULL,
+  embedding real[],
+  search    tsvector GENERATED ALWAYS AS (setweight(to_tsvector('english', heading), 'B') || to_tsvector('english', text)) STORED,
+  PRIMARY KEY (tenant, document, position),
+  FOREIGN KEY (tenant, document) REFERENCES parley_kb_documents (tenant, id) ON DELETE CASCADE
+);
+CREATE INDEX parley_kb_chunks_search ON parley_kb_chunks USING gin (search);
+`,
+  },
+  {
     version: 12,
     name: 'attachments',
     sql: `
