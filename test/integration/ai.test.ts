@@ -67,9 +67,11 @@ describe('assistant conversations end to end', () => {
     const parley = client(`ws://127.0.0.1:${proxy.port}/v1/ws`);
     const { id, states } = await follow(parley);
     await parley.send(id, 'tell me a long story');
-    await eventually(() => expect(states.at(-1)?.text.length ?? 0).toBeGreaterThan(80));
+    // Cut early and briefly: the rest of the answer must still be streaming when the client is back, or there
+    // would be no streaming state to compare with the final text (the deltas are not stored, the final text is).
+    await eventually(() => expect(states.at(-1)?.text.length ?? 0).toBeGreaterThan(40));
     proxy.cut();
-    await new Promise((resolve) => setTimeout(resolve, 300)); // tokens keep streaming meanwhile
+    await new Promise((resolve) => setTimeout(resolve, 100)); // tokens keep streaming meanwhile
     proxy.restore();
     await eventually(() => expect(finished(states)).toBeDefined());
     const final = finished(states)!;

@@ -455,7 +455,7 @@ export class ParleyClient {
     const connection = await this.openTransport(codec);
     if (this.isClosed()) return;
     if (!connection) {
-      this.order.reset();
+      this.order.failed();
       return this.attemptFailed(disconnectedError(`no transport could reach ${this.options.url} (tried ${this.order.transports.join(', ')})`));
     }
     try {
@@ -579,7 +579,7 @@ export class ParleyClient {
    */
   private async returnToWebSocket(): Promise<void> {
     this.probe = undefined;
-    this.order.reset();
+    this.order.restart();
     const connection = this.live;
     if (!connection) return; // reconnecting already: the next attempt starts with a WebSocket
     await connection.idle(this.options.requestTimeoutMs);

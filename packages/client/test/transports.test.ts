@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ConversationEvent, TransportName } from '../src/index.js';
 import { SseParser } from '../src/sse-parser.js';
-import { realtimeEndpoints } from '../src/transports.js';
+import { realtimeEndpoints, TransportOrder } from '../src/transports.js';
 import { StreamSocket } from '../src/stream-socket.js';
 import { FakeServer } from './helpers/fake-server.js';
 import { closeClients, createClient, record, waitFor } from './helpers/util.js';
@@ -289,5 +289,27 @@ describe('realtimeEndpoints', () => {
       send: 'https://chat.example.com/v1/rt/send',
     });
     expect(realtimeEndpoints('ws://127.0.0.1:8080/parley/v1/ws').send).toBe('http://127.0.0.1:8080/parley/v1/rt/send');
+  });
+});
+
+describe('TransportOrder', () => {
+  it('tries the whole list until one opens, then retries the one that worked alone after a drop, and the whole list again once that keeps failing', () => {
+    const order = new TransportOrder(['websocket', 'sse', 'long-poll']);
+    expect(order.attempt()).toEqual(['websocket', 'sse', 'long-poll']);
+    order.failed();
+    expect(order.attempt()).toEqual(['websocket', 'sse', 'long-poll']);
+    order.opened('websocket');
+    // A network briefly away fails every transport: the one that worked is retried alone first.
+    order.failed();
+    expect(order.attempt()).toEqual(['websocket']);
+    order.failed();
+    expect(order.attempt()).toEqual(['websocket']);
+    order.failed();
+    expect(order.attempt()).toEqual(['websocket', 'sse', 'long-poll']);
+    order.opened('sse');
+    order.failed();
+    expect(order.attempt()).toEqual(['sse']);
+    order.restart();
+    expect(order.attempt()).toEqual(['websocket']);
   });
 });
