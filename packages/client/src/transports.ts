@@ -37,14 +37,14 @@ export function realtimeEndpoints(webSocketUrl: string): RealtimeEndpoints {
   return { stream: endpoint('stream'), poll: endpoint('poll'), send: endpoint('send') };
 }
 
-// Attempts in a row that retry only the transport that worked, after it dropped, before the others are tried.
-const SAME_TRANSPORT_ATTEMPTS = 3;
+// How long after a transport that worked drops the client retries that transport alone, before the others.
+const SAME_TRANSPORT_MS = 10_000;
 
 /**
  * Which transports to try, in which order, on each connection attempt. An attempt starts at the transport
  * that worked last and moves down the list while transports fail to open; when none opens, the next attempt
  * starts again from the top (a failure of every transport says the server is away, not that WebSockets are blocked).
- * After a transport that worked drops, the first attempts retry it alone: a network that is briefly away fails
+ * For 10 s after a transport that worked drops, attempts retry it alone: a network that is briefly away fails
  * every transport at once, and moving down the list then would leave a WebSocket client on a fallback (and
  * waiting out a fallback's open timeout) when the network comes back.
  */
@@ -52,33 +52,36 @@ export class TransportOrder {
   private preferred = 0;
   /** Whether a transport has opened yet in this client's life. */
   private worked = false;
-  /** Attempts in a row in which no transport opened. */
-  private failedAttempts = 0;
+  /** When the first attempt failed since a transport last opened; undefined while none has. */
+  private failingSince: number | undefined;
 
-  constructor(readonly transports: readonly TransportName[]) {}
+  constructor(
+    readonly transports: readonly TransportName[],
+    private readonly now: () => number = Date.now,
+  ) {}
 
   /** The transports to try in this attempt, in order. */
   attempt(): readonly TransportName[] {
-    if (this.worked && this.failedAttempts < SAME_TRANSPORT_ATTEMPTS) return this.transports.slice(this.preferred, this.preferred + 1);
-    return this.transports.slice(this.preferred);
+    const retryingAlone = this.worked && (this.failingSince === undefined || this.now() - this.failingSince < SAME_TRANSPORT_MS);
+    return retryingAlone ? this.transports.slice(this.preferred, this.preferred + 1) : this.transports.slice(this.preferred);
   }
 
   /** A transport opened: later attempts start with it. */
   opened(transport: TransportName): void {
     this.preferred = Math.max(0, this.transports.indexOf(transport));
     this.worked = true;
-    this.failedAttempts = 0;
+    this.failingSince = undefined;
   }
 
-  /** No transport opened in an attempt: once the one that worked has had its retries, start from the top. */
+  /** No transport opened in an attempt: once the one that worked has been retried alone long enough, start from the top. */
   failed(): void {
-    this.failedAttempts++;
-    if (!this.worked || this.failedAttempts >= SAME_TRANSPORT_ATTEMPTS) this.preferred = 0;
+    this.failingSince ??= this.now();
+    if (!this.worked || this.now() - this.failingSince >= SAME_TRANSPORT_MS) this.preferred = 0;
   }
 
   /** A probe found the first transport working again: the next attempt starts with it. */
   restart(): void {
     this.preferred = 0;
-    this.failedAttempts = 0;
+    this.failingSince = undefined;
   }
 }

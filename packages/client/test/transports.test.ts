@@ -293,8 +293,9 @@ describe('realtimeEndpoints', () => {
 });
 
 describe('TransportOrder', () => {
-  it('tries the whole list until one opens, then retries the one that worked alone after a drop, and the whole list again once that keeps failing', () => {
-    const order = new TransportOrder(['websocket', 'sse', 'long-poll']);
+  it('tries the whole list until one opens, then retries the one that worked alone for 10 s after a drop, and the whole list after that', () => {
+    let now = 0;
+    const order = new TransportOrder(['websocket', 'sse', 'long-poll'], () => now);
     expect(order.attempt()).toEqual(['websocket', 'sse', 'long-poll']);
     order.failed();
     expect(order.attempt()).toEqual(['websocket', 'sse', 'long-poll']);
@@ -302,8 +303,10 @@ describe('TransportOrder', () => {
     // A network briefly away fails every transport: the one that worked is retried alone first.
     order.failed();
     expect(order.attempt()).toEqual(['websocket']);
+    now = 9_999;
     order.failed();
     expect(order.attempt()).toEqual(['websocket']);
+    now = 10_000;
     order.failed();
     expect(order.attempt()).toEqual(['websocket', 'sse', 'long-poll']);
     order.opened('sse');
