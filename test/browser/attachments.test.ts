@@ -1,13 +1,13 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CHROMIUM, launchChromium } from '../support/chromium.js';
 import { apiCall as call } from '../support/api.js';
 import { startServer, type TestServer } from '../support/server.js';
 
 const WEB_DIR = join(fileURLToPath(new URL('../../', import.meta.url)), 'packages/web/dist');
-const CHROMIUM = process.env.PARLEY_CHROMIUM ?? '/usr/bin/chromium';
 // A 2x3 PNG.
 const PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAIAAAADCAYAAAC56t6BAAAAEklEQVR42mNkYPhfz8DAwMAAAA4AAf+I2GMAAAAASUVORK5CYII=', 'base64');
 
@@ -25,7 +25,7 @@ describe('chat page attachments', () => {
   beforeAll(async () => {
     if (!existsSync(join(WEB_DIR, 'index.html'))) throw new Error(`${WEB_DIR} has no index.html: run \`npm run build\` first`);
     server = await startServer({ PARLEY_JWT_SECRET: '', PARLEY_DEMO_TTFT_MS: '0', PARLEY_DEMO_TOKENS_PER_SECOND: '1000', PARLEY_WEB_DIR: WEB_DIR });
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--no-first-run'] });
+    browser = await launchChromium();
   });
   afterAll(async () => {
     await browser?.close();

@@ -5,15 +5,15 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CHROMIUM, launchChromium } from '../support/chromium.js';
 import { ask, finished, read, waitForReady, watch } from '../support/chat-page.js';
 import { startServer, type TestServer } from '../support/server.js';
 import { TcpProxy } from '../support/tcp-proxy.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const WEB_DIR = join(ROOT, 'packages/web/dist');
-const CHROMIUM = process.env.PARLEY_CHROMIUM ?? '/usr/bin/chromium';
 // Every run saves its mid-answer screenshot under test-results/; PARLEY_UPDATE_SCREENSHOTS=1 also refreshes the one in docs/.
 const SCREENSHOTS = process.env.PARLEY_UPDATE_SCREENSHOTS === '1' ? [join(ROOT, 'test-results/chat.png'), join(ROOT, 'docs/screenshots/chat.png')] : [join(ROOT, 'test-results/chat.png')];
 const LONG_ANSWER_START = 'Here is a long answer';
@@ -29,10 +29,7 @@ describe('web chat page', () => {
     if (!existsSync(CHROMIUM)) throw new Error(`no Chromium at ${CHROMIUM}: install Debian's (apt-get install -y chromium) or set PARLEY_CHROMIUM`);
     // The generated development secret (no PARLEY_JWT_SECRET) turns on /v1/dev/token, which the page signs in with.
     server = await startServer({ PARLEY_JWT_SECRET: '', PARLEY_DEMO_TTFT_MS: '100', PARLEY_DEMO_TOKENS_PER_SECOND: '30', PARLEY_WEB_DIR: WEB_DIR });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
-    });
+    browser = await launchChromium();
   });
 
   afterAll(async () => {

@@ -3,8 +3,9 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CHROMIUM, launchChromium } from '../support/chromium.js';
 import { apiCall } from '../support/api.js';
 import { eventually } from '../support/eventually.js';
 import { startServer, type TestServer } from '../support/server.js';
@@ -12,7 +13,6 @@ import { startServer, type TestServer } from '../support/server.js';
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const WEB_DIR = join(ROOT, 'packages/web/dist');
 const CLI = join(ROOT, 'packages/server/dist/cli.js');
-const CHROMIUM = process.env.PARLEY_CHROMIUM ?? '/usr/bin/chromium';
 
 /** The chat page shows an answer's knowledge-base sources as numbered links (demo model, no network). */
 describe('cited answers on the web chat page', () => {
@@ -23,7 +23,7 @@ describe('cited answers on the web chat page', () => {
     if (!existsSync(join(WEB_DIR, 'index.html'))) throw new Error(`${WEB_DIR} has no index.html: run \`npm run build\` first`);
     // The generated development secret, as with `npm start`: the page signs in as a guest of tenant demo.
     server = await startServer({ PARLEY_JWT_SECRET: '', PARLEY_DEMO_TTFT_MS: '20', PARLEY_DEMO_TOKENS_PER_SECOND: '200', PARLEY_WEB_DIR: WEB_DIR });
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--no-first-run'] });
+    browser = await launchChromium();
   });
   afterAll(async () => {
     await browser?.close();

@@ -5,14 +5,14 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { exportJWK, generateKeyPair } from 'jose';
 import Provider from 'oidc-provider';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TokenVerifier } from '../../packages/server/src/auth/tokens.js';
+import { CHROMIUM, launchChromium } from '../support/chromium.js';
 import { RawClient } from '../support/raw-client.js';
 import { startServer, type TestServer } from '../support/server.js';
 
 const WEB_DIR = join(fileURLToPath(new URL('../../', import.meta.url)), 'packages/web/dist');
-const CHROMIUM = process.env.PARLEY_CHROMIUM ?? '/usr/bin/chromium';
 const CLIENT_ID = 'parley-console';
 /** The provider's people: Dana is an agent, Uma a customer (role user), Sam has no role at all. */
 const ACCOUNTS: Record<string, { name: string; roles: string[] }> = {
@@ -51,10 +51,7 @@ describe('agent sign-in with OIDC', () => {
       PARLEY_OIDC_SCOPES: 'openid profile roles',
     });
     handle = (await localProvider(issuer, `${parley.url}/agent`)).callback();
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
-    });
+    browser = await launchChromium();
   });
 
   afterAll(async () => {

@@ -5,8 +5,9 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type Frame, type FrameLocator, type Page } from 'playwright-core';
+import type { Browser, Frame, FrameLocator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CHROMIUM, launchChromium } from '../support/chromium.js';
 import { apiCall } from '../support/api.js';
 import { startServer, type TestServer } from '../support/server.js';
 import { token } from '../support/tokens.js';
@@ -14,7 +15,6 @@ import { token } from '../support/tokens.js';
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const WEB_DIR = join(ROOT, 'packages/web/dist');
 const FIXTURES = fileURLToPath(new URL('./fixtures/', import.meta.url));
-const CHROMIUM = process.env.PARLEY_CHROMIUM ?? '/usr/bin/chromium';
 const TENANT = 'acme';
 const SITE_USER = 'shopper-7';
 // Enough for every page this file opens; the last test spends the rest.
@@ -107,10 +107,7 @@ describe('embeddable widget', () => {
     const secret = await apiCall(server, admin, 'POST', '/widget-secret');
     expect(secret.status).toBe(200);
     widgetSecret = secret.body.secret;
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
-    });
+    browser = await launchChromium();
   });
 
   afterAll(async () => {
